@@ -1,0 +1,1 @@
+"""Closed-loop adapters: ZeroMQ clients of the bridge (installed as spinnlive.adapters)."""
