@@ -1,1 +1,43 @@
-"""pynn layer."""
+"""spinnlive's PyNN 0.13 backend: ``import spinnlive.pynn as sim``.
+
+It follows pyNN.mock's layout (simulator, control, populations, projections, recording,
+standardmodels) and adds what sPyNNaker scripts use: ``set_number_of_neurons_per_core``,
+``external_devices``, ``Population.set(v=...)`` as initialisation, positive inhibitory weights.
+:mod:`spinnlive.pynn.spinnaker_compat` runs ``pyNN.spiNNaker`` scripts unchanged.
+"""
+
+from pyNN import errors, random, space  # noqa: F401
+from pyNN.connectors import *  # noqa: F403
+from pyNN.network import Network  # noqa: F401
+from pyNN.random import GSLRNG, NumpyRNG, RandomDistribution  # noqa: F401
+from pyNN.recording import *  # noqa: F403
+from pyNN.space import Cuboid, Grid2D, Grid3D, Line, RandomStructure, Space, Sphere  # noqa: F401
+
+from . import external_devices  # noqa: F401
+from .control import (  # noqa: F401
+    end,
+    get_current_time,
+    get_max_delay,
+    get_min_delay,
+    get_time_step,
+    initialize,
+    name,
+    num_processes,
+    rank,
+    reset,
+    run,
+    run_for,
+    run_until,
+    set_number_of_neurons_per_core,
+    setup,
+)
+from .populations import Assembly, Population, PopulationView  # noqa: F401
+from .procedural_api import connect, create, record, record_gsyn, record_v, set  # noqa: F401
+from .projections import Projection  # noqa: F401
+from .standardmodels import *  # noqa: F403
+from .standardmodels.cells import SUPPORTED_CELL_TYPES
+
+
+def list_standard_models() -> list[str]:
+    """Names of the cell types spinnlive can simulate."""
+    return [cls.__name__ for cls in SUPPORTED_CELL_TYPES]

@@ -1,0 +1,60 @@
+"""Shared helpers for reading untrusted bytes with declarative ``construct`` layouts.
+
+Rules of this module:
+
+* Every layout handed to :func:`parse_untrusted` is a fixed-size ``construct.Struct``. The size of
+  the input is checked *before* construct runs, field by field, so a short datagram is reported
+  as ``RemoteProtocolError`` naming the first field that does not fit and its byte offset, rather
+  than as construct's ``StreamError`` with a stream position nobody can map back to the packet.
+* Anything construct still raises (it should not, for fixed layouts) is converted into the same
+  error: a parser that lets another exception escape has a bug (see ``spinnlive.errors``).
+* Building goes through :func:`build_checked`, which turns construct's range errors into
+  :class:`LocalProtocolError`: values out of range are the caller's mistake, never the peer's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import construct
+
+from spinnlive.errors import LocalProtocolError, RemoteProtocolError
+
+__all__ = ["build_checked", "field_offsets", "parse_untrusted"]
+
+
+def field_offsets(layout: construct.Struct) -> list[tuple[str, int, int]]:
+    """(name, offset, size) for each sub-construct of a fixed-size ``Struct``."""
+    out: list[tuple[str, int, int]] = []
+    offset = 0
+    for sub in layout.subcons:
+        size = sub.sizeof()
+        out.append((sub.name or "padding", offset, size))
+        offset += size
+    return out
+
+
+def parse_untrusted(
+    layout: construct.Struct, data: bytes, offset: int, what: str
+) -> construct.Container:
+    """Parse ``layout`` at ``offset`` of ``data``; raise ``RemoteProtocolError`` if it does not fit."""
+    available = len(data) - offset
+    for name, rel, size in field_offsets(layout):
+        if rel + size > available:
+            raise RemoteProtocolError(
+                f"{what} truncated: {len(data)}-byte datagram ends inside a {size}-byte field",
+                field=name,
+                offset=offset + rel,
+            )
+    try:
+        return layout.parse(bytes(data[offset : offset + layout.sizeof()]))
+    except construct.ConstructError as exc:  # pragma: no cover - fixed layouts cannot fail here
+        raise RemoteProtocolError(f"{what} unreadable: {exc}", offset=offset) from exc
+
+
+def build_checked(layout: construct.Construct, values: dict[str, Any], what: str) -> bytes:
+    """Build ``values`` with ``layout``; out-of-range values become ``LocalProtocolError``."""
+    try:
+        return bytes(layout.build(values))
+    except construct.ConstructError as exc:
+        raise LocalProtocolError(f"cannot encode {what}: {exc}") from exc

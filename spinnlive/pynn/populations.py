@@ -1,0 +1,165 @@
+"""Population, PopulationView and Assembly for spinnlive: the underscore hooks of pyNN.common.
+
+Rules:
+
+* Every cell belongs to one root :class:`Population`, which owns the native parameter and
+  initial-value arrays. They are the engine's own arrays (shared by reference with its
+  population record), so a view writes into its root's arrays through an index and then tells the
+  engine which names changed.
+* ``_get_parameters`` and friends live once, in :class:`_RootArrays`, shared by Population and
+  PopulationView (PyNN's backends copy them per class).
+* IDs are consecutive per population; :func:`locate` turns any set of IDs into
+  ``(population, local indices)`` groups with one ``searchsorted``.
+* sPyNNaker habit: ``set()`` with a state variable (``v``) acts like ``initialize()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from pyNN import common
+from pyNN.parameters import LazyArray, ParameterSpace, Sequence, simplify
+from pyNN.standardmodels import StandardCellType
+
+from ..errors import ConfigurationError
+from . import simulator
+from .recording import Recorder
+
+logger = logging.getLogger(__name__)
+
+
+def locate(ids: np.ndarray) -> list[tuple[Population, np.ndarray, np.ndarray]]:
+    """Group cell IDs by root population: ``(population, local indices, positions in ids)``."""
+    ids = np.asarray(ids, dtype=np.int64)
+    pops = simulator.state.populations
+    firsts = np.array([int(p.first_id) for p in pops], dtype=np.int64)
+    which = np.searchsorted(firsts, ids, side="right") - 1
+    groups = []
+    for k in np.unique(which):
+        where = np.flatnonzero(which == k)
+        groups.append((pops[k], ids[where] - firsts[k], where))
+    return groups
+
+
+def native_array(value: Any, size: int) -> np.ndarray:
+    """An evaluated parameter as a length-``size`` array (object dtype for spike-time lists)."""
+    if isinstance(value, np.ndarray) and value.shape == (size,):
+        return value
+    out = np.empty(size, dtype=object if isinstance(value, Sequence) else float)
+    for i in range(size):
+        out[i] = value
+    return out
+
+
+class _RootArrays:
+    """Parameter and initial-value access through the root population's arrays."""
+
+    celltype: Any
+    size: int
+
+    def _root(self) -> tuple[Population, np.ndarray | slice]:
+        raise NotImplementedError
+
+    def _get_parameters(self, *names: str) -> ParameterSpace:
+        celltype = self.celltype
+        if any(name in celltype.computed_parameters() for name in names):
+            native_names = celltype.get_native_names()  # computed ones need all parameters
+        else:
+            native_names = celltype.get_native_names(*names)
+        return celltype.reverse_translate(self._get_native_parameters(*native_names))
+
+    def _get_native_parameters(self, *names: str) -> ParameterSpace:
+        root, index = self._root()
+        values = {name: simplify(root._parameters[name][index]) for name in names}
+        return ParameterSpace(values, shape=(self.size,))
+
+    def _set_parameters(self, parameter_space: ParameterSpace) -> None:
+        root, index = self._root()
+        parameter_space.evaluate(simplify=False)
+        for name, value in parameter_space.items():
+            root._parameters[name][index] = value
+        simulator.state.engine.parameters_changed(root._key, list(parameter_space.keys()))
+
+    def _set_initial_value_array(self, variable: str, initial_values: LazyArray) -> None:
+        root, index = self._root()
+        native = self.celltype.variable_map.get(variable, variable)
+        if native not in root._initial:
+            raise ConfigurationError(
+                f"population {root.label!r} ({type(root.celltype).__name__}) has no state "
+                f"variable {variable!r}; it has {sorted(self.celltype.default_initial_values)}")
+        initial_values.shape = (self.size,)
+        root._initial[native][index] = initial_values.evaluate(simplify=False)
+        simulator.state.engine.initial_changed(root._key, [native])
+
+    def set(self, **parameters: Any) -> None:
+        # Overridden for an sPyNNaker habit: set(v=...) initialises a state variable.
+        state_names = set(self.celltype.default_initial_values) - set(
+            self.celltype.get_parameter_names())
+        initial = {k: parameters.pop(k) for k in list(parameters) if k in state_names}
+        if initial:
+            logger.debug("set(%s) on %s treated as initialize()", sorted(initial), self)
+            self.initialize(**initial)
+        if parameters:
+            super().set(**parameters)  # type: ignore[misc]
+
+    def _get_view(self, selector: Any, label: str | None = None) -> PopulationView:
+        return PopulationView(self, selector, label)
+
+
+class Assembly(common.Assembly):
+    __doc__ = common.Assembly.__doc__
+    _simulator = simulator
+
+
+class PopulationView(_RootArrays, common.PopulationView):
+    __doc__ = common.PopulationView.__doc__
+    _assembly_class = Assembly
+    _simulator = simulator
+
+    def _root(self) -> tuple[Population, np.ndarray | slice]:
+        return self.grandparent, self.index_in_grandparent(np.arange(self.size))
+
+    def initialize(self, **initial_values: Any) -> None:
+        # Overridden because pyNN.common's view has no initial_values store: write to the root.
+        for variable, value in initial_values.items():
+            self._set_initial_value_array(
+                variable, LazyArray(value, shape=(self.size,), dtype=float))
+
+
+class Population(_RootArrays, common.Population):
+    __doc__ = common.Population.__doc__
+    _simulator = simulator
+    _recorder_class = Recorder
+    _assembly_class = Assembly
+
+    def _root(self) -> tuple[Population, np.ndarray | slice]:
+        return self, slice(None)
+
+    def _create_cells(self) -> None:
+        celltype = self.celltype
+        if not isinstance(celltype, StandardCellType) or not hasattr(celltype, "kernel_model"):
+            raise ConfigurationError(
+                f"population {self.label!r}: {type(celltype).__name__} is not a spinnlive cell "
+                "type; use the classes exported by spinnlive.pynn")
+        state = simulator.state
+        first = state.id_counter
+        self.all_cells = np.array([simulator.ID(i) for i in range(first, first + self.size)],
+                                  dtype=simulator.ID)
+        for cell in self.all_cells:
+            cell.parent = self
+        self._mask_local = np.ones(self.size, dtype=bool)
+        space = celltype.native_parameters
+        space.shape = (self.size,)
+        space.evaluate(simplify=False)
+        self._parameters = {name: native_array(value, self.size)
+                            for name, value in space.items()}
+        self._initial = {native: np.zeros(self.size)
+                         for variable, native in celltype.variable_map.items()
+                         if variable in celltype.default_initial_values}
+        state.id_counter += self.size
+        state.populations.append(self)
+        self._key = state.engine.add_population(
+            label=self.label, model=celltype.kernel_model, size=self.size,
+            parameters=self._parameters, initial=self._initial)

@@ -1,0 +1,200 @@
+"""Projection: whole-array connection building and weight/delay access.
+
+Rules:
+
+* A projection is four arrays (``_pre``, ``_post`` local indices into ``pre``/``post``, and one
+  array per native synapse parameter), filled once: by :func:`connectors.wire` where a fast path
+  exists, otherwise by PyNN's generic path through ``_convergent_connect``, which only appends
+  chunks. Parameter values are evaluated for all connections at once (a RandomDistribution draws
+  them in post-major order, as PyNN's generic path does).
+* Weights are stored as the user gave them (``get`` returns PyNN's signs); the engine receives
+  magnitudes, the receptor gives the sign. Delays are rounded to whole time steps when stored.
+* Pre or post may be views or assemblies: the engine gets one synapse block per pair of root
+  populations.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from pyNN import common
+from pyNN.core import IndexBasedExpression
+from pyNN.parameters import LazyArray, ParameterSpace
+from pyNN.space import Space
+
+from ..errors import ConfigurationError
+from . import simulator
+from .connectors import wire
+from .populations import locate
+from .standardmodels.synapses import StaticSynapse
+
+logger = logging.getLogger(__name__)
+
+
+class Connection(common.Connection):
+    """One connection, read from the projection's arrays (for iteration and indexing)."""
+
+    def __init__(self, projection: Projection, i: int) -> None:
+        self.presynaptic_index = int(projection._pre[i])
+        self.postsynaptic_index = int(projection._post[i])
+        for name, values in projection._values.items():
+            setattr(self, name, float(values[i]))
+
+    def as_tuple(self, *attribute_names: str) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in attribute_names)
+
+
+def values_at(larr: LazyArray, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+    """Evaluate a (pre, post)-shaped lazy parameter at the given connections, all at once."""
+    n = pre.size
+    if larr.is_homogeneous:
+        return np.full(n, float(larr.evaluate(simplify=True)))
+    if n == 0:
+        return np.zeros(0)
+    return np.asarray(larr[pre, post], dtype=float).reshape(n)
+
+
+class Projection(common.Projection):
+    __doc__ = common.Projection.__doc__
+    _simulator = simulator
+    _static_synapse_class = StaticSynapse
+
+    def __init__(self, presynaptic_population: Any, postsynaptic_population: Any,
+                 connector: Any, synapse_type: Any = None, source: str | None = None,
+                 receptor_type: str | None = None, space: Space = Space(),  # noqa: B008
+                 label: str | None = None) -> None:
+        if synapse_type is not None and not isinstance(synapse_type, StaticSynapse):
+            raise ConfigurationError(
+                f"synapse type {type(synapse_type).__name__} is not supported by spinnlive; "
+                "use spinnlive.pynn.StaticSynapse (plasticity is not implemented)")
+        common.Projection.__init__(self, presynaptic_population, postsynaptic_population,
+                                   connector, synapse_type, source, receptor_type, space, label)
+        if source is not None:
+            raise ConfigurationError("spinnlive cells have a single spike source; omit source=")
+        self._chunks: list[tuple[np.ndarray, np.ndarray, dict[str, Any]]] = []
+        state = simulator.state
+        started = state.engine.clock()
+        wiring = wire(connector, self)
+        if wiring is None:
+            try:
+                connector.connect(self)
+            except NotImplementedError as err:
+                raise ConfigurationError(
+                    f"{type(connector).__name__} cannot connect {self.label!r}: {err}") from err
+            self._pre, self._post, self._values = self._gather_chunks()
+        else:
+            self._pre, self._post = wiring.pre, wiring.post
+            self._values = self._evaluate(connector, wiring.overrides)
+            if connector.safe:
+                for name, check in self.synapse_type.parameter_checks.items():
+                    check(self._values[name], self)
+            if connector.callback is not None:
+                connector.callback(1.0)
+        self._values["delay"] = self._round_delays(self._values["delay"])
+        self._keys = [
+            (state.engine.add_projection(pre_pop._key, post_pop._key, pre_idx, post_idx,
+                                         np.abs(self._values["weight"][where]),
+                                         self._values["delay"][where], self.receptor_type), where)
+            for pre_pop, post_pop, pre_idx, post_idx, where in self._blocks()]
+        logger.debug("projection %s: %d connections in %.3f s", self.label, len(self),
+                     state.engine.clock() - started)
+
+    # -- building ---------------------------------------------------------------------------
+    def _evaluate(self, connector: Any, overrides: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        space = connector._parameters_from_synapse_type(self, distance_map=None)
+        return {name: overrides[name] if name in overrides
+                else values_at(larr, self._pre, self._post)
+                for name, larr in space.items()}
+
+    def _convergent_connect(self, presynaptic_indices: Any, postsynaptic_index: int,
+                            location_selector: Any = None, **connection_parameters: Any) -> None:
+        if location_selector is not None:
+            raise ConfigurationError("spinnlive cells are single-compartment: no locations")
+        pre = np.asarray(presynaptic_indices, dtype=np.int64).reshape(-1)
+        self._chunks.append((pre, np.full(pre.size, int(postsynaptic_index)),
+                             connection_parameters))
+
+    def _gather_chunks(self) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        names = self.synapse_type.get_native_names("weight", "delay")
+        chunks, self._chunks = self._chunks, []
+        if not chunks:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), {n: np.zeros(0) for n in names}
+        pre = np.concatenate([c[0] for c in chunks])
+        post = np.concatenate([c[1] for c in chunks])
+        values = {n: np.concatenate([np.broadcast_to(np.asarray(c[2][n], float), c[0].shape)
+                                     for c in chunks]) for n in names}
+        return pre, post, values
+
+    def _round_delays(self, delays: np.ndarray) -> np.ndarray:
+        dt = simulator.state.dt
+        return np.floor(np.asarray(delays, dtype=float) / dt + 0.5) * dt
+
+    def _blocks(self) -> list[tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray]]:
+        """Split connections by (root pre population, root post population)."""
+        pre_ids = np.asarray(self.pre.all_cells, dtype=np.int64)[self._pre]
+        post_ids = np.asarray(self.post.all_cells, dtype=np.int64)[self._post]
+        blocks = []
+        for post_pop, post_idx, post_where in locate(post_ids):
+            for pre_pop, pre_idx, pre_where in locate(pre_ids[post_where]):
+                where = post_where[pre_where]
+                blocks.append((pre_pop, post_pop, pre_idx, post_idx[pre_where], where))
+        return blocks
+
+    # -- PyNN hooks ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self._pre.size)
+
+    def __getitem__(self, i: int) -> Connection:
+        return Connection(self, range(len(self))[i])
+
+    @property
+    def connections(self) -> list[Connection]:
+        return [Connection(self, i) for i in range(len(self))]
+
+    def _get_attributes_as_list(self, names: Any) -> list[tuple[Any, ...]]:
+        # Overridden to read the arrays column-wise instead of one Connection at a time.
+        columns = {"presynaptic_index": self._pre, "postsynaptic_index": self._post,
+                   **self._values}
+        return list(zip(*(columns[n].tolist() for n in names)))
+
+    def _get_attributes_as_arrays(self, names: Any, multiple_synapses: str = "sum"
+                                  ) -> list[np.ndarray]:
+        # Overridden to fill the (pre, post) matrices with one scatter each, not a Python loop.
+        result = []
+        for name in names:
+            name = name[:-1] if name.endswith("s") and name[:-1] in self._values else name
+            values = self._values[name]
+            out = np.full(self.shape, np.nan)
+            if multiple_synapses == "sum":
+                out[self._pre, self._post] = 0.0
+                np.add.at(out, (self._pre, self._post), values)
+            elif multiple_synapses in ("min", "max"):
+                ufunc = np.fmin if multiple_synapses == "min" else np.fmax
+                ufunc.at(out, (self._pre, self._post), values)
+            elif multiple_synapses == "first":
+                out[self._pre[::-1], self._post[::-1]] = values[::-1]
+            else:
+                out[self._pre, self._post] = values
+            result.append(out)
+        return result
+
+    def _set_attributes(self, parameter_space: ParameterSpace) -> None:
+        for name, larr in parameter_space.items():
+            if name not in self._values:
+                raise ConfigurationError(f"StaticSynapse has no attribute {name!r}")
+            if isinstance(larr.base_value, IndexBasedExpression):
+                larr.base_value.projection = self
+            values = values_at(larr, self._pre, self._post)
+            self.synapse_type.parameter_checks[name](values, self)
+            if name == "delay":
+                values = self._round_delays(values)
+            self._values[name] = values
+        for key, where in self._keys:
+            simulator.state.engine.set_synapses(
+                key, weights=np.abs(self._values["weight"][where]),
+                delays=self._values["delay"][where])
+
+    def _set_initial_value_array(self, variable: str, value: Any) -> None:
+        raise ConfigurationError("StaticSynapse has no state variables to initialise")

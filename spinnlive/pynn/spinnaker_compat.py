@@ -1,0 +1,47 @@
+"""Run scripts written for ``pyNN.spiNNaker`` on spinnlive, unchanged.
+
+:func:`install` registers ``spinnlive.pynn`` as ``pyNN.spiNNaker`` (and its
+``external_devices``) in ``sys.modules`` and on the ``pyNN`` package, so ``import
+pyNN.spiNNaker as sim`` in the script binds to spinnlive. It only affects the current process;
+the real sPyNNaker stays importable as ``spynnaker.pyNN``. :func:`run_script` installs and then
+runs a script file as ``__main__`` with :mod:`runpy`.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["install", "run_script"]
+
+
+def install() -> None:
+    """Make ``import pyNN.spiNNaker`` import spinnlive's PyNN front end."""
+    import pyNN
+
+    import spinnlive.pynn as front_end
+    from spinnlive.pynn import external_devices
+
+    sys.modules["pyNN.spiNNaker"] = front_end
+    sys.modules["pyNN.spiNNaker.external_devices"] = external_devices
+    pyNN.spiNNaker = front_end  # type: ignore[attr-defined]
+
+
+def run_script(path: str | Path, argv: list[str] | None = None) -> dict[str, Any]:
+    """Run a ``pyNN.spiNNaker`` script on spinnlive; returns the script's globals."""
+    install()
+    path = str(path)
+    saved = sys.argv
+    sys.argv = [path, *(argv or [])]
+    try:
+        return runpy.run_path(path, run_name="__main__")
+    finally:
+        sys.argv = saved
+
+
+if __name__ == "__main__":  # python -m spinnlive.pynn.spinnaker_compat script.py [args]
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: python -m spinnlive.pynn.spinnaker_compat SCRIPT [ARGS...]")
+    run_script(sys.argv[1], sys.argv[2:])

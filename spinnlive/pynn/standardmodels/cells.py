@@ -1,0 +1,123 @@
+"""Standard cell types, declared as tables over PyNN's own cell classes.
+
+Rules: every class names its kernel model (``kernel_model``, a key of
+``spinnlive.kernels.neurons.MODELS`` or a source kind) and maps PyNN recordables to kernel state
+variables (``variable_map``). Translations are the identity because the kernels take PyNN names
+and units. Current-based cells also record ``gsyn_exc``/``gsyn_inh`` (the synaptic input current,
+in nA) because sPyNNaker scripts ask for them. PyNN cell types spinnlive has no kernel for are
+exported as classes that raise :class:`~spinnlive.errors.ConfigurationError` when instantiated,
+so a script fails at the line that names them, never later and never silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pyNN.standardmodels import build_translations, cells
+
+from ...errors import ConfigurationError
+
+__all__ = [
+    "IF_curr_exp", "IF_curr_alpha", "IF_curr_delta", "IF_cond_exp", "Izhikevich",
+    "SpikeSourcePoisson", "SpikeSourceArray", "SUPPORTED_CELL_TYPES",
+    "IF_cond_alpha", "HH_cond_exp", "EIF_cond_alpha_isfa_ista", "EIF_cond_exp_isfa_ista",
+    "IF_cond_exp_gsfa_grr", "IF_facets_hardware1", "SpikeSourceGamma",
+    "SpikeSourcePoissonRefractory", "GIF_cond_exp",
+]
+
+
+def _identity(celltype: type) -> dict[str, Any]:
+    """PyNN -> native translation table mapping every parameter to itself."""
+    return build_translations(*[(name, name) for name in celltype.default_parameters])
+
+
+_CURRENT_INPUTS = {"gsyn_exc": "isyn_exc", "gsyn_inh": "isyn_inh"}
+
+
+class _CurrentBased:
+    """sPyNNaker habit: ``gsyn_exc``/``gsyn_inh`` on a current-based cell is the input current."""
+
+    recordable: ClassVar[list[str]]
+    units: ClassVar[dict[str, str]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.recordable = list(cls.recordable) + list(_CURRENT_INPUTS)
+        cls.units = {**cls.units, "gsyn_exc": "nA", "gsyn_inh": "nA"}
+
+
+class IF_curr_exp(_CurrentBased, cells.IF_curr_exp):
+    __doc__ = cells.IF_curr_exp.__doc__
+    kernel_model = "IF_curr_exp"
+    translations = _identity(cells.IF_curr_exp)
+    variable_map = {"v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", **_CURRENT_INPUTS}
+
+
+class IF_curr_alpha(_CurrentBased, cells.IF_curr_alpha):
+    __doc__ = cells.IF_curr_alpha.__doc__
+    kernel_model = "IF_curr_alpha"
+    translations = _identity(cells.IF_curr_alpha)
+    variable_map = {"v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", **_CURRENT_INPUTS}
+
+
+class IF_curr_delta(cells.IF_curr_delta):
+    __doc__ = cells.IF_curr_delta.__doc__
+    kernel_model = "IF_curr_delta"
+    translations = _identity(cells.IF_curr_delta)
+    variable_map = {"v": "v"}
+
+
+class IF_cond_exp(cells.IF_cond_exp):
+    __doc__ = cells.IF_cond_exp.__doc__
+    kernel_model = "IF_cond_exp"
+    translations = _identity(cells.IF_cond_exp)
+    variable_map = {"v": "v", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
+
+
+class Izhikevich(cells.Izhikevich):
+    __doc__ = cells.Izhikevich.__doc__
+    kernel_model = "Izhikevich"
+    translations = _identity(cells.Izhikevich)
+    variable_map = {"v": "v", "u": "u"}
+
+
+class SpikeSourcePoisson(cells.SpikeSourcePoisson):
+    __doc__ = cells.SpikeSourcePoisson.__doc__
+    kernel_model = "SpikeSourcePoisson"
+    translations = _identity(cells.SpikeSourcePoisson)
+    variable_map: ClassVar[dict[str, str]] = {}
+
+
+class SpikeSourceArray(cells.SpikeSourceArray):
+    __doc__ = cells.SpikeSourceArray.__doc__
+    kernel_model = "SpikeSourceArray"
+    translations = _identity(cells.SpikeSourceArray)
+    variable_map: ClassVar[dict[str, str]] = {}
+
+
+SUPPORTED_CELL_TYPES: tuple[type, ...] = (
+    IF_curr_exp, IF_curr_alpha, IF_curr_delta, IF_cond_exp, Izhikevich,
+    SpikeSourcePoisson, SpikeSourceArray,
+)
+
+
+def _unsupported(name: str) -> type:
+    """A stand-in for a PyNN cell type that has no kernel: it refuses to be instantiated."""
+    supported = ", ".join(c.__name__ for c in SUPPORTED_CELL_TYPES)
+
+    def __init__(self: object, *args: Any, **kwargs: Any) -> None:
+        raise ConfigurationError(
+            f"cell type {name} is not supported by spinnlive; supported: {supported}")
+
+    return type(name, (getattr(cells, name),), {"__init__": __init__, "__doc__": __init__.__doc__})
+
+
+IF_cond_alpha = _unsupported("IF_cond_alpha")
+HH_cond_exp = _unsupported("HH_cond_exp")
+EIF_cond_alpha_isfa_ista = _unsupported("EIF_cond_alpha_isfa_ista")
+EIF_cond_exp_isfa_ista = _unsupported("EIF_cond_exp_isfa_ista")
+IF_cond_exp_gsfa_grr = _unsupported("IF_cond_exp_gsfa_grr")
+IF_facets_hardware1 = _unsupported("IF_facets_hardware1")
+SpikeSourceGamma = _unsupported("SpikeSourceGamma")
+SpikeSourcePoissonRefractory = _unsupported("SpikeSourcePoissonRefractory")
+GIF_cond_exp = _unsupported("GIF_cond_exp")

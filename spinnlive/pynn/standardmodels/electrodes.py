@@ -1,0 +1,108 @@
+"""Current sources: DCSource, StepCurrentSource, ACSource, NoisyCurrentSource.
+
+Rules: one PyNN source is one engine current, however many times it is injected (every
+``inject_into`` adds targets to it, as one NEST device feeds many neurons). Parameters live in
+the PyNN ``parameter_space`` and are pushed to the engine on every change; ``record()`` keeps the
+source's current trace, ``get_data()`` (PyNN's) returns it as a neo signal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pyNN.standardmodels import build_translations, electrodes
+
+__all__ = ["DCSource", "StepCurrentSource", "ACSource", "NoisyCurrentSource"]
+
+
+class _EngineCurrent:
+    """Mixin joining a PyNN standard current source to the engine."""
+
+    default_parameters: dict[str, Any]
+    parameter_space: Any
+
+    def __init__(self, rng: Any = None, **parameters: Any) -> None:
+        from ..simulator import state
+
+        super().__init__(**parameters)  # type: ignore[call-arg]
+        self._key: int | None = None
+        self._recording = False
+        self._seed = getattr(rng, "seed", None)  # a NumpyRNG's seed drives the noise stream
+        state.current_sources.append(self)
+
+    @staticmethod
+    def _engine() -> Any:
+        from ..simulator import state
+
+        return state.engine
+
+    def _native(self) -> dict[str, Any]:
+        space = self.translate(self.parameter_space)  # type: ignore[attr-defined]
+        space.shape = (1,)
+        space.evaluate(simplify=True)
+        return dict(space.items())
+
+    def inject_into(self, cells: Any) -> None:
+        from ..populations import locate
+
+        ids = np.asarray(getattr(cells, "all_cells", cells), dtype=np.int64)
+        groups = locate(ids)
+        for pop, _, _ in groups:
+            if not pop.celltype.injectable:
+                raise TypeError(f"Can't inject current into a spike source ({pop.label!r}).")
+        targets = [(pop._key, idx) for pop, idx, _ in groups]
+        engine = self._engine()
+        if self._key is None:
+            self._key = engine.add_current(type(self).__name__, self._native(), targets,
+                                           seed=self._seed)
+            if self._recording:
+                engine.record_current(self._key)
+        else:
+            engine.add_current_targets(self._key, targets)
+
+    def set_native_parameters(self, parameters: Any) -> None:
+        parameters.evaluate(simplify=True)
+        self.parameter_space.update(**dict(parameters.items()))
+        if self._key is not None:
+            self._engine().set_current_parameters(self._key, self._native())
+
+    def get_native_parameters(self) -> Any:
+        space = self.translate(self.parameter_space)  # type: ignore[attr-defined]
+        space.shape = (1,)
+        space.evaluate(simplify=True)
+        return space
+
+    def record(self) -> None:
+        self._recording = True
+        if self._key is not None:
+            self._engine().record_current(self._key)
+
+    def _get_data(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._key is None:
+            return np.zeros(0), np.zeros(0)
+        return self._engine().current_trace(self._key)
+
+
+def _identity(names: Any) -> dict[str, Any]:
+    return build_translations(*[(n, n) for n in names])
+
+
+class DCSource(_EngineCurrent, electrodes.DCSource):
+    __doc__ = electrodes.DCSource.__doc__
+    translations = _identity(electrodes.DCSource.default_parameters)
+
+
+class StepCurrentSource(_EngineCurrent, electrodes.StepCurrentSource):
+    __doc__ = electrodes.StepCurrentSource.__doc__
+    translations = _identity(electrodes.StepCurrentSource.default_parameters)
+
+
+class ACSource(_EngineCurrent, electrodes.ACSource):
+    __doc__ = electrodes.ACSource.__doc__
+    translations = _identity(electrodes.ACSource.default_parameters)
+
+
+class NoisyCurrentSource(_EngineCurrent, electrodes.NoisyCurrentSource):
+    __doc__ = electrodes.NoisyCurrentSource.__doc__
+    translations = _identity(electrodes.NoisyCurrentSource.default_parameters)

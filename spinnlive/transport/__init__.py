@@ -1,0 +1,20 @@
+"""Thin asyncio adapters that move datagrams between sockets and the sans-IO protocol objects.
+
+``udp`` is the bounded, counted UDP endpoint; ``notifier`` and ``listener`` drive the two roles of
+:mod:`spinnlive.handshake` over it. No parsing and no policy beyond drops and counters lives here.
+"""
+
+from spinnlive.transport.listener import Listener, ListenerStatistics
+from spinnlive.transport.notifier import ListenerAddress, Notifier, NotifierPeerStatistics
+from spinnlive.transport.udp import EndpointStatistics, UdpEndpoint, open_endpoint
+
+__all__ = [
+    "EndpointStatistics",
+    "Listener",
+    "ListenerAddress",
+    "ListenerStatistics",
+    "Notifier",
+    "NotifierPeerStatistics",
+    "UdpEndpoint",
+    "open_endpoint",
+]
