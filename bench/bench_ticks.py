@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -105,6 +106,8 @@ def main() -> None:
     parser.add_argument("--period-ms", type=float, default=1.0)
     parser.add_argument("--cost-us", type=float, default=50.0)
     parser.add_argument("--busy-thread", action="store_true")
+    parser.add_argument("--switch-interval-us", type=float, default=None,
+                        help="set sys.setswitchinterval for the measurement (GIL hand-over)")
     args = parser.parse_args()
     period = args.period_ms * 1e-3
     work, size = make_step(args.cost_us)
@@ -116,6 +119,9 @@ def main() -> None:
 
     if args.busy_thread:
         print("with a busy pure-Python peer thread")
+    if args.switch_interval_us is not None:
+        sys.setswitchinterval(args.switch_interval_us * 1e-6)
+    print(f"GIL switch interval {sys.getswitchinterval() * 1e6:.0f} us")
     with busy_thread(args.busy_thread):
         ours = summarise("TickScheduler (sleep+spin)",
                          run_scheduler(args.ticks, period, work), period)

@@ -10,8 +10,10 @@ step after arrival. The net effect, checked against NEST in the tests:
   ``round(stop / dt)`` (exclusive), but
 * nothing flows before tick ``EARLIEST_TICK = 2`` (pyNN clips the corrected times at 0 and the
   generator-to-neuron path needs two steps), and
-* ``ACSource`` lags one tick: during tick ``k`` it gives the sine at time ``(k - 1) * dt``
-  (pyNN.nest corrects the phase for ``start`` but not for the delay).
+* ``ACSource`` gives, during tick ``k``, the sine at ``(k - 1) * dt - max(start - dt, 0)``:
+  NEST's oscillator runs from time 0 and lags by the generator delay, and pyNN.nest corrects
+  the phase by the delay-corrected (clipped) start. For ``start >= dt`` that is the sine at
+  ``k * dt - start``; for ``start = 0`` it lags one tick.
 
 A source may feed several target blocks (``attach`` returns the slice of its output for one
 block). ``record()`` keeps the current of the first target per tick, stamped ``tick * dt``,
@@ -127,7 +129,7 @@ class ACSource(CurrentSource):
         if not self._first <= tick < self._last:
             return np.zeros(self.n_targets)
         omega = 2.0 * np.pi * self.frequency / 1000.0
-        t = (tick - 1) * self.dt - self.start
+        t = (tick - 1) * self.dt - max(self.start - self.dt, 0.0)
         value = self.amplitude * np.sin(omega * t + np.deg2rad(self.phase)) + self.offset
         return np.full(self.n_targets, value)
 

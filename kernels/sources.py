@@ -131,9 +131,8 @@ class PoissonGroup(SourceGroup):
         self.params = {k: np.full(self.n, v, dtype=np.float64)
                        for k, v in self.PARAMETERS.items()}
         self._next = np.full(self.n, np.inf)
-        self._now = 0.0
+        self._assign(None, {"rate": rate, "start": start, "duration": duration})
         self.reset_state()
-        self.set_parameters(rate=rate, start=start, duration=duration)
 
     def reset_state(self) -> None:
         super().reset_state()
@@ -147,13 +146,17 @@ class PoissonGroup(SourceGroup):
 
     def set_parameters(self, ids: np.ndarray | None = None,
                        **arrays: np.ndarray | float) -> None:
+        """Change rate/start/duration of ``ids`` (None: all), effective from the next step."""
+        self._assign(ids, arrays)
+        self._redraw(np.arange(self.n) if ids is None else np.asarray(ids, dtype=np.int64))
+
+    def _assign(self, ids: np.ndarray | None, arrays: dict[str, np.ndarray | float]) -> None:
         for name, value in arrays.items():
             if name not in self.params:
                 raise ConfigurationError(f"SpikeSourcePoisson has no parameter {name!r}")
             if np.any(np.asarray(value) < 0):
                 raise ConfigurationError(f"SpikeSourcePoisson {name} must be >= 0")
             self.params[name][slice(None) if ids is None else ids] = value
-        self._redraw(np.arange(self.n) if ids is None else np.asarray(ids, dtype=np.int64))
 
     def _redraw(self, ids: np.ndarray) -> None:
         p = self.params

@@ -153,22 +153,34 @@ SENDER: dict[type[Event], Role] = {
 
 N, L = Role.NOTIFIER, Role.LISTENER
 TRANSITIONS: dict[tuple[Role, State], dict[type[Event], State]] = {
+    # -- notifier: strict in what it sends (rule 3) --
     (N, State.IDLE): {DatabaseReady: State.DB_SENT},
     (N, State.DB_SENT): {
+        # any EIEIO reply from the listener's exact address (rule 5)
         DatabaseConfirmed: State.DB_CONFIRMED,
-        Started: State.RUNNING,  # unconfirmed (refused, silent, or not waited for)
-        DatabaseReady: State.DB_SENT,  # the unconfirmed step is abandoned for a new one
+        # unconfirmed (refused, silent, or not waited for): the reference starts anyway
+        Started: State.RUNNING,
+        # the unconfirmed step is abandoned for a new one
+        DatabaseReady: State.DB_SENT,
     },
+    # a step may end without START/STOP: a virtual board never sends them (quirk 7.1)
     (N, State.DB_CONFIRMED): {Started: State.RUNNING, DatabaseReady: State.DB_SENT},
+    # a running simulation must be stopped before the next DATABASE
     (N, State.RUNNING): {Paused: State.PAUSED},
+    # no bare resume: a reference listener would read START as the next DATABASE
     (N, State.PAUSED): {DatabaseReady: State.DB_SENT},
+    # -- listener: liberal in what it accepts (rule 4); DATABASE is legal everywhere --
     (L, State.IDLE): {DatabaseReady: State.DB_RECEIVED},
     (L, State.DB_RECEIVED): {
+        # sent by the transport only once the application has read the database
         DatabaseConfirmed: State.DB_CONFIRMED,
-        DatabaseReady: State.DB_RECEIVED,  # the read failed or was overtaken: read the new one
+        # the read failed or was overtaken: read the new one
+        DatabaseReady: State.DB_RECEIVED,
     },
     (L, State.DB_CONFIRMED): {Started: State.RUNNING, DatabaseReady: State.DB_RECEIVED},
+    # a DATABASE mid-run is a remap or a new toolchain process: start over with it
     (L, State.RUNNING): {Paused: State.PAUSED, DatabaseReady: State.DB_RECEIVED},
+    # START after STOP is a resume; the reference toolchain never sends one, others may
     (L, State.PAUSED): {Started: State.RUNNING, DatabaseReady: State.DB_RECEIVED},
 }
 del N, L
@@ -207,9 +219,15 @@ class _Connection:
         return [event]
 
     def _decode(self, data: bytes) -> Event:
+        """The one event ``data`` means to this role (rule 5); RemoteProtocolError if none."""
         raise NotImplementedError
 
     def _advance(self, event: Event, error: type[LocalProtocolError | RemoteProtocolError]) -> None:
+        """Move along the table, or raise ``error`` and stay put (rule 1).
+
+        Staying put, instead of h11's ERROR state, is what lets a transport drop one stray
+        datagram and carry on: UDP peers retry, restart and overlap run steps.
+        """
         allowed = TRANSITIONS.get((self.role, self.state), {})
         try:
             new_state = allowed[type(event)]
@@ -221,7 +239,7 @@ class _Connection:
                 f"{', '.join(t.__name__ for t in allowed) or 'nothing'}"
             ) from None
         if isinstance(event, DatabaseReady):
-            self.steps += 1
+            self.steps += 1  # every DATABASE opens a run step, confirmed or not
         self.state = new_state
 
     def __repr__(self) -> str:
@@ -253,8 +271,12 @@ class ListenerConnection(_Connection):
     role = Role.LISTENER
 
     def _decode(self, data: bytes) -> Event:
+        # Unlike the reference listener, which takes *whatever* comes first as the DATABASE and
+        # dies on anything but START/STOP afterwards, the command id is checked here, and the
+        # transport drops what does not fit instead of dying.
         command = decode_command(data)
         if isinstance(command, Database):
+            # the path came off the wire already checked for UTF-8; no re-validation (rule 5)
             return DatabaseReady(path=command.path, _parsed=True)
         if isinstance(command, StartResumeNotification):
             return Started()
@@ -267,6 +289,7 @@ class ListenerConnection(_Connection):
 
 
 def _encode(event: Event) -> bytes:
+    """The datagram for ``event``; the byte layouts live in :mod:`spinnlive.protocol.commands`."""
     if isinstance(event, DatabaseReady):
         return encode_command(Database(path=event.path))
     if isinstance(event, DatabaseConfirmed):

@@ -257,6 +257,8 @@ def test_impossible_vertices_are_refused(build, match: str) -> None:
      "same IP tag"),
     (dict(vertices=[AppVertex("a", 5, "neuron")],
           live_outputs=[LiveOutputRequest("a", LiveOutputParameters(tag=9))]), "1..7"),
+    (dict(vertices=[AppVertex("LiveSpikeReceiver", 5, "neuron")],
+          live_outputs=[LiveOutputRequest("LiveSpikeReceiver")]), "live packet gatherer"),
 ])
 def test_impossible_mappings_are_refused(kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigurationError, match=match):

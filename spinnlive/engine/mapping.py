@@ -45,11 +45,19 @@ import numpy.typing as npt
 from spinnlive.clock import PerfCounterClock
 from spinnlive.database import records as db
 from spinnlive.engine.keyspace import CoreKeys, allocate_keys
-from spinnlive.engine.vertices import AppVertex, LiveOutputParameters, LiveOutputRequest
+from spinnlive.engine.vertices import (
+    AppVertex,
+    LiveOutputParameters,
+    LiveOutputRequest,
+    VertexKind,
+)
 from spinnlive.errors import ConfigurationError, UnknownLabelError
 from spinnlive.protocol.keys import core_keys
 
-__all__ = ["CoreMapping", "LpgMapping", "Mapping", "VertexMapping", "map_network"]
+__all__ = [
+    "AppVertex", "CoreMapping", "LiveOutputParameters", "LiveOutputRequest", "LpgMapping",
+    "Mapping", "VertexKind", "VertexMapping", "map_network",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +229,10 @@ def map_network(
         LpgMapping(db.DEFAULT_LPG_LABEL if i == 0 else f"{db.DEFAULT_LPG_LABEL}_{i}",
                    params, mask, shift, tag, next(cores), tuple(sources))
         for i, (((params, mask, shift), sources), tag) in enumerate(zip(groups, tags)))
+    for lpg in lpgs:
+        if lpg.label in by_label:
+            raise ConfigurationError(
+                f"population label {lpg.label!r} is the name of a live packet gatherer; rename it")
     _report(progress, 2, total)
 
     mapped = []

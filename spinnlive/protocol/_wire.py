@@ -14,13 +14,18 @@ Rules of this module:
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import construct
+from construct import Struct
 
 from spinnlive.errors import LocalProtocolError, RemoteProtocolError
 
-__all__ = ["build_checked", "field_offsets", "parse_untrusted"]
+__all__ = [
+    "build_blocks", "build_checked", "field_offsets", "parse_blocks", "parse_untrusted",
+    "record_values",
+]
 
 
 def field_offsets(layout: construct.Struct) -> list[tuple[str, int, int]]:
@@ -58,3 +63,25 @@ def build_checked(layout: construct.Construct, values: dict[str, Any], what: str
         return bytes(layout.build(values))
     except construct.ConstructError as exc:
         raise LocalProtocolError(f"cannot encode {what}: {exc}") from exc
+
+
+def record_values(record: object) -> dict[str, int]:
+    return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
+
+
+def build_blocks(first: Struct, rest: Struct, records: tuple, what: str) -> bytes:
+    """Repeated request/ack blocks: the first with ``first``'s layout, the others ``rest``."""
+    return b"".join(build_checked(first if i == 0 else rest, record_values(r), what)
+                    for i, r in enumerate(records))
+
+
+def parse_blocks(cls: type, first: Struct, rest: Struct, n: int, data: bytes, offset: int,
+                  what: str) -> tuple[tuple, int]:
+    """``n`` repeated blocks from ``offset``; returns the records and the end offset."""
+    out = []
+    for i in range(n):
+        layout = first if i == 0 else rest
+        c = parse_untrusted(layout, data, offset, f"{what} {i}")
+        out.append(cls(**{f.name: c[f.name] for f in fields(cls)}))
+        offset += layout.sizeof()
+    return tuple(out), offset

@@ -38,28 +38,20 @@ from typing import ClassVar, Union
 from construct import BitsInteger, BitStruct, Int8ul, Int32ul, Padding, Struct
 
 from spinnlive.errors import LocalProtocolError, RemoteProtocolError
-from spinnlive.protocol._wire import build_checked, parse_untrusted
+from spinnlive.protocol._wire import (
+    build_blocks,
+    build_checked,
+    parse_blocks,
+    parse_untrusted,
+    record_values,
+)
 from spinnlive.protocol.eieio import decode_data_packet
 
 __all__ = [
-    "Command",
-    "Database",
-    "EIEIOCommandId",
-    "EventPadding",
-    "EventStop",
-    "HostDataRead",
-    "HostDataReadAck",
-    "HostSendSequencedData",
-    "ReadAck",
-    "ReadRequest",
-    "SpinnakerRequestBuffers",
-    "SpinnakerRequestReadData",
-    "StartResumeNotification",
-    "StartSendingRequests",
-    "StopPauseNotification",
-    "StopSendingRequests",
-    "decode_command",
-    "encode_command",
+    "Command", "Database", "EIEIOCommandId", "EventPadding", "EventStop", "HostDataRead",
+    "HostDataReadAck", "HostSendSequencedData", "ReadAck", "ReadRequest", "SpinnakerRequestBuffers",
+    "SpinnakerRequestReadData", "StartResumeNotification", "StartSendingRequests",
+    "StopPauseNotification", "StopSendingRequests", "decode_command", "encode_command",
     "is_command_packet",
 ]
 
@@ -89,9 +81,13 @@ def is_command_packet(data: bytes) -> bool:
     return len(data) >= 2 and (data[1] & 0xC0) == 0x40
 
 
-def _check(name: str, value: int, bits: int) -> None:
-    if not 0 <= value < (1 << bits):
-        raise LocalProtocolError(f"{name}={value!r} does not fit in {bits} bits")
+def _check(record: object, **bits: int) -> None:
+    """Refuse any named field whose value does not fit its number of bits."""
+    for name, width in bits.items():
+        value = len(getattr(record, name)) if name in ("requests", "acks") else getattr(record, name)
+        if not 0 <= value < (1 << width):
+            raise LocalProtocolError(f"{type(record).__name__}.{name}={value!r} does not fit in "
+                                     f"{width} bits")
 
 
 # ---- payload layouts (after the 2-byte header), all little-endian -----------------------------
@@ -207,9 +203,7 @@ class SpinnakerRequestBuffers:
     space_available: int
 
     def __post_init__(self) -> None:
-        for name, bits in (("x", 8), ("y", 8), ("p", 5), ("region_id", 4), ("sequence_no", 8),
-                           ("space_available", 32)):
-            _check(name, getattr(self, name), bits)
+        _check(self, x=8, y=8, p=5, region_id=4, sequence_no=8, space_available=32)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,8 +216,7 @@ class HostSendSequencedData:
     packet: bytes
 
     def __post_init__(self) -> None:
-        _check("region_id", self.region_id, 8)
-        _check("sequence_no", self.sequence_no, 8)
+        _check(self, region_id=8, sequence_no=8)
         try:
             decode_data_packet(self.packet)
         except RemoteProtocolError as exc:
@@ -243,9 +236,7 @@ class ReadRequest:
     space_to_be_read: int
 
     def __post_init__(self) -> None:
-        for name, bits in (("channel", 8), ("region_id", 8), ("start_address", 32),
-                           ("space_to_be_read", 32)):
-            _check(name, getattr(self, name), bits)
+        _check(self, channel=8, region_id=8, start_address=32, space_to_be_read=32)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,10 +251,8 @@ class SpinnakerRequestReadData:
     requests: tuple[ReadRequest, ...]
 
     def __post_init__(self) -> None:
-        for name, bits in (("x", 8), ("y", 8), ("p", 5), ("sequence_no", 8)):
-            _check(name, getattr(self, name), bits)
         object.__setattr__(self, "requests", tuple(self.requests))
-        _check("len(requests)", len(self.requests), 3)
+        _check(self, x=8, y=8, p=5, sequence_no=8, requests=3)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,8 +264,7 @@ class ReadAck:
     space_read: int
 
     def __post_init__(self) -> None:
-        for name, bits in (("channel", 8), ("region_id", 8), ("space_read", 32)):
-            _check(name, getattr(self, name), bits)
+        _check(self, channel=8, region_id=8, space_read=32)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -288,9 +276,8 @@ class HostDataRead:
     acks: tuple[ReadAck, ...]
 
     def __post_init__(self) -> None:
-        _check("sequence_no", self.sequence_no, 8)
         object.__setattr__(self, "acks", tuple(self.acks))
-        _check("len(acks)", len(self.acks), 3)
+        _check(self, sequence_no=8, acks=3)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -301,7 +288,7 @@ class HostDataReadAck:
     sequence_no: int
 
     def __post_init__(self) -> None:
-        _check("sequence_no", self.sequence_no, 8)
+        _check(self, sequence_no=8)
 
 
 Command = Union[
@@ -328,37 +315,21 @@ def encode_command(cmd: Command) -> bytes:
         return header + (cmd.path.encode("utf-8") if cmd.path is not None else b"")
     if isinstance(cmd, SpinnakerRequestBuffers):
         return header + build_checked(_REQUEST_BUFFERS, {
-            "y": cmd.y, "x": cmd.x, "core": {"p": cmd.p}, "region": {"region_id": cmd.region_id},
-            "sequence_no": cmd.sequence_no, "space_available": cmd.space_available,
+            **recordrecord_values(cmd), "core": {"p": cmd.p}, "region": {"region_id": cmd.region_id}
         }, cid.name)
     if isinstance(cmd, HostSendSequencedData):
-        fixed = build_checked(
-            _SEQUENCED, {"region_id": cmd.region_id, "sequence_no": cmd.sequence_no}, cid.name
-        )
-        return header + fixed + bytes(cmd.packet)
+        return header + build_checked(_SEQUENCED, record_values(cmd), cid.name) + bytes(cmd.packet)
     if isinstance(cmd, SpinnakerRequestReadData):
-        parts = [header, build_checked(_READ_DATA, {
-            "y": cmd.y, "x": cmd.x, "core": {"p": cmd.p, "n_requests": len(cmd.requests)},
-            "sequence_no": cmd.sequence_no,
-        }, cid.name)]
-        for i, req in enumerate(cmd.requests):
-            layout = _READ_REQUEST_FIRST if i == 0 else _READ_REQUEST_NEXT
-            parts.append(build_checked(layout, {
-                "channel": req.channel, "region_id": req.region_id,
-                "start_address": req.start_address, "space_to_be_read": req.space_to_be_read,
-            }, cid.name))
-        return b"".join(parts)
+        fixed = build_checked(_READ_DATA, {
+            **recordrecord_values(cmd), "core": {"p": cmd.p, "n_requests": len(cmd.requests)}}, cid.name)
+        return header + fixed + build_blocks(_READ_REQUEST_FIRST, _READ_REQUEST_NEXT, cmd.requests,
+                                        cid.name)
     if isinstance(cmd, HostDataRead):
-        parts = [header, build_checked(_DATA_READ, {
-            "count": {"n_requests": len(cmd.acks)}, "sequence_no": cmd.sequence_no
-        }, cid.name)]
-        for ack in cmd.acks:
-            parts.append(build_checked(_READ_ACK, {
-                "channel": ack.channel, "region_id": ack.region_id, "space_read": ack.space_read,
-            }, cid.name))
-        return b"".join(parts)
+        fixed = build_checked(_DATA_READ, {
+            "count": {"n_requests": len(cmd.acks)}, "sequence_no": cmd.sequence_no}, cid.name)
+        return header + fixed + build_blocks(_READ_ACK, _READ_ACK, cmd.acks, cid.name)
     if isinstance(cmd, HostDataReadAck):
-        return header + build_checked(_DATA_READ_ACK, {"sequence_no": cmd.sequence_no}, cid.name)
+        return header + build_checked(_DATA_READ_ACK, record_values(cmd), cid.name)
     if cid in _BARE and isinstance(cmd, _BARE[cid]):
         return header
     raise LocalProtocolError(f"not an EIEIO command record: {cmd!r}")
@@ -430,30 +401,18 @@ def decode_command(data: bytes) -> Command:
         return HostSendSequencedData(region_id=c.region_id, sequence_no=c.sequence_no, packet=inner)
     if cid is EIEIOCommandId.SPINNAKER_REQUEST_READ_DATA:
         c = parse_untrusted(_READ_DATA, data, 2, what)
-        offset = 2 + _READ_DATA.sizeof()
-        requests = []
-        for i in range(c.core.n_requests):
-            layout = _READ_REQUEST_FIRST if i == 0 else _READ_REQUEST_NEXT
-            r = parse_untrusted(layout, data, offset, f"{what} request {i}")
-            offset += layout.sizeof()
-            requests.append(ReadRequest(
-                channel=r.channel, region_id=r.region_id, start_address=r.start_address,
-                space_to_be_read=r.space_to_be_read,
-            ))
-        _no_trailing(data, offset, what)
-        return SpinnakerRequestReadData(
-            x=c.x, y=c.y, p=c.core.p, sequence_no=c.sequence_no, requests=tuple(requests)
-        )
+        requests, end = parse_blocks(ReadRequest, _READ_REQUEST_FIRST, _READ_REQUEST_NEXT,
+                                      c.core.n_requests, data, 2 + _READ_DATA.sizeof(),
+                                      f"{what} request")
+        _no_trailing(data, end, what)
+        return SpinnakerRequestReadData(x=c.x, y=c.y, p=c.core.p, sequence_no=c.sequence_no,
+                                        requests=requests)
     if cid is EIEIOCommandId.HOST_DATA_READ:
         c = parse_untrusted(_DATA_READ, data, 2, what)
-        offset = 2 + _DATA_READ.sizeof()
-        acks = []
-        for i in range(c.count.n_requests):
-            a = parse_untrusted(_READ_ACK, data, offset, f"{what} ack {i}")
-            offset += _READ_ACK.sizeof()
-            acks.append(ReadAck(channel=a.channel, region_id=a.region_id, space_read=a.space_read))
-        _no_trailing(data, offset, what)
-        return HostDataRead(sequence_no=c.sequence_no, acks=tuple(acks))
+        acks, end = parse_blocks(ReadAck, _READ_ACK, _READ_ACK, c.count.n_requests, data,
+                                  2 + _DATA_READ.sizeof(), f"{what} ack")
+        _no_trailing(data, end, what)
+        return HostDataRead(sequence_no=c.sequence_no, acks=acks)
     # the only id left
     c = parse_untrusted(_DATA_READ_ACK, data, 2, what)
     _no_trailing(data, 2 + _DATA_READ_ACK.sizeof(), what)

@@ -1,0 +1,123 @@
+"""Spike sources: Poisson statistics and controls, spike-array timing against pyNN.nest."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from spinnlive.kernels import (
+    IFCurrExp,
+    InjectorGroup,
+    Network,
+    PoissonGroup,
+    SpikeArrayGroup,
+)
+
+
+def counts(group: PoissonGroup, ticks: range) -> np.ndarray:
+    """Spike count per (tick, neuron)."""
+    out = np.zeros((len(ticks), group.n), dtype=np.int64)
+    for row, t in enumerate(ticks):
+        np.add.at(out[row], group.step(t), 1)
+    return out
+
+
+def test_poisson_rate_and_count_distribution() -> None:
+    dt, n, rate, n_ticks = 1.0, 2000, 40.0, 500
+    c = counts(PoissonGroup(n, dt, rate=rate, rng=np.random.default_rng(1)), range(n_ticks))
+    lam = rate * dt / 1000.0
+    expected = lam * n * n_ticks
+    assert abs(c.sum() - expected) < 4 * np.sqrt(expected)
+    per_tick = c.ravel()  # Poisson(lam) per tick: P(>=2) = 1 - e^-lam (1 + lam)
+    p2 = 1 - np.exp(-lam) * (1 + lam)
+    n2 = np.count_nonzero(per_tick >= 2)
+    assert abs(n2 - p2 * per_tick.size) < 5 * np.sqrt(p2 * per_tick.size)
+    # inter-spike intervals of a Poisson process: coefficient of variation ~ 1
+    isi = np.diff(np.flatnonzero(c[:, 0] > 0))
+    assert isi.size > 5
+
+
+def test_poisson_start_duration_and_set_rates() -> None:
+    dt, n = 0.1, 500
+    rates = np.where(np.arange(n) < 250, 100.0, 0.0)
+    g = PoissonGroup(n, dt, rate=rates, start=10.0, duration=20.0, rng=np.random.default_rng(2))
+    c = counts(g, range(400))  # 0 .. 40 ms
+    times = (np.nonzero(c)[0] + 1) * dt
+    assert times.min() > 10.0 and times.max() <= 30.0 + 1e-9
+    assert c[:, 250:].sum() == 0
+    lam = 100.0 * 20.0 / 1000.0 * 250
+    assert abs(c.sum() - lam) < 4 * np.sqrt(lam)
+    # set_rates takes effect from the next step, and only for the given ids
+    g2 = PoissonGroup(n, dt, rate=0.0, rng=np.random.default_rng(3))
+    assert counts(g2, range(50)).sum() == 0
+    g2.set_rates(np.arange(100), 500.0)
+    c2 = counts(g2, range(50, 450))
+    assert c2[:, 100:].sum() == 0
+    lam2 = 500.0 * 40.0 / 1000.0 * 100
+    assert abs(c2.sum() - lam2) < 4 * np.sqrt(lam2)
+    g2.set_rates(None, 0.0)
+    assert counts(g2, range(450, 600)).sum() == 0
+
+
+def test_poisson_seeded_and_reset_replays() -> None:
+    a = PoissonGroup(300, 0.1, rate=50.0, rng=np.random.default_rng(9))
+    b = PoissonGroup(300, 0.1, rate=50.0, rng=np.random.default_rng(9))
+    first = counts(a, range(1000))
+    np.testing.assert_array_equal(first, counts(b, range(1000)))
+    a.reset_state()
+    np.testing.assert_array_equal(counts(a, range(1000)), first)
+    other = PoissonGroup(300, 0.1, rate=50.0, rng=np.random.default_rng(10))
+    assert not np.array_equal(counts(other, range(1000)), first)
+
+
+def test_spike_array_emits_at_stamp_and_skips_past() -> None:
+    g = SpikeArrayGroup(3, 0.1, [np.array([0.1, 0.5, 0.5]), np.array([0.23]), np.array([])])
+    emitted = {t: sorted(g.step(t).tolist()) for t in range(10)}
+    assert emitted[0] == [0] and emitted[4] == [0, 0] and emitted[2] == [1]
+    assert sum(len(v) for v in emitted.values()) == 4
+    g.set_spike_times([np.array([0.3, 1.5])], ids=np.array([2]))  # 0.3 is in the past now
+    assert [g.step(t).tolist() for t in range(10, 16)] == [[], [], [], [], [2], []]
+    g.reset_state()
+    assert g.step(0).tolist() == [0]
+
+
+def test_injector_group_emits_what_was_injected() -> None:
+    net = Network(1.0)
+    inj = net.add_group(InjectorGroup(4, 1.0))
+    net.record(inj, "spikes")
+    net.step()
+    net.inject(inj, [1, 3])
+    net.inject(inj, [1])
+    assert sorted(net.step()[0].tolist()) == [1, 1, 3]
+    assert net.step()[0].size == 0
+    ids, times = net.spikes(inj)
+    assert sorted(ids.tolist()) == [1, 1, 3] and np.all(times == 2.0)
+
+
+@pytest.mark.parametrize("dt", [0.1, 1.0])
+def test_spike_array_off_grid_matches_pynn_nest(dt: float) -> None:
+    """Off-grid spike times move up to the grid exactly as pyNN.nest's SpikeSourceArray does."""
+    os.environ.setdefault("PYNEST_QUIET", "1")
+    pytest.importorskip("nest")
+    sim = pytest.importorskip("pyNN.nest")
+    trains = [np.array([1.03, 2.0, 4.55, 7.99]), np.array([3.0, 3.01, 11.2])]
+    sim.setup(timestep=dt)
+    src = sim.Population(2, sim.SpikeSourceArray(spike_times=trains))
+    pop = sim.Population(1, sim.IF_curr_exp(tau_syn_E=2.0))
+    sim.Projection(src, pop, sim.AllToAllConnector(),
+                   sim.StaticSynapse(weight=[[1.5], [0.8]], delay=2.0))
+    pop.record("v")
+    sim.run(20.0)
+    v_ref = np.asarray(pop.get_data().segments[0].analogsignals[0])[:, 0]
+    sim.end()
+    net = Network(dt)
+    s = net.add_group(SpikeArrayGroup(2, dt, trains))
+    g = net.add_group(IFCurrExp(1, dt, tau_syn_E=2.0))
+    net.connect(s, g, [0, 1], [0, 0], [1.5, 0.8], 2.0)
+    net.record(g, "v")
+    net.run(int(round(20.0 / dt)))
+    v = net.signal(g, "v")[1][:, 0]
+    assert np.ptp(v_ref) > 1.0
+    np.testing.assert_allclose(v, v_ref[:v.size], rtol=0, atol=1e-6)
