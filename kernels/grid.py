@@ -43,7 +43,11 @@ def delay_ticks(delays_ms: np.ndarray | float, dt: float) -> np.ndarray:
 
 
 def stamp_ticks(times_ms: np.ndarray, dt: float) -> np.ndarray:
-    """Tick whose update emits an event stamped at ``times_ms`` (rounded up onto the grid)."""
+    """Tick that emits a source spike given at ``times_ms``, as ``Time::ms_stamp`` rounds it.
+
+    Tics are truncated and an off-grid time moves **up** to the end of its step, which is what
+    grid-based neurons receive from pyNN.nest's SpikeSourceArray (checked in the tests).
+    """
     tps = tics_per_step(dt)
     t = np.asarray(times_ms, dtype=np.float64)
     n = (t * TICS_PER_MS).astype(np.int64)

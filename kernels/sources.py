@@ -5,10 +5,11 @@ Every source returns the indices that fire in tick ``k``; the network stamps the
 twice. Any source also takes ``inject(ids)``: extra spikes emitted by its next step (the live
 input path; ``InjectorGroup`` is a source with nothing else).
 
-* ``SpikeArrayGroup``: a spike at ``T`` ms is emitted by tick ``stamp_ticks(T) = ceil(T/dt) - 1``,
-  so it carries time ``T`` on the grid (off-grid times move up to the next grid point), which is
-  what pyNN.nest's spike_generator (precise_times) -> parrot_neuron chain produces. Times at or
-  before 0, or before the current tick when set, are skipped, as NEST skips them.
+* ``SpikeArrayGroup``: a spike at ``T`` ms is emitted by tick ``T / dt - 1`` so it carries time
+  ``T``, as NEST's spike_generator does on the grid; an off-grid time goes up to the next grid
+  point, which is what a grid neuron receives through pyNN.nest's spike_generator -> parrot
+  chain (``spike_precision='on_grid'``). Times at or before 0, or before the current tick when
+  set, are skipped, as NEST skips them.
 * ``PoissonGroup``: each neuron draws exponential inter-spike intervals in continuous time and a
   spike at ``t`` is emitted by the tick holding ``t``: counts per tick are Poisson(rate * dt)
   exactly, and the cost per tick is one comparison per neuron plus one draw per spike. Spikes

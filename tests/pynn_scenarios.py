@@ -32,15 +32,21 @@ def signal_of(block: Any, name: str, segment: int = 0) -> np.ndarray:
 
 
 def parameter_change(sim: Any) -> dict[str, Any]:
-    """Three neurons driven by i_offset, changed between two runs; v and spikes recorded."""
+    """Three neurons driven by i_offset, changed between two runs; v and spikes recorded.
+
+    pyNN.nest runs NEST one min_delay past the end of the first run (to flush its recorders), so
+    a change made "at 40 ms" acts there from 40.1 ms; ending its first run one step early puts
+    the change at the same instant as spinnlive's (which acts at exactly the run boundary).
+    """
+    lag = 0.1 if sim.__name__.startswith("pyNN.nest") else 0.0
     setup(sim, 0.1)
     pop = sim.Population(3, sim.IF_curr_exp(tau_refrac=2.0), label="cells")
     pop.set(i_offset=np.array([0.0, 0.6, 1.2]))
     pop.initialize(v=np.array([-65.0, -60.0, -55.0]))
     pop.record(["v", "spikes"])
-    sim.run(40.0)
+    sim.run(40.0 - lag)
     pop.set(i_offset=np.array([1.5, 0.0, 1.2]), tau_m=np.array([10.0, 20.0, 30.0]))
-    sim.run(60.0)
+    sim.run(60.0 + lag)
     block = pop.get_data()
     sim.end()
     return {"spikes": spikes_of(block), "v": signal_of(block, "v")}
@@ -51,7 +57,7 @@ def spike_driven_network(sim: Any) -> dict[str, Any]:
     both simulators see the same input, connectivity and delays (PyNN's NumpyRNG draws)."""
     setup(sim, 1.0)
     rng_times = np.random.default_rng(7)
-    trains = [Sequence(np.unique(np.round(rng_times.uniform(1, 300, 15))))
+    trains = [Sequence(np.unique(np.round(rng_times.uniform(2, 300, 15))))
               for _ in range(100)]
     source = sim.Population(100, sim.SpikeSourceArray(spike_times=trains), label="input")
     exc = sim.Population(80, sim.IF_curr_exp(tau_syn_I=15.0, tau_refrac=0.3), label="exc")
@@ -98,3 +104,48 @@ def current_sources(sim: Any) -> dict[str, Any]:
     sim.end()
     return {"spikes": spikes_of(block), "v": signal_of(block, "v"),
             "dc": np.asarray(trace.magnitude).ravel()}
+
+
+def seed_network(sim: Any, seed: int, simtime: float = 5000.0) -> dict[str, Any]:
+    """The seed document's E/I network (its SPINN=True form), with the run's seed varied.
+
+    ``seed`` drives the simulator's own random streams (Poisson sources) and the NumpyRNG of the
+    initial potentials and delays; the connectors keep PyNN's default RNG as in the document.
+    spinnlive initialises ``v`` with ``set(v=...)`` (the sPyNNaker habit the document relies
+    on); pyNN.nest needs ``initialize``.
+    """
+    setup(sim, 1.0, seed=seed)
+    poisson = sim.Population(250, sim.SpikeSourcePoisson(rate=50, duration=simtime),
+                             label="poisson_source")
+    array = sim.Population(250, sim.SpikeSourceArray(spike_times=[1000]), label="spike_source")
+    exc_params = {"tau_m": 20.0, "cm": 1.0, "v_rest": -65.0, "v_reset": -65.0,
+                  "v_thresh": -50.0, "tau_syn_E": 5.0, "tau_syn_I": 15.0, "tau_refrac": 0.3,
+                  "i_offset": 0}
+    exc = sim.Population(500, sim.IF_curr_exp(**exc_params), label="excitatory_pop")
+    inh = sim.Population(125, sim.IF_curr_exp(**{**exc_params, "tau_syn_I": 5.0}),
+                         label="inhibitory_pop")
+    rng = sim.NumpyRNG(seed=98766987 + seed, parallel_safe=True)
+    v_init = sim.RandomDistribution("uniform", [-65.0, -50.0], rng=rng)
+    if sim.__name__.startswith("pyNN.nest"):
+        exc.initialize(v=v_init)
+    else:
+        exc.set(v=v_init)
+    delay = sim.RandomDistribution("uniform", [1, 10], rng=rng)
+    fp = sim.FixedProbabilityConnector
+    for pre, post, conn, w, receptor in [
+            (array, exc, fp(0.05), 0.1, "excitatory"),
+            (poisson, exc, fp(0.2), 0.06, "excitatory"),
+            (poisson, inh, fp(0.2), 0.03, "excitatory"),
+            (exc, exc, fp(0.1), 0.03, "excitatory"),
+            (exc, exc, sim.OneToOneConnector(), 0.03, "excitatory"),
+            (inh, inh, fp(0.1), -0.03, "inhibitory"),
+            (exc, inh, fp(0.2), 0.06, "excitatory"),
+            (inh, exc, fp(0.2), -0.06, "inhibitory")]:
+        sim.Projection(pre, post, conn, sim.StaticSynapse(weight=w, delay=delay),
+                       receptor_type=receptor)
+    exc.record("spikes")
+    inh.record("spikes")
+    sim.run(simtime)
+    out = {"exc": spikes_of(exc.get_data("spikes")), "inh": spikes_of(inh.get_data("spikes"))}
+    sim.end()
+    return out

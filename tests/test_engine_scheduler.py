@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 
 import numpy as np
@@ -239,6 +240,20 @@ async def test_run_async_cancel_requests_stop_and_error_propagates() -> None:
     async with asyncio.timeout(10):
         with pytest.raises(ValueError, match="bad step"):
             await bad.run_async(5)
+
+
+def test_realtime_runs_shorten_the_gil_switch_interval_and_restore_it() -> None:
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+    sched = TickScheduler(lambda t: seen.append(sys.getswitchinterval()), PERIOD,
+                          clock=VirtualClock(), gil_switch_interval_s=2e-4)
+    sched.run(3)
+    assert seen == [pytest.approx(min(before, 2e-4))] * 3
+    assert sys.getswitchinterval() == before
+    lock = TickScheduler(lambda t: seen.append(sys.getswitchinterval()), PERIOD,
+                         TickMode.LOCKSTEP, clock=VirtualClock(), gil_switch_interval_s=2e-4)
+    lock.run(1)
+    assert seen[-1] == before  # lock-step has no deadlines to protect
 
 
 def test_real_clock_mechanics_200_ticks_at_1ms() -> None:

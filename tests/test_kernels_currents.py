@@ -41,7 +41,7 @@ def run_pynn_nest(kind: str, params: dict, dt: float, t_stop: float
     os.environ.setdefault("PYNEST_QUIET", "1")
     pytest.importorskip("nest")
     sim = pytest.importorskip("pyNN.nest")
-    sim.setup(timestep=dt)
+    sim.setup(timestep=dt, min_delay=dt, spike_precision="on_grid")
     pop = sim.Population(1, sim.IF_curr_exp(tau_m=10.0))
     source = getattr(sim, kind)(**params)
     source.inject_into(pop)

@@ -32,16 +32,24 @@ Rules
   from each run's own start, and :meth:`TickScheduler.statistics` describes the latest run.
 * An exception in ``step`` or in handed-in work stops the loop and is re-raised by
   :meth:`join`, :meth:`run` or :meth:`run_async`.
+* The GIL: a thread woken from ``sleep`` while another thread runs Python code waits up to
+  ``sys.getswitchinterval()`` (5 ms by default) for the interpreter. Measured with a busy
+  Python peer thread (bench/bench_ticks.py --busy-thread), 1 ms ticks then fell seconds
+  behind; with a 100 us interval, p99 lateness was ~0.14 ms. So while a real-time run is in
+  progress the scheduler lowers the process's switch interval to ``gil_switch_interval_s``
+  (default 100 us; None leaves it alone) and restores it when the last real-time run ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import enum
 import logging
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +106,7 @@ class TickScheduler:
         spin_margin_s: float = 250e-6,
         history: int = 1 << 16,
         max_queued_work: int = 4096,
+        gil_switch_interval_s: float | None = 100e-6,
         name: str = "spinnlive-ticks",
     ) -> None:
         if not period_s > 0:
@@ -114,6 +123,7 @@ class TickScheduler:
         self._spin_margin_s = float(spin_margin_s)
         self._history = int(history)
         self._name = name
+        self._gil_switch = gil_switch_interval_s if self.mode is TickMode.REALTIME else None
         self.tick = 0  #: the next tick number to run (continues across runs)
 
         self._work: collections.deque[TickWork] = collections.deque()
@@ -291,7 +301,8 @@ class TickScheduler:
     def _loop(self, n_ticks: int | None, on_done: Callable[[], None] | None) -> None:
         try:
             self._reset_run_stats(n_ticks)
-            self._ticks(n_ticks)
+            with _short_gil_switch(self._gil_switch):
+                self._ticks(n_ticks)
         except BaseException as error:  # re-raised in the waiting thread
             self._error = error
             logger.error("tick loop %r stopped at tick %d: %r", self._name, self.tick, error)
@@ -347,6 +358,34 @@ class TickScheduler:
             k += 1
             self._n_run = k
             self.tick = tick + 1
+
+
+class _SwitchInterval:
+    """The process-wide GIL switch interval, shared by every real-time run in progress."""
+
+    lock = threading.Lock()
+    users = 0
+    saved = 0.0
+
+
+@contextlib.contextmanager
+def _short_gil_switch(interval: float | None) -> Iterator[None]:
+    if interval is None:
+        yield
+        return
+    state = _SwitchInterval
+    with state.lock:
+        if state.users == 0:
+            state.saved = sys.getswitchinterval()
+        state.users += 1
+        sys.setswitchinterval(min(sys.getswitchinterval(), interval))
+    try:
+        yield
+    finally:
+        with state.lock:
+            state.users -= 1
+            if state.users == 0:
+                sys.setswitchinterval(state.saved)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

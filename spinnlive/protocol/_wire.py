@@ -66,6 +66,7 @@ def build_checked(layout: construct.Construct, values: dict[str, Any], what: str
 
 
 def record_values(record: object) -> dict[str, int]:
+    """A dataclass record's fields by name: layouts name their fields after the records'."""
     return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
 
 
@@ -76,7 +77,7 @@ def build_blocks(first: Struct, rest: Struct, records: tuple, what: str) -> byte
 
 
 def parse_blocks(cls: type, first: Struct, rest: Struct, n: int, data: bytes, offset: int,
-                  what: str) -> tuple[tuple, int]:
+                 what: str) -> tuple[tuple, int]:
     """``n`` repeated blocks from ``offset``; returns the records and the end offset."""
     out = []
     for i in range(n):

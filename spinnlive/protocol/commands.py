@@ -11,7 +11,8 @@ blocks of SPINNAKER_REQUEST_READ_DATA / HOST_DATA_READ whose count sits in the p
 Each of the twelve ids is a frozen, slotted, keyword-only dataclass that validates its fields on
 construction (out of range -> :class:`LocalProtocolError`). :func:`encode_command` and
 :func:`decode_command` are the only two ways between records and bytes; the fixed parts of the
-payloads are declared once as ``construct`` layouts in ``_LAYOUTS``-style module constants.
+payloads are declared once, as module-level ``construct`` layouts whose field names are the
+records' field names.
 
 Rules
 -----
@@ -24,7 +25,9 @@ Rules
   - DATABASE: the path is UTF-8 bytes to the end of the datagram; spinnman's parser rejects it.
   - SPINNAKER_REQUEST_READ_DATA: the chip id is the chip's u16 ``(x << 8) | y`` little-endian, so
     the bytes are ``y, x`` (spinnman decodes y, x but encodes x, y), and every request carries its
-    own start address (spinnman's encoder repeats request 0's).
+    own start address (spinnman's encoder repeats request 0's). The y-first order is inferred
+    from the chip-id convention and SpinnakerRequestBuffers, which spinnman codes y-first both
+    ways; it was not checked against the C source.
   - HOST_SEND_SEQUENCED_DATA: the inner data packet starts after region and sequence, at byte 4
     (spinnman's parser reads it from byte 2).
 """
@@ -314,16 +317,17 @@ def encode_command(cmd: Command) -> bytes:
     if isinstance(cmd, Database):
         return header + (cmd.path.encode("utf-8") if cmd.path is not None else b"")
     if isinstance(cmd, SpinnakerRequestBuffers):
-        return header + build_checked(_REQUEST_BUFFERS, {
-            **recordrecord_values(cmd), "core": {"p": cmd.p}, "region": {"region_id": cmd.region_id}
-        }, cid.name)
+        values = {**record_values(cmd), "core": {"p": cmd.p},
+                  "region": {"region_id": cmd.region_id}}
+        return header + build_checked(_REQUEST_BUFFERS, values, cid.name)
     if isinstance(cmd, HostSendSequencedData):
-        return header + build_checked(_SEQUENCED, record_values(cmd), cid.name) + bytes(cmd.packet)
+        fixed = build_checked(_SEQUENCED, record_values(cmd), cid.name)
+        return header + fixed + bytes(cmd.packet)
     if isinstance(cmd, SpinnakerRequestReadData):
-        fixed = build_checked(_READ_DATA, {
-            **recordrecord_values(cmd), "core": {"p": cmd.p, "n_requests": len(cmd.requests)}}, cid.name)
-        return header + fixed + build_blocks(_READ_REQUEST_FIRST, _READ_REQUEST_NEXT, cmd.requests,
-                                        cid.name)
+        values = {**record_values(cmd), "core": {"p": cmd.p, "n_requests": len(cmd.requests)}}
+        fixed = build_checked(_READ_DATA, values, cid.name)
+        return header + fixed + build_blocks(_READ_REQUEST_FIRST, _READ_REQUEST_NEXT,
+                                             cmd.requests, cid.name)
     if isinstance(cmd, HostDataRead):
         fixed = build_checked(_DATA_READ, {
             "count": {"n_requests": len(cmd.acks)}, "sequence_no": cmd.sequence_no}, cid.name)

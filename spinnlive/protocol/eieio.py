@@ -25,8 +25,8 @@ The encoder takes the *decoded* meaning (full keys and payloads) and derives the
 ``decode(encode(x)) == x``; a key or payload that the chosen prefix cannot express, or that does
 not fit the type's width, is a :class:`LocalProtocolError`.
 
-Returned arrays are read-only views of the datagram where no prefix had to be applied: copy them
-before writing.
+Treat returned arrays as read-only: unprefixed 32-bit keys and payloads are views of the
+datagram itself (no copy), the others are fresh arrays. Copy before writing.
 """
 
 from __future__ import annotations
@@ -275,14 +275,19 @@ def decode_data_packet(
     return DataPacket(keys, payloads, data[1], prefix, pprefix)
 
 
+def _is_live_default(data: bytes) -> bool:
+    """Flags 0x38 (KEY_32, D + T, no key prefix) and a length that matches the count."""
+    n = len(data)
+    return n >= 6 and data[1] == 0x38 and n == 6 + 4 * data[0]
+
+
 def decode_live_output(data: bytes) -> tuple[int, np.ndarray]:
     """``(timestamp, keys)`` of a live-output packet (flags 0x38: KEY_32, D + T).
 
     A bytes check and two slices serve the LPG default; any other layout goes through the
     generic decoder and must still carry a packet-level timestamp.
     """
-    n = len(data)
-    if n >= 6 and data[1] == 0x38 and n == 6 + 4 * data[0]:
+    if _is_live_default(data):
         return int.from_bytes(data[2:6], "little"), np.frombuffer(data, _U32, data[0], 6)
     packet = decode_data_packet(data)
     if packet.timestamp is None:
@@ -311,6 +316,11 @@ def decode_many(
     counts = np.zeros(n, dtype=np.intp)
     bases = np.zeros(n, dtype=np.uint32)  # payload prefix per packet, 0 if none
     for i, data in enumerate(datagrams):
+        if _is_live_default(data):  # the LPG default, skipping the generic plan lookup
+            counts[i] = data[0]
+            key_parts.append(np.frombuffer(data, _U32, data[0], 6))
+            bases[i] = int.from_bytes(data[2:6], "little")
+            continue
         try:
             _, count, _, pprefix, keys, payloads = _decode_raw(data, semantics)
         except RemoteProtocolError as exc:

@@ -29,9 +29,8 @@ class Recorder(recording.Recorder):
         return np.asarray(sorted(int(i) for i in ids), dtype=np.int64) - int(
             self.population.first_id)
 
-    def _interval_ticks(self, sampling_interval: float | None) -> int:
+    def _interval_ticks(self, interval: float) -> int:
         dt = self._simulator.state.dt
-        interval = dt if sampling_interval is None else float(sampling_interval)
         ticks = int(round(interval / dt))
         if ticks < 1 or abs(ticks * dt - interval) > 1e-9 * max(1.0, interval):
             raise ConfigurationError(
@@ -45,9 +44,9 @@ class Recorder(recording.Recorder):
         if variable.name == "spikes":
             engine.record(key, "spikes", indices, 1)
         else:
-            ticks = self._interval_ticks(sampling_interval)
-            if sampling_interval is not None:
+            if sampling_interval is not None:  # one interval per population (PyNN's rule)
                 self.sampling_interval = float(sampling_interval)
+            ticks = self._interval_ticks(self.sampling_interval)
             engine.record(key, self._native(variable), indices, ticks)
 
     def _get_spiketimes(self, ids: Any, clear: bool = False) -> tuple[np.ndarray, np.ndarray]:
