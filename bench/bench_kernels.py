@@ -124,7 +124,7 @@ def main() -> None:
         cold = float(subprocess.run([sys.executable, "-c", COLD], env=env, check=True,
                                     capture_output=True, text=True).stdout.split()[-1])
     first, wall, n_k = run_kernels(spec)
-    print(f"network: {sum(spec['sizes'].values())} groups' cells, {n_syn} synapses, "
+    print(f"network: {sum(spec['sizes'].values())} cells, {n_syn} synapses, "
           f"{TICKS} ticks of {DT} ms")
     print(f"numba cold compile of all kernels (import+compile, fresh cache): {cold:.2f} s")
     print(f"kernels first step (cache load + table build): {first * 1e3:.1f} ms")

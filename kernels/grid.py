@@ -5,7 +5,8 @@ different rules; spike times only match NEST on the grid if each conversion uses
 
 * ``refractory_ticks``: ``Time(Time::ms(t)).get_steps()``: ms -> tics rounded half up, then tics
   -> steps rounded **up** (so ``t_ref = 0.15`` at ``dt = 0.1`` is 2 steps).
-* ``delay_ticks``: ``Time::delay_ms_to_steps``: ``floor(ms / dt + 0.5)`` (round half up).
+* ``delay_ticks``: ``Time::delay_ms_to_steps``: ``floor(ms * steps_per_ms + 0.5)`` (round half
+  up; 2.55 ms at dt 0.1 is 26 ticks, which ``2.55 / 0.1`` would make 25).
 * ``stamp_ticks``: ``Time::ms_stamp``: tics truncated, then moved up to the end of the step
   holding the time; a spike stamped ``T`` is emitted by the update of tick ``T / dt - 1``.
 
@@ -39,7 +40,8 @@ def refractory_ticks(t_ref: np.ndarray | float, dt: float) -> np.ndarray:
 
 def delay_ticks(delays_ms: np.ndarray | float, dt: float) -> np.ndarray:
     """Synaptic delays in steps, rounded half up as ``Time::delay_ms_to_steps``."""
-    return np.floor(np.asarray(delays_ms, dtype=np.float64) / dt + 0.5).astype(np.int64)
+    steps_per_ms = 1.0 / (tics_per_step(dt) / TICS_PER_MS)  # NEST multiplies, never divides
+    return np.floor(np.asarray(delays_ms, dtype=np.float64) * steps_per_ms + 0.5).astype(np.int64)
 
 
 def stamp_ticks(times_ms: np.ndarray, dt: float) -> np.ndarray:

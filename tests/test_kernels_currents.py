@@ -12,7 +12,6 @@ import os
 
 import numpy as np
 import pytest
-
 from spinnlive.kernels import (
     ACSource,
     DCSource,

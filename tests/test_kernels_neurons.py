@@ -14,7 +14,6 @@ pytest.importorskip("nest")
 pytest.importorskip("pyNN.nest")
 
 from kernels_nest_reference import Drive, run_nest  # noqa: E402
-
 from spinnlive.kernels import MODELS, Network, SpikeArrayGroup  # noqa: E402
 
 N, N_SRC, T_STOP = 12, 16, 150.0
@@ -54,6 +53,8 @@ def make_drive(dt: float, w_max: float, rng: np.random.Generator) -> Drive:
     weights = rng.uniform(0.1, 1.0, pre_a.size) * w_max
     delays = rng.integers(1, 40, pre_a.size) * dt
     delays[::7] = dt  # the minimum delay
+    delays[3::7] += 0.5 * dt  # half-tick delays: rounded as NEST rounds them
+    delays[5::7] += 0.3 * dt
     return Drive(trains, inhibitory, pre_a, post_a, weights, delays)
 
 

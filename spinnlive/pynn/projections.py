@@ -101,6 +101,18 @@ class Projection(common.Projection):
         logger.debug("projection %s: %d connections in %.3f s", self.label, len(self),
                      state.engine.clock() - started)
 
+    def _guess_receptor_type(self) -> None:
+        # Overridden: PyNN takes "the first receptor type" for positive weights, but an
+        # Assembly's receptor types are an unordered set, so that guess can be 'inhibitory'.
+        # sPyNNaker's rule instead: 'excitatory' unless the weights are negative.
+        weights = self.synapse_type.parameter_space["weight"]
+        value = weights.base_value
+        negative = (isinstance(value, (int, float, np.number)) and not weights.operations
+                    and value < 0)
+        wanted = "inhibitory" if negative else "excitatory"
+        types = list(self.post.receptor_types)
+        self.receptor_type = wanted if wanted in types else types[0]
+
     # -- building ---------------------------------------------------------------------------
     def _evaluate(self, connector: Any, overrides: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         space = connector._parameters_from_synapse_type(self, distance_map=None)
