@@ -233,3 +233,27 @@ def test_invalid_connections_and_recordings_raise() -> None:
     with pytest.raises(ConfigurationError):
         sim.Population(2, foreign())
     sim.end()
+
+
+def test_noisy_current_is_recorded_reproducible_and_written(tmp_path: Path) -> None:
+    traces = []
+    for _ in range(2):
+        sim.setup(timestep=0.1)
+        pop = sim.Population(2, sim.IF_curr_exp(), label="noisy")
+        noise = sim.NoisyCurrentSource(mean=0.5, stdev=0.2, dt=1.0, start=0.0, stop=500.0,
+                                       rng=sim.NumpyRNG(seed=12))
+        pop.inject(noise)
+        noise.record()
+        pop.record("v")
+        sim.run(500.0)
+        traces.append(np.asarray(noise.get_data().magnitude).ravel())
+        pop.write_data(str(tmp_path / "noisy.pkl"))
+        sim.end()
+    np.testing.assert_array_equal(traces[0], traces[1])
+    on = traces[0][20:]
+    assert on.mean() == pytest.approx(0.5, abs=0.05) and on.std() == pytest.approx(0.2, rel=0.2)
+    assert np.unique(on).size == pytest.approx(on.size / 10, rel=0.05)  # new value every 1 ms
+    import neo
+
+    block = neo.io.PickleIO(str(tmp_path / "noisy.pkl")).read_block()
+    assert signal_of(block, "v").shape == (5001, 2)

@@ -8,8 +8,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "programming-spinnaker.txt"
 
 
@@ -21,7 +19,6 @@ def seed_script(simtime: int) -> str:
     return code.replace("simtime=5000", f"simtime={simtime}")
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="needs ../shared/seed beside the project")
 def test_seed_script_runs_unchanged_through_spinnaker_compat(tmp_path: Path) -> None:
     script = tmp_path / "seed.py"
     script.write_text(seed_script(1000))

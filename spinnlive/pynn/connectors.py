@@ -7,7 +7,8 @@ returns ``None`` for anything else, which then takes PyNN's generic path.
 
 Rules:
 
-* Connections come out post-major (sorted by post, then pre), PyNN's own order.
+* Connections come out post-major (sorted by post, then pre; FromList keeps the list's order
+  within a post cell), PyNN's own order.
 * Random draws use the connector's ``rng`` in the order PyNN's generic path uses it where that is
   cheap to match (AllToAll, OneToOne, FixedProbability, DistanceDependentProbability, Array): a
   (post, pre) matrix of uniforms, one column of PyNN's at a time. For those the fast path and the
@@ -145,14 +146,12 @@ def _choose(connector: Any, counts: np.ndarray, n_from: int,
     full, rem = np.divmod(counts, np.maximum(n_ok, 1))
     keys = _uniform(connector.rng, rows_n * n_from).reshape(rows_n, n_from)
     keys[~ok] = np.inf
-    ranked = np.argsort(keys, axis=1)
-    take = np.arange(n_from)[None, :] < rem[:, None]
-    rows_r, slot = np.nonzero(take)
-    rows_f, cols_f = np.nonzero(np.repeat(ok, full, axis=0)) if full.any() else ([], [])
-    rows_f = np.repeat(np.arange(rows_n), full)[rows_f] if full.any() else np.zeros(0, int)
-    rows = np.concatenate([rows_f, rows_r]).astype(np.int64)
-    cols = np.concatenate([np.asarray(cols_f, dtype=np.int64), ranked[rows_r, slot]])
-    return rows, cols
+    ranked = np.argsort(keys, axis=1)  # a random order of each row's allowed columns
+    rows_r, slot = np.nonzero(np.arange(n_from)[None, :] < rem[:, None])
+    copies, cols_f = np.nonzero(np.repeat(ok, full, axis=0))  # `full` whole sets per row
+    rows_f = np.repeat(np.arange(rows_n), full)[copies]
+    return (np.concatenate([rows_f, rows_r]).astype(np.int64),
+            np.concatenate([cols_f, ranked[rows_r, slot]]).astype(np.int64))
 
 
 def _no_self(connector: Any, projection: Any, transpose: bool) -> np.ndarray | None:
@@ -213,7 +212,7 @@ def _from_list(connector: Any, projection: Any) -> Wiring:
     native = projection.synapse_type.translations
     overrides = {native[name]["translated_name"]: rows[:, col]
                  for col, name in enumerate(connector.column_names, 2)}
-    order = np.lexsort((pre, post))
+    order = np.argsort(post, kind="stable")  # post-major, list order within a post cell
     return Wiring(pre[order], post[order], {k: v[order] for k, v in overrides.items()})
 
 

@@ -1,0 +1,109 @@
+"""The bridge's settings, one frozen record, and the wire constants every module shares.
+
+Rules
+-----
+* Every ZeroMQ endpoint binds on 127.0.0.1 by default; another interface only when the caller
+  names it. Port 0 (``tcp://127.0.0.1:0``) or ``*`` means "any free port": the bound endpoint is
+  read back from the socket and published in the discovery reply.
+* The UDP side keeps the SpiNNaker defaults (19999 notify, 17893 board) and accepts port 0.
+* Every wait has a deadline here (tag handshake, flush), every queue a bound.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import Enum
+
+from spinnlive.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_DISCOVERY", "DEFAULT_INPUT", "DEFAULT_PUBLISH", "FLAG_DEADLINE", "FLAG_JSON",
+    "HEADER", "HEADER_VERSION", "BridgeConfig", "OverflowPolicy", "bind_endpoint",
+]
+
+#: The well-known endpoints a client finds without being told (docs/wire-format.md §1).
+DEFAULT_DISCOVERY = "tcp://127.0.0.1:5570"
+DEFAULT_PUBLISH = "tcp://127.0.0.1:5571"
+DEFAULT_INPUT = "tcp://127.0.0.1:5572"
+
+#: The header frame of every published message: version u8, flags u8, reserved u16,
+#: run epoch u32, tick u32, per-topic sequence u32, count u32 (20 bytes, little-endian).
+HEADER = struct.Struct("<BBHIIII")
+HEADER_VERSION = 1
+#: Flag bit: the tick was closed by the flush deadline, not by the LPG (more may follow).
+FLAG_DEADLINE = 0x01
+#: Flag bit: the payload frame is UTF-8 JSON (lifecycle, stats, sync), ``count`` its bytes.
+FLAG_JSON = 0x80
+
+
+class OverflowPolicy(Enum):
+    """What a full per-topic queue throws away."""
+
+    DROP_OLDEST = "drop-oldest"
+    DROP_NEWEST = "drop-newest"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BridgeConfig:
+    """Everything a :class:`~spinnlive.bridge.Bridge` can be told."""
+
+    #: Where the toolchain's DATABASE / START / STOP notifications arrive.
+    notify_host: str = "127.0.0.1"
+    notify_port: int = 19999
+    #: The live-output receive socket; None picks 127.0.0.1 when every board is on loopback
+    #: (the embedded engine, a virtual board) and 0.0.0.0 otherwise (a real board must reach it).
+    live_host: str | None = None
+    live_port: int = 0
+    #: SCAMP's UDP port on the board: IP-tag requests and SDP-wrapped injection go there.
+    board_port: int = 17893
+    discovery: str = DEFAULT_DISCOVERY
+    publish: str = DEFAULT_PUBLISH
+    input: str = DEFAULT_INPUT
+    #: The LPG label prefix, as ``LiveEventConnection(live_packet_gather_label=...)``.
+    lpg_label: str = "LiveSpikeReceiver"
+    #: Labels that accept ``inject/``; None infers them (labels with keys that are neither live
+    #: output sources nor ``*_control`` vertices).
+    inject_labels: tuple[str, ...] | None = None
+    #: A tick whose last packet was full is published this long after its first packet at the
+    #: latest (a partial packet or a later timestamp closes it at once).
+    tick_flush_s: float = 0.002
+    #: Per output topic: at most this many messages wait for ZeroMQ, then ``overflow`` applies.
+    topic_queue: int = 64
+    overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST
+    #: ZeroMQ send high-water mark per subscriber (messages).
+    sndhwm: int = 10_000
+    #: XPUB_NODROP: make a full subscriber pipe visible (EAGAIN -> the topic queue) instead of
+    #: libzmq dropping silently for that subscriber. It then holds back every subscriber.
+    lossless: bool = False
+    #: Kernel receive buffer for the live-output socket (bytes), and datagrams read per wakeup.
+    rcvbuf: int = 8 << 20
+    max_batch: int = 512
+    #: IP-tag handshake: resend every ``tag_resend_s`` until ``tag_timeout_s``, then confirm
+    #: anyway with a warning; while running, refresh every ``tag_refresh_s`` (the reference: 10 s).
+    tag_resend_s: float = 0.25
+    tag_timeout_s: float = 2.0
+    tag_refresh_s: float = 10.0
+    stats_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("tick_flush_s", "tag_resend_s", "tag_timeout_s", "tag_refresh_s",
+                     "stats_interval_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigurationError(f"bridge {name} must be positive")
+        for name in ("topic_queue", "sndhwm", "rcvbuf", "max_batch"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"bridge {name} must be at least 1")
+        for name in ("notify_port", "live_port", "board_port"):
+            if not 0 <= getattr(self, name) < 65536:
+                raise ConfigurationError(f"bridge {name} must be a UDP port or 0")
+        object.__setattr__(self, "overflow", OverflowPolicy(self.overflow))
+        if self.inject_labels is not None:
+            object.__setattr__(self, "inject_labels", tuple(self.inject_labels))
+
+
+def bind_endpoint(endpoint: str) -> str:
+    """The string to give ``bind``: a TCP port 0 becomes ZeroMQ's ``*`` (any free port)."""
+    if endpoint.startswith("tcp://") and endpoint.endswith(":0"):
+        return endpoint[:-2] + ":*"
+    return endpoint

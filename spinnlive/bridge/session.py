@@ -1,0 +1,196 @@
+"""One run epoch's view of the input/output database: who streams which way, and where to.
+
+Theory of operation
+-------------------
+Every DATABASE notification opens a new epoch (numbered from 1); :meth:`Session.load` reads the
+file once, with :class:`~spinnlive.database.IODatabase`, into plain numpy tables, so nothing on
+the hot paths ever touches SQLite. Directions are inferred the way a client of the reference
+would choose its labels:
+
+* ``out``: a label with a live-output row to an LPG labelled ``lpg_label*``
+  (``get_live_output_details``); its keys go into one :class:`KeyTable` for the receive path and
+  its (board, tag, LPG chip) into the list of IP tags to point at the bridge;
+* ``rates``: ``L`` when ``L_control`` is a label with keys (``add_poisson_live_rate_control``);
+  the control vertex's keys and first core are the target, as ``SpynnakerPoissonControlConnection``;
+* ``in``: any other label with keys (SpikeInjector), or exactly ``inject_labels`` when given.
+  Ids up to 0xFFFF go out as raw 16-bit atom ids (the core ORs its base key in); a bigger
+  population sends its 32-bit DB keys, as ``send_events(..., send_full_keys=True)`` does.
+
+Rules: a label whose injection target has no Ethernet IP is left out with a warning, never
+guessed; the session is immutable once built, so the receive and send paths share it freely.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from spinnlive.database import IODatabase
+from spinnlive.errors import DatabaseError
+from spinnlive.protocol.keys import KeyTable
+
+__all__ = ["CONTROL_SUFFIX", "Direction", "OutputTag", "Population", "Session", "Target"]
+
+logger = logging.getLogger(__name__)
+
+#: sPyNNaker's ``control_label_extension`` default.
+CONTROL_SUFFIX = "_control"
+#: Atom ids above this cannot travel as 16-bit keys.
+MAX_SHORT_ID = 0xFFFF
+
+
+class Direction(Enum):
+    OUT = "out"
+    IN = "in"
+    RATES = "rates"
+
+    @property
+    def topic_prefix(self) -> str:
+        return {"out": "spikes/", "in": "inject/", "rates": "rates/"}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    label: str
+    size: int
+    direction: Direction
+
+    @property
+    def topic(self) -> str:
+        return self.direction.topic_prefix + self.label
+
+
+@dataclass(frozen=True, slots=True)
+class OutputTag:
+    """An LPG IP tag to point at the bridge: the SCP request goes to ``board``:17893."""
+
+    board: str
+    tag: int
+    x: int
+    y: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Target:
+    """Where ``inject/`` or ``rates/`` events for one label go (the first core, as the reference)."""
+
+    label: str
+    size: int
+    board: str
+    x: int
+    y: int
+    p: int
+    #: Atom id -> DB key (of the control vertex for rates), -1 where none.
+    keys: npt.NDArray[np.int64]
+    #: True: send 32-bit DB keys; False: raw 16-bit atom ids.
+    full_keys: bool
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Session:
+    """Immutable per-epoch state: populations, key table, IP tags, injection targets."""
+
+    epoch: int
+    database: str | None
+    timestep_ms: float
+    time_scale_factor: float
+    runtime_ms: float | None
+    populations: tuple[Population, ...]
+    output_table: KeyTable
+    tags: tuple[OutputTag, ...]
+    targets: dict[tuple[Direction, str], Target]
+
+    @classmethod
+    def empty(cls, epoch: int) -> Session:
+        """The toolchain made no database (bare DATABASE): nothing to stream this epoch."""
+        return cls(epoch, None, 1.0, 1.0, None, (), KeyTable.from_arrays([]), (), {})
+
+    @classmethod
+    def load(cls, path: str | Path, epoch: int, *, lpg_label: str = "LiveSpikeReceiver",
+             inject_labels: tuple[str, ...] | None = None) -> Session:
+        """Read everything one epoch needs from the database at ``path``."""
+        with IODatabase(path) as db:
+            sizes = db.labels()
+            keyed = set(db.key_table().labels)
+            config = db.configuration()
+            out: list[str] = []
+            tags: dict[tuple[str, int], OutputTag] = {}
+            for label in sizes:
+                if label not in keyed:
+                    continue
+                try:
+                    details = db.live_output(label, lpg_label)
+                except DatabaseError:
+                    continue
+                if not details.strip_sdp:
+                    logger.warning("live output of %r uses a tag that keeps SDP headers; the "
+                                   "reference refuses it and so does the bridge", label)
+                    continue
+                out.append(label)
+                tags.setdefault((details.board_address, details.tag), OutputTag(
+                    details.board_address, details.tag, details.chip_x, details.chip_y))
+            controls = {label[:-len(CONTROL_SUFFIX)]: label for label in keyed
+                        if label.endswith(CONTROL_SUFFIX) and label[:-len(CONTROL_SUFFIX)] in sizes}
+            if inject_labels is None:
+                inject = [label for label in sizes if label in keyed and label not in out
+                          and label not in controls.values()]
+            else:
+                missing = [label for label in inject_labels if label not in keyed]
+                if missing:
+                    raise DatabaseError(f"{path}: inject_labels {missing} have no keys")
+                inject = list(inject_labels)
+            populations = [Population(label, sizes[label], Direction.OUT) for label in out]
+            targets: dict[tuple[Direction, str], Target] = {}
+            for direction, label, source in (
+                    [(Direction.IN, label, label) for label in inject]
+                    + [(Direction.RATES, base, ctl) for base, ctl in controls.items()]):
+                target = _target(db, label, source, sizes[source], direction)
+                if target is not None:
+                    targets[(direction, label)] = target
+                    populations.append(Population(label, target.size, direction))
+            table = db.key_table(out)
+        runtime = config.runtime_ms
+        return cls(epoch, str(path), config.machine_time_step_us / 1000.0,
+                   config.time_scale_factor, runtime, tuple(populations), table,
+                   tuple(tags.values()), targets)
+
+    def population(self, direction: Direction, label: str) -> Population | None:
+        for pop in self.populations:
+            if pop.direction is direction and pop.label == label:
+                return pop
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """The per-epoch part of the discovery reply (docs/wire-format.md §5)."""
+        return {
+            "epoch": self.epoch,
+            "database": self.database,
+            "timestep_ms": self.timestep_ms,
+            "time_scale_factor": self.time_scale_factor,
+            "runtime_ms": self.runtime_ms,
+            "populations": [{"label": p.label, "size": p.size, "direction": p.direction.value,
+                             "topic": p.topic} for p in self.populations],
+        }
+
+
+def _target(db: IODatabase, label: str, source: str, size: int,
+            direction: Direction) -> Target | None:
+    placements = db.placements(source)
+    if not len(placements):
+        logger.warning("%s %r has no placement; it cannot take input", direction.value, source)
+        return None
+    x, y, p = (int(v) for v in placements[0])
+    board = db.ip_address(x, y)
+    if board is None:
+        logger.warning("no Ethernet IP reaches chip (%d, %d) of %r; it cannot take input",
+                       x, y, source)
+        return None
+    keys = db.atom_to_key(source)
+    full = direction is Direction.RATES or size - 1 > MAX_SHORT_ID
+    return Target(label, size, board, x, y, p, keys, full)
