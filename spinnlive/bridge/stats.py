@@ -1,0 +1,88 @@
+"""The bridge's counters: mutable tallies on the hot paths, frozen snapshots for everyone else.
+
+Rules
+-----
+* Every stream (one ZeroMQ topic, in or out) has one :class:`StreamCounters`; every event that
+  does not reach its destination is counted under a reason, once, where it was dropped.
+* :meth:`StreamCounters.snapshot` and :meth:`BridgeStatistics.to_json` are the only ways out;
+  the ``stats`` topic publishes exactly :meth:`BridgeStatistics.to_json` (wire-format.md §7).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["BridgeStatistics", "StreamCounters", "StreamStatistics", "UdpStatistics"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatistics:
+    """One topic. For output, ``messages``/``events`` were handed to ZeroMQ; for input, they
+    are what arrived, and ``forwarded_events``/``packets`` what went to the board."""
+
+    topic: str
+    messages: int
+    events: int
+    forwarded_events: int
+    packets: int
+    #: messages lost, by reason (output: queue_full, no_subscriber, send_error;
+    #: input: unknown_label, id_out_of_range, rate_out_of_range, bad_payload, no_session)
+    dropped: Mapping[str, int]
+    dropped_events: Mapping[str, int]
+    queue_depth: int
+    queue_peak: int
+    subscribers: int
+
+
+@dataclass(slots=True)
+class StreamCounters:
+    topic: str
+    messages: int = 0
+    events: int = 0
+    forwarded_events: int = 0
+    packets: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    dropped_events: Counter[str] = field(default_factory=Counter)
+    queue_peak: int = 0
+
+    def drop(self, reason: str, events: int) -> None:
+        self.dropped[reason] += 1
+        self.dropped_events[reason] += events
+
+    def snapshot(self, queue_depth: int = 0, subscribers: int = 0) -> StreamStatistics:
+        return StreamStatistics(self.topic, self.messages, self.events, self.forwarded_events,
+                                self.packets, dict(self.dropped), dict(self.dropped_events),
+                                queue_depth, self.queue_peak, subscribers)
+
+
+@dataclass(frozen=True, slots=True)
+class UdpStatistics:
+    """The live-output receive socket and the tick assembler behind it."""
+
+    local: tuple[str, int] | None
+    received: int
+    bad_packets: int
+    unknown_keys: int
+    late_ticks: int
+    ticks_by_deadline: int
+    #: datagrams the kernel dropped because the socket buffer was full (/proc/net/udp)
+    kernel_drops: int
+    tag_requests: int
+    tag_replies: int
+    tag_timeouts: int
+    injected_packets: int
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeStatistics:
+    epoch: int
+    state: str
+    udp: UdpStatistics
+    streams: Mapping[str, StreamStatistics]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "state": self.state, "udp": asdict(self.udp),
+                "streams": {name: asdict(s) for name, s in self.streams.items()}}
