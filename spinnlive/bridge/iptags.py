@@ -54,6 +54,11 @@ class TagPointer:
         self.replies = 0
         self.timeouts = 0
 
+    @property
+    def waiting(self) -> bool:
+        """A request is out and its reply has not come yet."""
+        return self._waiter is not None and not self._waiter.done()
+
     def offer(self, data: bytes, source: Address) -> bool:
         """True if ``data`` is the reply being waited for (then it is consumed)."""
         waiter = self._waiter

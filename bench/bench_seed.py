@@ -1,0 +1,183 @@
+"""Benchmark: the seed E-I network on spinnlive and on pyNN.nest in the same run, plus scaling.
+
+Part 1 builds the network of /work/shared/seed/programming-spinnaker.txt (250 Poisson sources at
+50 Hz for 5 s, 250 SpikeSourceArray, 500 exc + 125 inh IF_curr_exp, FixedProbability
+projections, ~90k synapses, delays uniform 1-10 ms, dt = 1 ms, exc+inh spikes recorded) with
+the same PyNN script against ``spinnlive.pynn`` (lock-step mode) and ``pyNN.nest`` (on-grid and
+precise spiking), and times ``run(5000)`` only: the network is built by ``run(0)`` first on the
+spinnlive side (pyNN.nest builds at ``Projection``). Numba's start-up (cache load, or compile
+when the cache is cold) is measured separately on a tiny network first.
+
+Part 2 runs balanced networks built directly on ``kernels.network.Network`` (80 % exc / 20 %
+inh IF_curr_exp, in-degree 100 = 80 exc + 20 inh, delays 1-10 ms, bias current plus a Poisson
+population of N/10 sources at 50 Hz with 10 inputs per neuron, all spikes recorded) of growing
+size and prints the wall time per biological second; real time means < 1 s per second.
+Large sizes run for less biological time (printed) to keep the whole bench within ~3 minutes.
+
+    .venv/bin/python bench/bench_seed.py [--skip-nest] [--sizes 1000,10000,50000,100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("PYNEST_QUIET", "1")
+warnings.filterwarnings("ignore")  # pyNN.nest's deprecation chatter
+
+SIM_MS = 5000.0
+CELL_EXC = {"tau_m": 20.0, "cm": 1.0, "v_rest": -65.0, "v_reset": -65.0, "v_thresh": -50.0,
+            "tau_syn_E": 5.0, "tau_syn_I": 15.0, "tau_refrac": 0.3, "i_offset": 0.0}
+CELL_INH = dict(CELL_EXC, tau_syn_I=5.0)
+
+
+def build_seed(sim: ModuleType) -> tuple[Any, Any, int]:
+    """The seed script's network (its SPINN branch, which both back ends accept)."""
+    poisson = sim.Population(250, sim.SpikeSourcePoisson(rate=50, duration=5000),
+                             label="poisson_source")
+    array = sim.Population(250, sim.SpikeSourceArray, {"spike_times": [1000]},
+                           label="spike_source")
+    exc = sim.Population(500, sim.IF_curr_exp(**CELL_EXC), label="excitatory_pop")
+    inh = sim.Population(125, sim.IF_curr_exp(**CELL_INH), label="inhibitory_pop")
+    rng = sim.NumpyRNG(seed=98766987, parallel_safe=True)
+    exc.initialize(v=sim.RandomDistribution("uniform", [-65.0, -50.0], rng=rng))
+    delays = sim.RandomDistribution("uniform", [1, 10], rng=rng)
+    fp = sim.FixedProbabilityConnector
+    n_syn = 0
+    for pre, post, conn, w, rec in (
+            (array, exc, fp(0.05), 0.1, "excitatory"),
+            (poisson, exc, fp(0.2), 0.06, "excitatory"),
+            (poisson, inh, fp(0.2), 0.03, "excitatory"),
+            (exc, exc, fp(0.1), 0.03, "excitatory"),
+            (exc, exc, sim.OneToOneConnector(), 0.03, "excitatory"),
+            (inh, inh, fp(0.1), -0.03, "inhibitory"),
+            (exc, inh, fp(0.2), 0.06, "excitatory"),
+            (inh, exc, fp(0.2), -0.06, "inhibitory")):
+        proj = sim.Projection(pre, post, conn, receptor_type=rec,
+                              synapse_type=sim.StaticSynapse(weight=w, delay=delays))
+        n_syn += proj.size()
+    exc.record("spikes")
+    inh.record("spikes")
+    return exc, inh, n_syn
+
+
+def time_seed(sim: ModuleType, prebuild: bool, **setup: Any) -> tuple[float, int, int]:
+    """(wall s of run(5000), exc+inh spikes, synapses)."""
+    sim.setup(timestep=1.0, min_delay=1.0, **setup)
+    exc, inh, n_syn = build_seed(sim)
+    if prebuild:
+        sim.run(0)
+    t0 = time.perf_counter()
+    sim.run(SIM_MS)
+    wall = time.perf_counter() - t0
+    n = sum(len(st) for p in (exc, inh) for st in p.get_data("spikes").segments[0].spiketrains)
+    sim.end()
+    return wall, n, n_syn
+
+
+def warm_up() -> float:
+    """Import + first run of a tiny network: numba cache load (or compile if cold)."""
+    t0 = time.perf_counter()
+    import spinnlive.pynn as sim
+
+    sim.setup(timestep=1.0, min_delay=1.0)
+    src = sim.Population(2, sim.SpikeSourcePoisson(rate=50.0))
+    arr = sim.Population(1, sim.SpikeSourceArray(spike_times=[2.0]))
+    pop = sim.Population(2, sim.IF_curr_exp())
+    sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.1, delay=1.0))
+    sim.Projection(arr, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.1, delay=1.0))
+    pop.record("spikes")
+    sim.run(10.0)
+    sim.end()
+    return time.perf_counter() - t0
+
+
+# -- part 2: scaling on the kernels directly ----------------------------------------------------
+def build_balanced(n: int, seed: int = 1) -> tuple[Any, list[int], int]:
+    from spinnlive.kernels import IFCurrExp, Network, PoissonGroup
+
+    dt, k_exc, k_inh, k_ext = 1.0, 80, 20, 10
+    n_exc, n_inh, n_ext = int(0.8 * n), n - int(0.8 * n), max(1, n // 10)
+    rng = np.random.default_rng(seed)
+    net = Network(dt)
+    params = {"tau_refrac": 2.0, "i_offset": 0.55}
+    ext = net.add_group(PoissonGroup(n_ext, dt, rate=50.0, rng=rng))
+    exc = net.add_group(IFCurrExp(n_exc, dt, **params))
+    inh = net.add_group(IFCurrExp(n_inh, dt, **params))
+    for gid, size in ((exc, n_exc), (inh, n_inh)):
+        net.groups[gid].set_initial_values(v=rng.uniform(-65.0, -50.0, size))
+    n_syn = 0
+    for pre, n_pre, k, w, rec in ((ext, n_ext, k_ext, 0.1, "excitatory"),
+                                  (exc, n_exc, k_exc, 0.05, "excitatory"),
+                                  (inh, n_inh, k_inh, 0.25, "inhibitory")):
+        for post, n_post in ((exc, n_exc), (inh, n_inh)):
+            pre_idx = rng.integers(0, n_pre, n_post * k)  # FixedNumberPre, multapses allowed
+            post_idx = np.repeat(np.arange(n_post), k)
+            delays = rng.integers(1, 11, pre_idx.size).astype(np.float64)
+            net.connect(pre, post, pre_idx, post_idx, w, delays, rec)
+            n_syn += pre_idx.size
+    for gid in (ext, exc, inh):
+        net.record(gid, "spikes")
+    return net, [exc, inh], n_syn
+
+
+def scaling(sizes: list[int]) -> None:
+    print("\nscaling: balanced IF_curr_exp networks on kernels.network.Network, dt = 1 ms")
+    print(f"{'neurons':>8} {'synapses':>10} {'bio s':>6} {'build s':>8} {'wall s':>7} "
+          f"{'s per bio s':>11} {'rate Hz':>8}  real time")
+    largest = 0
+    for n in sizes:
+        bio_ms = 2000.0 if n <= 10_000 else 1000.0
+        t0 = time.perf_counter()
+        net, neurons, n_syn = build_balanced(n)
+        net.run(1)  # table build
+        build = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        net.run(int(bio_ms) - 1)
+        wall = time.perf_counter() - t0
+        per_s = wall / ((bio_ms - 1) / 1000.0)
+        n_spk = sum(net.spikes(g)[0].size for g in neurons)
+        rate = n_spk / n / (bio_ms / 1000.0)
+        ok = per_s < 1.0
+        largest = n if ok else largest
+        print(f"{n:>8} {n_syn:>10} {bio_ms / 1000:>6.1f} {build:>8.2f} {wall:>7.3f} "
+              f"{per_s:>11.3f} {rate:>8.1f}  {'yes' if ok else 'no'}")
+        del net
+    print(f"largest size in real time: {largest} neurons")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-nest", action="store_true")
+    ap.add_argument("--sizes", default="1000,10000,50000,100000")
+    args = ap.parse_args()
+    warm = warm_up()
+    print(f"numba warm-up (import + first tiny run, cache load or compile): {warm:.2f} s")
+    import spinnlive.pynn as spin
+
+    walls = {}
+    walls["spinnlive"], n_spin, n_syn = time_seed(spin, prebuild=True)
+    print(f"seed network ({n_syn} synapses), {SIM_MS / 1000:g} s biological time, dt = 1 ms, "
+          "run() wall time:")
+    print(f"  spinnlive lock-step      {walls['spinnlive']:7.3f} s  "
+          f"({walls['spinnlive'] / SIM_MS * 1e6:.1f} us/tick, {n_spin} exc+inh spikes)")
+    if not args.skip_nest:
+        import pyNN.nest as nest_sim
+
+        for name, kw in (("NEST on_grid", {"spike_precision": "on_grid"}),
+                         ("NEST off_grid (default)", {"spike_precision": "off_grid"})):
+            walls[name], n_nest, _ = time_seed(nest_sim, prebuild=False, **kw)
+            print(f"  {name:<24} {walls[name]:7.3f} s  ({walls[name] / SIM_MS * 1e6:.1f} "
+                  f"us/tick, {n_nest} exc+inh spikes)  ratio {name} / spinnlive: "
+                  f"{walls[name] / walls['spinnlive']:.2f}")
+    scaling([int(s) for s in args.sizes.split(",") if s])
+
+
+if __name__ == "__main__":
+    main()

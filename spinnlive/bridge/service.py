@@ -1,0 +1,337 @@
+"""The bridge: a notification listener that streams a run's live I/O over ZeroMQ.
+
+Theory of operation
+-------------------
+:class:`Bridge` owns one notification :class:`~spinnlive.transport.Listener` and three ZeroMQ
+sockets that live as long as it does (XPUB output, PULL input, REP discovery), plus per-epoch
+UDP state that every DATABASE notification rebuilds:
+
+1. DATABASE(path): the epoch number goes up, the previous epoch's sockets close, a
+   :class:`~spinnlive.bridge.session.Session` is read from the file, the live-output socket and
+   the injection socket open, every LPG IP tag is pointed at the live-output socket
+   (:class:`~spinnlive.bridge.iptags.TagPointer`, one deadline for all), and only then does the
+   listener send ``01 40``. A database that cannot be read is logged and confirmed with an empty
+   session: the toolchain must never hang on the bridge.
+2. START_RESUME: state ``running``; the IP tags are refreshed every ``tag_refresh_s``.
+3. STOP_PAUSE: state ``paused``; open ticks are flushed, the refresh stops. A START may follow
+   (resume) or a new DATABASE (next run step, ``reset``, a remap); a virtual board sends neither.
+
+Every state change is published on ``lifecycle`` followed by a ``stats`` message; ``stats`` also
+goes out every ``stats_interval_s``. Everything runs on one event loop thread: the UDP receive
+callback, the tick assembler and the publisher never await anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import zmq
+import zmq.asyncio
+
+from spinnlive.bridge.config import HEADER, BridgeConfig, bind_endpoint
+from spinnlive.bridge.injection import Rejected, plan
+from spinnlive.bridge.iptags import TagPointer
+from spinnlive.bridge.live_input import Datagram, LiveSocket, TickAssembler
+from spinnlive.bridge.session import Session
+from spinnlive.bridge.stats import BridgeStatistics, StreamCounters, UdpStatistics
+from spinnlive.bridge.zmq_side import Publisher, make_xpub
+from spinnlive.errors import SpinnliveError
+from spinnlive.handshake import Paused, Started
+from spinnlive.transport.listener import Listener
+from spinnlive.transport.udp import UdpEndpoint, open_endpoint
+
+__all__ = ["Bridge"]
+
+logger = logging.getLogger(__name__)
+
+#: Input messages rejected before a population is known are counted on this stream.
+_INPUT_OTHER = "input"
+
+
+class _Epoch:
+    """The UDP side of one run epoch."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.topics = [f"spikes/{label}".encode() for label in session.output_table.labels]
+        self.live: LiveSocket | None = None
+        self.assembler: TickAssembler | None = None
+        self.tags: TagPointer | None = None
+        self.sender: UdpEndpoint | None = None
+
+    def close(self) -> None:
+        if self.assembler is not None:
+            self.assembler.close()
+        for sock in (self.live, self.sender):
+            if sock is not None:
+                sock.close()
+
+
+class Bridge:
+    """``async with Bridge(config) as bridge: await bridge.wait_closed()``"""
+
+    def __init__(self, config: BridgeConfig | None = None) -> None:
+        self.config = config or BridgeConfig()
+        self.state = "waiting"
+        self.epoch = 0
+        self.endpoints: dict[str, str] = {}
+        self._ctx: zmq.asyncio.Context | None = None
+        self._publisher: Publisher | None = None
+        self._current: _Epoch | None = None
+        self._listener = Listener(self.config.notify_host, self.config.notify_port,
+                                  on_database=self._on_database)
+        self._inputs: dict[str, StreamCounters] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._refresh: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self._totals = {"tag_requests": 0, "tag_replies": 0, "tag_timeouts": 0}
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    async def open(self) -> Bridge:
+        cfg = self.config
+        self._ctx = zmq.asyncio.Context()
+        xpub = make_xpub(self._ctx, cfg)
+        pull = self._ctx.socket(zmq.PULL)
+        rep = self._ctx.socket(zmq.REP)
+        try:
+            for name, sock, where in (("publish", xpub, cfg.publish), ("input", pull, cfg.input),
+                                      ("discovery", rep, cfg.discovery)):
+                sock.setsockopt(zmq.LINGER, 0)
+                sock.bind(bind_endpoint(where))
+                self.endpoints[name] = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+            await self._listener.open()
+        except (zmq.ZMQError, SpinnliveError):
+            self._ctx.destroy(linger=0)
+            raise
+        self._publisher = Publisher(xpub, cfg)
+        self._publisher.start()
+        self._tasks = [asyncio.ensure_future(coro) for coro in (
+            self._follow_toolchain(), self._serve_input(pull), self._serve_discovery(rep),
+            self._publish_stats_forever())]
+        logger.info("bridge listening for notifications on %s:%d; %s", *self.notify_address,
+                    self.endpoints)
+        return self
+
+    @property
+    def notify_address(self) -> tuple[str, int]:
+        """Give this port to the toolchain (``database_notify_port_num``)."""
+        return self._listener.address
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._set_state("closed")
+        for task in [*self._tasks, self._refresh]:
+            if task is not None:
+                task.cancel()
+        self._listener.close()
+        if self._current is not None:
+            self._current.close()
+        if self._publisher is not None:
+            self._publisher.close()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._ctx is not None:
+            self._ctx.destroy(linger=0)
+        self._closed.set()
+
+    async def __aenter__(self) -> Bridge:
+        return await self.open()
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    # -- the handshake ----------------------------------------------------------------------
+
+    async def _on_database(self, path: str | None) -> None:
+        """Runs before the listener confirms: the whole epoch is ready when it returns."""
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+        self._stop_refresh()
+        self.epoch += 1
+        self._publish_lifecycle("new-epoch", database=path)
+        try:
+            session = (Session.empty(self.epoch) if path is None else Session.load(
+                path, self.epoch, lpg_label=self.config.lpg_label,
+                inject_labels=self.config.inject_labels))
+        except SpinnliveError as exc:
+            logger.error("bridge cannot use database %s (%s); confirming with nothing to "
+                         "stream so the toolchain goes on", path, exc)
+            session = Session.empty(self.epoch)
+        epoch = self._current = _Epoch(session)
+        await self._open_udp(epoch)
+        confirmed = await epoch.tags.point_all() if epoch.tags else 0
+        self._set_state("ready", tags_confirmed=confirmed,
+                        tags_unanswered=len(session.tags) - confirmed)
+
+    async def _open_udp(self, epoch: _Epoch) -> None:
+        cfg, session = self.config, epoch.session
+        boards = [t.board for t in session.tags] + [t.board for t in session.targets.values()]
+        host = cfg.live_host or ("127.0.0.1" if all(_loopback(b) for b in boards) else "0.0.0.0")
+        epoch.sender = await open_endpoint((host, 0))
+        if not session.tags:
+            return
+        epoch.live = LiveSocket(host, cfg.live_port, lambda batch: self._on_udp(epoch, batch),
+                                rcvbuf=cfg.rcvbuf, max_batch=cfg.max_batch)
+        epoch.assembler = TickAssembler(session.output_table,
+                                        lambda i, tick, ids, flags: self._emit(epoch, i, tick,
+                                                                               ids, flags),
+                                        cfg.tick_flush_s)
+        epoch.tags = TagPointer(epoch.live, session.tags, cfg.board_port,
+                                resend_s=cfg.tag_resend_s, timeout_s=cfg.tag_timeout_s,
+                                refresh_s=cfg.tag_refresh_s)
+
+    async def _follow_toolchain(self) -> None:
+        async for event in self._listener.events():
+            if isinstance(event, Started):
+                self._set_state("running")
+                current = self._current
+                if current is not None and current.tags is not None and self._refresh is None:
+                    self._refresh = asyncio.ensure_future(current.tags.refresh_forever())
+            elif isinstance(event, Paused):
+                self._stop_refresh()
+                if self._current is not None and self._current.assembler is not None:
+                    self._current.assembler.flush()
+                self._set_state("paused")
+
+    def _stop_refresh(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            self._refresh = None
+
+    # -- live output: UDP -> ZeroMQ ---------------------------------------------------------
+
+    def _on_udp(self, epoch: _Epoch, batch: list[Datagram]) -> None:
+        tags, assembler = epoch.tags, epoch.assembler
+        assert assembler is not None
+        if tags is not None and tags.waiting:
+            batch = [item for item in batch if not tags.offer(*item)]
+        assembler.feed(batch)
+
+    def _emit(self, epoch: _Epoch, index: int, tick: int, ids: npt.NDArray[np.uint32],
+              flags: int) -> None:
+        assert self._publisher is not None
+        self._publisher.publish(epoch.topics[index], epoch.session.epoch, tick, ids, flags)
+
+    # -- input: ZeroMQ -> UDP ---------------------------------------------------------------
+
+    async def _serve_input(self, pull: zmq.asyncio.Socket) -> None:
+        while True:
+            frames = await pull.recv_multipart(copy=False)
+            self.handle_input([f.buffer for f in frames])
+
+    def handle_input(self, frames: list[memoryview] | list[bytes]) -> None:
+        """Validate, encode and send one input message; a rejection is counted, never raised."""
+        current = self._current
+        topic = bytes(frames[0]).decode("utf-8", "replace") if frames else ""
+        known = current is not None and any(p.topic == topic for p in current.session.populations)
+        counters = self._input_counters(topic if known else _INPUT_OTHER)
+        counters.messages += 1
+        try:
+            accepted = plan(current.session if current else None, list(frames))
+        except Rejected as exc:
+            counters.drop(exc.reason, exc.events)
+            logger.warning("input rejected (%s): %s", exc.reason, exc)
+            return
+        counters.events += accepted.events
+        assert current is not None and current.sender is not None
+        board = (accepted.target.board, self.config.board_port)
+        for datagram in accepted.datagrams:
+            current.sender.send(datagram, board)
+        counters.packets += len(accepted.datagrams)
+        counters.forwarded_events += accepted.events
+
+    def _input_counters(self, topic: str) -> StreamCounters:
+        counters = self._inputs.get(topic)
+        if counters is None:
+            counters = self._inputs[topic] = StreamCounters(topic)
+        return counters
+
+    # -- discovery, lifecycle, stats --------------------------------------------------------
+
+    async def _serve_discovery(self, rep: zmq.asyncio.Socket) -> None:
+        while True:
+            await rep.recv_multipart()
+            await rep.send_json(self.describe())
+
+    def describe(self) -> dict[str, Any]:
+        """The discovery reply (docs/wire-format.md §5)."""
+        session = self._current.session if self._current else Session.empty(self.epoch)
+        return {
+            "service": "spinnlive-bridge", "version": 1, "state": self.state,
+            **session.describe(), "epoch": self.epoch,
+            "endpoints": dict(self.endpoints),
+            "notify": list(self.notify_address),
+            "topics": {"lifecycle": "lifecycle", "stats": "stats", "sync": "sync/<token>"},
+            "header": {"struct": HEADER.format, "size": HEADER.size, "version": 1},
+            "policy": {"overflow": self.config.overflow.value,
+                       "topic_queue": self.config.topic_queue, "sndhwm": self.config.sndhwm,
+                       "lossless": self.config.lossless,
+                       "tick_flush_ms": self.config.tick_flush_s * 1000.0},
+        }
+
+    def statistics(self) -> BridgeStatistics:
+        current = self._current
+        live = current.live if current else None
+        asm = current.assembler if current else None
+        tags = current.tags if current else None
+        sender = current.sender if current else None
+        udp = UdpStatistics(
+            local=live.local_address if live else None,
+            received=live.received if live else 0,
+            bad_packets=asm.bad_packets if asm else 0,
+            unknown_keys=asm.unknown_keys if asm else 0,
+            late_ticks=asm.late_ticks if asm else 0,
+            ticks_by_deadline=asm.by_deadline if asm else 0,
+            kernel_drops=live.kernel_drops() if live else 0,
+            tag_requests=tags.requests if tags else 0,
+            tag_replies=tags.replies if tags else 0,
+            tag_timeouts=tags.timeouts if tags else 0,
+            injected_packets=sender.statistics().sent if sender else 0)
+        streams = dict(self._publisher.statistics()) if self._publisher else {}
+        streams.update((name, c.snapshot()) for name, c in self._inputs.items())
+        return BridgeStatistics(self.epoch, self.state, udp, streams)
+
+    def _set_state(self, state: str, **extra: Any) -> None:
+        self.state = state
+        event = {"ready": "database-ready", "running": "started", "paused": "paused",
+                 "closed": "closing"}[state]
+        self._publish_lifecycle(event, **extra)
+        self._publish_stats()
+
+    def _publish_lifecycle(self, event: str, **extra: Any) -> None:
+        if self._publisher is not None:
+            body = {"event": event, "epoch": self.epoch, "state": self.state, **extra}
+            if event == "database-ready" and self._current is not None:
+                body.update(self._current.session.describe())
+            self._publisher.publish_json(b"lifecycle", self.epoch, body)
+
+    def _publish_stats(self) -> None:
+        if self._publisher is not None:
+            self._publisher.publish_json(b"stats", self.epoch, self.statistics().to_json())
+
+    async def _publish_stats_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.stats_interval_s)
+            self._publish_stats()
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"

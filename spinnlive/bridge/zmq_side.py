@@ -1,0 +1,206 @@
+"""The ZeroMQ side: an XPUB publisher with per-topic queues, and the subscription watcher.
+
+Theory of operation
+-------------------
+Every published message is three frames, ``[topic, header, payload]`` (wire-format.md §2-3).
+:class:`Publisher` stamps the header with a per-topic sequence number when the message is
+*accepted*, so every loss after that point, in the bridge or in libzmq, shows as a gap at the
+subscriber. Sends are ``NOBLOCK`` on a synchronous shadow of the XPUB socket, from the event
+loop thread only, so a slow or dead subscriber can never stall the UDP path:
+
+* by default (``lossless=False``) libzmq drops for a subscriber whose pipe has reached SNDHWM,
+  that subscriber only, silently: the bridge cannot count it, the subscriber sees the gap;
+* with ``lossless=True`` (XPUB_NODROP) a full pipe makes the send fail with EAGAIN; the message
+  then waits in its topic's bounded queue (``topic_queue``), which is retried every millisecond
+  and, when full, drops by the topic's :class:`OverflowPolicy`, counted as ``queue_full``.
+
+XPUB_VERBOSE/VERBOSER pass every (un)subscription up, so the bridge knows which topics have a
+subscriber: a message for a topic nobody wants is counted as ``no_subscriber`` and not sent.
+A subscription to ``sync/<token>`` is answered at once with one message on that topic; since
+subscriptions on one connection apply in order, a client that has seen it knows all its earlier
+subscriptions are live (the slow-joiner problem, closed without sleeping).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import zmq
+import zmq.asyncio
+
+from spinnlive.bridge.config import (
+    FLAG_JSON,
+    HEADER,
+    HEADER_VERSION,
+    BridgeConfig,
+    OverflowPolicy,
+)
+from spinnlive.bridge.stats import StreamCounters, StreamStatistics
+
+__all__ = ["SYNC_PREFIX", "Publisher"]
+
+logger = logging.getLogger(__name__)
+
+SYNC_PREFIX = b"sync/"
+_RETRY_S = 0.001
+#: pyzmq's advice: below this, copying a frame is cheaper than tracking a zero-copy one.
+_COPY_THRESHOLD = 65536
+
+_Message = tuple[bytes, bytes, Any, int]  # topic, header, payload buffer, events
+
+
+class _Topic:
+    __slots__ = ("counters", "queue", "sequence")
+
+    def __init__(self, name: bytes) -> None:
+        self.counters = StreamCounters(name.decode())
+        self.queue: collections.deque[_Message] = collections.deque()
+        self.sequence = 0
+
+
+class Publisher:
+    """The output socket. Call :meth:`publish` from the event loop; never blocks."""
+
+    def __init__(self, sock: zmq.asyncio.Socket, config: BridgeConfig) -> None:
+        self._async = sock
+        self._sock = zmq.Socket.shadow(sock.underlying)
+        self._limit = config.topic_queue
+        self._policy = config.overflow
+        self._topics: dict[bytes, _Topic] = {}
+        self._subs: collections.Counter[bytes] = collections.Counter()
+        self._wanted: dict[bytes, bool] = {}
+        self._retry: asyncio.TimerHandle | None = None
+        self._watcher: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._watcher = asyncio.ensure_future(self._watch_subscriptions())
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self._retry is not None:
+            self._retry.cancel()
+
+    # -- publishing -------------------------------------------------------------------------
+
+    def publish(self, topic: bytes, epoch: int, tick: int, ids: npt.NDArray[np.uint32],
+                flags: int = 0) -> None:
+        """One spike batch: ``ids`` as little-endian uint32."""
+        payload = ids if ids.dtype == np.dtype("<u4") else ids.astype("<u4")
+        self._accept(topic, epoch, tick, payload, int(payload.size), flags)
+
+    def publish_json(self, topic: bytes, epoch: int, body: dict[str, Any], tick: int = 0) -> None:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        self._accept(topic, epoch, tick, data, len(data), FLAG_JSON)
+
+    def _accept(self, topic: bytes, epoch: int, tick: int, payload: Any, count: int,
+                flags: int) -> None:
+        state = self._topics.get(topic)
+        if state is None:
+            state = self._topics[topic] = _Topic(topic)
+        header = HEADER.pack(HEADER_VERSION, flags, 0, epoch & 0xFFFF_FFFF, tick & 0xFFFF_FFFF,
+                             state.sequence & 0xFFFF_FFFF, count)
+        state.sequence += 1
+        events = 0 if flags & FLAG_JSON else count
+        counters = state.counters
+        if not self._is_wanted(topic):
+            counters.drop("no_subscriber", events)
+            return
+        if state.queue or not self._send(state, (topic, header, payload, events)):
+            self._enqueue(state, (topic, header, payload, events))
+
+    def _send(self, state: _Topic, message: _Message) -> bool:
+        topic, header, payload, events = message
+        try:
+            self._sock.send_multipart((topic, header, payload), flags=zmq.NOBLOCK,
+                                      copy=_nbytes(payload) < _COPY_THRESHOLD)
+        except zmq.Again:
+            return False
+        except zmq.ZMQError as exc:
+            state.counters.drop("send_error", events)
+            logger.warning("publishing on %s failed: %s", topic.decode(), exc)
+            return True
+        state.counters.messages += 1
+        state.counters.events += events
+        return True
+
+    def _enqueue(self, state: _Topic, message: _Message) -> None:
+        queue = state.queue
+        if len(queue) >= self._limit:
+            if self._policy is OverflowPolicy.DROP_NEWEST:
+                state.counters.drop("queue_full", message[3])
+                return
+            state.counters.drop("queue_full", queue.popleft()[3])
+        queue.append(message)
+        state.counters.queue_peak = max(state.counters.queue_peak, len(queue))
+        if self._retry is None:
+            self._retry = asyncio.get_running_loop().call_later(_RETRY_S, self._drain)
+
+    def _drain(self) -> None:
+        self._retry = None
+        pending = False
+        for state in self._topics.values():
+            queue = state.queue
+            while queue and self._send(state, queue[0]):
+                queue.popleft()
+            pending = pending or bool(queue)
+        if pending:
+            self._retry = asyncio.get_running_loop().call_later(_RETRY_S, self._drain)
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    def _is_wanted(self, topic: bytes) -> bool:
+        wanted = self._wanted.get(topic)
+        if wanted is None:
+            wanted = self._wanted[topic] = any(topic.startswith(p) for p in self._subs)
+        return wanted
+
+    def subscribers(self, topic: bytes) -> int:
+        return sum(n for prefix, n in self._subs.items() if topic.startswith(prefix))
+
+    async def _watch_subscriptions(self) -> None:
+        while True:
+            try:
+                message = await self._async.recv()
+            except zmq.ZMQError:  # the socket closed under us
+                return
+            if not message:
+                continue
+            prefix = bytes(message[1:])
+            if message[0] == 1:
+                self._subs[prefix] += 1
+                if prefix.startswith(SYNC_PREFIX):
+                    self._wanted.clear()
+                    self.publish_json(prefix, 0, {"event": "sync"})
+            elif message[0] == 0 and self._subs[prefix] > 0:
+                self._subs[prefix] -= 1
+                if not self._subs[prefix]:
+                    del self._subs[prefix]
+            self._wanted.clear()
+
+    # -- statistics -------------------------------------------------------------------------
+
+    def statistics(self) -> dict[str, StreamStatistics]:
+        return {name.decode(): state.counters.snapshot(len(state.queue), self.subscribers(name))
+                for name, state in self._topics.items() if not name.startswith(SYNC_PREFIX)}
+
+
+def _nbytes(payload: Any) -> int:
+    return int(payload.nbytes) if isinstance(payload, np.ndarray) else len(payload)
+
+
+def make_xpub(context: zmq.asyncio.Context, config: BridgeConfig) -> zmq.asyncio.Socket:
+    """The output socket with the options this module relies on (not yet bound)."""
+    sock = context.socket(zmq.XPUB)
+    sock.setsockopt(zmq.SNDHWM, config.sndhwm)
+    sock.setsockopt(zmq.XPUB_VERBOSE, 1)
+    sock.setsockopt(zmq.XPUB_VERBOSER, 1)
+    sock.setsockopt(zmq.XPUB_NODROP, int(config.lossless))
+    sock.setsockopt(zmq.LINGER, 0)
+    return sock

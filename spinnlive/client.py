@@ -1,0 +1,296 @@
+"""The Python client of the bridge: ``async with spinnlive.connect() as client: ...``.
+
+Theory of operation
+-------------------
+A client needs one address, the bridge's discovery endpoint (``tcp://127.0.0.1:5570`` by
+default). :func:`connect` asks it for the JSON description (docs/wire-format.md §5), which names
+the publish and input endpoints, the populations and their sizes; the client never sees the
+SQLite file or a routing key. Then:
+
+* :meth:`Client.spikes` opens one SUB socket per stream, subscribed to ``spikes/<label>``.
+  Messages from one publisher arrive in order; the per-topic sequence number in each header
+  tells the stream how many messages it missed (``gaps``), which is where drops made for this
+  subscriber in libzmq (HWM) become visible. :meth:`SpikeStream.ready` closes the slow-joiner
+  window: it subscribes ``sync/<token>`` last and waits for the bridge's echo, after which every
+  earlier subscription of that socket is live.
+* :meth:`Client.inject` and :meth:`Client.set_rates` send on one PUSH socket; at the high-water
+  mark a send waits (bounded by the client's timeout) instead of dropping.
+* :meth:`Client.started` waits for the ``started`` lifecycle event (or returns at once when the
+  description already says ``running``).
+
+Every wait has a deadline (``timeout``, 5 s by default) and raises :class:`TransportError`
+naming the endpoint when it passes. :class:`SyncClient` wraps all of this for plain scripts with
+a private event loop, no threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import zmq
+import zmq.asyncio
+
+from spinnlive.bridge.config import DEFAULT_DISCOVERY, FLAG_JSON, HEADER
+from spinnlive.errors import LocalProtocolError, TransportError
+
+__all__ = ["Client", "SpikeStream", "SyncClient", "connect"]
+
+T = TypeVar("T")
+_tokens = itertools.count()
+
+
+async def _deadline(awaitable: Awaitable[T], timeout: float, what: str) -> T:
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        raise TransportError(f"{what} within {timeout:g} s") from None
+
+
+def _header(frame: bytes) -> tuple[int, int, int, int, int, int]:
+    if len(frame) != HEADER.size:
+        raise TransportError(f"header frame of {len(frame)} bytes, expected {HEADER.size}")
+    version, flags, _, epoch, tick, seq, count = HEADER.unpack(frame)
+    return version, flags, epoch, tick, seq, count
+
+
+class SpikeStream:
+    """``async for tick, ids in stream``: one population's spikes, in order, gaps counted."""
+
+    def __init__(self, client: Client, label: str) -> None:
+        self.label = label
+        self.topic = f"spikes/{label}".encode()
+        self._client = client
+        self._sock = client._socket(zmq.SUB)
+        self._sock.connect(client.endpoints["publish"])
+        self._sock.setsockopt(zmq.SUBSCRIBE, self.topic)
+        self._sync = f"sync/{os.getpid()}-{id(self)}-{next(_tokens)}".encode()
+        self._sock.setsockopt(zmq.SUBSCRIBE, self._sync)
+        self._synced = False
+        self._early: deque[list[bytes]] = deque()
+        self._expected: int | None = None
+        #: messages that never arrived (sequence gaps), over the stream's life
+        self.gaps = 0
+        self.received = 0
+        self.epoch: int | None = None
+        #: header flags of the last message (FLAG_DEADLINE: more of that tick may follow)
+        self.flags = 0
+
+    async def ready(self, timeout: float | None = None) -> None:
+        """Return once the subscription is live at the bridge (nothing published later is lost)."""
+        limit = self._client.timeout if timeout is None else timeout
+        while not self._synced:
+            frames = await _deadline(self._sock.recv_multipart(), limit,
+                                     f"bridge {self._client.endpoints['publish']} did not "
+                                     f"confirm the subscription to {self.topic.decode()}")
+            if frames[0] == self._sync:
+                self._synced = True
+                self._sock.setsockopt(zmq.UNSUBSCRIBE, self._sync)
+            else:
+                self._early.append(frames)
+
+    def __aiter__(self) -> AsyncIterator[tuple[int, npt.NDArray[np.uint32]]]:
+        return self
+
+    async def __anext__(self) -> tuple[int, npt.NDArray[np.uint32]]:
+        while True:
+            frames = self._early.popleft() if self._early else await self._sock.recv_multipart()
+            if frames[0] == self._sync:
+                self._synced = True
+                continue
+            if len(frames) != 3:
+                raise TransportError(f"{self.topic.decode()}: message of {len(frames)} frames")
+            _, flags, epoch, tick, seq, count = _header(frames[1])
+            if flags & FLAG_JSON:
+                continue
+            if epoch != self.epoch:
+                self.epoch, self._expected = epoch, None
+            if self._expected is not None and seq > self._expected:
+                self.gaps += seq - self._expected
+            self._expected = seq + 1
+            self.received += 1
+            self.flags = flags
+            ids = np.frombuffer(frames[2], dtype="<u4")
+            if ids.size != count:
+                raise TransportError(f"{self.topic.decode()}: header says {count} ids, "
+                                     f"payload has {ids.size}")
+            return tick, ids
+
+    async def next(self, timeout: float | None = None) -> tuple[int, npt.NDArray[np.uint32]]:
+        """The next batch, or :class:`TransportError` after ``timeout`` (the client's default)."""
+        limit = self._client.timeout if timeout is None else timeout
+        return await _deadline(self.__anext__(), limit,
+                               f"no message on {self.topic.decode()}")
+
+    def close(self) -> None:
+        self._sock.close(linger=0)
+
+
+class Client:
+    """A connection to one bridge; make it with :func:`connect`."""
+
+    def __init__(self, endpoint: str | None = None, *, timeout: float = 5.0) -> None:
+        self.discovery = endpoint or DEFAULT_DISCOVERY
+        self.timeout = timeout
+        self.endpoints: dict[str, str] = {}
+        self._ctx = zmq.asyncio.Context()
+        self._sockets: list[zmq.asyncio.Socket] = []
+        self._push: zmq.asyncio.Socket | None = None
+        self._sizes: dict[tuple[str, str], int] = {}
+
+    def _socket(self, kind: int) -> zmq.asyncio.Socket:
+        sock = self._ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        self._sockets.append(sock)
+        return sock
+
+    async def open(self) -> Client:
+        description = await self.describe()
+        self.endpoints = dict(description["endpoints"])
+        self._push = self._socket(zmq.PUSH)
+        self._push.connect(self.endpoints["input"])
+        return self
+
+    async def describe(self) -> dict[str, Any]:
+        """A fresh description from the bridge (populations, state, epoch, endpoints)."""
+        req = self._ctx.socket(zmq.REQ)
+        req.setsockopt(zmq.LINGER, 0)
+        try:
+            req.connect(self.discovery)
+            await req.send(b"describe")
+            reply = await _deadline(req.recv(), self.timeout,
+                                    f"no bridge answered at {self.discovery}")
+        finally:
+            req.close(linger=0)
+        description: dict[str, Any] = json.loads(reply)
+        self._sizes = {(p["direction"], p["label"]): p["size"]
+                       for p in description["populations"]}
+        return description
+
+    def spikes(self, label: str) -> SpikeStream:
+        """A new ordered stream of ``(tick, neuron ids)`` for population ``label``."""
+        return SpikeStream(self, label)
+
+    async def inject(self, label: str, ids: npt.ArrayLike) -> None:
+        """Make neurons ``ids`` of injector ``label`` spike now."""
+        await self._send([f"inject/{label}".encode(), _ids(ids).tobytes()])
+
+    async def set_rates(self, label: str, ids: npt.ArrayLike, rates: npt.ArrayLike) -> None:
+        """Set the Poisson rates (Hz) of neurons ``ids`` of ``label`` (live rate control)."""
+        id_array = _ids(ids)
+        rate_array = np.asarray(rates, dtype="<f4").ravel()
+        if rate_array.shape != id_array.shape:
+            raise LocalProtocolError(f"{id_array.size} ids but {rate_array.size} rates")
+        await self._send([f"rates/{label}".encode(), id_array.tobytes(), rate_array.tobytes()])
+
+    async def _send(self, frames: list[bytes]) -> None:
+        if self._push is None:
+            raise TransportError("client is not open: use 'async with spinnlive.connect()'")
+        await _deadline(self._push.send_multipart(frames), self.timeout,
+                        f"bridge input {self.endpoints.get('input')} did not take a message")
+
+    async def started(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait until the simulation runs; returns the ``started`` event or the description."""
+        limit = self.timeout if timeout is None else timeout
+        sub = self._socket(zmq.SUB)
+        try:
+            sub.connect(self.endpoints["publish"])
+            sub.setsockopt(zmq.SUBSCRIBE, b"lifecycle")
+            description = await self.describe()
+            if description["state"] == "running":
+                return description
+            while True:
+                frames = await _deadline(sub.recv_multipart(), limit,
+                                         "the bridge did not announce 'started'")
+                body = json.loads(frames[2])
+                if body.get("event") == "started":
+                    return dict(body)
+        finally:
+            sub.close(linger=0)
+
+    async def close(self) -> None:
+        for sock in self._sockets:
+            sock.close(linger=0)
+        self._ctx.term()
+
+    async def __aenter__(self) -> Client:
+        try:
+            return await self.open()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+
+def _ids(ids: npt.ArrayLike) -> npt.NDArray[np.uint32]:
+    array = np.asarray(ids)
+    if array.size == 0:
+        return np.zeros(0, dtype="<u4")
+    if array.dtype.kind not in "iu":
+        raise LocalProtocolError(f"neuron ids must be integers, got dtype {array.dtype}")
+    if int(array.min()) < 0 or int(array.max()) > 0xFFFF_FFFF:
+        raise LocalProtocolError("neuron ids must be within 0..2**32-1")
+    return array.ravel().astype("<u4")
+
+
+def connect(endpoint: str | None = None, *, timeout: float = 5.0) -> Client:
+    """``async with connect() as client``: the bridge at ``endpoint`` (default: the local one)."""
+    return Client(endpoint, timeout=timeout)
+
+
+class SyncClient:
+    """The same client for plain scripts: every call runs to completion on a private loop."""
+
+    def __init__(self, endpoint: str | None = None, *, timeout: float = 5.0) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._client = Client(endpoint, timeout=timeout)
+        self._run(self._client.__aenter__())
+
+    def _run(self, awaitable: Awaitable[T]) -> T:
+        return self._loop.run_until_complete(awaitable)
+
+    def describe(self) -> dict[str, Any]:
+        return self._run(self._client.describe())
+
+    def inject(self, label: str, ids: npt.ArrayLike) -> None:
+        self._run(self._client.inject(label, ids))
+
+    def set_rates(self, label: str, ids: npt.ArrayLike, rates: npt.ArrayLike) -> None:
+        self._run(self._client.set_rates(label, ids, rates))
+
+    def started(self, timeout: float | None = None) -> dict[str, Any]:
+        return self._run(self._client.started(timeout))
+
+    def spikes(self, label: str, timeout: float | None = None) -> Iterator[
+            tuple[int, npt.NDArray[np.uint32]]]:
+        """Yields ``(tick, ids)``; each wait is bounded by ``timeout`` (the client's default)."""
+        stream = self._client.spikes(label)
+        try:
+            self._run(stream.ready(timeout))
+            while True:
+                yield self._run(stream.next(timeout))
+        finally:
+            stream.close()
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._run(self._client.close())
+            self._loop.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

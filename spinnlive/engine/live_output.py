@@ -1,0 +1,274 @@
+"""Live output as a SpiNNaker live packet gatherer (LPG) sends it, one tick at a time.
+
+Theory of operation
+-------------------
+Each :class:`~spinnlive.engine.mapping.LpgMapping` becomes one gatherer. At the end of every
+engine tick :meth:`LiveOutput.emit` gets the atoms that fired in that tick per population and
+each gatherer sends them the way live_packet_gather.c (FEC 7.x) does:
+
+* **Keys** are the database events (the neuron key with its colour bits masked off by
+  ``received_key_mask``), or with ``translate_keys`` the atom ids
+  (``((key & ~core_mask) >> colour_bits) + lo_atom``). 16-bit types send
+  ``(key >> right_shift) & 0xFFFF``; 32-bit types send the key unshifted, as the C code does.
+* **Payloads.** Spikes carry none, so a payload type sends 0 per event, or the tick when
+  ``payload_as_time_stamps``. With ``use_payload_prefix`` the header carries the tick (T) or the
+  fixed ``payload_prefix`` (16 bits for 16-bit types). With ``use_prefix`` the header carries
+  ``key_prefix`` and its F bit; the keys are not changed by it.
+* **Packets** hold at most ``256 // event size`` events (128, 64, 64 or 32): a full default
+  packet (KEY_32_BIT, D + T, flags 0x38) is 2 + 4 + 256 = 262 bytes. With
+  ``number_of_packets_sent_per_time_step = N > 0`` only N packets leave per tick; unlike the LPG
+  the rest is counted (``packet_cap``), not dropped silently.
+* **Timestamp** = the engine tick the spikes happened in: the LPG's counter starts at 0 on the
+  first tick and continues across runs, which is what the engine's tick counter does.
+* **Destination**: the IP tag's current target in the shared :class:`TagTable`, which the board
+  endpoint updates when a client reprograms the tag (SCP IP-tag set with use_sender). Before
+  that, the database's host:port when it is a real address (``localhost`` and ``.`` are the host
+  itself, 127.0.0.1, as the tag loader makes them); ``0.0.0.0`` has no target and the packets are
+  counted under ``no_target``. A tag set without strip gets the LPG's SDP header and padding.
+
+Rules: :meth:`LiveOutput.emit` runs in the tick thread and never blocks: the socket is
+non-blocking, ``EAGAIN`` and other send errors are counted drops. Packets are built with
+numpy from the mapping's dense atom -> key arrays: no Python object per spike.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from spinnlive.engine.drops import DropCounter
+from spinnlive.engine.mapping import LpgMapping
+from spinnlive.engine.mapping import Mapping as EngineMapping
+from spinnlive.errors import ConfigurationError, TransportError
+from spinnlive.protocol.eieio import EIEIODataHeader, EIEIOType, PrefixType
+from spinnlive.protocol.sdp import UDP_PADDING, SDPHeader
+
+__all__ = ["LPG_BUFFER_BYTES", "LiveOutput", "LiveOutputStatistics", "TagTable", "TagTarget",
+           "default_tag_targets", "resolve_tag_host"]
+
+logger = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+#: The LPG's event area: events are flushed when one more would pass this many bytes.
+LPG_BUFFER_BYTES = 256
+_LPG_SDP_SOURCE_PORT = 3  # the LPG sends from SDP port 3 of its core (srce_port = 3 << 5 | core)
+
+
+@dataclass(frozen=True, slots=True)
+class TagTarget:
+    """Where an IP tag sends: ``address`` None means nowhere (a 0.0.0.0 tag not yet set)."""
+
+    address: Address | None
+    strip_sdp: bool = True
+
+
+def resolve_tag_host(host: str, port: int) -> Address | None:
+    """The destination a tag loaded from the database has (see the module docstring)."""
+    if host in ("0.0.0.0", ""):
+        return None
+    if host in ("localhost", "."):
+        return ("127.0.0.1", port)
+    try:
+        return (str(ipaddress.IPv4Address(host)), port)
+    except ValueError:
+        try:  # a host name: resolved once here, never in the tick thread
+            return (socket.gethostbyname(host), port)
+        except OSError as error:
+            raise ConfigurationError(f"live output host {host!r} does not resolve: {error}"
+                                     ) from None
+
+
+def default_tag_targets(mapping: EngineMapping) -> dict[int, TagTarget]:
+    """The targets the mapping's IP tags have before any client reprograms them."""
+    return {lpg.tag: TagTarget(resolve_tag_host(lpg.parameters.host, lpg.parameters.port),
+                               lpg.parameters.strip_sdp) for lpg in mapping.lpgs}
+
+
+class TagTable:
+    """IP tag -> current target, written by the board endpoint, read by the tick thread.
+
+    A whole :class:`TagTarget` is replaced at once (one dict store), so a reader sees either
+    the old or the new target, never half of each.
+    """
+
+    def __init__(self) -> None:
+        self._targets: dict[int, TagTarget] = {}
+
+    def load(self, defaults: Mapping[int, TagTarget]) -> None:
+        """Forget every target and take the mapping's (what loading tags on a board does)."""
+        self._targets = dict(defaults)
+
+    def set(self, tag: int, address: Address, strip_sdp: bool = True) -> None:
+        self._targets[tag] = TagTarget(address, strip_sdp)
+
+    def target(self, tag: int) -> TagTarget | None:
+        return self._targets.get(tag)
+
+    def snapshot(self) -> dict[int, TagTarget]:
+        return dict(self._targets)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveOutputStatistics:
+    """What the gatherers did since they were made (packets and events, sent and dropped)."""
+
+    ticks: int
+    packets_sent: int
+    events_sent: int
+    bytes_sent: int
+    dropped_packets: Mapping[str, int]  #: "packet_cap", "no_target", "would_block", "send_error"
+    dropped_events: Mapping[str, int]
+
+
+class _Gatherer:
+    """One LPG: its sources' key arrays, its fixed header bytes and its packet budget."""
+
+    def __init__(self, lpg: LpgMapping, mapping: EngineMapping) -> None:
+        p = lpg.parameters
+        etype = EIEIOType(p.message_type)
+        if p.payload_as_time_stamps and not p.use_payload_prefix and not etype.has_payload:
+            raise ConfigurationError(
+                f"live output {lpg.label}: timestamps need a payload type or a payload prefix")
+        if p.payload_as_time_stamps and p.use_payload_prefix and etype.has_payload:
+            raise ConfigurationError(
+                f"live output {lpg.label}: timestamps go in the payload prefix or in each"
+                " payload, not both")
+        self.label, self.tag, self.sources = lpg.label, lpg.tag, lpg.sources
+        self.wide = etype.key_bytes == 4
+        self.has_payload = etype.has_payload
+        self.timestamps = p.payload_as_time_stamps
+        self.key_shift = 0 if self.wide else p.right_shift
+        self.dtype = np.dtype("<u4" if self.wide else "<u2")
+        self.event_bytes = etype.element_bytes
+        self.per_packet = LPG_BUFFER_BYTES // self.event_bytes
+        self.cap = p.number_of_packets_sent_per_time_step
+        width_mask = 0xFFFF_FFFF if self.wide else 0xFFFF
+        self.time_mask = width_mask
+        self.stamp_in_header = p.use_payload_prefix and p.payload_as_time_stamps
+        fixed_pp = None
+        if p.use_payload_prefix:
+            fixed_pp = 0 if self.stamp_in_header else (p.payload_prefix or 0) & width_mask
+        prefix = (p.key_prefix or 0) & 0xFFFF if p.use_prefix else None
+        prefix_type = PrefixType(p.prefix_type or 0) if p.use_prefix else PrefixType.LOWER_HALF_WORD
+        header = EIEIODataHeader(eieio_type=etype, prefix=prefix, prefix_type=prefix_type,
+                                 payload_prefix=fixed_pp, is_time=p.payload_as_time_stamps)
+        raw = header.to_bytes()
+        # bytes after the count: flags, key prefix, and the payload prefix unless it is the tick
+        self.fixed = raw[1:len(raw) - (etype.key_bytes if self.stamp_in_header else 0)]
+        self.values: dict[str, npt.NDArray[np.uint32]] = {}
+        for source in lpg.sources:
+            vm = mapping.vertex(source)
+            self.values[source] = (np.arange(vm.vertex.n_atoms, dtype=np.uint32)
+                                   if p.translate_keys else vm.keys.astype(np.uint32))
+        x, y = lpg.placement.x, lpg.placement.y
+        self.sdp = UDP_PADDING + SDPHeader(
+            flags=0x07, tag=lpg.tag, dest_port=7, dest_cpu=31,
+            src_port=_LPG_SDP_SOURCE_PORT, src_cpu=lpg.placement.p, dest_x=0, dest_y=0,
+            src_x=x, src_y=y).to_bytes()
+
+    def packets(self, values: npt.NDArray[np.uint32], tick: int) -> list[bytes]:
+        """The datagrams (stripped) carrying ``values`` stamped with ``tick``."""
+        keys = values if self.wide else (values >> np.uint32(self.key_shift)) & np.uint32(0xFFFF)
+        if self.has_payload:
+            body = np.zeros((keys.size, 2), dtype=self.dtype)
+            body[:, 0] = keys
+            if self.timestamps:
+                body[:, 1] = tick & self.time_mask
+        else:
+            body = keys.astype(self.dtype)
+        raw = body.tobytes()
+        head = self.fixed
+        if self.stamp_in_header:
+            head += (tick & self.time_mask).to_bytes(4 if self.wide else 2, "little")
+        step = self.per_packet * self.event_bytes
+        n = keys.size
+        return [bytes((min(self.per_packet, n - start),)) + head + raw[i:i + step]
+                for start, i in zip(range(0, n, self.per_packet), range(0, len(raw), step))]
+
+
+class LiveOutput:
+    """The live packet gatherers of one mapping, sending through one non-blocking socket."""
+
+    def __init__(self, mapping: EngineMapping, tags: TagTable, *,
+                 local_host: str | None = None) -> None:
+        self._gatherers = tuple(_Gatherer(lpg, mapping) for lpg in mapping.lpgs)
+        self._tags = tags
+        #: every population with live output (the labels :meth:`emit` looks for)
+        self.sources = tuple(dict.fromkeys(s for g in self._gatherers for s in g.sources))
+        host = local_host or mapping.board_address
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._sock.bind((host, 0))
+        except OSError as error:
+            self._sock.close()
+            raise TransportError(f"live output cannot bind a socket on {host}: {error}") from None
+        self._sock.setblocking(False)
+        self._ticks = self._packets = self._events = self._bytes = 0
+        self._dropped = DropCounter(logger, "live output (packets)")
+        self._dropped_events = DropCounter(logging.getLogger(f"{__name__}.events"),
+                                           "live output (events)")
+
+    @property
+    def local_address(self) -> Address:
+        host, port = self._sock.getsockname()[:2]
+        return (host, port)
+
+    def emit(self, tick: int, spikes: Mapping[str, npt.NDArray[np.integer]]) -> None:
+        """Send the spikes of ``tick`` (atom ids per population label); never blocks."""
+        self._ticks += 1
+        for g in self._gatherers:
+            parts = [g.values[s][ids] for s in g.sources
+                     if (ids := spikes.get(s)) is not None and len(ids)]
+            if not parts:
+                continue
+            values = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            packets = g.packets(values, tick)
+            if g.cap and len(packets) > g.cap:
+                over = packets[g.cap:]
+                self._drop("packet_cap", len(over), sum(p[0] for p in over), g.label)
+                packets = packets[:g.cap]
+            target = self._tags.target(g.tag)
+            if target is None or target.address is None:
+                self._drop("no_target", len(packets), sum(p[0] for p in packets),
+                           f"{g.label}: tag {g.tag} has no target (no client set it yet)")
+                continue
+            for packet in packets:
+                self._send(packet if target.strip_sdp else g.sdp + packet, target.address,
+                           packet[0])
+
+    def _send(self, data: bytes, address: Address, n_events: int) -> None:
+        try:
+            self._sock.sendto(data, address)
+        except BlockingIOError:
+            self._drop("would_block", 1, n_events, address)
+        except OSError as error:  # e.g. ICMP refusals reported on a later send
+            self._drop("send_error", 1, n_events, f"{address}: {error}")
+        else:
+            self._packets += 1
+            self._events += n_events
+            self._bytes += len(data)
+
+    def _drop(self, reason: str, packets: int, events: int, detail: object) -> None:
+        self._dropped.add(reason, packets, detail)
+        self._dropped_events.add(reason, events)
+
+    def statistics(self) -> LiveOutputStatistics:
+        return LiveOutputStatistics(
+            ticks=self._ticks, packets_sent=self._packets, events_sent=self._events,
+            bytes_sent=self._bytes, dropped_packets=self._dropped.snapshot(),
+            dropped_events=self._dropped_events.snapshot())
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> LiveOutput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
