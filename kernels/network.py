@@ -1,18 +1,22 @@
 """The lock-step core: groups, delayed connections, current sources and recorders, one tick at a time.
 
-``Network.step()`` runs tick ``t`` in this order, which is NEST's within one time slice:
+Tick ``t`` runs in NEST's order within one time slice:
 
 1. each current source gives the current flowing into its targets during ``t``;
 2. every group steps in the order it was added: sources emit, neurons read row ``t`` of the
    delay buffer (input that arrives in ``t``) and integrate;
-3. row ``t`` is cleared, then each group's spikes are delivered through its ``ConnectionTable``
+3. row ``t`` is cleared and each group's spikes are delivered through the connection table
    into rows ``t + d`` (``d >= 1``), so the order of groups never matters;
 4. spikes are recorded with time ``(t + 1) * dt`` and state samples taken at ``(t + 1) * dt``.
 
-All neuron groups share one ``DelayBuffer``: group ``g`` owns columns ``offset[g] ..`` of each
-receptor half. Connections are kept per call to ``connect`` (the handle) and merged per
-presynaptic group into one CSR table, rebuilt lazily after a structural change; setting a
-handle's weights or delays writes through to the merged table without a rebuild.
+Steps 2-4 for all groups are one compiled call (``engine.run_ticks``) that covers a whole
+``run(n)`` when no current source or state recorder needs Python between ticks, else one tick
+(``step()`` is always one tick). All neuron groups share one ``DelayBuffer``: group ``g`` owns
+columns ``offset[g] ..`` of each receptor half. Connections are kept per call to ``connect``
+(the handle) and merged into one CSR table over all cells (sources included), rebuilt lazily
+after a structural change; setting a handle's weights or delays writes through to the merged
+table without a rebuild. Group arrays are handed to the compiled loop as typed lists, re-bound
+when a group replaced one (new spike times, constants that stopped being uniform).
 ``reset()`` puts the tick back to 0, every state to its initial value, clears the buffer and
 the recorded data (recorders stay configured: read the data before resetting).
 """
@@ -26,12 +30,14 @@ import numpy as np
 
 from spinnlive.errors import ConfigurationError
 
+from . import engine, layout
 from .currents import CurrentSource
 from .grid import delay_ticks, tics_per_step
 from .recording import SignalRecord, SpikeRecord
 from .synapses import ConnectionTable, DelayBuffer
 
 Receptor = Literal["excitatory", "inhibitory"]
+_NO_SPIKES = np.zeros(0, dtype=np.int64)
 
 
 class Connection:
@@ -60,7 +66,7 @@ class Connection:
         if np.any(w < 0):
             raise ConfigurationError("weights are magnitudes >= 0; the receptor gives the sign")
         self._weights[:] = w
-        table = self._net._tables.get(self.pre_gid)
+        table = self._net._table
         if self._slots is not None and table is not None:
             table.weights[self._slots] = w
 
@@ -73,9 +79,9 @@ class Connection:
     def delays(self, values_ms: np.ndarray | float) -> None:
         d = self._net._delay_ticks(np.broadcast_to(values_ms, self._delays.shape))
         self._delays[:] = d
-        table = self._net._tables.get(self.pre_gid)
+        table = self._net._table
         if self._slots is not None and table is not None:
-            table.delays[self._slots] = d
+            table.set_delays(self._slots, d)
             if int(d.max(initial=1)) > self._net._buffer.max_delay:
                 self._net._buffer.resize(self._net._buffer.n_post, int(d.max()),
                                          self._net.tick)
@@ -100,14 +106,24 @@ class Network:
         self._offsets: list[int] = []
         self._n_neurons = 0
         self._connections: list[Connection] = []
-        self._tables: dict[int, ConnectionTable] = {}
+        self._table: ConnectionTable | None = None
         self._buffer = DelayBuffer(0, 1)
         self._currents: list[_CurrentBinding] = []
-        self._iext: dict[int, np.ndarray] = {}
+        self._iext = np.zeros(0)
         self._spike_recs: dict[int, SpikeRecord] = {}
         self._signal_recs: dict[tuple[int, str], SignalRecord] = {}
         self._initial_sample_due = True
         self._dirty = False
+        self._meta = np.zeros((0, engine.META_COLUMNS), dtype=np.int64)
+        self._sources: list[tuple[int, Any]] = []
+        self._keep_rec = np.zeros(0, dtype=np.int64)
+        self._keep_all = np.zeros(0, dtype=np.int64)
+        self._counts = np.zeros(0, dtype=np.int64)
+        self._no_inj = (np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
+        self._list: Any = None
+        self._bound_at = -1
+        self._fired = np.zeros(64, dtype=np.int64)
+        self._log = np.zeros((3, 1024), dtype=np.int64)
 
     # -- building ---------------------------------------------------------------------------
     def add_group(self, group: Any) -> int:
@@ -162,7 +178,7 @@ class Network:
         if idx.size and (idx[0] < 0 or idx[-1] >= g.n):
             raise ConfigurationError(f"current target out of range 0..{g.n - 1}")
         self._currents.append(_CurrentBinding(gid, source, source.attach(idx.size), idx))
-        self._iext.setdefault(gid, np.zeros(g.n))
+        self._dirty = True
 
     def record(self, gid: int, variable: str, indices: np.ndarray | None = None) -> None:
         """Record ``'spikes'`` or a state variable of group ``gid`` (all neurons if no indices)."""
@@ -170,6 +186,7 @@ class Network:
         idx = None if indices is None else np.asarray(indices, dtype=np.int64)
         if variable == "spikes":
             self._spike_recs[gid] = SpikeRecord(g.n, idx)
+            self._dirty = True  # the keep flags
         elif variable in g.state:
             self._signal_recs[(gid, variable)] = SignalRecord(g.state[variable], idx)
         else:
@@ -183,72 +200,156 @@ class Network:
         return self.groups[gid]
 
     def _build(self) -> None:
-        """Merge the connections per presynaptic group and size the delay buffer."""
+        """Merge all connections into one table, size the buffer, lay out the group metadata."""
         n, max_d = self._n_neurons, 1
-        self._tables = {}
-        for pre_gid in {c.pre_gid for c in self._connections}:
-            conns = [c for c in self._connections if c.pre_gid == pre_gid]
-            cols = [c.post_idx + self._offsets[c.post_gid]
-                    + (n if c.receptor == "inhibitory" else 0) for c in conns]
-            table = ConnectionTable(
-                self.groups[pre_gid].n, np.concatenate([c.pre_idx for c in conns]),
-                np.concatenate(cols), np.concatenate([c._weights for c in conns]),
-                np.concatenate([c._delays for c in conns]))
+        sizes = np.array([g.n for g in self.groups], dtype=np.int64)
+        cells = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        conns = self._connections
+        if conns:
+            pre = np.concatenate([c.pre_idx + cells[c.pre_gid] for c in conns])
+            cols = np.concatenate([c.post_idx + self._offsets[c.post_gid]
+                                   + (n if c.receptor == "inhibitory" else 0) for c in conns])
+            table = ConnectionTable(int(cells[-1]), pre, cols,
+                                    np.concatenate([c._weights for c in conns]),
+                                    np.concatenate([c._delays for c in conns]))
             start = 0
             for c in conns:
                 c._slots = table.order[start:start + len(c)]
                 start += len(c)
-            self._tables[pre_gid] = table
-            max_d = max(max_d, table.max_delay)
+            max_d = table.max_delay
+        else:
+            table = ConnectionTable(int(cells[-1]), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                    np.zeros(0), np.zeros(0, np.int64))
+        self._table = table
         self._buffer.resize(n, max_d, self.tick)
+        table.pack(self._buffer.data.shape[1])
+        n_groups = len(self.groups)
+        meta = np.zeros((n_groups, engine.META_COLUMNS), dtype=np.int64)
+        for gid, g in enumerate(self.groups):
+            meta[gid, engine.KIND] = g.KIND
+            meta[gid, engine.SIZE] = g.n
+            meta[gid, engine.COLUMN] = 0 if g.is_source else self._offsets[gid]
+            meta[gid, engine.CELL] = cells[gid]
+        self._meta = meta
+        self._sources = [(gid, g) for gid, g in enumerate(self.groups) if g.is_source]
+        self._keep_all = np.ones(n_groups, dtype=np.int64)
+        self._keep_rec = np.zeros(n_groups, dtype=np.int64)
+        self._keep_rec[list(self._spike_recs)] = 1
+        if self._counts.size < n_groups:
+            self._counts = np.concatenate(
+                [self._counts, np.zeros(n_groups - self._counts.size, dtype=np.int64)])
+        self._no_inj = (np.zeros(0, dtype=np.int64), np.zeros(n_groups + 1, dtype=np.int64))
+        self._iext = np.zeros(n if self._currents else 0)
+        biggest = int(sizes.max(initial=0))
+        if self._fired.size < biggest:
+            self._fired = np.zeros(biggest, dtype=np.int64)
+        self._list = None
         self._dirty = False
 
+    def _bind(self) -> None:
+        """Hand the groups' arrays to the compiled loop as one typed list of tuples."""
+        self._bound_at = layout.generation()
+        self._list = engine.typed_list([(g._s, g._k, g._i) for g in self.groups])
+
+    def _injected(self) -> tuple[np.ndarray, np.ndarray]:
+        """Spikes injected since the last call: ``(indices, per-group pointers)``."""
+        per_group = [g.take_injected() if g.is_source else _NO_SPIKES for g in self.groups]
+        ptr = np.zeros(len(per_group) + 1, dtype=np.int64)
+        np.cumsum([a.size for a in per_group], out=ptr[1:])
+        return np.concatenate(per_group), ptr
+
     # -- running ----------------------------------------------------------------------------
-    def step(self) -> list[np.ndarray]:
-        """Run one tick; returns each group's spiking indices in it."""
+    def _advance(self, n_ticks: int, keep_all: bool) -> np.ndarray:
+        """Run ``n_ticks`` compiled; returns the spike log ``[3, n]`` (group, index, tick)."""
         if self._dirty:
             self._build()
-        t, n_all = self.tick, self._n_neurons
+        if not self.groups:
+            self.tick += n_ticks
+            return self._log[:, :0]
+        if self._list is None or self._bound_at != layout.generation():
+            self._bind()
+        meta, sources = self._meta, self._sources
+        inj, inj_ptr = self._no_inj
+        for gid, g in sources:
+            meta[gid, engine.CURSOR] = g.cursor()
+            if g._injected:
+                inj, inj_ptr = self._injected()
+        table, t0 = self._table, self.tick
+        assert table is not None
+        self._fired, self._log, n_log = engine.run_ticks(
+            n_ticks, t0, self.dt, meta, self._keep_all if keep_all else self._keep_rec,
+            self._list, self._iext, table.indptr, table.target, table.weights,
+            self._buffer.data, inj, inj_ptr, self._counts, self._fired, self._log)
+        self.tick = t0 + n_ticks
+        for gid, g in sources:
+            g.advanced(self.tick, int(meta[gid, engine.CURSOR]))
+        return self._log[:, :n_log]
+
+    def _record_spikes(self, log: np.ndarray, bounds: np.ndarray | None) -> None:
+        """File the logged spikes of recorded groups (``bounds``: log sorted by group)."""
+        for gid, rec in self._spike_recs.items():
+            if bounds is None:
+                sel = log[0] == gid
+                rec.add(log[1, sel], log[2, sel])
+            elif bounds[gid + 1] > bounds[gid]:  # copies: the log is reused by the next call
+                part = log[1:, bounds[gid]:bounds[gid + 1]].copy()
+                rec.add(part[0], part[1])
+
+    def _sample_initial(self) -> None:
         if self._initial_sample_due:
-            if t == 0:
+            if self.tick == 0:
                 for rec in self._signal_recs.values():
                     rec.sample(0)
             self._initial_sample_due = False
-        for iext in self._iext.values():
+
+    def _tick_with_python(self) -> tuple[np.ndarray, np.ndarray]:
+        """One tick with the currents computed before and the state sampled after.
+
+        Returns the tick's spike log of all groups, sorted by group.
+        """
+        if self._initial_sample_due:
+            self._sample_initial()
+        if self._currents:
+            if self._dirty:
+                self._build()
+            t, iext = self.tick, self._iext
             iext[:] = 0.0
-        done: dict[int, np.ndarray] = {}
-        for b in self._currents:
-            vals = done.get(id(b.source))
-            if vals is None:
-                vals = done[id(b.source)] = b.source.step(t)
-            self._iext[b.gid][b.indices] += vals[b.targets]
-        row = self._buffer.row(t)
-        fired: list[np.ndarray] = []
-        for gid, g in enumerate(self.groups):
-            if g.is_source:
-                fired.append(g.step(t))
-            else:
-                a = self._offsets[gid]
-                fired.append(g.step(row[a:a + g.n], row[n_all + a:n_all + a + g.n],
-                                    self._iext.get(gid)))
-        self._buffer.clear_row(t)
-        tables, recs = self._tables, self._spike_recs
-        for gid, spikes in enumerate(fired):
-            if spikes.size:
-                table = tables.get(gid)
-                if table is not None:
-                    table.deliver(spikes, self._buffer, t)
-                rec = recs.get(gid)
-                if rec is not None:
-                    rec.add(t, spikes)
-        self.tick = t + 1
+            done: dict[int, np.ndarray] = {}
+            for b in self._currents:
+                vals = done.get(id(b.source))
+                if vals is None:
+                    vals = done[id(b.source)] = b.source.step(t)
+                iext[self._offsets[b.gid] + b.indices] += vals[b.targets]
+        log = self._advance(1, keep_all=True)
+        bounds = np.searchsorted(log[0], np.arange(len(self.groups) + 1))
+        self._record_spikes(log, bounds)
         for rec in self._signal_recs.values():
-            rec.sample(t + 1)
-        return fired
+            rec.sample(self.tick)
+        return log, bounds
+
+    def step(self) -> list[np.ndarray]:
+        """Run one tick; returns each group's spiking indices in it."""
+        log, bounds = self._tick_with_python()
+        ids = log[1]
+        return [ids[bounds[g]:bounds[g + 1]].copy() for g in range(len(self.groups))]
 
     def run(self, n_ticks: int) -> None:
-        for _ in range(int(n_ticks)):
-            self.step()
+        """Run ``n_ticks`` ticks (one compiled call unless currents or state recorders)."""
+        n_ticks = int(n_ticks)
+        if n_ticks <= 0:
+            return
+        if self._currents or self._signal_recs:
+            for _ in range(n_ticks):
+                self._tick_with_python()
+        else:
+            self._sample_initial()
+            self._record_spikes(self._advance(n_ticks, keep_all=False), None)
+
+    def spike_counts(self) -> np.ndarray:
+        """Spikes emitted per group since the last ``reset()`` (recorded or not), a copy."""
+        if self._dirty:
+            self._build()
+        return self._counts[:len(self.groups)].copy()
 
     def inject(self, gid: int, indices: np.ndarray) -> None:
         """Extra spikes of source group ``gid``, emitted by the next step."""
@@ -269,6 +370,7 @@ class Network:
             rec.clear()
         for srec in self._signal_recs.values():
             srec.clear()
+        self._counts[:] = 0
         self._initial_sample_due = True
 
     # -- reading ----------------------------------------------------------------------------

@@ -1,38 +1,57 @@
-"""Base class of the neuron groups: structure-of-arrays parameters and state, one kernel call a tick.
+"""Base class of the neuron groups: packed state and constants, one compiled kernel per model.
 
 Rules every model follows (they make spike times equal NEST's on the grid):
 
-* ``params`` and ``state`` map names to float64 arrays of length ``n``. The arrays are allocated
-  once and updated **in place**, so a recorder or the front end may keep references to them.
-* Parameter names and defaults are PyNN's (ms, mV, nF, nA, uS); ``PARAMETERS`` and ``STATE``
-  hold the PyNN defaults. ``set_parameters`` recomputes the propagators; ``reset_state`` copies
-  the initial values back (``set_initial_values`` changes both the initial and the current state,
-  as pyNN.nest's ``initialize`` does).
-* ``step(exc, inh, i_ext)`` advances one tick. ``exc``/``inh`` are the summed synaptic input that
-  arrives this tick, as positive magnitudes (nA, uS, or mV for delta/Izhikevich synapses): the
-  receptor gives the sign. ``i_ext`` is the injected current (nA) flowing **during** this tick, or
-  ``None``. The current-source objects absorb NEST's generator delay, so a model uses ``i_ext``
-  where NEST uses the ``i_0`` it stored at the end of the previous step.
+* ``params`` and ``state`` map names to float64 arrays of length ``n``, updated **in place**, so
+  a recorder or the front end may keep references to them. Parameter names and defaults are
+  PyNN's (ms, mV, nF, nA, uS); ``PARAMETERS`` and ``STATE`` hold the PyNN defaults.
+  ``set_parameters`` recomputes the constants; ``reset_state`` copies the initial values back
+  (``set_initial_values`` changes both the initial and the current state, as pyNN.nest's
+  ``initialize`` does).
+* Layout, for speed (a kernel call takes three arrays, not twenty): ``_s`` is one
+  ``(rows, n)`` block whose rows are the ``STATE`` variables, then ``HIDDEN`` ones (e.g. alpha
+  synapses' derivatives), then the refractory countdown in ticks (NEST's ``r_``, an integer
+  held in a float); ``state[name]`` are views of its rows. ``_k`` is the ``(len(CONSTANTS),
+  n)`` table of what the kernel reads (parameters and propagators, in the model's order),
+  collapsed to one column when every neuron has the same values, which is the common case and
+  keeps a large group's per-tick memory traffic to its state.
+* ``KERNEL(s, k, exc, inh, iext, has_iext, out) -> count`` advances one tick: ``exc``/``inh``
+  are the summed synaptic input that arrives this tick, as positive magnitudes (nA, uS, or mV
+  for delta/Izhikevich synapses): the receptor gives the sign. ``iext`` is the injected current
+  (nA) flowing **during** this tick (read only if ``has_iext``). The current-source objects
+  absorb NEST's generator delay, so a model uses ``iext`` where NEST uses the ``i_0`` it stored
+  at the end of the previous step. Spiking indices go to ``out[:count]``. ``Network`` calls
+  the same kernels from its compiled tick loop (``engine``), by ``KIND``.
 * The order inside a step is NEST's ``update()``: propagate the membrane (unless refractory),
   decay/step the synaptic state, add this tick's input, test the threshold, reset.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from spinnlive.errors import ConfigurationError
 
+from . import layout
+
 FloatArray = np.ndarray
 
 
 class NeuronGroup:
-    """``n`` neurons of one model; subclasses give ``PARAMETERS``, ``STATE`` and ``_step``."""
+    """``n`` neurons of one model; subclasses give the tables below, ``_constants`` and ``KERNEL``."""
 
     PARAMETERS: ClassVar[dict[str, float]] = {}
     STATE: ClassVar[dict[str, float]] = {}
+    #: state rows that are not PyNN state variables (cleared by reset_state)
+    HIDDEN: ClassVar[tuple[str, ...]] = ()
+    #: rows of ``_k``, in the order the kernel reads them
+    CONSTANTS: ClassVar[tuple[str, ...]] = ()
+    #: the model's code in the network's compiled dispatch (``engine.neuron_step``)
+    KIND: ClassVar[int] = -1
+    KERNEL: ClassVar[Callable[..., int]]  # a staticmethod around the compiled kernel
     #: unit of a synaptic weight onto this model (what ``exc``/``inh`` carry)
     WEIGHT_UNIT: ClassVar[str] = "nA"
     #: True for current-based synapses (the front end checks weight signs against it)
@@ -50,12 +69,25 @@ class NeuronGroup:
         self.initial: dict[str, FloatArray] = {
             k: np.full(self.n, v, dtype=np.float64) for k, v in self.STATE.items()
         }
-        self.state: dict[str, FloatArray] = {k: v.copy() for k, v in self.initial.items()}
-        #: refractory countdown in ticks (NEST's ``r_``); unused by models without one
-        self.refractory = np.zeros(self.n, dtype=np.int64)
-        self._zeros = np.zeros(self.n, dtype=np.float64)
+        n_rows = len(self.STATE) + len(self.HIDDEN) + 1
+        self._s = np.zeros((n_rows, self.n), dtype=np.float64)
+        self.state: dict[str, FloatArray] = {k: self._s[i] for i, k in enumerate(self.STATE)}
+        for k, v in self.initial.items():
+            self.state[k][:] = v
+        self._k = np.zeros((len(self.CONSTANTS), 1), dtype=np.float64)
+        self._i = np.zeros((0, 0), dtype=np.int64)  # no integer tables (network kernel slot)
         self._scratch = np.empty(self.n, dtype=np.int64)
+        self._no_iext = np.zeros(0, dtype=np.float64)
         self.set_parameters(**param_arrays)
+
+    @property
+    def refractory(self) -> FloatArray:
+        """Refractory countdown in ticks (a view; whole numbers)."""
+        return self._s[-1]
+
+    def hidden(self, name: str) -> FloatArray:
+        """A hidden state row (a view)."""
+        return self._s[len(self.STATE) + self.HIDDEN.index(name)]
 
     def _assign(self, target: dict[str, FloatArray], kind: str, ids: np.ndarray | None,
                 arrays: dict[str, FloatArray | float]) -> None:
@@ -70,9 +102,9 @@ class NeuronGroup:
                 target[name][ids] = value
 
     def set_parameters(self, ids: np.ndarray | None = None, **arrays: FloatArray | float) -> None:
-        """Set parameters (all neurons, or those in ``ids``) and recompute the propagators."""
+        """Set parameters (all neurons, or those in ``ids``) and recompute the constants."""
         self._assign(self.params, "parameter", ids, arrays)
-        self._update_propagators()
+        self._pack_constants(self._constants())
 
     def set_initial_values(self, ids: np.ndarray | None = None,
                            **arrays: FloatArray | float) -> None:
@@ -84,21 +116,34 @@ class NeuronGroup:
         """State back to the initial values; refractoriness and hidden state cleared."""
         for k, v in self.initial.items():
             self.state[k][:] = v
-        self.refractory[:] = 0
-        self._reset_hidden()
+        self._s[len(self.STATE):] = 0.0
 
     def step(self, exc: FloatArray, inh: FloatArray, i_ext: FloatArray | None) -> np.ndarray:
         """Advance one tick; return the indices of the neurons that spiked in it (a new array)."""
-        n = self._step(exc, inh, self._zeros if i_ext is None else i_ext)
+        has_iext = i_ext is not None
+        iext = np.ascontiguousarray(i_ext, dtype=np.float64) if has_iext else self._no_iext
+        n = self.KERNEL(self._s, self._k, np.ascontiguousarray(exc, dtype=np.float64),
+                              np.ascontiguousarray(inh, dtype=np.float64), iext, has_iext,
+                              self._scratch)
         return self._scratch[:n].copy()
 
+    def _pack_constants(self, values: Sequence[Any]) -> None:
+        """Store the kernel's constants, one column if all neurons share them.
+
+        Written in place when the shape is unchanged; a new array otherwise (the network
+        notices the new identity and re-binds it).
+        """
+        rows = [np.broadcast_to(np.asarray(v, dtype=np.float64), (self.n,)) for v in values]
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), self.n)
+        if self.n == 0 or np.all(table == table[:, :1]):
+            table = np.ascontiguousarray(table[:, :1]) if self.n else np.zeros((len(rows), 1))
+        if table.shape == self._k.shape:
+            self._k[:] = table
+        else:
+            self._k = table
+            layout.changed()
+
     # -- for subclasses -------------------------------------------------------------------
-    def _update_propagators(self) -> None:
-        raise NotImplementedError
-
-    def _reset_hidden(self) -> None:
-        """Clear state that is not in ``STATE`` (e.g. alpha synapses' derivatives)."""
-
-    def _step(self, exc: FloatArray, inh: FloatArray, i_ext: FloatArray) -> int:
-        """Advance in place, write spiking indices to ``self._scratch``, return their count."""
+    def _constants(self) -> list[Any]:
+        """The values of ``CONSTANTS`` (arrays of length n or scalars), in that order."""
         raise NotImplementedError

@@ -19,7 +19,7 @@ unscaled to mV/ms.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numba
 
@@ -39,62 +39,67 @@ class IFCondExp(NeuronGroup):
     STATE: ClassVar[dict[str, float]] = {"v": -65.0, "gsyn_exc": 0.0, "gsyn_inh": 0.0}
     WEIGHT_UNIT: ClassVar[str] = "uS"
     CONDUCTANCE_BASED: ClassVar[bool] = True
+    CONSTANTS: ClassVar[tuple[str, ...]] = (
+        "cm", "g_l", "v_rest", "e_rev_E", "e_rev_I", "tau_syn_E", "tau_syn_I", "v_thresh",
+        "v_reset", "i_offset", "refc", "h", "n_sub")
+    KIND: ClassVar[int] = 13
 
-    def _update_propagators(self) -> None:
+    def _constants(self) -> list[Any]:
         p, h = self.params, self.dt
-        self._n_sub = max(1, math.ceil(h / SUBSTEP_MS - 1e-9))
-        self._g_l = p["cm"] / p["tau_m"]
-        self._refc = refractory_ticks(p["tau_refrac"], h)
-
-    def _step(self, exc: FloatArray, inh: FloatArray, i_ext: FloatArray) -> int:
-        p, s = self.params, self.state
-        return _cond_exp_kernel(
-            s["v"], s["gsyn_exc"], s["gsyn_inh"], self.refractory, exc, inh, i_ext, p["cm"],
-            self._g_l, p["v_rest"], p["e_rev_E"], p["e_rev_I"], p["tau_syn_E"], p["tau_syn_I"],
-            p["v_thresh"], p["v_reset"], p["i_offset"], self._refc, self.dt, self._n_sub,
-            self._scratch)
+        return [p["cm"], p["cm"] / p["tau_m"], p["v_rest"], p["e_rev_E"], p["e_rev_I"],
+                p["tau_syn_E"], p["tau_syn_I"], p["v_thresh"], p["v_reset"], p["i_offset"],
+                refractory_ticks(p["tau_refrac"], h), h,
+                max(1, math.ceil(h / SUBSTEP_MS - 1e-9))]
 
 
 @numba.njit(cache=True)
-def _cond_exp_kernel(v, ge, gi, r, exc, inh, iext, cm, g_l, e_l, e_e, e_i, tau_e, tau_i, v_th,
-                     v_reset, i_off, refc, h, n_sub, out):  # pragma: no cover - compiled
-    k = 0
+def _cond_exp_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
+    v, ge, gi, r = s[0], s[1], s[2], s[3]
+    het = k.shape[1] > 1
+    h, n_sub = k[11, 0], int(k[12, 0])
     hs = h / n_sub
+    n_out = 0
     for j in range(v.shape[0]):
+        c = j if het else 0
+        cm, g_l, e_l, e_e, e_i = k[0, c], k[1, c], k[2, c], k[3, c], k[4, c]
+        tau_e, tau_i, v_th = k[5, c], k[6, c], k[7, c]
         ge0, gi0 = ge[j], gi[j]
-        if r[j] == 0:
+        if r[j] == 0.0:
             y = v[j]
-            i0 = iext[j] + i_off[j]
-            de, di = math.exp(-hs / tau_e[j]), math.exp(-hs / tau_i[j])
-            dhe, dhi = math.exp(-0.5 * hs / tau_e[j]), math.exp(-0.5 * hs / tau_i[j])
+            i0 = (iext[j] if has_iext else 0.0) + k[9, c]
+            de, di = math.exp(-hs / tau_e), math.exp(-hs / tau_i)
+            dhe, dhi = math.exp(-0.5 * hs / tau_e), math.exp(-0.5 * hs / tau_i)
             for _ in range(n_sub):
                 gem, gim = ge0 * dhe, gi0 * dhi
                 ge1, gi1 = ge0 * de, gi0 * di
-                vv = min(y, v_th[j])
-                k1 = (-g_l[j] * (vv - e_l[j]) - ge0 * (vv - e_e[j]) - gi0 * (vv - e_i[j]) + i0)
-                vv = min(y + 0.5 * hs * k1 / cm[j], v_th[j])
-                k2 = (-g_l[j] * (vv - e_l[j]) - gem * (vv - e_e[j]) - gim * (vv - e_i[j]) + i0)
-                vv = min(y + 0.5 * hs * k2 / cm[j], v_th[j])
-                k3 = (-g_l[j] * (vv - e_l[j]) - gem * (vv - e_e[j]) - gim * (vv - e_i[j]) + i0)
-                vv = min(y + hs * k3 / cm[j], v_th[j])
-                k4 = (-g_l[j] * (vv - e_l[j]) - ge1 * (vv - e_e[j]) - gi1 * (vv - e_i[j]) + i0)
-                y += hs / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4) / cm[j]
+                vv = min(y, v_th)
+                k1 = (-g_l * (vv - e_l) - ge0 * (vv - e_e) - gi0 * (vv - e_i) + i0)
+                vv = min(y + 0.5 * hs * k1 / cm, v_th)
+                k2 = (-g_l * (vv - e_l) - gem * (vv - e_e) - gim * (vv - e_i) + i0)
+                vv = min(y + 0.5 * hs * k2 / cm, v_th)
+                k3 = (-g_l * (vv - e_l) - gem * (vv - e_e) - gim * (vv - e_i) + i0)
+                vv = min(y + hs * k3 / cm, v_th)
+                k4 = (-g_l * (vv - e_l) - ge1 * (vv - e_e) - gi1 * (vv - e_i) + i0)
+                y += hs / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4) / cm
                 ge0, gi0 = ge1, gi1
             v[j] = y
         else:
-            ge0 *= math.exp(-h / tau_e[j])
-            gi0 *= math.exp(-h / tau_i[j])
+            ge0 *= math.exp(-h / tau_e)
+            gi0 *= math.exp(-h / tau_i)
         ge[j] = ge0 + exc[j]
         gi[j] = gi0 + inh[j]
-        if r[j] > 0:
-            r[j] -= 1
-            v[j] = v_reset[j]
-        elif v[j] >= v_th[j]:
-            r[j] = refc[j]
-            v[j] = v_reset[j]
-            out[k] = j
-            k += 1
-    return k
+        if r[j] > 0.0:
+            r[j] -= 1.0
+            v[j] = k[8, c]
+        elif v[j] >= v_th:
+            r[j] = k[10, c]
+            v[j] = k[8, c]
+            out[n_out] = j
+            n_out += 1
+    return n_out
+
+
+IFCondExp.KERNEL = staticmethod(_cond_exp_kernel)
 
 
 class Izhikevich(NeuronGroup):
@@ -105,29 +110,35 @@ class Izhikevich(NeuronGroup):
     STATE: ClassVar[dict[str, float]] = {"v": -70.0, "u": -14.0}
     CURRENT_SCALE: ClassVar[float] = 1000.0
     V_THRESH: ClassVar[float] = 30.0
+    CONSTANTS: ClassVar[tuple[str, ...]] = (
+        "a", "b", "c", "d", "i_offset", "h", "current_scale", "v_thresh")
+    KIND: ClassVar[int] = 14
 
-    def _update_propagators(self) -> None:
-        pass
-
-    def _step(self, exc: FloatArray, inh: FloatArray, i_ext: FloatArray) -> int:
-        p, s = self.params, self.state
-        return _izhikevich_kernel(s["v"], s["u"], exc, inh, i_ext, p["a"], p["b"], p["c"],
-                                  p["d"], p["i_offset"], self.CURRENT_SCALE, self.V_THRESH,
-                                  self.dt, self._scratch)
+    def _constants(self) -> list[Any]:
+        p = self.params
+        return [p["a"], p["b"], p["c"], p["d"], p["i_offset"], self.dt, self.CURRENT_SCALE,
+                self.V_THRESH]
 
 
 @numba.njit(cache=True)
-def _izhikevich_kernel(v, u, exc, inh, iext, a, b, c, d, i_off, scale, v_th, h,
-                       out):  # pragma: no cover - compiled
-    k = 0
+def _izhikevich_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
+    v, u = s[0], s[1]
+    het = k.shape[1] > 1
+    h, scale, v_th = k[5, 0], k[6, 0], k[7, 0]
+    n_out = 0
     for j in range(v.shape[0]):
+        c = j if het else 0
         v_old, u_old = v[j], u[j]
+        ie = iext[j] if has_iext else 0.0
         v[j] += (h * (0.04 * v_old * v_old + 5.0 * v_old + 140.0 - u_old
-                      + scale * iext[j] + scale * i_off[j]) + (exc[j] - inh[j]))
-        u[j] += h * a[j] * (b[j] * v_old - u_old)
+                      + scale * ie + scale * k[4, c]) + (exc[j] - inh[j]))
+        u[j] += h * k[0, c] * (k[1, c] * v_old - u_old)
         if v[j] >= v_th:
-            v[j] = c[j]
-            u[j] += d[j]
-            out[k] = j
-            k += 1
-    return k
+            v[j] = k[2, c]
+            u[j] += k[3, c]
+            out[n_out] = j
+            n_out += 1
+    return n_out
+
+
+Izhikevich.KERNEL = staticmethod(_izhikevich_kernel)

@@ -10,12 +10,14 @@ applies (``P32`` not a positive normal number; ``h <= 1e-7 tau_m^2 / |tau_m - ta
 The membrane is propagated relative to ``v_rest`` as NEST does; ``state['v']`` holds absolute
 mV. ``isyn_inh`` is signed (negative), as pyNN.nest reports NEST's ``I_syn_in``.
 Each kernel is compiled once with ``numba.njit(cache=True)`` and loops over neurons in the order
-of NEST's ``update()``.
+of NEST's ``update()``; it reads its constants from column ``c`` of ``k`` (``c = 0`` when the
+group's constants are collapsed to one column, see ``neuron_base``). The arithmetic is kept
+term for term as NEST writes it, so spike ticks match NEST's exactly.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numba
 import numpy as np
@@ -61,45 +63,49 @@ class IFCurrExp(NeuronGroup):
     PARAMETERS: ClassVar[dict[str, float]] = {
         **IF_CURR_PARAMETERS, "tau_syn_E": 5.0, "tau_syn_I": 5.0}
     STATE: ClassVar[dict[str, float]] = {"v": -65.0, "isyn_exc": 0.0, "isyn_inh": 0.0}
+    CONSTANTS: ClassVar[tuple[str, ...]] = (
+        "v_rest", "v_reset", "v_thresh", "i_offset", "p22", "p21e", "p21i", "p20", "p11e",
+        "p11i", "refc")
+    KIND: ClassVar[int] = 10
 
-    def _update_propagators(self) -> None:
+    def _constants(self) -> list[Any]:
         p, h = self.params, self.dt
-        self._p22 = np.exp(-h / p["tau_m"])
-        self._p11e = np.exp(-h / p["tau_syn_E"])
-        self._p11i = np.exp(-h / p["tau_syn_I"])
-        self._p21e = _propagator_32(p["tau_syn_E"], p["tau_m"], p["cm"], h)[0]
-        self._p21i = _propagator_32(p["tau_syn_I"], p["tau_m"], p["cm"], h)[0]
-        self._p20 = p["tau_m"] / p["cm"] * (1.0 - self._p22)
-        self._refc = refractory_ticks(p["tau_refrac"], h)
-
-    def _step(self, exc: FloatArray, inh: FloatArray, i_ext: FloatArray) -> int:
-        p, s = self.params, self.state
-        return _psc_exp_kernel(
-            s["v"], s["isyn_exc"], s["isyn_inh"], self.refractory, exc, inh, i_ext,
-            p["v_rest"], p["v_reset"], p["v_thresh"], p["i_offset"], self._p22, self._p21e,
-            self._p21i, self._p20, self._p11e, self._p11i, self._refc, self._scratch)
+        p22 = np.exp(-h / p["tau_m"])
+        return [p["v_rest"], p["v_reset"], p["v_thresh"], p["i_offset"], p22,
+                _propagator_32(p["tau_syn_E"], p["tau_m"], p["cm"], h)[0],
+                _propagator_32(p["tau_syn_I"], p["tau_m"], p["cm"], h)[0],
+                p["tau_m"] / p["cm"] * (1.0 - p22), np.exp(-h / p["tau_syn_E"]),
+                np.exp(-h / p["tau_syn_I"]), refractory_ticks(p["tau_refrac"], h)]
 
 
 @numba.njit(cache=True)
-def _psc_exp_kernel(v, iex, iin, r, exc, inh, iext, e_l, v_reset, v_th, i_off, p22, p21e, p21i,
-                    p20, p11e, p11i, refc, out):  # pragma: no cover - compiled
-    k = 0
+def _psc_exp_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
+    v, iex, iin, r = s[0], s[1], s[2], s[3]
+    het = k.shape[1] > 1
+    n_out = 0
     for j in range(v.shape[0]):
-        y = v[j] - e_l[j]
-        if r[j] == 0:
-            y = y * p22[j] + iex[j] * p21e[j] + iin[j] * p21i[j] + (i_off[j] + iext[j]) * p20[j]
+        c = j if het else 0
+        e_l = k[0, c]
+        y = v[j] - e_l
+        if r[j] == 0.0:
+            ie = iext[j] if has_iext else 0.0
+            y = (y * k[4, c] + iex[j] * k[5, c] + iin[j] * k[6, c]
+                 + (k[3, c] + ie) * k[7, c])
         else:
-            r[j] -= 1
-        iex[j] = iex[j] * p11e[j] + exc[j]
-        iin[j] = iin[j] * p11i[j] - inh[j]
-        if y >= v_th[j] - e_l[j]:
-            r[j] = refc[j]
-            v[j] = v_reset[j]
-            out[k] = j
-            k += 1
+            r[j] -= 1.0
+        iex[j] = iex[j] * k[8, c] + exc[j]
+        iin[j] = iin[j] * k[9, c] - inh[j]
+        if y >= k[2, c] - e_l:
+            r[j] = k[10, c]
+            v[j] = k[1, c]
+            out[n_out] = j
+            n_out += 1
         else:
-            v[j] = y + e_l[j]
-    return k
+            v[j] = y + e_l
+    return n_out
+
+
+IFCurrExp.KERNEL = staticmethod(_psc_exp_kernel)
 
 
 class IFCurrAlpha(NeuronGroup):
@@ -108,62 +114,54 @@ class IFCurrAlpha(NeuronGroup):
     PARAMETERS: ClassVar[dict[str, float]] = {
         **IF_CURR_PARAMETERS, "tau_syn_E": 0.5, "tau_syn_I": 0.5}
     STATE: ClassVar[dict[str, float]] = {"v": -65.0, "isyn_exc": 0.0, "isyn_inh": 0.0}
+    HIDDEN: ClassVar[tuple[str, ...]] = ("dI_exc", "dI_inh")
+    CONSTANTS: ClassVar[tuple[str, ...]] = (
+        "v_rest", "v_reset", "v_thresh", "i_offset", "p30", "expm1_tau_m", "p31e", "p32e",
+        "p31i", "p32i", "p11e", "p21e", "p11i", "p21i", "psc0e", "psc0i", "refc")
+    KIND: ClassVar[int] = 11
 
-    def _update_propagators(self) -> None:
+    def _constants(self) -> list[Any]:
         p, h = self.params, self.dt
-        self._p11e = np.exp(-h / p["tau_syn_E"])
-        self._p11i = np.exp(-h / p["tau_syn_I"])
-        self._expm1_tau_m = np.expm1(-h / p["tau_m"])
-        self._p30 = -p["tau_m"] / p["cm"] * self._expm1_tau_m
-        self._p21e = h * self._p11e
-        self._p21i = h * self._p11i
-        self._p31e, self._p32e = _propagator_31(p["tau_syn_E"], p["tau_m"], p["cm"], h)
-        self._p31i, self._p32i = _propagator_31(p["tau_syn_I"], p["tau_m"], p["cm"], h)
-        self._psc0e = np.e / p["tau_syn_E"]
-        self._psc0i = np.e / p["tau_syn_I"]
-        self._refc = refractory_ticks(p["tau_refrac"], h)
-        if not hasattr(self, "_die"):
-            self._die = np.zeros(self.n)
-            self._dii = np.zeros(self.n)
-
-    def _reset_hidden(self) -> None:
-        self._die[:] = 0.0
-        self._dii[:] = 0.0
-
-    def _step(self, exc: FloatArray, inh: FloatArray, i_ext: FloatArray) -> int:
-        p, s = self.params, self.state
-        return _psc_alpha_kernel(
-            s["v"], s["isyn_exc"], s["isyn_inh"], self._die, self._dii, self.refractory, exc,
-            inh, i_ext, p["v_rest"], p["v_reset"], p["v_thresh"], p["i_offset"], self._p30,
-            self._expm1_tau_m, self._p31e, self._p32e, self._p31i, self._p32i, self._p11e,
-            self._p21e, self._p11i, self._p21i, self._psc0e, self._psc0i, self._refc,
-            self._scratch)
+        p11e, p11i = np.exp(-h / p["tau_syn_E"]), np.exp(-h / p["tau_syn_I"])
+        expm1_tau_m = np.expm1(-h / p["tau_m"])
+        p31e, p32e = _propagator_31(p["tau_syn_E"], p["tau_m"], p["cm"], h)
+        p31i, p32i = _propagator_31(p["tau_syn_I"], p["tau_m"], p["cm"], h)
+        return [p["v_rest"], p["v_reset"], p["v_thresh"], p["i_offset"],
+                -p["tau_m"] / p["cm"] * expm1_tau_m, expm1_tau_m, p31e, p32e, p31i, p32i,
+                p11e, h * p11e, p11i, h * p11i, np.e / p["tau_syn_E"], np.e / p["tau_syn_I"],
+                refractory_ticks(p["tau_refrac"], h)]
 
 
 @numba.njit(cache=True)
-def _psc_alpha_kernel(v, iex, iin, die, dii, r, exc, inh, iext, e_l, v_reset, v_th, i_off, p30,
-                      em1, p31e, p32e, p31i, p32i, p11e, p21e, p11i, p21i, psc0e, psc0i, refc,
-                      out):  # pragma: no cover - compiled
-    k = 0
+def _psc_alpha_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
+    v, iex, iin, die, dii, r = s[0], s[1], s[2], s[3], s[4], s[5]
+    het = k.shape[1] > 1
+    n_out = 0
     for j in range(v.shape[0]):
-        y = v[j] - e_l[j]
-        if r[j] == 0:
-            y = (p30[j] * (iext[j] + i_off[j]) + p31e[j] * die[j] + p32e[j] * iex[j]
-                 + p31i[j] * dii[j] + p32i[j] * iin[j] + em1[j] * y + y)
+        c = j if het else 0
+        e_l = k[0, c]
+        y = v[j] - e_l
+        if r[j] == 0.0:
+            ie = iext[j] if has_iext else 0.0
+            y = (k[4, c] * (ie + k[3, c]) + k[6, c] * die[j] + k[7, c] * iex[j]
+                 + k[8, c] * dii[j] + k[9, c] * iin[j] + k[5, c] * y + y)
         else:
-            r[j] -= 1
-        iex[j] = p21e[j] * die[j] + p11e[j] * iex[j]
-        die[j] = die[j] * p11e[j] + psc0e[j] * exc[j]
-        iin[j] = p21i[j] * dii[j] + p11i[j] * iin[j]
-        dii[j] = dii[j] * p11i[j] - psc0i[j] * inh[j]
-        if y >= v_th[j] - e_l[j]:
-            r[j] = refc[j]
-            v[j] = v_reset[j]
-            out[k] = j
-            k += 1
+            r[j] -= 1.0
+        iex[j] = k[11, c] * die[j] + k[10, c] * iex[j]
+        die[j] = die[j] * k[10, c] + k[14, c] * exc[j]
+        iin[j] = k[13, c] * dii[j] + k[12, c] * iin[j]
+        dii[j] = dii[j] * k[12, c] - k[15, c] * inh[j]
+        if y >= k[2, c] - e_l:
+            r[j] = k[16, c]
+            v[j] = k[1, c]
+            out[n_out] = j
+            n_out += 1
         else:
-            v[j] = y + e_l[j]
-    return k
+            v[j] = y + e_l
+    return n_out
+
+
+IFCurrAlpha.KERNEL = staticmethod(_psc_alpha_kernel)
 
 
 class IFCurrDelta(NeuronGroup):
@@ -175,35 +173,39 @@ class IFCurrDelta(NeuronGroup):
     PARAMETERS: ClassVar[dict[str, float]] = dict(IF_CURR_PARAMETERS)
     STATE: ClassVar[dict[str, float]] = {"v": -65.0}
     WEIGHT_UNIT: ClassVar[str] = "mV"
+    CONSTANTS: ClassVar[tuple[str, ...]] = (
+        "v_rest", "v_reset", "v_thresh", "i_offset", "p33", "p30", "refc")
+    KIND: ClassVar[int] = 12
 
-    def _update_propagators(self) -> None:
+    def _constants(self) -> list[Any]:
         p, h = self.params, self.dt
-        self._p33 = np.exp(-h / p["tau_m"])
-        self._p30 = 1.0 / p["cm"] * (1.0 - self._p33) * p["tau_m"]
-        self._refc = refractory_ticks(p["tau_refrac"], h)
-
-    def _step(self, exc: FloatArray, inh: FloatArray, i_ext: FloatArray) -> int:
-        p = self.params
-        return _psc_delta_kernel(
-            self.state["v"], self.refractory, exc, inh, i_ext, p["v_rest"], p["v_reset"],
-            p["v_thresh"], p["i_offset"], self._p33, self._p30, self._refc, self._scratch)
+        p33 = np.exp(-h / p["tau_m"])
+        return [p["v_rest"], p["v_reset"], p["v_thresh"], p["i_offset"], p33,
+                1.0 / p["cm"] * (1.0 - p33) * p["tau_m"], refractory_ticks(p["tau_refrac"], h)]
 
 
 @numba.njit(cache=True)
-def _psc_delta_kernel(v, r, exc, inh, iext, e_l, v_reset, v_th, i_off, p33, p30, refc,
-                      out):  # pragma: no cover - compiled
-    k = 0
+def _psc_delta_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
+    v, r = s[0], s[1]
+    het = k.shape[1] > 1
+    n_out = 0
     for j in range(v.shape[0]):
-        y = v[j] - e_l[j]
-        if r[j] == 0:
-            y = p30[j] * (iext[j] + i_off[j]) + p33[j] * y + (exc[j] - inh[j])
+        c = j if het else 0
+        e_l = k[0, c]
+        y = v[j] - e_l
+        if r[j] == 0.0:
+            ie = iext[j] if has_iext else 0.0
+            y = k[5, c] * (ie + k[3, c]) + k[4, c] * y + (exc[j] - inh[j])
         else:
-            r[j] -= 1
-        if y >= v_th[j] - e_l[j]:
-            r[j] = refc[j]
-            v[j] = v_reset[j]
-            out[k] = j
-            k += 1
+            r[j] -= 1.0
+        if y >= k[2, c] - e_l:
+            r[j] = k[6, c]
+            v[j] = k[1, c]
+            out[n_out] = j
+            n_out += 1
         else:
-            v[j] = y + e_l[j]
-    return k
+            v[j] = y + e_l
+    return n_out
+
+
+IFCurrDelta.KERNEL = staticmethod(_psc_delta_kernel)

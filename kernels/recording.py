@@ -1,8 +1,8 @@
 """Vectorised recorders: spikes as appended index arrays, state samples as growing 2-D blocks.
 
-No Python object is made per spike: a tick's spiking indices go into a list of arrays (only when
-there are any) next to their tick, and are concatenated on read. State samples are copied into a
-preallocated block that doubles when full. Times are NEST's: a spike emitted by tick ``k`` has
+No Python object is made per spike: the network's compiled loop logs ``(group, index, tick)``
+and each run's spikes of a group are added as one pair of arrays, concatenated on read. State
+samples are copied into a preallocated block that doubles when full. Times are NEST's: a spike emitted by tick ``k`` has
 time ``(k + 1) * dt``; a state sample taken after tick ``k`` has time ``(k + 1) * dt``, plus the
 value before tick 0 at time 0 (pyNN.nest adds that initial sample too).
 """
@@ -13,7 +13,7 @@ import numpy as np
 
 
 class SpikeRecord:
-    """Spikes of the selected neurons of one group."""
+    """Spikes of the selected neurons of one group, kept as blocks of (ids, ticks) arrays."""
 
     def __init__(self, n: int, indices: np.ndarray | None) -> None:
         self._mask: np.ndarray | None = None
@@ -24,23 +24,24 @@ class SpikeRecord:
 
     def clear(self) -> None:
         self._ids: list[np.ndarray] = []
-        self._ticks: list[int] = []
-        self._counts: list[int] = []
+        self._ticks: list[np.ndarray] = []
 
-    def add(self, tick: int, ids: np.ndarray) -> None:
+    def add(self, ids: np.ndarray, ticks: np.ndarray) -> None:
+        """Spikes ``ids[k]`` emitted by tick ``ticks[k]``, in emission order (arrays kept)."""
         if self._mask is not None:
-            ids = ids[self._mask[ids]]
+            keep = self._mask[ids]
+            ids, ticks = ids[keep], ticks[keep]
         if ids.size:
             self._ids.append(ids)
-            self._ticks.append(tick)
-            self._counts.append(ids.size)
+            self._ticks.append(ticks)
 
     def get(self, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, times_ms)``, in emission order."""
         if not self._ids:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        ticks = np.repeat(np.asarray(self._ticks, dtype=np.int64), self._counts)
-        return np.concatenate(self._ids), (ticks + 1) * dt
+        if len(self._ids) > 1:  # consolidate, so repeated reads stay cheap
+            self._ids, self._ticks = [np.concatenate(self._ids)], [np.concatenate(self._ticks)]
+        return self._ids[0].copy(), (self._ticks[0] + 1) * dt
 
 
 class SignalRecord:

@@ -15,27 +15,105 @@ input path; ``InjectorGroup`` is a source with nothing else).
   exactly, and the cost per tick is one comparison per neuron plus one draw per spike. Spikes
   fall in ``(start, start + duration]``. ``set_rates`` (or ``set_parameters``) redraws the
   affected neurons' next spike from the end of the last stepped tick (memorylessness makes this
-  exact), so it takes effect from the next step. The group owns a private generator seeded from
-  the ``rng`` it was given; ``reset_state`` re-seeds it, so a reset run repeats exactly.
+  exact), so it takes effect from the next step. The group owns a private xoshiro256** state
+  (``rng``) seeded from the ``rng`` it was given; ``reset_state`` re-seeds it, so a reset run
+  repeats exactly. A neuron due twice in one tick is emitted twice, consecutively.
+
+The emission loops are compiled (``emit_poisson``, ``emit_array``) and shared with the
+network's tick loop (``engine``); they append to a growable ``out`` buffer and return it with
+the new count. Layout as for neurons: ``_s`` holds the per-neuron state (Poisson: the next spike
+time), ``_k`` the constants (Poisson: mean interval ms, start, stop), ``_i`` integer tables
+(spike arrays: emitting tick and index, sorted by tick; Poisson: the generator state).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+import numba
 import numpy as np
 
 from spinnlive.errors import ConfigurationError
 
+from . import layout
 from .grid import stamp_ticks
+from .rng import exponential, seed_state
 
 _EMPTY = np.empty(0, dtype=np.int64)
+
+#: group kinds of the network's compiled dispatch (neuron models use 10 and up)
+KIND_POISSON, KIND_ARRAY, KIND_INJECTOR = 1, 2, 3
+
+
+@numba.njit(cache=True)
+def grow(out, need):  # pragma: no cover - compiled
+    """``out`` itself if it has room for ``need`` entries, else a copy at least twice as large.
+
+    Never called inside a per-neuron loop: a loop that may rebind an array pays reference
+    counting on every iteration (measured: 10x the cost of the Poisson loop itself).
+    """
+    if need <= out.shape[0]:
+        return out
+    new = np.empty(max(need, 2 * out.shape[0]), dtype=out.dtype)
+    new[:out.shape[0]] = out
+    return new
+
+
+@numba.njit(cache=True)
+def emit_poisson(s, k, rng, t_end, out, n_out, j):  # pragma: no cover - compiled
+    """Append neurons ``j..`` whose next spike is at or before ``t_end`` ms; draw their next.
+
+    Returns ``(n_out, j)``: ``j == n`` when done, else ``out`` filled up at neuron ``j``
+    (call again with a larger ``out`` from there: the state is consistent).
+    """
+    nxt, scale, stop = s[0], k[0], k[2]
+    state = rng[0]
+    cap = out.shape[0]
+    while j < nxt.shape[0]:
+        while nxt[j] <= t_end:
+            if n_out == cap:
+                return n_out, j
+            out[n_out] = j
+            n_out += 1
+            x = nxt[j] + exponential(state) * scale[j]
+            nxt[j] = x if x <= stop[j] else np.inf
+        j += 1
+    return n_out, j
+
+
+@numba.njit(cache=True)
+def redraw_poisson(s, k, rng, ids, now):  # pragma: no cover - compiled
+    """Next spike of ``ids`` drawn afresh from ``max(now, start)``."""
+    state = rng[0]
+    for j in ids:
+        x = max(now, k[1, j]) + exponential(state) * k[0, j]
+        s[0, j] = x if x <= k[2, j] else np.inf
+
+
+@numba.njit(cache=True)
+def emit_array(table, pos, tick, out, n_out):  # pragma: no cover - compiled
+    """Append the entries stamped ``tick`` (skipping older ones) from ``pos``.
+
+    Returns ``(n_out, pos, done)``; not done means ``out`` is full (call again, larger).
+    """
+    ticks, ids = table[0], table[1]
+    m, cap = ticks.shape[0], out.shape[0]
+    while pos < m and ticks[pos] < tick:
+        pos += 1
+    while pos < m and ticks[pos] == tick:
+        if n_out == cap:
+            return n_out, pos, False
+        out[n_out] = ids[pos]
+        n_out += 1
+        pos += 1
+    return n_out, pos, True
 
 
 class SourceGroup:
     """Base of the spike sources; subclasses implement ``_emit``."""
 
     is_source: ClassVar[bool] = True
+    KIND: ClassVar[int] = KIND_INJECTOR
     PARAMETERS: ClassVar[dict[str, float]] = {}
     STATE: ClassVar[dict[str, float]] = {}
 
@@ -45,6 +123,9 @@ class SourceGroup:
         self.n, self.dt = int(n), float(dt)
         self.state: dict[str, np.ndarray] = {}
         self._injected: list[np.ndarray] = []
+        self._s = np.zeros((0, 0), dtype=np.float64)
+        self._k = np.zeros((0, 0), dtype=np.float64)
+        self._i = np.zeros((0, 0), dtype=np.int64)
 
     def inject(self, ids: np.ndarray) -> None:
         """Queue extra spikes of ``ids`` for the next step."""
@@ -53,16 +134,30 @@ class SourceGroup:
             raise ConfigurationError(f"injected index out of range 0..{self.n - 1}")
         self._injected.append(ids)
 
+    def take_injected(self) -> np.ndarray:
+        """The queued spikes, removed from the queue."""
+        if not self._injected:
+            return _EMPTY
+        out = np.concatenate(self._injected)
+        self._injected.clear()
+        return out
+
     def step(self, tick: int) -> np.ndarray:
         """Indices firing in ``tick`` (a new array)."""
         out = self._emit(tick)
         if self._injected:
-            out = np.concatenate([out, *self._injected])
-            self._injected.clear()
+            out = np.concatenate([out, self.take_injected()])
         return out
 
     def reset_state(self) -> None:
         self._injected.clear()
+
+    def advanced(self, tick: int, cursor: int) -> None:
+        """The network ran this group's emission up to (excluding) ``tick``."""
+
+    def cursor(self) -> int:
+        """Integer position the network's loop keeps for this group (spike arrays)."""
+        return 0
 
     def _emit(self, tick: int) -> np.ndarray:
         return _EMPTY.copy()
@@ -75,10 +170,13 @@ class InjectorGroup(SourceGroup):
 class SpikeArrayGroup(SourceGroup):
     """PyNN SpikeSourceArray: fixed spike times in ms per neuron."""
 
+    KIND: ClassVar[int] = KIND_ARRAY
+
     def __init__(self, n: int, dt: float, spike_times: list[np.ndarray] | None = None) -> None:
         super().__init__(n, dt)
         self._times: list[np.ndarray] = [np.empty(0) for _ in range(self.n)]
         self._next_tick = 0
+        self._pos = 0
         self.set_spike_times(spike_times if spike_times is not None else self._times)
 
     @property
@@ -99,28 +197,34 @@ class SpikeArrayGroup(SourceGroup):
         ticks = stamp_ticks(flat, self.dt)
         owners = np.repeat(np.arange(self.n, dtype=np.int64), counts)
         order = np.argsort(ticks, kind="stable")
-        self._ticks, self._ids = ticks[order], owners[order]
-        self._pos = int(np.searchsorted(self._ticks, max(self._next_tick, 0), "left"))
+        self._i = np.ascontiguousarray(np.stack([ticks[order], owners[order]]), dtype=np.int64)
+        layout.changed()
+        self._pos = int(np.searchsorted(self._i[0], max(self._next_tick, 0), "left"))
 
     def reset_state(self) -> None:
         super().reset_state()
         self._next_tick = 0
-        self._pos = int(np.searchsorted(self._ticks, 0, "left"))
+        self._pos = int(np.searchsorted(self._i[0], 0, "left"))
+
+    def advanced(self, tick: int, cursor: int) -> None:
+        self._next_tick, self._pos = tick, cursor
+
+    def cursor(self) -> int:
+        return self._pos
 
     def _emit(self, tick: int) -> np.ndarray:
-        ticks, pos = self._ticks, self._pos
-        self._next_tick = tick + 1
-        if pos >= ticks.size or ticks[pos] > tick:
-            return _EMPTY.copy()
-        lo = pos + int(np.searchsorted(ticks[pos:], tick, "left"))
-        hi = lo + int(np.searchsorted(ticks[lo:], tick, "right"))
-        self._pos = hi
-        return self._ids[lo:hi].copy()
+        out, n_out, pos, done = np.empty(8, np.int64), 0, self._pos, False
+        while not done:
+            out = grow(out, n_out + 1)
+            n_out, pos, done = emit_array(self._i, pos, tick, out, n_out)
+        self.advanced(tick + 1, pos)
+        return out[:n_out].copy()
 
 
 class PoissonGroup(SourceGroup):
     """PyNN SpikeSourcePoisson: rate (Hz), start (ms), duration (ms) per neuron."""
 
+    KIND: ClassVar[int] = KIND_POISSON
     PARAMETERS: ClassVar[dict[str, float]] = {"rate": 1.0, "start": 0.0, "duration": 1e10}
 
     def __init__(self, n: int, dt: float, rate: np.ndarray | float = 1.0,
@@ -131,15 +235,21 @@ class PoissonGroup(SourceGroup):
         self._seed = int(rng.integers(2**63))
         self.params = {k: np.full(self.n, v, dtype=np.float64)
                        for k, v in self.PARAMETERS.items()}
-        self._next = np.full(self.n, np.inf)
+        self._s = np.full((1, self.n), np.inf)
+        self._k = np.zeros((3, self.n), dtype=np.float64)
+        self._i = seed_state(self._seed).reshape(1, 4)
+        self._now = 0.0
         self._assign(None, {"rate": rate, "start": start, "duration": duration})
         self.reset_state()
 
     def reset_state(self) -> None:
         super().reset_state()
-        self._rng = np.random.default_rng(self._seed)
+        self._i[0] = seed_state(self._seed)
         self._now = 0.0
         self._redraw(np.arange(self.n))
+
+    def advanced(self, tick: int, cursor: int) -> None:
+        self._now = tick * self.dt
 
     def set_rates(self, ids: np.ndarray | None, rates: np.ndarray | float) -> None:
         """New rates (Hz) for ``ids`` (None: all), effective from the next step."""
@@ -158,29 +268,21 @@ class PoissonGroup(SourceGroup):
             if np.any(np.asarray(value) < 0):
                 raise ConfigurationError(f"SpikeSourcePoisson {name} must be >= 0")
             self.params[name][slice(None) if ids is None else ids] = value
+        p = self.params
+        with np.errstate(divide="ignore"):
+            self._k[0] = np.minimum(1000.0 / p["rate"], 1e300)
+        self._k[1] = p["start"]
+        self._k[2] = p["start"] + p["duration"]
 
     def _redraw(self, ids: np.ndarray) -> None:
-        p = self.params
-        begin = np.maximum(self._now, p["start"][ids])
-        with np.errstate(divide="ignore"):
-            scale = 1000.0 / p["rate"][ids]
-        nxt = begin + self._rng.exponential(np.minimum(scale, 1e300))
-        stop = p["start"][ids] + p["duration"][ids]
-        self._next[ids] = np.where(nxt <= stop, nxt, np.inf)
+        redraw_poisson(self._s, self._k, self._i, np.ascontiguousarray(ids, dtype=np.int64),
+                       self._now)
 
     def _emit(self, tick: int) -> np.ndarray:
         t_end = (tick + 1) * self.dt
         self._now = t_end
-        due = np.flatnonzero(self._next <= t_end)
-        if not due.size:
-            return due
-        out = [due]
-        p = self.params
-        while due.size:
-            nxt = self._next[due] + self._rng.exponential(1000.0 / p["rate"][due])
-            stop = p["start"][due] + p["duration"][due]
-            self._next[due] = np.where(nxt <= stop, nxt, np.inf)
-            due = due[self._next[due] <= t_end]
-            if due.size:
-                out.append(due)
-        return out[0] if len(out) == 1 else np.concatenate(out)
+        out, n_out, j = np.empty(16, np.int64), 0, 0
+        while j < self.n:
+            out = grow(out, n_out + 1)
+            n_out, j = emit_poisson(self._s, self._k, self._i, t_end, out, n_out, j)
+        return out[:n_out].copy()

@@ -42,7 +42,7 @@ import zmq.asyncio
 from spinnlive.bridge.config import DEFAULT_DISCOVERY, FLAG_JSON, HEADER
 from spinnlive.errors import LocalProtocolError, TransportError
 
-__all__ = ["Client", "SpikeStream", "SyncClient", "connect"]
+__all__ = ["Client", "SpikeStream", "SyncClient", "SyncSpikeStream", "connect"]
 
 T = TypeVar("T")
 _tokens = itertools.count()
@@ -249,6 +249,29 @@ def connect(endpoint: str | None = None, *, timeout: float = 5.0) -> Client:
     return Client(endpoint, timeout=timeout)
 
 
+class SyncSpikeStream:
+    """``for tick, ids in stream``; each wait is bounded by ``timeout`` (the client's default)."""
+
+    def __init__(self, owner: SyncClient, stream: SpikeStream, timeout: float | None) -> None:
+        self._owner = owner
+        self.stream = stream
+        self._timeout = timeout
+        owner._run(stream.ready(timeout))
+
+    @property
+    def gaps(self) -> int:
+        return self.stream.gaps
+
+    def __iter__(self) -> Iterator[tuple[int, npt.NDArray[np.uint32]]]:
+        return self
+
+    def __next__(self) -> tuple[int, npt.NDArray[np.uint32]]:
+        return self._owner._run(self.stream.next(self._timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+
 class SyncClient:
     """The same client for plain scripts: every call runs to completion on a private loop."""
 
@@ -272,16 +295,9 @@ class SyncClient:
     def started(self, timeout: float | None = None) -> dict[str, Any]:
         return self._run(self._client.started(timeout))
 
-    def spikes(self, label: str, timeout: float | None = None) -> Iterator[
-            tuple[int, npt.NDArray[np.uint32]]]:
-        """Yields ``(tick, ids)``; each wait is bounded by ``timeout`` (the client's default)."""
-        stream = self._client.spikes(label)
-        try:
-            self._run(stream.ready(timeout))
-            while True:
-                yield self._run(stream.next(timeout))
-        finally:
-            stream.close()
+    def spikes(self, label: str, timeout: float | None = None) -> SyncSpikeStream:
+        """A live subscription (already confirmed by the bridge) to ``label``'s spikes."""
+        return SyncSpikeStream(self, self._client.spikes(label), timeout)
 
     def close(self) -> None:
         if not self._loop.is_closed():

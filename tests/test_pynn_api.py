@@ -209,8 +209,9 @@ def test_assemblies_and_views_in_projections_and_recording() -> None:
     lambda: sim.HH_cond_exp(),
     lambda: sim.SpikeSourceGamma(),
     lambda: sim.external_devices.activate_live_output_for(None),
-    lambda: sim.external_devices.SpikeInjector(),
-    lambda: sim.external_devices.EIEIOType.KEY_32,
+    lambda: sim.external_devices.activate_live_output_to(None, None),
+    lambda: sim.external_devices.add_poisson_live_rate_control(
+        sim.Population(2, sim.IF_curr_exp())),
 ])
 def test_unsupported_features_raise_configuration_error(make: Any) -> None:
     sim.setup()

@@ -93,14 +93,12 @@ class TagPointer:
                 self._sock.send(request, board)
                 self.requests += 1
                 left = deadline - loop.time()
-                try:
-                    await asyncio.wait_for(asyncio.shield(self._waiter),
-                                           max(0.0, min(self._resend_s, left)))
+                await asyncio.wait((self._waiter,), timeout=max(0.0, min(self._resend_s, left)))
+                if self._waiter.done():
                     self.replies += 1
                     return True
-                except asyncio.TimeoutError:
-                    if loop.time() >= deadline:
-                        break
+                if loop.time() >= deadline:
+                    break
         finally:
             self._waiter = None
         self.timeouts += 1

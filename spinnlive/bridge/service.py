@@ -125,6 +125,11 @@ class Bridge:
         """Give this port to the toolchain (``database_notify_port_num``)."""
         return self._listener.address
 
+    @property
+    def session(self) -> Session | None:
+        """The current epoch's view of the database (None before the first DATABASE)."""
+        return self._current.session if self._current else None
+
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
@@ -210,6 +215,7 @@ class Bridge:
 
     def _stop_refresh(self) -> None:
         if self._refresh is not None:
+            logger.info("IP-tag refresh stopped")
             self._refresh.cancel()
             self._refresh = None
 

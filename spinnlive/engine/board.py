@@ -34,6 +34,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from spinnlive.engine.drops import DropCounter
 from spinnlive.engine.injection import (
@@ -150,7 +151,7 @@ class BoardEndpoint:
             injected_packets=self._packets, injected_events=self._events,
             dropped=self._dropped.snapshot(), dropped_events=self._dropped_events.snapshot(),
             queue_depth=self._queue.depth, queue_peak=self._queue.peak,
-            tags=self.tags.snapshot(), endpoint=self._endpoint.statistics())
+            tags=MappingProxyType(self.tags.snapshot()), endpoint=self._endpoint.statistics())
 
     def close(self) -> None:
         """Close the socket; the serving task ends by itself."""

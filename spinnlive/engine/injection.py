@@ -48,7 +48,7 @@ from spinnlive.protocol.eieio import decode_data_packet
 from spinnlive.protocol.keys import KeyTable
 
 __all__ = [
-    "CONTROL_SUFFIX", "Drop", "InjectionBatch", "InjectionDecoder", "InjectionQueue",
+    "CONTROL_SUFFIX", "EMPTY_INJECTIONS", "Drop", "InjectionBatch", "InjectionDecoder", "InjectionQueue",
     "InjectionTarget", "TargetKind", "TickInjections", "targets_from_mapping",
 ]
 

@@ -69,6 +69,8 @@ class LoopThread:
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
+            if future.done():  # the coroutine's own TimeoutError (HandshakeTimeout is one)
+                return future.result()
             future.cancel()
             raise HandshakeTimeout(
                 f"{stage or 'operation'} did not finish within {timeout:g} s") from None

@@ -1,134 +1,152 @@
-"""The network description a PyNN script builds, and its lock-step run on the kernels' Network.
+"""The network a PyNN script builds, mapped like sPyNNaker maps it and run on a tick scheduler.
 
 Theory of operation
 -------------------
-The front end describes populations, synapse blocks, current sources and recordings here, as
-plain arrays (no PyNN objects cross this boundary). Nothing is simulated until the first
-:meth:`Simulation.run_until`, which maps populations onto cores (``neurons_per_core``), builds
-one kernel group per population, one ``Network.connect`` per synapse block and one kernel current
-per source, each phase timed and logged the way sPyNNaker's toolchain logs its algorithms.
-Anything added or changed later is forwarded to the live ``Network`` at once.
+The front end describes populations, synapse blocks, current sources, recordings and live-I/O
+devices here, as plain arrays (no PyNN objects cross this boundary). Nothing is simulated until
+the first run step (``run_until``, ``run_forever``, ``run_sync``), which
+
+1. maps the network with :func:`spinnlive.engine.mapping.map_network` (cores of at most 256
+   atoms or ``neurons_per_core``, keys, placements, IP tags), the vertices given in the order
+   sPyNNaker makes their first outgoing partitions so the keys equal the toolchain's;
+2. builds one kernel group per population, one ``Network.connect`` per synapse block and one
+   kernel current per source;
+3. with live I/O, opens the board endpoint and writes the I/O database
+   (:class:`~spinnlive.engine.live_io.LiveIO`);
+
+each phase timed and logged the way sPyNNaker's toolchain logs its algorithms. Anything added
+later goes to the live ``Network`` at once; a change to the graph is remapped at the next step.
+
+Every run step (:class:`~spinnlive.engine.run_control.RunControl`) then notifies the listeners
+(DATABASE, confirmations, START_RESUME), runs its ticks through a
+:class:`~spinnlive.engine.scheduler.TickScheduler`, sends STOP_PAUSE, and logs
+:meth:`Simulation.report`'s summary. The clock is real time (each tick at its wall-clock
+deadline, period = timestep x time scale factor) when ``realtime`` is True, or when it is None
+and the network has live I/O; lock-step otherwise.
 
 Rules
 -----
+* The tick (:meth:`Simulation._step`, in the scheduler's thread) does numpy and kernel work
+  only: take what the board queued, step the network, add the spike counts, hand the spikes of
+  live-output populations to the live packet gatherers. It never waits on a client.
 * Population parameter/initial arrays are shared with the front end: it writes them in place and
   calls :meth:`parameters_changed` / :meth:`initial_changed` with the names it touched.
-* Recordings belong to a segment that starts at tick 0 (reset) or at the tick of the last
-  :meth:`clear_recordings`. Signals come back on the tick grid ``start, start + interval, ...,
-  now``; samples that were never taken (a recording added mid-segment) are NaN, so the shape is
-  always what PyNN expects.
-* Random streams (Poisson sources, noisy currents) are seeded from ``(seed, key)``: the same seed
-  gives the same run, and a reset run repeats the first one exactly.
-* Lock-step only: ``realtime`` and ``time_scale_factor`` are stored for the real-time scheduler
-  and reported, never used to sleep here.
+* Labels are unique: a duplicate is renamed ``label<n>`` (PACMAN's rule) with a WARNING, and the
+  front end takes the new label.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..clock import PerfCounterClock, ThreadClock
+from ..database.records import Configuration
 from ..errors import ConfigurationError
+from ..transport.notifier import ListenerAddress
+from . import kernel_build
+from .description import (
+    CurrentRecord,
+    PopulationRecord,
+    SynapseBlock,
+    network_vertices,
+    unique_label,
+)
+from .recordings import SegmentRecordings
+from .run_control import RunControl, _Progress
+from .run_report import (
+    PhaseTiming,
+    PopulationSummary,
+    RunReport,
+    SpikeTally,
+    TimingLog,
+    default_time_scale_factor,
+)
+from .scheduler import TickMode
+from .vertices import LiveOutputParameters, LiveOutputRequest
+
+__all__ = ["PhaseTiming", "Simulation"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_NEURONS_PER_CORE = 256
-SOURCE_MODELS = ("SpikeSourcePoisson", "SpikeSourceArray")
-_CURRENT_NAMES = {"NoisyCurrentSource": {"dt": "noise_dt"}}
-
-
-@dataclass(frozen=True)
-class PhaseTiming:
-    """How long one named build or run phase took (wall seconds)."""
-
-    name: str
-    seconds: float
-
-
-@dataclass(eq=False)
-class PopulationRecord:
-    key: int
-    label: str
-    model: str
-    size: int
-    parameters: dict[str, np.ndarray]
-    initial: dict[str, np.ndarray]
-    gid: int | None = None
-    group: Any = None
-    cores: list[slice] = field(default_factory=list)
-
-
-@dataclass(eq=False)
-class SynapseBlock:
-    pre: int
-    post: int
-    pre_idx: np.ndarray
-    post_idx: np.ndarray
-    weights: np.ndarray
-    delays: np.ndarray
-    receptor: str
-    handle: Any = None
-
-
-@dataclass(eq=False)
-class CurrentRecord:
-    kind: str
-    parameters: dict[str, Any]
-    targets: list[tuple[int, np.ndarray]]
-    seed: int | None = None
-    recording: bool = False
-    source: Any = None
-
-
-@dataclass(eq=False)
-class Recording:
-    """One recorded variable of one population within the current segment."""
-
-    indices: np.ndarray
-    interval: int
-    pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
-
-
-class Simulation:
+class Simulation(SegmentRecordings, RunControl):
     """A network description plus, once run, the kernels ``Network`` that simulates it."""
 
-    def __init__(self, dt: float, *, seed: int = 0, realtime: bool = False,
+    def __init__(self, dt: float, *, seed: int = 0, realtime: bool | None = None,
                  time_scale_factor: float | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] | None = None,
+                 thread_clock: ThreadClock | None = None,
+                 wait_on_confirmation: bool = True, confirmation_timeout: float = 10.0,
+                 keep_database: bool = False, base_dir: Path | None = None) -> None:
+        SegmentRecordings.__init__(self)
+        RunControl.__init__(self)
         self.dt = float(dt)
         self.seed = int(seed)
         self.realtime = realtime
-        self.time_scale_factor = time_scale_factor
-        self.clock = clock
+        self.time_scale_factor = (default_time_scale_factor(self.dt) if time_scale_factor is None
+                                  else float(time_scale_factor))
+        if self.time_scale_factor <= 0:
+            raise ConfigurationError(f"time_scale_factor must be > 0, got {time_scale_factor}")
+        self.clock = clock or PerfCounterClock().now
+        self.thread_clock = thread_clock
+        self.live_options = {"wait_on_confirmation": bool(wait_on_confirmation),
+                             "confirmation_timeout": float(confirmation_timeout),
+                             "keep_database": bool(keep_database)}
+        self.base_dir = (base_dir or Path.cwd()).resolve()
         self.neurons_per_core: dict[str, int] = {}
         self.populations: list[PopulationRecord] = []
         self.synapses: list[SynapseBlock] = []
         self.currents: list[CurrentRecord] = []
-        self.recordings: dict[tuple[int, str], Recording] = {}
+        self.live_outputs: list[LiveOutputRequest] = []
+        self.controls: dict[str, str] = {}  #: rate-control label -> Poisson population label
+        self.listeners: dict[ListenerAddress, None] = {}  #: ordered set
         self.phases: list[PhaseTiming] = []
         self.progress: Callable[[int, int], None] | None = None
         self.net: Any = None
-        self._starts: dict[int, int] = {}  # population key -> tick its segment starts
+        self.mapping: Any = None
+        self.live: Any = None  #: LiveIO, made at the first step that needs it
+        self._order: dict[str, None] = {}  # labels in order of their first outgoing partition
+        self._stale = True  # the graph changed since it was mapped
+        self._run_number = 0
+        self._tally = SpikeTally()
+        self._timing = TimingLog()
+        self._by_label: dict[str, PopulationRecord] = {}
+        self._live_sources: tuple[tuple[str, int], ...] = ()
+        self._closed = False
 
     @property
-    def tick(self) -> int:
-        return 0 if self.net is None else int(self.net.tick)
+    def period_s(self) -> float:
+        return self.dt * self.time_scale_factor / 1000.0
+
+    @property
+    def has_live_io(self) -> bool:
+        """An injector, a live output or a Poisson rate control: the network talks live."""
+        return bool(self.live_outputs or self.controls or any(
+            r.model == "SpikeInjector" for r in self.populations))
+
+    @property
+    def clock_mode(self) -> TickMode:
+        realtime = self.has_live_io if self.realtime is None else self.realtime
+        return TickMode.REALTIME if realtime else TickMode.LOCKSTEP
 
     # -- description ------------------------------------------------------------------------
     def add_population(self, label: str, model: str, size: int,
-                       parameters: dict[str, np.ndarray], initial: dict[str, np.ndarray]) -> int:
+                       parameters: dict[str, np.ndarray], initial: dict[str, np.ndarray],
+                       vertex: dict[str, Any] | None = None) -> tuple[int, str]:
+        """Add a population; returns its key and its (unique) label."""
+        label = unique_label(label, self._by_label.keys() | self.controls.keys())
         rec = PopulationRecord(len(self.populations), label, model, int(size), parameters,
-                               initial)
+                               initial, dict(vertex or {}))
         self.populations.append(rec)
+        self._by_label[label] = rec
+        self._stale = True
         if self.net is not None:
             self._build_population(rec)
-        return rec.key
+        return rec.key, label
 
     def add_projection(self, pre: int, post: int, pre_idx: np.ndarray, post_idx: np.ndarray,
                        weights: np.ndarray, delays: np.ndarray, receptor: str) -> int:
@@ -136,6 +154,7 @@ class Simulation:
                              np.asarray(post_idx, np.int64), np.asarray(weights, float),
                              np.asarray(delays, float), receptor)
         self.synapses.append(block)
+        self._partition(self.populations[pre].label)
         if self.net is not None:
             self._build_synapses(block)
         return len(self.synapses) - 1
@@ -156,19 +175,48 @@ class Simulation:
             for pop, indices in targets:
                 self.net.add_current(self.populations[pop].gid, rec.source, indices)
 
+    # -- live I/O description -----------------------------------------------------------------
+    def add_listener(self, address: ListenerAddress) -> None:
+        """Register a notification listener (equal addresses are one listener)."""
+        self.listeners[address] = None
+
+    def add_live_output(self, key: int, parameters: LiveOutputParameters) -> None:
+        """Stream population ``key``'s spikes through a live packet gatherer."""
+        label = self.populations[key].label
+        self.live_outputs.append(LiveOutputRequest(label, parameters))
+        self._partition(label)
+        self._stale = True
+
+    def add_rate_control(self, key: int, extension: str = "_control") -> str:
+        """Let population ``key``'s Poisson rates be set live; returns the control's label."""
+        rec = self.populations[key]
+        if rec.model != "SpikeSourcePoisson":
+            raise ConfigurationError(
+                f"population {rec.label!r} is a {rec.model}; live rate control needs a "
+                "SpikeSourcePoisson")
+        label = unique_label(rec.label + extension, self._by_label.keys() | self.controls.keys())
+        self.controls[label] = rec.label
+        self._partition(label)
+        return label
+
+    def _partition(self, label: str) -> None:
+        if label not in self._order:
+            self._order[label] = None
+            self._stale = True
+
     # -- changes ----------------------------------------------------------------------------
     def parameters_changed(self, key: int, names: list[str]) -> None:
         rec = self.populations[key]
-        if rec.group is None:
+        if rec.group is None or rec.model == "SpikeInjector":
             return
         if rec.model == "SpikeSourceArray":
-            rec.group.set_spike_times(_spike_lists(rec.parameters["spike_times"]))
+            rec.group.set_spike_times(kernel_build.spike_lists(rec.parameters["spike_times"]))
         else:
             rec.group.set_parameters(**{n: rec.parameters[n] for n in names})
 
     def initial_changed(self, key: int, names: list[str]) -> None:
         rec = self.populations[key]
-        if rec.group is not None and rec.model not in SOURCE_MODELS:
+        if rec.group is not None and rec.model not in kernel_build.SOURCE_MODELS:
             rec.group.set_initial_values(**{n: rec.initial[n] for n in names})
 
     def set_synapses(self, key: int, weights: np.ndarray, delays: np.ndarray) -> None:
@@ -186,124 +234,91 @@ class Simulation:
         if not hasattr(rec.source, "set_parameters"):
             raise ConfigurationError(
                 f"{rec.kind} parameters cannot change after the first run yet")
-        rec.source.set_parameters(**_current_kwargs(rec.kind, rec.parameters))
+        rec.source.set_parameters(**kernel_build.current_kwargs(rec.kind, rec.parameters))
 
-    # -- recording --------------------------------------------------------------------------
-    def record(self, key: int, variable: str, indices: np.ndarray, interval: int) -> None:
-        """Record ``variable`` ('spikes' or a kernel state name) of ``indices`` (replaces)."""
-        rec = self.populations[key]
-        if variable != "spikes" and variable not in rec.initial:
-            raise ConfigurationError(
-                f"population {rec.label!r} ({rec.model}) cannot record {variable!r}")
-        old = self.recordings.get((key, variable))
-        new = Recording(np.unique(np.asarray(indices, np.int64)), int(interval))
-        if old is not None:
-            new.pieces = old.pieces
-            if self.net is not None:
-                new.pieces.append(self._read_kernel(rec, variable, old))
-        self.recordings[(key, variable)] = new
-        if self.net is not None:
-            self._start_kernel_recording(rec, variable, new)
-
-    def stop_recording(self, key: int) -> None:
-        for k in [k for k in self.recordings if k[0] == key]:
-            del self.recordings[k]
-            rec = self.populations[key]
-            if self.net is not None:
-                self.net.record(rec.gid, k[1], np.zeros(0, np.int64))
-
-    def clear_recordings(self, key: int) -> None:
-        """Forget what was recorded so far; the segment now starts at the current tick."""
-        self._starts[key] = self.tick
-        for (k, variable), recording in self.recordings.items():
-            if k == key:
-                recording.pieces = []
-                if self.net is not None:
-                    self._start_kernel_recording(self.populations[key], variable, recording)
-
-    def spikes(self, key: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(local indices, times_ms)`` of the recorded spikes of this segment."""
-        recording = self.recordings.get((key, "spikes"))
-        if recording is None:
-            return np.zeros(0, np.int64), np.zeros(0)
-        pieces = list(recording.pieces)
-        if self.net is not None:
-            pieces.append(self._read_kernel(self.populations[key], "spikes", recording))
-        ids = np.concatenate([p[0] for p in pieces] or [np.zeros(0, np.int64)])
-        times = np.concatenate([p[1] for p in pieces] or [np.zeros(0)])
-        start = self._starts.get(key, 0) * self.dt
-        keep = np.isin(ids, recording.indices) & (times > start + 1e-9)
-        return ids[keep], times[keep]
-
-    def signal(self, key: int, variable: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(values[n_samples, n_indices], indices)`` on this segment's sampling grid."""
-        recording = self.recordings[(key, variable)]
-        grid = np.arange(self._starts.get(key, 0), self.tick + 1, recording.interval)
-        out = np.full((grid.size, recording.indices.size), np.nan)
-        pieces = list(recording.pieces)
-        if self.net is not None:
-            pieces.append(self._read_kernel(self.populations[key], variable, recording))
-        for ticks, values, indices in pieces:
-            rows = np.searchsorted(grid, ticks)
-            ok = (rows < grid.size) & (grid[np.minimum(rows, grid.size - 1)] == ticks)
-            cols = np.searchsorted(recording.indices, indices)
-            present = (cols < recording.indices.size) & (
-                recording.indices[np.minimum(cols, recording.indices.size - 1)] == indices)
-            out[np.ix_(rows[ok], cols[present])] = values[np.ix_(ok, present)]
-        return out, recording.indices
-
-    def current_trace(self, key: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(times_ms, nA)`` of a recorded current source (empty before the first run)."""
-        rec = self.currents[key]
-        if rec.source is None:
-            return np.zeros(0), np.zeros(0)
-        return rec.source.recorded()
-
-    def record_current(self, key: int) -> None:
-        rec = self.currents[key]
-        rec.recording = True
-        if rec.source is not None:
-            rec.source.record(True)
-
-    # -- running ----------------------------------------------------------------------------
-    def run_until(self, tick: int) -> None:
-        if self.net is None:
-            self._build()
-        n = int(tick) - self.tick
-        if n < 0:
-            raise ConfigurationError(f"cannot run back from tick {self.tick} to {tick}")
-        logger.info("Simulating for %d %g ms timesteps (lock-step)", n, self.dt)
-        with self._phase("Run"):
-            chunk = max(1, n // 20)
-            done = 0
-            while done < n:
-                step = min(chunk, n - done)
-                self.net.run(step)
-                done += step
-                if self.progress is not None:
-                    self.progress(done, n)
-
+    # -- running (the rest is RunControl's) ------------------------------------------------
     def reset(self) -> None:
-        self._starts.clear()
-        for recording in self.recordings.values():
-            recording.pieces = []
+        self.reset_recordings()
+        self._tally.clear()
+        self._timing.clear()
         if self.net is not None:
             self.net.reset()
 
+    # -- reporting --------------------------------------------------------------------------
+    def report(self) -> RunReport:
+        """The segment so far (since setup or reset); see :mod:`spinnlive.engine.run_report`."""
+        seconds = self.tick * self.dt / 1000.0
+        counts = self._tally.counts
+        pops = []
+        for rec in self.populations:
+            spikes = int(counts[rec.gid]) if rec.gid is not None and rec.gid < counts.size else 0
+            rate = spikes / rec.size / seconds if seconds > 0 and rec.size else 0.0
+            pops.append(PopulationSummary(rec.label, rec.model, rec.size, len(rec.cores),
+                                          spikes, rate))
+        steps = self._timing.steps
+        return RunReport(
+            clock=self.clock_mode if not steps else steps[-1].mode, dt_ms=self.dt,
+            time_scale_factor=self.time_scale_factor, period_s=self.period_s, ticks=self.tick,
+            wall_s=self._timing.wall_s, populations=tuple(pops),
+            timing=self._timing.summary(), last_step=steps[-1] if steps else None,
+            live_io=None if self.live is None else self.live.summary(),
+            phases=tuple(self.phases))
+
+    def close(self) -> RunReport:
+        """End the simulation: stop live I/O (sockets, loop thread, database); the final report.
+
+        The network and its recordings stay readable.
+        """
+        report = self.report()
+        if not self._closed:
+            self._closed = True
+            if self.live is not None:
+                self.live.close()
+        return report
+
     # -- building ---------------------------------------------------------------------------
-    def _phase(self, name: str) -> _Phase:
-        return _Phase(self, name)
+    def _prepare(self, n: int | None) -> None:
+        """Map (if the graph changed), build the kernels (first step) and load live I/O."""
+        if self.net is None or self._stale:
+            with self._phase("Mapping"):
+                self._map(n)
+        if self.net is None:
+            self._build()
+        self._tally.ensure(len(self.net.groups))
+        if self._stale and self.live is not None and self.has_live_io:
+            with self._phase("Database"):
+                self.live.load(self.mapping, self._run_number, self.controls)
+        self._stale = False
+        sources = dict.fromkeys(r.label for r in self.live_outputs)
+        self._live_sources = tuple((label, self._by_label[label].gid) for label in sources)
+
+    def _map(self, n: int | None) -> None:
+        from .live_io import LiveIO
+        from .mapping import map_network
+        from .run_folder import RunFolders
+
+        if self.live is None and (self.has_live_io or self.listeners):
+            self.live = LiveIO(folders=RunFolders(self.base_dir), **self.live_options)
+        board = "127.0.0.1"
+        if self.live is not None and self.has_live_io:
+            board = self.live.open_board(lambda: self.net.tick if self.net is not None else 0)
+        vertices = network_vertices(self.populations, self._order, self.controls,
+                                    self.neurons_per_core)
+        config = Configuration(machine_time_step_us=self.dt * 1000.0,
+                               time_scale_factor=self.time_scale_factor,
+                               runtime_ms=None if n is None else n * self.dt)
+        bar = _Progress(self, "Mapping the network")
+        self.mapping = map_network(vertices, board_address=board, live_outputs=self.live_outputs,
+                                   configuration=config, progress=bar)
+        bar.finish()
+        for rec in self.populations:
+            rec.cores = [slice(lo, hi + 1) for lo, hi in self.mapping.vertex(rec.label).slices]
+        logger.info("%d populations on %d cores", len(self.populations),
+                    sum(len(v.cores) for v in self.mapping.vertices))
 
     def _build(self) -> None:
         from spinnlive.kernels.network import Network
 
-        with self._phase("Mapping"):
-            for rec in self.populations:
-                per_core = self.neurons_per_core.get(rec.model, DEFAULT_NEURONS_PER_CORE)
-                rec.cores = [slice(lo, min(rec.size, lo + per_core))
-                             for lo in range(0, rec.size, per_core)]
-            n_cores = sum(len(r.cores) for r in self.populations)
-            logger.info("%d populations on %d cores", len(self.populations), n_cores)
         self.net = Network(self.dt)
         with self._phase("Neuron groups"):
             for rec in self.populations:
@@ -316,27 +331,15 @@ class Simulation:
             for current in self.currents:
                 self._build_current(current)
         with self._phase("Recording"):
-            for (key, variable), recording in self.recordings.items():
-                self._start_kernel_recording(self.populations[key], variable, recording)
+            self.start_kernel_recordings()
 
     def _build_population(self, rec: PopulationRecord) -> None:
-        from spinnlive.kernels import sources
-        from spinnlive.kernels.neurons import MODELS
-
-        p = rec.parameters
-        if rec.model == "SpikeSourcePoisson":
-            rng = np.random.default_rng([self.seed, rec.key])
-            group = sources.PoissonGroup(rec.size, self.dt, rate=p["rate"], start=p["start"],
-                                         duration=p["duration"], rng=rng)
-        elif rec.model == "SpikeSourceArray":
-            group = sources.SpikeArrayGroup(rec.size, self.dt, _spike_lists(p["spike_times"]))
-        elif rec.model in MODELS:
-            group = MODELS[rec.model](rec.size, self.dt, **p)
-            group.set_initial_values(**rec.initial)
-        else:
-            raise ConfigurationError(f"population {rec.label!r}: no kernel for {rec.model}")
-        rec.group = group
-        rec.gid = self.net.add_group(group)
+        try:
+            rec.group = kernel_build.make_group(rec.model, rec.size, self.dt, rec.parameters,
+                                                rec.initial, [self.seed, rec.key])
+        except ConfigurationError as error:
+            raise ConfigurationError(f"population {rec.label!r}: {error}") from None
+        rec.gid = self.net.add_group(rec.group)
 
     def _build_synapses(self, block: SynapseBlock) -> None:
         pre, post = self.populations[block.pre], self.populations[block.post]
@@ -344,61 +347,8 @@ class Simulation:
                                         block.weights, block.delays, block.receptor)
 
     def _build_current(self, rec: CurrentRecord) -> None:
-        from spinnlive.kernels import currents
-
-        kind = getattr(currents, rec.kind)
-        kwargs = _current_kwargs(rec.kind, rec.parameters)
-        if rec.kind == "NoisyCurrentSource":
-            seed = [self.seed, 1 << 20, self.currents.index(rec)] if rec.seed is None else rec.seed
-            kwargs["rng"] = np.random.default_rng(seed)
-        rec.source = kind(self.dt, **kwargs)
+        seed = [self.seed, 1 << 20, self.currents.index(rec)] if rec.seed is None else rec.seed
+        rec.source = kernel_build.make_current(rec.kind, self.dt, rec.parameters, seed)
         rec.source.record(rec.recording)
         for key, indices in rec.targets:
             self.net.add_current(self.populations[key].gid, rec.source, indices)
-
-    def _start_kernel_recording(self, rec: PopulationRecord, variable: str,
-                                recording: Recording) -> None:
-        self.net.record(rec.gid, variable, recording.indices)
-        if variable != "spikes" and self.tick > 0:  # the kernel samples only after a step
-            values = rec.group.state[variable][recording.indices].copy()
-            recording.pieces.append((np.array([self.tick]), values[None, :], recording.indices))
-
-    def _read_kernel(self, rec: PopulationRecord, variable: str, recording: Recording
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if variable == "spikes":
-            ids, times = self.net.spikes(rec.gid)
-            return ids, times, np.zeros(0)
-        times, values = self.net.signal(rec.gid, variable)
-        ticks = np.floor(times / self.dt + 0.5).astype(np.int64)
-        return ticks, values, recording.indices
-
-
-class _Phase:
-    """Context manager timing one phase into ``Simulation.phases`` and the log."""
-
-    def __init__(self, sim: Simulation, name: str) -> None:
-        self.sim, self.name = sim, name
-
-    def __enter__(self) -> None:
-        self.started = self.sim.clock()
-
-    def __exit__(self, *exc: object) -> None:
-        seconds = self.sim.clock() - self.started
-        self.sim.phases.append(PhaseTiming(self.name, seconds))
-        logger.info("Time %s taken by %s", timedelta(seconds=seconds), self.name)
-
-
-def _spike_lists(values: np.ndarray) -> list[np.ndarray]:
-    return [np.asarray(getattr(v, "value", v), dtype=float).ravel() for v in values]
-
-
-def _current_kwargs(kind: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    names = _CURRENT_NAMES.get(kind, {})
-    return {names.get(k, k): _plain(v) for k, v in parameters.items()}
-
-
-def _plain(value: Any) -> Any:
-    value = getattr(value, "value", value)  # pyNN Sequence -> ndarray
-    arr = np.asarray(value, dtype=float)
-    return float(arr) if arr.ndim == 0 else arr
-

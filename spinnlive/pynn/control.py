@@ -1,15 +1,27 @@
 """setup/run/reset/end and the state queries, built from pyNN.common's factories.
 
 sPyNNaker compatibility: ``timestep`` defaults to 1 ms (sPyNNaker's default, "biological real
-time"); ``time_scale_factor``, ``realtime``, ``database_socket_addresses``,
-``n_chips_required``/``n_boards_required`` are accepted and stored; the random seed of the
-engine's sources is ``seed=`` (or pyNN.nest's ``rng_seed=``). The embedded engine runs lock-step
-here; real time is the scheduler's business.
+time"); ``time_scale_factor`` defaults as sPyNNaker's does (``max(1, ceil(step_us / 10000))``);
+``database_socket_addresses`` registers notification listeners; ``n_chips_required`` /
+``n_boards_required`` are accepted and ignored; the random seed of the engine's sources is
+``seed=`` (or pyNN.nest's ``rng_seed=``).
+
+The clock: ``realtime=True`` runs each tick at its wall-clock deadline, ``realtime=False`` as
+fast as possible (lock-step). Without it, the environment variable ``SPINNLIVE_CLOCK``
+(``realtime`` or ``fast``, which the ``spinnlive`` command sets) decides, and without that the
+engine runs in real time exactly when the network has live I/O.
+
+Live-I/O options, given to ``setup()`` instead of sPyNNaker's config file (same names as its
+``[Database]`` / ``[Reports]`` keys): ``wait_on_confirmation`` (True: a listener that does not
+confirm the database within ``wait_on_confirmation_timeout`` seconds, default 10, fails the run;
+False: it is logged and the run goes on) and ``keep_input_output_database`` (False: the database
+is deleted at ``end()``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from pyNN import common
@@ -17,12 +29,18 @@ from pyNN.common.control import DEFAULT_MIN_DELAY
 from pyNN.recording import get_io
 
 from ..errors import ConfigurationError
+from ..transport.notifier import ListenerAddress
 from . import simulator
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMESTEP = 1.0
-_STORED = ("database_socket_addresses", "n_chips_required", "n_boards_required")
+CLOCK_ENV = "SPINNLIVE_CLOCK"
+_CLOCKS = {"realtime": True, "fast": False}
+_IGNORED = ("n_chips_required", "n_boards_required")
+_LIVE_OPTIONS = {"wait_on_confirmation": "wait_on_confirmation",
+                 "wait_on_confirmation_timeout": "confirmation_timeout",
+                 "keep_input_output_database": "keep_database"}
 
 
 def setup(timestep: float | None = DEFAULT_TIMESTEP, min_delay: float | str | None =
@@ -36,27 +54,53 @@ def setup(timestep: float | None = DEFAULT_TIMESTEP, min_delay: float | str | No
     rng_seed = extra_params.pop("rng_seed", None)
     if seed is not None and rng_seed is not None and seed != rng_seed:
         raise ConfigurationError(f"setup(): seed={seed} and rng_seed={rng_seed} disagree")
-    realtime = bool(extra_params.pop("realtime", False))
+    realtime = extra_params.pop("realtime", None)
+    realtime = clock_from_environment() if realtime is None else bool(realtime)
+    live = {ours: extra_params.pop(name) for name, ours in _LIVE_OPTIONS.items()
+            if name in extra_params}
+    listeners = extra_params.pop("database_socket_addresses", None) or ()
     common.setup(timestep, min_delay, max_delay=max_delay, **extra_params)
-    unknown = sorted(set(extra_params) - set(_STORED))
+    unknown = sorted(set(extra_params) - set(_IGNORED))
     if unknown:
         logger.warning("setup(): ignoring options %s", unknown)
     simulator.state.configure(timestep, min_delay, max_delay,
                               seed if seed is not None else rng_seed, realtime,
-                              time_scale_factor, extra_params)
-    if realtime:
-        logger.info("realtime=True stored for the real-time scheduler; this engine is lock-step")
+                              time_scale_factor, extra_params, live)
+    for address in listeners:
+        simulator.state.engine.add_listener(listener_address(address))
     return rank()
 
 
+def clock_from_environment() -> bool | None:
+    """``SPINNLIVE_CLOCK``: True for realtime, False for fast, None when unset."""
+    value = os.environ.get(CLOCK_ENV, "").strip().lower()
+    if not value:
+        return None
+    if value not in _CLOCKS:
+        raise ConfigurationError(
+            f"{CLOCK_ENV}={value!r} is not a clock; use one of {sorted(_CLOCKS)}")
+    return _CLOCKS[value]
+
+
+def listener_address(address: Any) -> ListenerAddress:
+    """A listener from an sPyNNaker ``SocketAddress``, a ``(host, port[, ack])`` tuple or ours."""
+    if isinstance(address, ListenerAddress):
+        return address
+    if hasattr(address, "notify_port_no"):
+        return ListenerAddress(address.notify_host_name, address.notify_port_no,
+                               address.listen_port)
+    return ListenerAddress(*address)
+
+
 def end(compatible_output: bool = True) -> None:
-    """Write what record(to_file=...) asked for and drop the network."""
+    """Write what record(to_file=...) asked for, close the live I/O, keep the run's report."""
     state = simulator.state
     for population, variables, filename in state.write_on_end:
         population.write_data(get_io(filename), variables)
     state.write_on_end = []
+    report = state.end()
     logger.info("simulation ended at t = %g ms; phases: %s", state.t,
-                ", ".join(f"{p.name} {p.seconds:.3f} s" for p in state.engine.phases))
+                ", ".join(f"{p.name} {p.seconds:.3f} s" for p in report.phases))
 
 
 def set_number_of_neurons_per_core(neuron_type: Any, max_permitted: Any) -> None:

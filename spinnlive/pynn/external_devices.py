@@ -1,105 +1,176 @@
-"""``pyNN.spiNNaker.external_devices`` for spinnlive: live I/O entry points, not yet wired.
+"""``pyNN.spiNNaker.external_devices`` for spinnlive: live input, live output, run control.
 
-Every name a sPyNNaker script uses for live input/output exists here so that the script imports
-cleanly, but each one raises :class:`~spinnlive.errors.ConfigurationError` when it is called (or
-instantiated) until the embedded engine's board endpoint, notification handshake and live
-connections are joined to the PyNN front end. Failing loudly is the point: a live-I/O script
-that ran silently without its I/O would report nonsense.
+The names, signatures and defaults are sPyNNaker 7.4.1's (protocol sheet §3.1, §5.3-§5.5), so a
+live script runs unchanged and sPyNNaker's own client classes talk to the embedded engine:
+
+* :func:`SpikeInjector` is a cell type: a population of it takes spikes over EIEIO (its keys
+  step by 1; ``additional_parameters={"virtual_key": k}`` fixes them).
+* :func:`activate_live_output_for` streams a population's spikes through a live packet gatherer
+  (every LPG parameter, same defaults); :func:`add_poisson_live_rate_control` adds the
+  ``<label>_control`` source whose events set a Poisson population's rates.
+* Each of them registers a notification listener when ``notify`` (``database_notify_host``
+  None -> localhost, ``database_notify_port_num`` None -> 19999, ``database_ack_port_num`` None
+  -> any local port), as do :func:`add_database_socket_address` and
+  :func:`register_database_notification_request`; equal addresses are one listener.
+* :func:`run_forever` runs until :func:`request_stop` (from a live callback or another thread);
+  :func:`run_sync` pauses every ``sync_time`` ms until :func:`continue_simulation`.
+
+What the engine does with these per run step is in :mod:`spinnlive.engine.live_io`.
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
+from pyNN.standardmodels import StandardCellType, build_translations
+
+from ..connections import SpynnakerLiveSpikesConnection, SpynnakerPoissonControlConnection
+from ..engine.vertices import LiveOutputParameters
 from ..errors import ConfigurationError
-
-_NOT_YET = ("{name} is not yet supported by spinnlive's PyNN front end: live I/O (the board "
-            "endpoint and notification protocol) is not connected to it yet")
+from ..protocol.eieio import EIEIOType
+from ..protocol.eieio import PrefixType as EIEIOPrefix
+from ..transport.notifier import ListenerAddress
+from . import simulator
 
 __all__ = [
     "activate_live_output_for", "activate_live_output_to", "add_poisson_live_rate_control",
     "register_database_notification_request", "run_forever", "run_sync", "request_stop",
     "continue_simulation", "add_database_socket_address", "SpikeInjector",
     "SpynnakerLiveSpikesConnection", "SpynnakerPoissonControlConnection", "EIEIOType",
+    "EIEIOPrefix",
 ]
 
-
-def _refuse(name: str) -> NoReturn:
-    raise ConfigurationError(_NOT_YET.format(name=name))
-
-
-def activate_live_output_for(population: Any, *args: Any, **kwargs: Any) -> NoReturn:
-    """Stream a population's spikes to a host as EIEIO (not yet supported)."""
-    _refuse("activate_live_output_for")
+NOTIFY_HOST = "localhost"  #: ``[Database] notify_hostname``
+NOTIFY_PORT = 19999  #: ``[Database] notify_port``
+LIVE_SPIKE_PORT = 17895  #: ``[Recording] live_spike_port``
+LIVE_SPIKE_HOST = "0.0.0.0"  #: ``[Recording] live_spike_host``
 
 
-def activate_live_output_to(population: Any, device: Any, *args: Any, **kwargs: Any) -> NoReturn:
-    """Send a population's spikes to another vertex or device (not yet supported)."""
-    _refuse("activate_live_output_to")
-
-
-def add_poisson_live_rate_control(poisson_population: Any, *args: Any,
-                                  **kwargs: Any) -> NoReturn:
-    """Allow a Poisson source's rates to be set live (not yet supported)."""
-    _refuse("add_poisson_live_rate_control")
+def add_database_socket_address(database_notify_host: str | None,
+                                database_notify_port_num: int | None,
+                                database_ack_port_num: int | None) -> None:
+    """Register a notification listener (sPyNNaker's defaults fill the Nones)."""
+    simulator.state.engine.add_listener(ListenerAddress(
+        database_notify_host or NOTIFY_HOST,
+        NOTIFY_PORT if database_notify_port_num is None else int(database_notify_port_num),
+        None if database_ack_port_num is None else int(database_ack_port_num)))
 
 
 def register_database_notification_request(hostname: str, notify_port: int,
-                                           ack_port: int) -> NoReturn:
-    """Add a listener to the notification protocol (not yet supported)."""
-    _refuse("register_database_notification_request")
+                                           ack_port: int) -> None:
+    """Register a notification listener."""
+    add_database_socket_address(hostname, notify_port, ack_port)
 
 
-def add_database_socket_address(*args: Any, **kwargs: Any) -> NoReturn:
-    """Add a notification listener address (not yet supported)."""
-    _refuse("add_database_socket_address")
+class SpikeInjectorType(StandardCellType):
+    """A population that emits only the spikes injected into it live (sPyNNaker's injector)."""
+
+    default_parameters: ClassVar[dict[str, Any]] = {}
+    default_initial_values: ClassVar[dict[str, Any]] = {}
+    recordable: ClassVar[list[str]] = ["spikes"]
+    units: ClassVar[dict[str, str]] = {}
+    translations = build_translations()
+    kernel_model = "SpikeInjector"
+    variable_map: ClassVar[dict[str, str]] = {}
 
 
-def run_forever(sync_time: float = 0.0) -> NoReturn:
-    """Run until request_stop() (not yet supported)."""
-    _refuse("run_forever")
+def SpikeInjector(notify: bool = True, database_notify_host: str | None = None,  # noqa: N802
+                  database_notify_port_num: int | None = None,
+                  database_ack_port_num: int | None = None) -> SpikeInjectorType:
+    """The spike injector cell type; registers a listener when ``notify``."""
+    if notify:
+        add_database_socket_address(database_notify_host, database_notify_port_num,
+                                    database_ack_port_num)
+    return SpikeInjectorType()
 
 
-def run_sync(run_time: float, sync_time: float) -> NoReturn:
-    """Run in synchronised chunks (not yet supported)."""
-    _refuse("run_sync")
+def _code(member: Any) -> int:
+    """An EIEIO enum's wire code, whether it is spinnlive's or spinnman's enum."""
+    return int(getattr(member, "encoded_value", getattr(member, "value", member)))
 
 
-def request_stop() -> NoReturn:
-    """Stop a run_forever() (not yet supported)."""
-    _refuse("request_stop")
+def _root(population: Any) -> Any:
+    key = getattr(population, "_key", None)
+    if key is None:
+        raise ConfigurationError(
+            f"expected a spinnlive Population, got {type(population).__name__}; views and "
+            "assemblies cannot be live devices (sPyNNaker refuses them too)")
+    return population
 
 
-def continue_simulation() -> NoReturn:
-    """Resume a run_sync() (not yet supported)."""
-    _refuse("continue_simulation")
+def activate_live_output_for(
+        population: Any, *, database_notify_host: str | None = None,
+        database_notify_port_num: int | None = None, database_ack_port_num: int | None = None,
+        port: int | None = None, host: str | None = None, tag: int | None = None,
+        strip_sdp: bool = True, use_prefix: bool = False, key_prefix: int | None = None,
+        prefix_type: EIEIOPrefix | None = None,
+        message_type: EIEIOType = EIEIOType.KEY_32_BIT, right_shift: int = 0,
+        payload_as_time_stamps: bool = True, notify: bool = True,
+        use_payload_prefix: bool = True, payload_prefix: int | None = None,
+        payload_right_shift: int = 0, number_of_packets_sent_per_time_step: int = 0,
+        translate_keys: bool = False, partition_ids: Iterable[str] | None = None) -> None:
+    """Stream ``population``'s spikes live, as an LPG sends them (protocol sheet §5.4)."""
+    pop = _root(population)
+    kwargs: dict[str, Any] = {}
+    if partition_ids is not None:
+        kwargs["partition_ids"] = tuple(partition_ids)
+    parameters = LiveOutputParameters(
+        host=LIVE_SPIKE_HOST if host is None else host,
+        port=LIVE_SPIKE_PORT if port is None else int(port), tag=tag, strip_sdp=strip_sdp,
+        use_prefix=use_prefix, key_prefix=key_prefix,
+        prefix_type=None if prefix_type is None else EIEIOPrefix(_code(prefix_type)),
+        message_type=EIEIOType(_code(message_type)), right_shift=right_shift,
+        payload_as_time_stamps=payload_as_time_stamps, use_payload_prefix=use_payload_prefix,
+        payload_prefix=payload_prefix, payload_right_shift=payload_right_shift,
+        number_of_packets_sent_per_time_step=number_of_packets_sent_per_time_step,
+        translate_keys=translate_keys, **kwargs)
+    simulator.state.engine.add_live_output(pop._key, parameters)
+    if notify:
+        add_database_socket_address(database_notify_host, database_notify_port_num,
+                                    database_ack_port_num)
 
 
-class _RefusingMeta(type):
-    """Class attribute access (``EIEIOType.KEY_32``) refuses too."""
-
-    def __getattr__(cls, attr: str) -> NoReturn:
-        _refuse(f"{cls.__name__}.{attr}")
-
-
-class _Refusing(metaclass=_RefusingMeta):
-    """Base of the classes that cannot be instantiated yet."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _refuse(type(self).__name__)
+def activate_live_output_to(population: Any, device: Any, partition_id: str = "SPIKE") -> None:
+    """Send spikes to another vertex or hardware device: no such devices on the engine."""
+    raise ConfigurationError(
+        "activate_live_output_to connects to SpiNNaker hardware devices (SpiNNaker links,"
+        " FPGAs), which the embedded engine has none of; use activate_live_output_for to a host"
+        " or a Projection to a population")
 
 
-class SpikeInjector(_Refusing):
-    """Cell type that takes spikes injected live over EIEIO (not yet supported)."""
+def add_poisson_live_rate_control(
+        poisson_population: Any, *, control_label_extension: str = "_control",
+        receive_port: int | None = None, database_notify_host: str | None = None,
+        database_notify_port_num: int | None = None, database_ack_port_num: int | None = None,
+        notify: bool = True, reserve_reverse_ip_tag: bool = False) -> None:
+    """Let a SpikeSourcePoisson's rates be set live through ``<label><extension>``."""
+    pop = _root(poisson_population)
+    if receive_port is not None or reserve_reverse_ip_tag:
+        raise ConfigurationError(
+            "reverse IP tags (receive_port, reserve_reverse_ip_tag) are not emulated: clients "
+            "send rate changes as SDP to the board, which sPyNNaker's connection always does")
+    simulator.state.engine.add_rate_control(pop._key, control_label_extension)
+    if notify:
+        add_database_socket_address(database_notify_host, database_notify_port_num,
+                                    database_ack_port_num)
 
 
-class SpynnakerLiveSpikesConnection(_Refusing):
-    """Host-side live spike sender/receiver (not yet supported here)."""
+def run_forever(sync_time: float = 0.0) -> None:
+    """Run until :func:`request_stop`; with ``sync_time`` pause every that many ms."""
+    simulator.state.run_forever(sync_time)
 
 
-class SpynnakerPoissonControlConnection(_Refusing):
-    """Host-side Poisson rate controller (not yet supported here)."""
+def run_sync(run_time: float, sync_time: float) -> None:
+    """Run ``run_time`` ms, pausing every ``sync_time`` ms until :func:`continue_simulation`."""
+    simulator.state.run_sync(run_time, sync_time)
 
 
-class EIEIOType(_Refusing):
-    """EIEIO packet type selector (not yet supported here)."""
+def request_stop() -> None:
+    """Stop a run after the tick in progress (from any thread, e.g. a live callback)."""
+    simulator.state.engine.request_stop()
+
+
+def continue_simulation() -> None:
+    """Resume a run paused at a sync point."""
+    simulator.state.engine.continue_simulation()

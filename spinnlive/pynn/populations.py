@@ -23,6 +23,7 @@ from pyNN import common
 from pyNN.parameters import LazyArray, ParameterSpace, Sequence, simplify
 from pyNN.standardmodels import StandardCellType
 
+from ..engine.description import VERTEX_PARAMETERS
 from ..errors import ConfigurationError
 from . import simulator
 from .recording import Recorder
@@ -134,6 +135,19 @@ class Population(_RootArrays, common.Population):
     _recorder_class = Recorder
     _assembly_class = Assembly
 
+    def __init__(self, size: Any, cellclass: Any, cellparams: Any = None, structure: Any = None,
+                 initial_values: dict[str, Any] | None = None, label: str | None = None,
+                 additional_parameters: dict[str, Any] | None = None,
+                 **additional_kwargs: Any) -> None:
+        # Overridden for sPyNNaker's signature: additional_parameters (virtual_key,
+        # max_atoms_per_core, n_colour_bits change the mapping; the rest has no meaning here).
+        extra = {**(additional_parameters or {}), **additional_kwargs}
+        self._vertex_parameters = {k: extra.pop(k) for k in VERTEX_PARAMETERS if k in extra}
+        if extra:
+            logger.info("population %r: additional parameters %s have no effect on the "
+                        "embedded engine", label, sorted(extra))
+        super().__init__(size, cellclass, cellparams, structure, initial_values or {}, label)
+
     def _root(self) -> tuple[Population, np.ndarray | slice]:
         return self, slice(None)
 
@@ -160,6 +174,8 @@ class Population(_RootArrays, common.Population):
                          if variable in celltype.default_initial_values}
         state.id_counter += self.size
         state.populations.append(self)
-        self._key = state.engine.add_population(
+        # the engine makes a duplicate label unique (PACMAN's rule); the population takes it
+        self._key, self.label = state.engine.add_population(
             label=self.label, model=celltype.kernel_model, size=self.size,
-            parameters=self._parameters, initial=self._initial)
+            parameters=self._parameters, initial=self._initial,
+            vertex=getattr(self, "_vertex_parameters", None))

@@ -2,10 +2,15 @@
 
 Theory of operation: PyNN's common layer asks ``state`` for the time, time step, delays and
 segment counter, and calls ``run_until``/``reset``/``clear``. ``State`` keeps the PyNN-facing
-settings (and the sPyNNaker extras: time scale factor, ``realtime``, neurons per core) and owns one
-:class:`spinnlive.engine.simulation.Simulation`, which holds the network description and builds
-the kernels' ``Network`` on the first run. Time is an integer tick in the engine; ``state.t`` is
-``tick * dt`` and is never stored separately, so it cannot drift.
+settings (and the sPyNNaker extras: time scale factor, ``realtime``, neurons per core, the
+live-I/O options) and owns one :class:`spinnlive.engine.simulation.Simulation`, which holds the
+network description, maps and builds it on the first run and runs it on its tick scheduler.
+Time is an integer tick in the engine; ``state.t`` is ``tick * dt`` and is never stored
+separately, so it cannot drift.
+
+``state.last_report`` is the :class:`~spinnlive.engine.run_report.RunReport` of the simulation
+that ``end()`` closed last; it survives ``end()`` and the next ``setup()`` so that a caller
+(the ``spinnlive`` command) can read it after the user's script returned.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 import numpy as np
 from pyNN import common
 
+from ..engine.run_report import RunReport
 from ..engine.simulation import Simulation
 
 name = "spinnlive"
@@ -43,39 +49,59 @@ class State(common.control.BaseState):
         self.max_delay: float | str = "auto"
         self.seed = DEFAULT_SEED
         self.time_scale_factor: float | None = None
-        self.realtime = False
-        self.neurons_per_core: dict[str, int] = {}
+        self.realtime: bool | None = None
         self.extra: dict[str, Any] = {}
+        self.last_report: RunReport | None = None
         self.engine = Simulation(self.dt, seed=self.seed)
         self.clear()
+
+    @property
+    def neurons_per_core(self) -> dict[str, int]:
+        """sPyNNaker's per-model ceiling of atoms per core (the engine's mapping reads it)."""
+        return self.engine.neurons_per_core
 
     @property
     def t(self) -> float:
         return self.engine.tick * self.dt
 
     def configure(self, timestep: float, min_delay: float | str, max_delay: float | str,
-                  seed: int | None, realtime: bool, time_scale_factor: float | None,
-                  extra: dict[str, Any]) -> None:
-        """Apply setup(): forget the old network and start an empty engine."""
+                  seed: int | None, realtime: bool | None, time_scale_factor: float | None,
+                  extra: dict[str, Any], live_options: dict[str, Any] | None = None) -> None:
+        """Apply setup(): end the old engine (its sockets) and start an empty one."""
+        self.engine.close()
         self.dt = float(timestep)
         self.min_delay = min_delay
         self.max_delay = max_delay
         self.seed = DEFAULT_SEED if seed is None else int(seed)
-        self.realtime = bool(realtime)
+        self.realtime = realtime
         self.time_scale_factor = time_scale_factor
         self.extra = dict(extra)
-        self.neurons_per_core = {}
-        self.engine = Simulation(self.dt, seed=self.seed, realtime=self.realtime,
-                                 time_scale_factor=time_scale_factor)
+        self.engine = Simulation(self.dt, seed=self.seed, realtime=realtime,
+                                 time_scale_factor=time_scale_factor, **(live_options or {}))
         self.clear()
 
     def run(self, simtime: float) -> None:
         self.run_until(self.t + simtime)
 
     def run_until(self, tstop: float) -> None:
-        self.engine.neurons_per_core = self.neurons_per_core
-        self.engine.run_until(int(np.floor(tstop / self.dt + 0.5)))
+        self.engine.run_until(self.ticks(tstop))
         self.running = True
+
+    def run_forever(self, sync_time: float = 0.0) -> None:
+        self.engine.run_forever(self.ticks(sync_time))
+        self.running = True
+
+    def run_sync(self, run_time: float, sync_time: float) -> None:
+        self.engine.run_sync(self.ticks(run_time), self.ticks(sync_time))
+        self.running = True
+
+    def ticks(self, ms: float) -> int:
+        return int(np.floor(ms / self.dt + 0.5))
+
+    def end(self) -> RunReport:
+        """Close the engine's live I/O and keep its final report (the network stays readable)."""
+        self.last_report = self.engine.close()
+        return self.last_report
 
     def clear(self) -> None:
         self.recorders = set()

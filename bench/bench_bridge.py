@@ -1,0 +1,285 @@
+"""Bridge throughput and hop latency, next to a bare socket and sPyNNaker's LiveEventConnection.
+
+Run: ``.venv/bin/python bench/bench_bridge.py [--step 0.5]``
+
+Every receiver gets the same stream from a sender process: full live-output packets (64
+KEY_32_BIT keys, D + T timestamp, 32 packets per tick, keys of two populations), paced at a
+ladder of rates; at each rung the receiver must get every event (zero loss), and the highest
+such rung is its number. The receivers:
+
+* bare: a blocking ``socket.recv`` loop that only counts (the machine's floor);
+* bridge: ``python -m spinnlive.bridge`` in its own process, measured at a ZeroMQ subscriber
+  here (events per ``spikes/<label>`` message), after the real handshake with a fake board;
+* LiveEventConnection: ``SpynnakerLiveSpikesConnection(receive_labels=...)`` counting events in
+  its time callback, after the same handshake (it needs the IP-tag reply to confirm).
+
+Then hop latency, one message in flight at a time: UDP in -> ZeroMQ out (one partial LPG packet
+to the subscriber) and ZeroMQ in -> UDP out (``inject/`` to the fake board), p50 / p99.
+Targets (the brief): >= 3 M events/s, >= 40 % of bare, >= 10x LiveEventConnection, p99 < 1 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import zmq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bridge_helpers import (  # noqa: E402
+    FakeBoard,
+    bridge_mapping,
+    lpg_packets,
+    start_bridge_process,
+    write_bridge_database,
+)
+
+from spinnlive.protocol.commands import Database, StartResumeNotification, encode_command  # noqa: E402
+from spinnlive.protocol.sdp import iptag_set_reply  # noqa: E402
+
+PACKETS_PER_TICK = 32
+LADDER = [0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24]  # M events/s
+LEC_LADDER = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3]
+
+SENDER = r"""
+import socket, sys, time, struct
+import numpy as np
+host, port, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+template = [bytes.fromhex(h) for h in sys.stdin.read().split()]
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+per_packet = (len(template[0]) - 6) // 4
+n_packets = int(rate * seconds / per_packet)
+per_ms = rate / per_packet / 1000.0
+packets = [bytearray(p) for p in template]
+start = time.perf_counter()
+sent = 0
+tick = 0
+while sent < n_packets:
+    due = min(n_packets, int((time.perf_counter() - start) * 1000.0 * per_ms) + 1)
+    while sent < due:
+        i = sent % len(packets)
+        if i == 0:
+            tick += 1
+            for p in packets:
+                struct.pack_into("<I", p, 2, tick)
+        sock.sendto(packets[i], (host, port))
+        sent += 1
+    ahead = sent / per_ms / 1000.0 - (time.perf_counter() - start)
+    if ahead > 0.0002:
+        time.sleep(ahead)
+print(sent * per_packet, time.perf_counter() - start)
+"""
+
+
+def _template(board: str) -> str:
+    table = bridge_mapping(board).key_table()
+    rng = np.random.default_rng(1)
+    exc = table.keys_of("exc", rng.integers(0, 300, 64 * PACKETS_PER_TICK // 2))
+    inh = table.keys_of("inh", rng.integers(0, 40, 64 * PACKETS_PER_TICK // 2))
+    keys = np.concatenate([exc, inh])
+    rng.shuffle(keys)
+    packets = lpg_packets(0, keys)
+    assert len(packets) == PACKETS_PER_TICK and all(len(p) == 262 for p in packets)
+    return " ".join(p.hex() for p in packets)
+
+
+def _send(address: tuple[str, int], rate: float, seconds: float, template: str) -> int:
+    out = subprocess.run([sys.executable, "-c", SENDER, address[0], str(address[1]), str(rate),
+                          str(seconds)], input=template, capture_output=True, text=True,
+                         check=True).stdout.split()
+    return int(out[0])
+
+
+def ladder(name: str, rates: list[float], step: float, template: str,
+           address: tuple[str, int], count) -> float:  # noqa: ANN001 - count: callable
+    """Highest rate (events/s) with zero loss; ``count(expected)`` returns events received."""
+    best = 0.0
+    for mega in rates:
+        rate = mega * 1e6
+        result: dict[str, int] = {}
+
+        def run(r: float = rate, out: dict[str, int] = result) -> None:
+            out["n"] = _send(address, r, step, template)
+
+        sender = threading.Thread(target=run)
+        sender.start()
+        got = count(int(rate * step // 64 * 64))
+        sender.join()
+        lost = result["n"] - got
+        print(f"  {name:>8} {mega:6.2f} M ev/s: sent {result['n']:>9} got {got:>9} "
+              f"lost {lost}", flush=True)
+        if lost:
+            break
+        best = rate
+    return best
+
+
+def _handshake(notify_port: int, path: Path, board: FakeBoard) -> tuple[str, int]:
+    """Toolchain + board: DATABASE, answer the IP-tag request, wait for 01 40, START."""
+    toolchain = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    toolchain.connect(("127.0.0.1", notify_port))
+    toolchain.settimeout(30)
+    board.sock.setblocking(False)
+    while True:  # what an earlier receiver left (its tag refreshes, injections)
+        try:
+            board.sock.recv(2048)
+        except BlockingIOError:
+            break
+    toolchain.send(encode_command(Database(path=str(path))))
+    board.sock.settimeout(30)
+    while True:
+        data, live = board.sock.recvfrom(100)
+        if len(data) == 26 and data[10] == 26:  # SCP CMD_IPTAG
+            break
+    board.sock.sendto(iptag_set_reply(data), live)
+    toolchain.recv(100)
+    toolchain.send(encode_command(StartResumeNotification()))
+    toolchain.close()
+    return live
+
+
+def bare(step: float, template: str) -> float:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    sock.bind(("127.0.0.1", 0))
+
+    def count(expected: int) -> int:
+        n = 0
+        sock.settimeout(2.0)
+        try:
+            while n < expected:
+                n += (len(sock.recv(2048)) - 6) // 4
+        except TimeoutError:
+            pass
+        return n
+
+    return ladder("bare", LADDER, step, template, sock.getsockname(), count)
+
+
+def bridge(step: float, template: str, board: FakeBoard, path: Path) -> dict[str, float]:
+    proc, where = start_bridge_process("--tag-timeout", "10")
+    ctx = zmq.Context()
+    try:
+        live = _handshake(where["notify"][1], path, board)
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.RCVHWM, 0)
+        sub.connect(str(where["publish"]))
+        for topic in (b"spikes/exc", b"spikes/inh", b"sync/bench"):
+            sub.setsockopt(zmq.SUBSCRIBE, topic)
+        while sub.recv_multipart()[0] != b"sync/bench":
+            pass
+
+        def count(expected: int) -> int:
+            n = 0
+            while n < expected and sub.poll(2000):
+                frames = sub.recv_multipart()
+                n += len(frames[2]) // 4
+            return n
+
+        result = {"throughput": ladder("bridge", LADDER, step, template, live, count)}
+        result.update(latency(sub, ctx, board, live, str(where["input"])))
+        return result
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        ctx.destroy(0)
+
+
+def latency(sub: zmq.Socket, ctx: zmq.Context, board: FakeBoard, live: tuple[str, int],
+            input_endpoint: str, n: int = 2000) -> dict[str, float]:
+    table = bridge_mapping(board.ip).key_table()
+    packet = lpg_packets(0, table.keys_of("exc", np.arange(10)))[0]
+    up = []
+    for tick in range(n):
+        data = bytearray(packet)
+        data[2:6] = tick.to_bytes(4, "little")
+        t0 = time.perf_counter()
+        board.sock.sendto(data, live)
+        sub.recv_multipart()
+        up.append(time.perf_counter() - t0)
+        time.sleep(0.0005)
+    push = ctx.socket(zmq.PUSH)
+    push.connect(input_endpoint)
+    ids = np.uint32([0, 1, 2]).tobytes()
+    push.send_multipart([b"inject/stim", ids])
+    board.sock.recv(100)
+    down = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        push.send_multipart([b"inject/stim", ids])
+        board.sock.recv(100)
+        down.append(time.perf_counter() - t0)
+        time.sleep(0.0005)
+    ms = {name: np.percentile(np.array(v) * 1e3, [50, 99]) for name, v in
+          (("udp_to_zmq", up), ("zmq_to_udp", down))}
+    return {f"{name}_p{q}": float(v[i]) for name, v in ms.items()
+            for i, q in enumerate((50, 99))}
+
+
+def live_event_connection(step: float, template: str, board: FakeBoard, path: Path) -> float:
+    from spynnaker.pyNN.connections import SpynnakerLiveSpikesConnection
+
+    conn = SpynnakerLiveSpikesConnection(receive_labels=["exc", "inh"], local_host="127.0.0.1",
+                                         local_port=None)
+    received = [0]
+    lock = threading.Lock()
+
+    def on_spikes(label: str, time_: int, ids: list[int]) -> None:
+        with lock:
+            received[0] += len(ids)
+
+    for label in ("exc", "inh"):
+        conn.add_receive_callback(label, on_spikes)
+    try:
+        live = _handshake(conn.local_port, path, board)
+
+        def count(expected: int) -> int:
+            last, idle = -1, time.perf_counter()
+            while received[0] < expected and time.perf_counter() - idle < 2.0:
+                if received[0] != last:
+                    last, idle = received[0], time.perf_counter()
+                time.sleep(0.01)
+            with lock:
+                got = received[0]
+                received[0] = 0
+            return got
+
+        return ladder("LEC", LEC_LADDER, step, template, live, count)
+    finally:
+        conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--step", type=float, default=0.5, help="seconds per ladder rung")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        board = FakeBoard()
+        path = write_bridge_database(Path(tmp), board.ip)
+        template = _template(board.ip)
+        print("bare socket (floor):", flush=True)
+        floor = bare(args.step, template)
+        print("bridge:", flush=True)
+        ours = bridge(args.step, template, board, path)
+        print("LiveEventConnection:", flush=True)
+        lec = live_event_connection(args.step, template, board, path)
+        board.close()
+    tp = ours["throughput"]
+    print(f"\nzero-loss throughput: bridge {tp / 1e6:.2f} M ev/s, bare socket {floor / 1e6:.2f},"
+          f" LiveEventConnection {lec / 1e6:.3f}")
+    print(f"bridge / bare = {tp / floor:.0%}   bridge / LiveEventConnection = "
+          f"{tp / lec if lec else float('inf'):.1f}x")
+    print(f"hop latency UDP->ZeroMQ p50 {ours['udp_to_zmq_p50']:.3f} ms p99 "
+          f"{ours['udp_to_zmq_p99']:.3f} ms; ZeroMQ->UDP p50 {ours['zmq_to_udp_p50']:.3f} ms "
+          f"p99 {ours['zmq_to_udp_p99']:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The compiled tick loop: every group's update and spike delivery for a run of ticks in one call.
+
+``Network`` calls ``run_ticks`` once per ``run`` (or once per tick when current sources or
+state recorders need Python between ticks), so a tick costs no Python at all. Per tick ``t``
+and per group ``g`` in the order they were added (NEST's order within a time slice):
+
+1. a source emits (Poisson, spike array) / a neuron group reads its columns of ring row
+   ``t`` (the input arriving in ``t``), integrates (``neuron_step`` dispatches on the model's
+   ``KIND`` to the same kernel ``NeuronGroup.step`` runs) and clears those columns;
+2. spikes injected since the last call are appended (first tick of the call only);
+3. the group's spikes are delivered at once through the network's CSR table into rows
+   ``t + d`` (``1 <= d <= max_delay < rows``, so never into row ``t``, which is why delivering
+   group by group is the same as delivering after all groups: each buffer cell receives its
+   additions in the same order, group by group, spike by spike, synapse by synapse). The
+   table's packed ``target = d * width + column`` is added to row ``t``'s start in the
+   flattened ring and wrapped once;
+4. if ``meta[g, KEEP]`` is set, ``(g, index, t)`` is appended to the spike log.
+
+Group data arrive as one typed list of ``(s, k, i)`` tuples (state rows, constants, integer
+tables; see ``neuron_base`` and ``sources``; one list because unboxing a typed list costs
+~0.6 us per call) and one ``meta`` row per group: kind, size, first buffer column (neurons),
+first global cell id (row of the CSR table), cursor (spike arrays' read position, updated in
+place). ``keep[g]`` asks for group ``g``'s spikes in the log; ``counts[g]`` accumulates its
+spike count. Growable outputs (``fired`` scratch, ``log``) are returned, possibly
+reallocated; nothing is rebound inside a per-neuron or per-synapse loop (see
+``sources.grow``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+from numba.typed import List
+
+from .neurons_ode import _cond_exp_kernel, _izhikevich_kernel
+from .neurons_psc import _psc_alpha_kernel, _psc_delta_kernel, _psc_exp_kernel
+from .sources import KIND_ARRAY, KIND_POISSON, emit_array, emit_poisson, grow
+
+# meta columns
+KIND, SIZE, COLUMN, CELL, CURSOR = range(5)
+META_COLUMNS = 5
+
+
+@numba.njit(cache=True)
+def neuron_step(kind, s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
+    """One tick of a neuron group of model ``kind`` (``NeuronGroup.KIND``)."""
+    if kind == 10:
+        return _psc_exp_kernel(s, k, exc, inh, iext, has_iext, out)
+    if kind == 11:
+        return _psc_alpha_kernel(s, k, exc, inh, iext, has_iext, out)
+    if kind == 12:
+        return _psc_delta_kernel(s, k, exc, inh, iext, has_iext, out)
+    if kind == 13:
+        return _cond_exp_kernel(s, k, exc, inh, iext, has_iext, out)
+    if kind == 14:
+        return _izhikevich_kernel(s, k, exc, inh, iext, has_iext, out)
+    return 0
+
+
+@numba.njit(cache=True)
+def _grow_log(log, need):  # pragma: no cover - compiled
+    if need <= log.shape[1]:
+        return log
+    new = np.empty((log.shape[0], max(need, 2 * log.shape[1])), dtype=log.dtype)
+    new[:, :log.shape[1]] = log
+    return new
+
+
+@numba.njit(cache=True)
+def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights, buf,
+              inj, inj_ptr, counts, fired, log):  # pragma: no cover - compiled
+    """Advance ticks ``t0 .. t0 + n_ticks - 1``; returns ``(fired, log, n_log)``."""
+    n_log = 0
+    rows, width = buf.shape[0], buf.shape[1]
+    n_all = width // 2
+    flat = buf.reshape(rows * width)
+    size = rows * width
+    has_iext = iext.shape[0] > 0
+    for step in range(n_ticks):
+        t = t0 + step
+        r0 = t % rows
+        row = buf[r0]
+        t_end = (t + 1) * dt
+        for g in range(meta.shape[0]):
+            kind, n, col = meta[g, KIND], meta[g, SIZE], meta[g, COLUMN]
+            gs, gk, gi = groups[g]
+            nf = 0
+            if kind == KIND_POISSON:
+                j = 0
+                while True:
+                    nf, j = emit_poisson(gs, gk, gi, t_end, fired, nf, j)
+                    if j >= n:
+                        break
+                    fired = grow(fired, nf + 1)
+            elif kind == KIND_ARRAY:
+                while True:
+                    nf, meta[g, CURSOR], done = emit_array(gi, meta[g, CURSOR], t, fired, nf)
+                    if done:
+                        break
+                    fired = grow(fired, nf + 1)
+            elif kind >= 10:
+                exc = row[col:col + n]
+                inh = row[n_all + col:n_all + col + n]
+                ie = iext[col:col + n] if has_iext else iext
+                nf = neuron_step(kind, gs, gk, exc, inh, ie, has_iext, fired)
+                exc[:] = 0.0
+                inh[:] = 0.0
+            if step == 0 and inj_ptr[g + 1] > inj_ptr[g]:
+                m = inj_ptr[g + 1] - inj_ptr[g]
+                if nf + m > fired.shape[0]:
+                    fired = grow(fired, nf + m)
+                fired[nf:nf + m] = inj[inj_ptr[g]:inj_ptr[g + 1]]
+                nf += m
+            counts[g] += nf
+            base, row0 = meta[g, CELL], r0 * width
+            for q in range(nf):
+                c = base + fired[q]
+                for syn in range(indptr[c], indptr[c + 1]):
+                    x = row0 + target[syn]
+                    if x >= size:
+                        x -= size
+                    flat[x] += weights[syn]
+            if keep[g] != 0 and nf > 0:
+                if n_log + nf > log.shape[1]:
+                    log = _grow_log(log, n_log + nf)
+                for q in range(nf):
+                    log[0, n_log] = g
+                    log[1, n_log] = fired[q]
+                    log[2, n_log] = t
+                    n_log += 1
+    return fired, log, n_log
+
+
+@numba.njit(cache=True)
+def _new_list(first):  # pragma: no cover - compiled
+    out = List()
+    out.append(first)
+    return out
+
+
+@numba.njit(cache=True)
+def _append(lst, item):  # pragma: no cover - compiled
+    lst.append(item)
+
+
+def typed_list(items: list[Any]) -> List:
+    """A numba typed list of ``items`` (all of one numba type; arrays are not copied).
+
+    Built by compiled (cached) helpers: numba's Python-side ``List`` constructor compiles its
+    methods in every new process.
+    """
+    out = _new_list(items[0])
+    for item in items[1:]:
+        _append(out, item)
+    return out

@@ -1,0 +1,199 @@
+"""The bridge against a fake board: a real UDP socket at a loopback address named in the database.
+
+Covers the IP-tag handshake, LPG packets -> per-population tick messages to two subscribers,
+tick closing rules, a stalled subscriber, lifecycle and epochs, and the input rejections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+import zmq
+import zmq.asyncio
+from bridge_helpers import (
+    LPG_TAG,
+    FakeBoard,
+    announce,
+    bridge_mapping,
+    lpg_packets,
+    quick_config,
+    write_bridge_database,
+)
+
+from spinnlive.bridge import Bridge
+from spinnlive.bridge.config import FLAG_DEADLINE, HEADER
+from spinnlive.client import connect
+from spinnlive.protocol.keys import KeyTable
+
+
+@pytest.fixture
+def board():
+    fake = FakeBoard()
+    yield fake
+    fake.close()
+
+
+def _keys(table: KeyTable, label: str, ids: list[int] | np.ndarray) -> np.ndarray:
+    return table.keys_of(label, np.asarray(ids))
+
+
+async def _collect(stream, n: int) -> list[tuple[int, list[int], int]]:
+    out = []
+    for _ in range(n):
+        tick, ids = await stream.next(5.0)
+        out.append((tick, ids.tolist(), stream.flags))
+    return out
+
+
+async def test_tag_handshake_and_two_subscribers_get_identical_ticks(tmp_path, board):
+    path = write_bridge_database(tmp_path, board.ip)
+    table = bridge_mapping(board.ip).key_table()
+    async with Bridge(quick_config(tick_flush_s=0.05)) as bridge:
+        notifier, live = await announce(bridge, path, board)
+        assert live is not None and live[1] == bridge.statistics().udp.local[1]
+        async with connect(bridge.endpoints["discovery"]) as one, \
+                connect(bridge.endpoints["discovery"]) as two:
+            streams = [one.spikes("exc"), two.spikes("exc"), one.spikes("inh")]
+            for stream in streams:
+                await stream.ready()
+            await notifier.start()
+            # tick 5: one partial packet, both populations and one unknown key
+            mixed = np.concatenate([_keys(table, "exc", [0, 3, 257, 299]),
+                                    _keys(table, "inh", [1]), [0xDEAD0000]]).astype(np.uint32)
+            # tick 6: 100 events (a full packet then a partial one), tick 7: exactly one full
+            # packet (closed by tick 8's packet), tick 9: one full packet (closed by deadline)
+            exc6 = np.arange(100) % 300
+            exc7 = np.arange(64) + 200
+            sent = (lpg_packets(5, mixed) + lpg_packets(6, _keys(table, "exc", exc6))
+                    + lpg_packets(7, _keys(table, "exc", exc7))
+                    + lpg_packets(8, _keys(table, "exc", [5]))
+                    + lpg_packets(9, _keys(table, "exc", exc7)))
+            for packet in sent:
+                board.send(packet, live)
+            got = [await _collect(stream, n) for stream, n in zip(streams, (5, 5, 1))]
+        want_exc = [(5, [0, 3, 257, 299], 0), (6, exc6.tolist(), 0), (7, exc7.tolist(), 0),
+                    (8, [5], 0), (9, exc7.tolist(), FLAG_DEADLINE)]
+        assert got[0] == want_exc
+        assert got[1] == want_exc
+        assert got[2] == [(5, [1], 0)]
+        assert all(stream.gaps == 0 for stream in streams)
+        udp = bridge.statistics().udp
+        assert (udp.received, udp.unknown_keys, udp.ticks_by_deadline) == (len(sent) + 1, 1, 1)  # + the tag reply
+        assert (udp.tag_requests, udp.tag_replies, udp.tag_timeouts) == (1, 1, 0)
+        notifier.close()
+
+
+async def test_tag_request_is_what_spinnman_sends(tmp_path, board):
+    from spinnman.messages.scp.impl import IPTagSet
+
+    path = write_bridge_database(tmp_path, board.ip)
+    async with Bridge(quick_config()) as bridge:
+        notify = asyncio.ensure_future(
+            announce(bridge, path, None))
+        data, _ = await board.recv(5.0)
+        board.sock.sendto(b"\x00" * 18, ("127.0.0.1", 9))  # not a reply to the bridge
+        reference = IPTagSet(0, 0, [0, 0, 0, 0], 0, LPG_TAG, strip=True, use_sender=True)
+        reference.sdp_header.update_for_send(0, 0)
+        assert data == b"\x00\x00" + reference.bytestring
+        notifier, _ = await notify  # confirmed after the deadline, without a reply
+        assert bridge.statistics().udp.tag_timeouts == 1
+        notifier.close()
+
+
+async def test_silent_board_is_confirmed_after_the_deadline_and_reported(tmp_path, board):
+    path = write_bridge_database(tmp_path, board.ip)
+    async with Bridge(quick_config(tag_timeout_s=0.4, tag_resend_s=0.1)) as bridge:
+        ctx = zmq.asyncio.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.connect(bridge.endpoints["publish"])
+        sub.setsockopt(zmq.SUBSCRIBE, b"lifecycle")
+        await asyncio.sleep(0.2)
+        notifier, _ = await announce(bridge, path, None)
+        requests = await board.recv_all(0.1)
+        events = []
+        while not events or events[-1]["event"] != "database-ready":
+            frames = await asyncio.wait_for(sub.recv_multipart(), 5)
+            events.append(json.loads(frames[2]))
+        assert [e["event"] for e in events] == ["new-epoch", "database-ready"]
+        assert events[-1]["tags_unanswered"] == 1 and events[-1]["tags_confirmed"] == 0
+        udp = bridge.statistics().udp
+        assert udp.tag_timeouts == 1 and udp.tag_requests == len(requests) >= 3
+        sub.close(0)
+        ctx.term()
+        notifier.close()
+
+
+async def test_lifecycle_epochs_and_tag_refresh(tmp_path, board):
+    path = write_bridge_database(tmp_path, board.ip)
+    table = bridge_mapping(board.ip).key_table()
+    async with Bridge(quick_config(tag_refresh_s=0.15)) as bridge:
+        async with connect(bridge.endpoints["discovery"]) as client:
+            assert (await client.describe())["state"] == "waiting"
+            notifier, live = await announce(bridge, path, board)
+            started = asyncio.ensure_future(client.started())
+            await asyncio.sleep(0.1)
+            await notifier.start()
+            assert (await started)["event"] == "started"
+            refreshed, _ = await board.answer_tag(2.0)  # the periodic refresh while running
+            assert refreshed.tag == LPG_TAG
+            await notifier.stop()
+            await asyncio.sleep(0.1)
+            assert (await client.describe())["state"] == "paused"
+            await board.recv_all(0.05)  # requests sent before STOP
+            assert await board.recv_all(0.4) == []  # no refresh while paused
+            # next run step: a new epoch, a new live socket, messages stamped with epoch 2
+            notifier, live2 = await announce(bridge, path, board, notifier)
+            description = await client.describe()
+            assert (description["epoch"], description["state"]) == (2, "ready")
+            stream = client.spikes("inh")
+            await stream.ready()
+            for packet in lpg_packets(3, _keys(table, "inh", [7, 8])):
+                board.send(packet, live2)
+            tick, ids = await stream.next()
+            assert (tick, ids.tolist(), stream.epoch) == (3, [7, 8], 2)
+        notifier.close()
+
+
+async def test_slow_subscriber_drops_only_on_its_own_stream(tmp_path, board):
+    path = write_bridge_database(tmp_path, board.ip)
+    table = bridge_mapping(board.ip).key_table()
+    n_ticks, per_tick = 600, 4000
+    keys = _keys(table, "exc", np.arange(per_tick) % 300)
+    async with Bridge(quick_config(sndhwm=20)) as bridge:
+        notifier, live = await announce(bridge, path, board)
+        async with connect(bridge.endpoints["discovery"]) as client:
+            fast, slow = client.spikes("exc"), client.spikes("exc")
+            slow._sock.setsockopt(zmq.RCVHWM, 20)
+            for stream in (fast, slow):
+                await stream.ready()
+
+            async def read_fast() -> list[int]:
+                return [(await fast.next(5.0))[0] for _ in range(n_ticks)]
+
+            reader = asyncio.ensure_future(read_fast())
+            for tick in range(n_ticks):
+                for packet in lpg_packets(tick, keys):
+                    board.send(packet, live)
+                await asyncio.sleep(0.0005)
+            assert await reader == list(range(n_ticks))
+            assert fast.gaps == 0
+            await asyncio.sleep(0.3)
+            last = 0
+            while True:  # what the stalled subscriber still gets has gaps, counted there
+                try:
+                    last = (await slow.next(0.5))[0]
+                except Exception:
+                    break
+            assert slow.gaps > 0 and slow.received + slow.gaps == last + 1
+        stats = bridge.statistics()
+        assert stats.udp.received == n_ticks * len(lpg_packets(0, keys)) + 1  # + tag reply
+        assert stats.udp.kernel_drops == 0
+        assert stats.streams["spikes/exc"].messages == n_ticks
+        notifier.close()
+
+
+def test_header_is_twenty_bytes_little_endian():
+    assert HEADER.size == 20 and HEADER.format == "<BBHIIII"

@@ -1,0 +1,126 @@
+"""inject/ and rates/ through the bridge arrive at the board as the bytes sPyNNaker's clients send.
+
+The reference bytes are captured from SpynnakerLiveSpikesConnection and
+SpynnakerPoissonControlConnection themselves, driven through the real notification handshake
+against the same database and the same fake board.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+import zmq
+import zmq.asyncio
+from bridge_helpers import FakeBoard, announce, quick_config, write_bridge_database
+
+from spinnlive.bridge import Bridge
+from spinnlive.client import connect
+from spinnlive.transport.notifier import Notifier
+
+pytest.importorskip("spynnaker")
+
+#: Protocol sheet §5.3: atoms 0, 1, 2 of an injector on core (0,0,4), captured from spynnaker.
+SHEET_VECTOR = "000007002400000000000300000001000200"
+
+INJECT = {"stim": [0, 1, 2], "stim_many": [i % 10 for i in range(300)]}
+RATE_IDS = [0, 5, 19] + list(range(20)) * 2
+RATES = np.float32([10.0, 0.5, 1234.567] + [i * 3.3 for i in range(40)])
+
+
+@pytest.fixture
+def board():
+    fake = FakeBoard()
+    yield fake
+    fake.close()
+
+
+async def _reference_bytes(path, board: FakeBoard) -> dict[str, list[bytes]]:
+    from spynnaker.pyNN.connections import (
+        SpynnakerLiveSpikesConnection,
+        SpynnakerPoissonControlConnection,
+    )
+
+    spikes = SpynnakerLiveSpikesConnection(send_labels=["stim", "big"], local_host="127.0.0.1",
+                                           local_port=None)
+    rates = SpynnakerPoissonControlConnection(poisson_labels=["noise"], local_host="127.0.0.1",
+                                              local_port=None)
+    got: dict[str, list[bytes]] = {}
+    try:
+        notifier = Notifier([("127.0.0.1", spikes.local_port), ("127.0.0.1", rates.local_port)])
+        await notifier.notify_database(str(path))
+        for name, ids in INJECT.items():
+            spikes.send_spikes("stim", ids)
+            got[name] = await board.recv_all()
+        spikes.send_spikes("big", [0, 69_999, 12345] * 30, send_full_keys=True)
+        got["big"] = await board.recv_all()
+        rates.set_rates("noise", [(i, float(r)) for i, r in zip(RATE_IDS, RATES)])
+        got["rates"] = await board.recv_all()
+        notifier.close()
+    finally:
+        spikes.close()
+        rates.close()
+    return got
+
+
+async def test_injection_and_rates_bytes_equal_spynnakers(tmp_path, board):
+    path = write_bridge_database(tmp_path, board.ip, big_injector=True)
+    want = await _reference_bytes(path, board)
+    assert want["stim"] == [bytes.fromhex(SHEET_VECTOR)]
+    assert [len(p) for p in want["stim_many"]] == [2 + 8 + 2 + 2 * n for n in (127, 127, 46)]
+    async with Bridge(quick_config()) as bridge:
+        notifier, _ = await announce(bridge, path, board)
+        async with connect(bridge.endpoints["discovery"]) as client:
+            got = {}
+            for name, ids in INJECT.items():
+                await client.inject("stim", ids)
+                got[name] = await board.recv_all()
+            await client.inject("big", np.array([0, 69_999, 12345] * 30))
+            got["big"] = await board.recv_all()
+            await client.set_rates("noise", RATE_IDS, RATES)
+            got["rates"] = await board.recv_all()
+        assert got == want
+        stream = bridge.statistics().streams["rates/noise"]
+        assert (stream.messages, stream.forwarded_events, stream.packets) == (1, 43, 2)
+        notifier.close()
+
+
+async def test_rejected_input_is_counted_and_never_forwarded(tmp_path, board):
+    path = write_bridge_database(tmp_path, board.ip)
+    async with Bridge(quick_config()) as bridge:
+        ctx = zmq.asyncio.Context()
+        push = ctx.socket(zmq.PUSH)
+        push.connect(bridge.endpoints["input"])
+        await push.send_multipart([b"inject/stim", np.uint32([1]).tobytes()])  # before any DB
+        await asyncio.sleep(0.1)
+        notifier, _ = await announce(bridge, path, board)
+        u32, f32 = np.uint32, np.float32
+        bad = [
+            [b"inject/nosuch", u32([1]).tobytes()],
+            [b"inject/stim", u32([3, 10]).tobytes()],
+            [b"inject/exc", u32([1]).tobytes()],  # live output, not an injector
+            [b"rates/exc", u32([1]).tobytes(), f32([1]).tobytes()],
+            [b"rates/noise", u32([1]).tobytes(), f32([-1]).tobytes()],
+            [b"rates/noise", u32([1]).tobytes(), f32([np.nan]).tobytes()],
+            [b"rates/noise", u32([1]).tobytes(), f32([70000]).tobytes()],
+            [b"rates/noise", u32([1, 2]).tobytes(), f32([1]).tobytes()],
+            [b"rates/noise", u32([1]).tobytes()],
+            [b"inject/stim", b"\x01\x00\x00\x00\x02"],
+            [b"hello/stim", u32([1]).tobytes()],
+        ]
+        for frames in bad:
+            await push.send_multipart(frames)
+        await push.send_multipart([b"inject/stim", u32([4]).tobytes()])
+        arrived = await board.recv_all(0.5)
+        assert len(arrived) == 1 and arrived[0].endswith(b"\x01\x00\x04\x00")
+        streams = bridge.statistics().streams
+        assert streams["input"].dropped == {"no_session": 1, "unknown_label": 3,
+                                            "bad_topic": 1}
+        assert streams["inject/stim"].dropped == {"id_out_of_range": 1, "bad_payload": 1}
+        assert streams["inject/stim"].dropped_events == {"id_out_of_range": 2, "bad_payload": 0}
+        assert streams["rates/noise"].dropped == {"rate_out_of_range": 3, "bad_payload": 2}
+        assert streams["inject/stim"].forwarded_events == 1
+        push.close(0)
+        ctx.term()
+        notifier.close()
