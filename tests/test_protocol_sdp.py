@@ -4,6 +4,8 @@ test_interop_spinnman.py)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spinnlive.errors import LocalProtocolError, RemoteProtocolError
 from spinnlive.protocol.eieio import EIEIOType, decode_data_packet, encode_events
@@ -106,3 +108,17 @@ def test_iptag_request_refuses_bad_values():
         IPTagSetRequest(x=0, y=0, tag=7, ip="localhost")
     with pytest.raises(LocalProtocolError):
         IPTagSetRequest(x=0, y=0, tag=7, port=70000)
+
+
+@given(st.binary(min_size=10, max_size=40))
+def test_fast_header_parse_agrees_with_the_declared_layout(datagram: bytes) -> None:
+    """unwrap_sdp reads headers with struct; the construct layout is the definition."""
+    from spinnlive.protocol.sdp import _SDP
+
+    header, body = unwrap_sdp(datagram)
+    c = _SDP.parse(datagram[2:10])
+    assert (header.flags, header.tag, header.dest_port, header.dest_cpu, header.src_port,
+            header.src_cpu, header.dest_x, header.dest_y, header.src_x, header.src_y) == (
+        c.flags, c.tag, c.dest.port, c.dest.cpu, c.src.port, c.src.cpu, c.dest_x, c.dest_y,
+        c.src_x, c.src_y)
+    assert body == datagram[10:]
