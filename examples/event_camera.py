@@ -21,6 +21,8 @@ import argparse
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+import spinnlive.pynn as sim
 from spinnlive.adapters import (
     EventBatch,
     EventCameraMap,
@@ -28,8 +30,6 @@ from spinnlive.adapters import (
     encode_datagrams,
     moving_bar,
 )
-
-import spinnlive.pynn as sim
 
 WIDTH, HEIGHT = 32, 24
 STEP_US = 2000  # the bar moves one pixel every 2 ms

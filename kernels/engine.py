@@ -21,7 +21,8 @@ tables; see ``neuron_base`` and ``sources``; one list because unboxing a typed l
 ~0.6 us per call) and one ``meta`` row per group: kind, size, first buffer column (neurons),
 first global cell id (row of the CSR table), cursor (spike arrays' read position, updated in
 place). ``keep[g]`` asks for group ``g``'s spikes in the log; ``counts[g]`` accumulates its
-spike count. Growable outputs (``fired`` scratch, ``log``) are returned, possibly
+spike count; ``bounds`` receives where each group's entries of the last tick start in the log
+(what ``Network.step`` splits by). Growable outputs (``fired`` scratch, ``log``) are returned, possibly
 reallocated; nothing is rebound inside a per-neuron or per-synapse loop (see
 ``sources.grow``).
 """
@@ -70,8 +71,11 @@ def _grow_log(log, need):  # pragma: no cover - compiled
 
 @numba.njit(cache=True)
 def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights, buf,
-              inj, inj_ptr, counts, fired, log):  # pragma: no cover - compiled
-    """Advance ticks ``t0 .. t0 + n_ticks - 1``; returns ``(fired, log, n_log)``."""
+              inj, inj_ptr, counts, bounds, fired, log):  # pragma: no cover - compiled
+    """Advance ticks ``t0 .. t0 + n_ticks - 1``; returns ``(fired, log, n_log)``.
+
+    ``bounds[g]:bounds[g + 1]`` are group ``g``'s entries of the last tick in the log.
+    """
     n_log = 0
     rows, width = buf.shape[0], buf.shape[1]
     n_all = width // 2
@@ -86,6 +90,7 @@ def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights
         for g in range(meta.shape[0]):
             kind, n, col = meta[g, KIND], meta[g, SIZE], meta[g, COLUMN]
             gs, gk, gi = groups[g]
+            bounds[g] = n_log
             nf = 0
             if kind == KIND_POISSON:
                 j = 0
@@ -130,6 +135,7 @@ def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights
                     log[1, n_log] = fired[q]
                     log[2, n_log] = t
                     n_log += 1
+        bounds[meta.shape[0]] = n_log
     return fired, log, n_log
 
 

@@ -124,6 +124,7 @@ class Network:
         self._bound_at = -1
         self._fired = np.zeros(64, dtype=np.int64)
         self._log = np.zeros((3, 1024), dtype=np.int64)
+        self._bounds = np.zeros(1, dtype=np.int64)
 
     # -- building ---------------------------------------------------------------------------
     def add_group(self, group: Any) -> int:
@@ -239,6 +240,7 @@ class Network:
             self._counts = np.concatenate(
                 [self._counts, np.zeros(n_groups - self._counts.size, dtype=np.int64)])
         self._no_inj = (np.zeros(0, dtype=np.int64), np.zeros(n_groups + 1, dtype=np.int64))
+        self._bounds = np.zeros(n_groups + 1, dtype=np.int64)
         self._iext = np.zeros(n if self._currents else 0)
         biggest = int(sizes.max(initial=0))
         if self._fired.size < biggest:
@@ -279,7 +281,7 @@ class Network:
         self._fired, self._log, n_log = engine.run_ticks(
             n_ticks, t0, self.dt, meta, self._keep_all if keep_all else self._keep_rec,
             self._list, self._iext, table.indptr, table.target, table.weights,
-            self._buffer.data, inj, inj_ptr, self._counts, self._fired, self._log)
+            self._buffer.data, inj, inj_ptr, self._counts, self._bounds, self._fired, self._log)
         self.tick = t0 + n_ticks
         for gid, g in sources:
             g.advanced(self.tick, int(meta[gid, engine.CURSOR]))
@@ -291,9 +293,11 @@ class Network:
             if bounds is None:
                 sel = log[0] == gid
                 rec.add(log[1, sel], log[2, sel])
-            elif bounds[gid + 1] > bounds[gid]:  # copies: the log is reused by the next call
-                part = log[1:, bounds[gid]:bounds[gid + 1]].copy()
-                rec.add(part[0], part[1])
+            else:
+                lo, hi = int(bounds[gid]), int(bounds[gid + 1])
+                if hi > lo:  # copies: the log is reused by the next call
+                    part = log[1:, lo:hi].copy()
+                    rec.add(part[0], part[1])
 
     def _sample_initial(self) -> None:
         if self._initial_sample_due:
@@ -321,7 +325,7 @@ class Network:
                     vals = done[id(b.source)] = b.source.step(t)
                 iext[self._offsets[b.gid] + b.indices] += vals[b.targets]
         log = self._advance(1, keep_all=True)
-        bounds = np.searchsorted(log[0], np.arange(len(self.groups) + 1))
+        bounds = self._bounds if self.groups else np.zeros(1, dtype=np.int64)
         self._record_spikes(log, bounds)
         for rec in self._signal_recs.values():
             rec.sample(self.tick)
@@ -331,7 +335,8 @@ class Network:
         """Run one tick; returns each group's spiking indices in it."""
         log, bounds = self._tick_with_python()
         ids = log[1]
-        return [ids[bounds[g]:bounds[g + 1]].copy() for g in range(len(self.groups))]
+        b = bounds.tolist()
+        return [ids[b[g]:b[g + 1]].copy() for g in range(len(self.groups))]
 
     def run(self, n_ticks: int) -> None:
         """Run ``n_ticks`` ticks (one compiled call unless currents or state recorders)."""

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numba
 
 from .grid import refractory_ticks
-from .neuron_base import FloatArray, NeuronGroup
+from .neuron_base import NeuronGroup
 from .neurons_psc import IF_CURR_PARAMETERS
 
 SUBSTEP_MS = 0.05

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from spinnlive.kernels import MODELS, InjectorGroup, Network, PoissonGroup
 
 from spinnlive.database.records import Configuration
 from spinnlive.database.writer import write_database
@@ -32,6 +31,7 @@ from spinnlive.engine.live_output import LiveOutput
 from spinnlive.engine.mapping import map_network
 from spinnlive.engine.scheduler import TickMode, TickScheduler
 from spinnlive.engine.vertices import AppVertex, LiveOutputParameters, LiveOutputRequest
+from spinnlive.kernels import MODELS, InjectorGroup, Network, PoissonGroup
 from spinnlive.transport import Notifier
 
 DT = 1.0

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats
+
 from spinnlive.adapters import (
     PushPull,
     RateCode,
@@ -17,7 +18,6 @@ from spinnlive.adapters import (
     poisson_spikes,
     population_vector,
 )
-
 from spinnlive.errors import ConfigurationError
 
 # ---------------------------------------------------------------- SpikeWindow vs brute force

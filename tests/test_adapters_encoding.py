@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
-from spinnlive.adapters import RateCode, TuningCurves, k_most_active, poisson_spikes
 
+from spinnlive.adapters import RateCode, TuningCurves, k_most_active, poisson_spikes
 from spinnlive.errors import ConfigurationError
 
 finite = st.floats(-1e3, 1e3, allow_nan=False)

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
 from spinnlive.adapters import (
     EventBatch,
     EventCameraMap,
@@ -22,7 +23,6 @@ from spinnlive.adapters import (
     spif_fields,
     spif_words,
 )
-
 from spinnlive.errors import ConfigurationError, LocalProtocolError, RemoteProtocolError
 
 ROOT = Path(__file__).resolve().parents[1]

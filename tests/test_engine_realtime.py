@@ -130,7 +130,7 @@ def test_realtime_ticks_are_due_one_period_apart(factor: float | None) -> None:
 def test_late_ticks_are_counted_and_reported(caplog: pytest.LogCaptureFixture) -> None:
     clock = DeadlineClock(late_s=0.0005)  # every tick starts 0.5 ms after its deadline
     engine = virtual_engine(clock, None)
-    with caplog.at_level(logging.INFO, logger="spinnlive.engine.simulation"):
+    with caplog.at_level(logging.INFO, logger="spinnlive.engine"):
         engine.run_until(30)
     report = engine.report()
     t = report.timing
@@ -208,7 +208,7 @@ def test_run_sync_pauses_at_each_sync_point_until_continue(
     helper = threading.Thread(target=keep_continuing)
     helper.start()
     try:
-        with caplog.at_level(logging.INFO, logger="spinnlive.engine.simulation"):
+        with caplog.at_level(logging.INFO, logger="spinnlive.engine"):
             sim.external_devices.run_sync(50, 10)
     finally:
         done.set()
