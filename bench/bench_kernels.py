@@ -1,7 +1,8 @@
 """Benchmark: the seed network (250 Poisson + 250 array sources, 500 exc + 125 inh IF_curr_exp,
 ~90k synapses, delays 1-10 ms) for 5000 ticks at dt 0.1 ms, spikes of every group recorded.
 
-Prints the kernels' wall time per tick and in total, NEST 3 (on-grid iaf_psc_exp, same network)
+Prints the kernels' wall time per tick and in total for ``run(n)`` (one compiled call) and for
+``step()`` called once per tick (the live path), NEST 3 (on-grid iaf_psc_exp, same network)
 measured in the same run as the peer, and the numba start-up cost separately: a cold compile of
 all kernels (fresh cache directory, in a subprocess) and the warm first call (cache load).
 
@@ -43,7 +44,7 @@ def make_network_spec() -> dict:
     return {"trains": trains, "sizes": sizes, "conns": conns}
 
 
-def run_kernels(spec: dict) -> tuple[float, float, int]:
+def run_kernels(spec: dict) -> tuple[float, float, int, float]:
     from spinnlive.kernels import IFCurrExp, Network, PoissonGroup, SpikeArrayGroup
 
     net = Network(DT)
@@ -66,7 +67,13 @@ def run_kernels(spec: dict) -> tuple[float, float, int]:
     net.run(TICKS - 1)
     wall = time.perf_counter() - t0
     n_spikes = sum(net.spikes(g)[0].size for g in (gids["exc"], gids["inh"]))
-    return first, wall, n_spikes
+    net.reset()
+    net.step()
+    t0 = time.perf_counter()
+    for _ in range(TICKS - 1):
+        net.step()
+    per_step = (time.perf_counter() - t0) / (TICKS - 1)
+    return first, wall, n_spikes, per_step
 
 
 def run_nest(spec: dict) -> tuple[float, int]:
@@ -123,13 +130,14 @@ def main() -> None:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         cold = float(subprocess.run([sys.executable, "-c", COLD], env=env, check=True,
                                     capture_output=True, text=True).stdout.split()[-1])
-    first, wall, n_k = run_kernels(spec)
+    first, wall, n_k, per_step = run_kernels(spec)
     print(f"network: {sum(spec['sizes'].values())} cells, {n_syn} synapses, "
           f"{TICKS} ticks of {DT} ms")
     print(f"numba cold compile of all kernels (import+compile, fresh cache): {cold:.2f} s")
     print(f"kernels first step (cache load + table build): {first * 1e3:.1f} ms")
     print(f"kernels: {wall:.3f} s for {TICKS - 1} ticks = {wall / (TICKS - 1) * 1e6:.1f} us/tick, "
-          f"{n_k} neuron spikes")
+          f"{n_k} neuron spikes (run(n): one compiled call)")
+    print(f"kernels step() one tick at a time (the live path): {per_step * 1e6:.1f} us/tick")
     try:
         nest_wall, n_n = run_nest(spec)
     except ImportError:

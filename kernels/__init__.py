@@ -2,9 +2,11 @@
 
 Structure-of-arrays float64 state, PyNN units (ms, mV, nF, nA, uS, Hz), integer ticks inside,
 NEST 3.10 as the numerical reference (spike times equal NEST's on the grid for the current-based
-models). No I/O and no logging here. The hot loops are ``numba.njit(cache=True)`` functions:
-the first call of each compiles it (about a second each) and caches the machine code under
-``kernels/__pycache__``; ``bench/bench_kernels.py`` reports that time.
+models). No I/O and no logging here. The hot loops are ``numba.njit(cache=True)`` functions;
+``Network.run`` is one compiled call for all its ticks (``engine.run_ticks``: every group's
+update and spike delivery), ``step`` one call per tick. A cold cache compiles everything once
+(~8 s) into ``kernels/__pycache__``; later processes load it (~1 s, mostly numba's typed-list
+start-up); ``bench/bench_kernels.py`` and ``bench/bench_seed.py`` report both.
 
 API
 ---
@@ -31,7 +33,8 @@ max_delay)`` (ring of excitatory+inhibitory input).
 ``network.Network(dt)``: ``add_group`` -> gid; ``connect(pre_gid, post_gid, pre_idx, post_idx,
 weights, delays_ms, receptor)`` -> ``Connection`` handle (``weights``, ``delays`` readable and
 settable); ``add_current(gid, source, indices)``; ``record(gid, 'spikes' | state name,
-indices=None)``; ``step()`` -> per-group spiking indices; ``run(n)``; ``inject(gid, ids)``;
+indices=None)``; ``step()`` -> per-group spiking indices; ``run(n)``; ``spike_counts()`` ->
+spikes per group since reset (recorded or not); ``inject(gid, ids)``;
 ``tick``; ``spikes(gid) -> (ids, times_ms)``; ``signal(gid, var) -> (times_ms,
 values[n_samples, n_recorded])``; ``reset()`` (tick 0, initial state, buffers cleared, recorded
 data **cleared**: read it first). Times are NEST's: a spike of tick ``k`` has time

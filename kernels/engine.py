@@ -17,13 +17,13 @@ and per group ``g`` in the order they were added (NEST's order within a time sli
 4. if ``meta[g, KEEP]`` is set, ``(g, index, t)`` is appended to the spike log.
 
 Group data arrive as one typed list of ``(s, k, i)`` tuples (state rows, constants, integer
-tables; see ``neuron_base`` and ``sources``; one list because unboxing a typed list costs
-~0.6 us per call) and one ``meta`` row per group: kind, size, first buffer column (neurons),
-first global cell id (row of the CSR table), cursor (spike arrays' read position, updated in
-place). ``keep[g]`` asks for group ``g``'s spikes in the log; ``counts[g]`` accumulates its
-spike count; ``bounds`` receives where each group's entries of the last tick start in the log
-(what ``Network.step`` splits by). Growable outputs (``fired`` scratch, ``log``) are returned, possibly
-reallocated; nothing is rebound inside a per-neuron or per-synapse loop (see
+tables; see ``neuron_base`` and ``sources``; one list because unboxing a typed list costs ~0.6
+us per call) and one ``meta`` row per group: kind, size, first buffer column (neurons), first
+global cell id (row of the CSR table), cursor (spike arrays' read position, updated in place).
+``keep[g]`` asks for group ``g``'s spikes in the log; ``counts[g]`` accumulates its spike count;
+``bounds`` receives where each group's entries of the last tick start in the log (what
+``Network.step`` splits by). Growable outputs (``fired`` scratch, ``log``) are returned,
+possibly reallocated; nothing is rebound inside a per-neuron or per-synapse loop (see
 ``sources.grow``).
 """
 

@@ -41,7 +41,7 @@ FloatArray = np.ndarray
 
 
 class NeuronGroup:
-    """``n`` neurons of one model; subclasses give the tables below, ``_constants`` and ``KERNEL``."""
+    """``n`` neurons of one model; subclasses give the tables, ``_constants`` and ``KERNEL``."""
 
     PARAMETERS: ClassVar[dict[str, float]] = {}
     STATE: ClassVar[dict[str, float]] = {}

@@ -2,9 +2,10 @@
 
 No Python object is made per spike: the network's compiled loop logs ``(group, index, tick)``
 and each run's spikes of a group are added as one pair of arrays, concatenated on read. State
-samples are copied into a preallocated block that doubles when full. Times are NEST's: a spike emitted by tick ``k`` has
-time ``(k + 1) * dt``; a state sample taken after tick ``k`` has time ``(k + 1) * dt``, plus the
-value before tick 0 at time 0 (pyNN.nest adds that initial sample too).
+samples are copied into a preallocated block that doubles when full. Times are NEST's: a spike
+emitted by tick ``k`` has time ``(k + 1) * dt``; a state sample taken after tick ``k`` has time
+``(k + 1) * dt``, plus the value before tick 0 at time 0 (pyNN.nest adds that initial sample
+too).
 """
 
 from __future__ import annotations

@@ -1,0 +1,156 @@
+"""Closed-loop latency through the embedded engine: send a spike, get the evoked spike back.
+
+The engine runs a PyNN script in its own process (as a deployment would): SpikeInjector ``inj``
+-> one-to-one, weight large enough to fire, delay 1 ms -> ``out`` with live output, real time
+at 1 ms ticks. This process is the client: for each trial it calls ``send_spike("inj", i)`` and
+times until the receive callback reports neuron ``i`` of ``out``. Trials rotate over the
+neurons and start at a random phase of the tick, so the wait for the next tick is sampled
+uniformly. The engine's own tick statistics come back from its run report.
+
+    .venv/bin/python bench/bench_latency.py [--trials 1000] [--client spinnlive|spynnaker|both]
+                                            [--model IF_curr_exp|IF_curr_delta]
+
+Where the time goes, at best: up to one tick waiting for the next tick to begin (injected
+spikes are taken at the start of a tick), the 1 ms synaptic delay, the tick(s) the neuron
+model needs to cross threshold (``IF_curr_delta`` fires in the tick its input arrives;
+``IF_curr_exp`` integrates its synaptic current from the step after, so it needs a short
+``tau_syn_E`` and a large weight to fire one tick later), then UDP and the client's callback
+thread. With
+``--client both`` sPyNNaker's own ``SpynnakerLiveSpikesConnection`` is measured as a peer
+against a fresh engine in the same run, and the ratio printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+N = 16
+#: weight (nA or mV) and cell parameters that make one input spike fire the target at once
+MODELS = {"IF_curr_delta": (30.0, {}), "IF_curr_exp": (40.0, {"tau_syn_E": 0.5})}
+
+ENGINE = """
+import json, signal, sys
+import spinnlive.pynn as sim
+port, model, weight = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+cell = json.loads(sys.argv[4])
+ext = sim.external_devices
+sim.setup(timestep=1.0)  # live I/O: real time by default
+inj = sim.Population({n}, ext.SpikeInjector(database_notify_port_num=port), label="inj")
+out = sim.Population({n}, getattr(sim, model)(**cell), label="out")
+sim.Projection(inj, out, sim.OneToOneConnector(), sim.StaticSynapse(weight=weight, delay=1.0))
+ext.activate_live_output_for(out, database_notify_port_num=port)
+signal.signal(signal.SIGTERM, lambda *a: ext.request_stop())
+ext.run_forever()
+sim.end()
+r = sim.simulator.state.last_report
+t = r.timing
+print("REPORT " + json.dumps(dict(
+    ticks=r.ticks, late=t.late_ticks, overruns=t.overruns, p50_us=t.lateness_p50_s * 1e6,
+    p99_us=t.lateness_p99_s * 1e6, max_us=t.lateness_max_s * 1e6,
+    injected=r.live_io.board.injected_events, sent=r.live_io.live_output.events_sent)))
+""".format(n=N)
+
+
+def connection_class(client: str) -> type:
+    if client == "spynnaker":
+        from spynnaker.pyNN.connections import SpynnakerLiveSpikesConnection
+    else:
+        from spinnlive.connections import SpynnakerLiveSpikesConnection
+    return SpynnakerLiveSpikesConnection
+
+
+def measure(client: str, model: str, trials: int, warmup: int) -> dict[str, Any]:
+    conn = connection_class(client)(receive_labels=["out"], send_labels=["inj"], local_port=0)
+    arrived: dict[int, float] = {}
+    signal_arrival = threading.Condition()
+    started = threading.Event()
+
+    def on_receive(label: str, time_: int, ids: list[int]) -> None:
+        now = time.perf_counter()
+        with signal_arrival:
+            for i in ids:
+                arrived.setdefault(int(i), now)
+            signal_arrival.notify_all()
+
+    conn.add_receive_callback("out", on_receive)
+    conn.add_start_resume_callback("inj", lambda label, c: started.set())
+    engine = subprocess.Popen(
+        [sys.executable, "-c", ENGINE, str(conn.local_port), model, str(MODELS[model][0]),
+         json.dumps(MODELS[model][1])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    latencies, missed = [], 0
+    rng = random.Random(1)
+    try:
+        if not started.wait(60):
+            raise SystemExit("the engine never started: " + engine.stderr.read()[-2000:])
+        time.sleep(0.2)
+        for trial in range(warmup + trials):
+            i = trial % N
+            with signal_arrival:
+                arrived.pop(i, None)
+            time.sleep(0.003 + rng.random() * 0.001)  # settle, then a random tick phase
+            t0 = time.perf_counter()
+            conn.send_spike("inj", i)
+            with signal_arrival:
+                ok = signal_arrival.wait_for(lambda i=i: i in arrived, timeout=0.2)
+                got = arrived.get(i)
+            if not ok or got is None:
+                missed += 1
+            elif trial >= warmup:
+                latencies.append(got - t0)
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        out, err = engine.communicate(timeout=60)
+        conn.close()
+    lines = [x for x in out.splitlines() if x.startswith("REPORT ")]
+    if engine.returncode != 0 or not lines:
+        raise SystemExit(f"engine failed (rc {engine.returncode}):\n{err[-3000:]}")
+    ms = np.array(latencies) * 1e3
+    return {"client": client, "model": model, "n": ms.size, "missed": missed,
+            "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
+            "max": float(ms.max()), "engine": json.loads(lines[-1][len("REPORT "):])}
+
+
+def show(row: dict[str, Any]) -> None:
+    e = row["engine"]
+    print(f"{row['client']:<10} {row['model']:<14} n={row['n']:<5} missed={row['missed']:<3}"
+          f" latency p50 {row['p50']:6.3f} ms  p99 {row['p99']:6.3f} ms  max {row['max']:6.3f} ms"
+          f" | engine: {e['late']} of {e['ticks']} ticks late, lateness p50 {e['p50_us']:.0f} us"
+          f" p99 {e['p99_us']:.0f} us max {e['max_us']:.0f} us, overruns {e['overruns']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--client", choices=["spinnlive", "spynnaker", "both"], default="both")
+    parser.add_argument("--model", choices=sorted(MODELS), default="IF_curr_delta")
+    args = parser.parse_args()
+    clients = ["spinnlive", "spynnaker"] if args.client == "both" else [args.client]
+    rows = []
+    for client in clients:
+        try:
+            rows.append(measure(client, args.model, args.trials, args.warmup))
+        except ImportError as error:
+            print(f"{client}: not measured ({error})")
+            continue
+        show(rows[-1])
+    print("target: p99 <= 2.5 ms at 1 ms ticks")
+    if len(rows) == 2:
+        for key in ("p50", "p99", "max"):
+            print(f"ratio spynnaker/spinnlive client latency {key}: "
+                  f"{rows[1][key] / rows[0][key]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
