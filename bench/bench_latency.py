@@ -42,11 +42,11 @@ ENGINE = """
 import json, signal, sys
 import spinnlive.pynn as sim
 port, model, weight = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-cell = json.loads(sys.argv[4])
+cell, n = json.loads(sys.argv[4]), int(sys.argv[5])
 ext = sim.external_devices
 sim.setup(timestep=1.0)  # live I/O: real time by default
-inj = sim.Population({n}, ext.SpikeInjector(database_notify_port_num=port), label="inj")
-out = sim.Population({n}, getattr(sim, model)(**cell), label="out")
+inj = sim.Population(n, ext.SpikeInjector(database_notify_port_num=port), label="inj")
+out = sim.Population(n, getattr(sim, model)(**cell), label="out")
 sim.Projection(inj, out, sim.OneToOneConnector(), sim.StaticSynapse(weight=weight, delay=1.0))
 ext.activate_live_output_for(out, database_notify_port_num=port)
 signal.signal(signal.SIGTERM, lambda *a: ext.request_stop())
@@ -58,7 +58,7 @@ print("REPORT " + json.dumps(dict(
     ticks=r.ticks, late=t.late_ticks, overruns=t.overruns, p50_us=t.lateness_p50_s * 1e6,
     p99_us=t.lateness_p99_s * 1e6, max_us=t.lateness_max_s * 1e6,
     injected=r.live_io.board.injected_events, sent=r.live_io.live_output.events_sent)))
-""".format(n=N)
+"""
 
 
 def connection_class(client: str) -> type:
@@ -86,7 +86,7 @@ def measure(client: str, model: str, trials: int, warmup: int) -> dict[str, Any]
     conn.add_start_resume_callback("inj", lambda label, c: started.set())
     engine = subprocess.Popen(
         [sys.executable, "-c", ENGINE, str(conn.local_port), model, str(MODELS[model][0]),
-         json.dumps(MODELS[model][1])],
+         json.dumps(MODELS[model][1]), str(N)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     latencies, missed = [], 0
     rng = random.Random(1)

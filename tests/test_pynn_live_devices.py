@@ -222,3 +222,41 @@ def test_injector_ids_never_collide_with_neuron_keys_in_events() -> None:
         np.testing.assert_array_equal(db.atom_to_key("inj"), 0x70000 + np.arange(10))
         assert not set(db.atom_to_key("pop").tolist()) & set(db.atom_to_key("inj").tolist())
     sim.end()
+
+
+def test_every_run_step_is_bracketed_by_start_and_stop_also_after_reset() -> None:
+    conn = SpynnakerLiveSpikesConnection(send_labels=["inj"], local_port=0)
+    seen: list[str] = []
+    conn.add_start_resume_callback("inj", lambda label, c: seen.append("start"))
+    conn.add_pause_stop_callback("inj", lambda label, c: seen.append("stop"))
+    conn.add_init_callback("inj", lambda label, n, runtime, step: seen.append(f"db {n}"))
+    try:
+        sim.setup(timestep=1.0)
+        sim.Population(3, ext.SpikeInjector(database_notify_port_num=conn.local_port),
+                       label="inj")
+        sim.run(5)
+        wait_until(lambda: seen.count("stop") == 1)
+        sim.reset()
+        sim.run(5)
+        wait_until(lambda: seen.count("stop") == 2)
+        (listener,) = report().live_io.listeners
+        sim.end()
+    finally:
+        conn.close()
+    assert seen == ["db 3", "start", "stop"] * 2
+    assert (listener.steps, listener.confirmed) == (2, 2)
+
+
+def test_listener_added_between_runs_of_an_offline_network_gets_no_path() -> None:
+    with silent_socket() as quiet:
+        sim.setup(timestep=1.0, wait_on_confirmation=False, wait_on_confirmation_timeout=0.2)
+        sim.Population(2, sim.IF_curr_exp())
+        sim.run(5)
+        assert report().live_io is None  # nothing live, nobody listening: no live I/O at all
+        ext.register_database_notification_request("127.0.0.1", quiet.getsockname()[1], None)
+        sim.run(5)
+        quiet.settimeout(5.0)
+        # no database without live I/O (as sPyNNaker): DATABASE without a path, then START/STOP
+        assert [quiet.recv(100) for _ in range(3)] == [b"\x01\x40", b"\x0b\x40", b"\x0a\x40"]
+        assert report().clock.value == "lockstep"
+        sim.end()

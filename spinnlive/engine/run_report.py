@@ -5,9 +5,9 @@ Theory of operation
 A report covers the current *segment*: everything simulated since ``setup()`` or the last
 ``reset()``, over however many run steps (``sim.run`` calls, ``run_forever``) it took.
 
-* **Spikes.** The tick loop adds ``len(spikes)`` of every kernel group to one int64 array per
-  tick (:class:`SpikeTally`), recorded or not, so every population has a count and a mean rate
-  over the segment's biological time at the cost of one numpy add per tick.
+* **Spikes.** Every population has a spike count (recorded or not) and a mean rate over the
+  segment's biological time: the kernels' compiled tick loop adds each group's spikes to one
+  int64 array (``Network.spike_counts()``, cleared by ``reset``), which costs nothing extra.
 * **Tick timing.** After each step the scheduler's statistics and its per-tick lateness record
   go into a :class:`TimingLog`; late ticks and overruns are summed exactly over the steps, the
   maximum is exact, and p50/p99 are computed over the kept records (the last
@@ -34,7 +34,7 @@ from .scheduler import TickMode, TickStatistics
 
 __all__ = [
     "LATENESS_KEPT", "LiveIOSummary", "PhaseTiming", "PopulationSummary", "RunReport",
-    "SpikeTally", "TimingLog", "TimingSummary", "default_time_scale_factor",
+    "TimingLog", "TimingSummary", "default_time_scale_factor",
 ]
 
 #: per-tick lateness values kept for the percentiles of a segment (8 bytes each)
@@ -170,31 +170,6 @@ def _merge_phases(phases: Sequence[PhaseTiming]) -> list[PhaseTiming]:
     for p in phases:
         totals[p.name] = totals.get(p.name, 0.0) + p.seconds
     return [PhaseTiming(name, seconds) for name, seconds in totals.items()]
-
-
-class SpikeTally:
-    """Spike counts per kernel group over the segment; :meth:`add` is the per-tick cost."""
-
-    def __init__(self) -> None:
-        self.counts = np.zeros(0, dtype=np.int64)
-        self._sizes = np.zeros(0, dtype=np.int64)
-
-    def ensure(self, n_groups: int) -> None:
-        """Grow to ``n_groups`` (groups added after a run start at zero)."""
-        if self.counts.size < n_groups:
-            self.counts = np.concatenate(
-                [self.counts, np.zeros(n_groups - self.counts.size, dtype=np.int64)])
-            self._sizes = np.zeros(n_groups, dtype=np.int64)
-
-    def add(self, fired: Sequence[np.ndarray]) -> None:
-        """Add one tick's spikes (one index array per group, in group order)."""
-        sizes = self._sizes
-        for i, spikes in enumerate(fired):
-            sizes[i] = spikes.size
-        np.add(self.counts, sizes, out=self.counts)
-
-    def clear(self) -> None:
-        self.counts[:] = 0
 
 
 class TimingLog:

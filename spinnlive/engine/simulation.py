@@ -8,7 +8,8 @@ the first run step (``run_until``, ``run_forever``, ``run_sync``), which
 
 1. maps the network with :func:`spinnlive.engine.mapping.map_network` (cores of at most 256
    atoms or ``neurons_per_core``, keys, placements, IP tags), the vertices given in the order
-   sPyNNaker makes their first outgoing partitions so the keys equal the toolchain's;
+   sPyNNaker's key allocator meets them, so the keys equal the toolchain's
+   (:func:`~spinnlive.engine.description.network_vertices`);
 2. builds one kernel group per population, one ``Network.connect`` per synapse block and one
    kernel current per source;
 3. with live I/O, opens the board endpoint and writes the I/O database
@@ -26,7 +27,7 @@ and the network has live I/O; lock-step otherwise.
 
 Rules
 -----
-* The tick (:meth:`Simulation._step`, in the scheduler's thread) does numpy and kernel work
+* The tick (``RunControl._step``, in the scheduler's thread) does numpy and kernel work
   only: take what the board queued, step the network, add the spike counts, hand the spikes of
   live-output populations to the live packet gatherers. It never waits on a client.
 * Population parameter/initial arrays are shared with the front end: it writes them in place and
@@ -57,12 +58,11 @@ from .description import (
     unique_label,
 )
 from .recordings import SegmentRecordings
-from .run_control import RunControl, _Progress
+from .run_control import RunControl, StepProgress
 from .run_report import (
     PhaseTiming,
     PopulationSummary,
     RunReport,
-    SpikeTally,
     TimingLog,
     default_time_scale_factor,
 )
@@ -72,6 +72,7 @@ from .vertices import LiveOutputParameters, LiveOutputRequest
 __all__ = ["PhaseTiming", "Simulation"]
 
 logger = logging.getLogger(__name__)
+
 
 class Simulation(SegmentRecordings, RunControl):
     """A network description plus, once run, the kernels ``Network`` that simulates it."""
@@ -112,7 +113,6 @@ class Simulation(SegmentRecordings, RunControl):
         self._order: dict[str, None] = {}  # labels in order of their first outgoing partition
         self._stale = True  # the graph changed since it was mapped
         self._run_number = 0
-        self._tally = SpikeTally()
         self._timing = TimingLog()
         self._by_label: dict[str, PopulationRecord] = {}
         self._live_sources: tuple[tuple[str, int], ...] = ()
@@ -239,7 +239,6 @@ class Simulation(SegmentRecordings, RunControl):
     # -- running (the rest is RunControl's) ------------------------------------------------
     def reset(self) -> None:
         self.reset_recordings()
-        self._tally.clear()
         self._timing.clear()
         if self.net is not None:
             self.net.reset()
@@ -248,7 +247,7 @@ class Simulation(SegmentRecordings, RunControl):
     def report(self) -> RunReport:
         """The segment so far (since setup or reset); see :mod:`spinnlive.engine.run_report`."""
         seconds = self.tick * self.dt / 1000.0
-        counts = self._tally.counts
+        counts = self.net.spike_counts() if self.net is not None else np.zeros(0, np.int64)
         pops = []
         for rec in self.populations:
             spikes = int(counts[rec.gid]) if rec.gid is not None and rec.gid < counts.size else 0
@@ -279,12 +278,16 @@ class Simulation(SegmentRecordings, RunControl):
     # -- building ---------------------------------------------------------------------------
     def _prepare(self, n: int | None) -> None:
         """Map (if the graph changed), build the kernels (first step) and load live I/O."""
+        if self.live is None and (self.has_live_io or self.listeners):
+            from .live_io import LiveIO
+            from .run_folder import RunFolders
+
+            self.live = LiveIO(folders=RunFolders(self.base_dir), **self.live_options)
         if self.net is None or self._stale:
             with self._phase("Mapping"):
                 self._map(n)
         if self.net is None:
             self._build()
-        self._tally.ensure(len(self.net.groups))
         if self._stale and self.live is not None and self.has_live_io:
             with self._phase("Database"):
                 self.live.load(self.mapping, self._run_number, self.controls)
@@ -293,12 +296,8 @@ class Simulation(SegmentRecordings, RunControl):
         self._live_sources = tuple((label, self._by_label[label].gid) for label in sources)
 
     def _map(self, n: int | None) -> None:
-        from .live_io import LiveIO
         from .mapping import map_network
-        from .run_folder import RunFolders
 
-        if self.live is None and (self.has_live_io or self.listeners):
-            self.live = LiveIO(folders=RunFolders(self.base_dir), **self.live_options)
         board = "127.0.0.1"
         if self.live is not None and self.has_live_io:
             board = self.live.open_board(lambda: self.net.tick if self.net is not None else 0)
@@ -307,7 +306,7 @@ class Simulation(SegmentRecordings, RunControl):
         config = Configuration(machine_time_step_us=self.dt * 1000.0,
                                time_scale_factor=self.time_scale_factor,
                                runtime_ms=None if n is None else n * self.dt)
-        bar = _Progress(self, "Mapping the network")
+        bar = StepProgress(self, "Mapping the network")
         self.mapping = map_network(vertices, board_address=board, live_outputs=self.live_outputs,
                                    configuration=config, progress=bar)
         bar.finish()
