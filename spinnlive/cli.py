@@ -1,6 +1,6 @@
 """The ``spinnlive`` command.
 
-``spinnlive run SCRIPT.py`` runs a PyNN script (written for ``pyNN.spiNNaker`` or
+``spinnlive run SCRIPT.py [options] [-- SCRIPT-ARGS]`` runs a PyNN script (written for ``pyNN.spiNNaker`` or
 ``spinnlive.pynn``) on the embedded engine, unchanged: ``pyNN.spiNNaker`` is aliased to
 ``spinnlive.pynn`` before the script starts. Mapping, connection building and the run show
 progress bars; at the end the command prints a summary (rate per population, tick lateness,
@@ -38,8 +38,6 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a PyNN script on the embedded engine or on SpiNNaker")
     run.add_argument("script", type=Path, help="the PyNN script")
-    run.add_argument("script_args", nargs=argparse.REMAINDER,
-                     help="arguments passed to the script")
     run.add_argument("--backend", choices=["embedded", "spinnaker"], default="embedded")
     clock = run.add_mutually_exclusive_group()
     clock.add_argument("--realtime", dest="clock", action="store_const", const="realtime",
@@ -54,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    script_args: list[str] = []
+    if "--" in argv:  # everything after -- belongs to the user's script
+        cut = argv.index("--")
+        argv, script_args = argv[:cut], argv[cut + 1:]
     args = _parser().parse_args(argv)
+    args.script_args = script_args
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT)
     if args.command == "run":
         return _run(args)

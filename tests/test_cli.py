@@ -41,7 +41,7 @@ def test_run_prints_summary_and_saves_raster(tmp_path: Path) -> None:
     assert abs(rate - spikes / 10 / 0.5) < 0.01  # the summary's rate is the script's own count
     png = tmp_path / "net_raster.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # TODO(lead): assert progress bars once the engine draws them
+    assert "|0%" in done.stderr  # progress bars are drawn
 
 
 def test_missing_script_is_a_clear_error(tmp_path: Path) -> None:

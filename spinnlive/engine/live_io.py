@@ -39,9 +39,8 @@ Rules
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -53,7 +52,6 @@ from spinnlive.engine.loop_thread import LoopThread
 from spinnlive.engine.mapping import Mapping as EngineMapping
 from spinnlive.engine.run_folder import RunFolders
 from spinnlive.engine.run_report import LiveIOSummary
-from spinnlive.errors import HandshakeError
 from spinnlive.transport.notifier import ListenerAddress, Notifier
 
 __all__ = ["LiveIO"]
@@ -117,10 +115,8 @@ class LiveIO:
             return
         path = None if self.database is None else str(self.database)
         logger.info("** Notifying external sources that the database is ready for reading **")
-        error = self._loop.run(_returning_errors(notifier.notify_database(path)),
-                               self.confirmation_timeout + 5.0, "the database notification")
-        if error is not None:
-            raise error
+        self._loop.run(notifier.notify_database(path), self.confirmation_timeout + 5.0,
+                       "the database notification")
         logger.info("** Sending start / resume message to external sources **")
         self._loop.run(notifier.start(), _SETUP_TIMEOUT_S, "START_RESUME")
 
@@ -181,13 +177,3 @@ class LiveIO:
             if self.database is not None and not self.keep_database:
                 self._folders.discard(self.database)
                 self.database = None
-
-
-async def _returning_errors(coro: Coroutine[Any, Any, None]) -> HandshakeError | None:
-    """Hand a handshake error back as a value: LoopThread.run takes any TimeoutError (which
-    HandshakeTimeout is) for its own deadline and would lose the listener's name."""
-    try:
-        await coro
-    except HandshakeError as error:
-        return error
-    return None

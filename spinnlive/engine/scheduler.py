@@ -79,7 +79,7 @@ class TickStatistics:
     ticks: int  #: ticks run in this run
     late_ticks: int  #: ticks that started more than ``late_threshold_s`` after their deadline
     late_threshold_s: float
-    overruns: int  #: ticks whose step (with handed-in work) took longer than a period
+    overruns: int  #: ticks whose step (with handed-in work) took longer than a period (real time only)
     window: int  #: how many ticks the percentiles below are computed over
     lateness_p50_s: float
     lateness_p99_s: float
@@ -351,7 +351,7 @@ class TickScheduler:
                 self._late += 1
             if lateness > self._lateness_max:
                 self._lateness_max = lateness
-            if duration > period:
+            if realtime and duration > period:  # lock-step has no period to overrun
                 self._overruns += 1
             if duration > self._step_max:
                 self._step_max = duration
