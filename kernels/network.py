@@ -200,6 +200,13 @@ class Network:
             raise ConfigurationError(f"no group {gid}; there are {len(self.groups)}")
         return self.groups[gid]
 
+    def prepare(self) -> None:
+        """Build what changed since the last step now, not in the next tick: a real-time run
+        calls this before its clock starts (rebuilding the seed network's tables costs ~6 ms,
+        which made its first ticks late)."""
+        if self._dirty:
+            self._build()
+
     def _build(self) -> None:
         """Merge all connections into one table, size the buffer, lay out the group metadata."""
         n, max_d = self._n_neurons, 1

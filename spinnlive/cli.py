@@ -1,14 +1,19 @@
 """The ``spinnlive`` command.
 
-``spinnlive run SCRIPT.py [options] [-- SCRIPT-ARGS]`` runs a PyNN script (written for ``pyNN.spiNNaker`` or
-``spinnlive.pynn``) on the embedded engine, unchanged: ``pyNN.spiNNaker`` is aliased to
-``spinnlive.pynn`` before the script starts. Mapping, connection building and the run show
-progress bars; at the end the command prints a summary (rate per population, tick lateness,
-live-I/O counters) and saves a raster plot of every population that recorded spikes.
+``spinnlive run SCRIPT.py [options] [-- SCRIPT-ARGS]`` runs a PyNN script (written for
+``pyNN.spiNNaker`` or ``spinnlive.pynn``) on the embedded engine, unchanged: ``pyNN.spiNNaker`` is
+aliased to ``spinnlive.pynn`` before the script starts. The bridge runs beside it (same process,
+see :mod:`spinnlive.cli_bridge`), registered as the run's notification listener, and every
+population streams live unless ``--stream`` says otherwise; once the database is ready the
+command prints the discovery endpoint and the topics. Mapping, connection building and the run
+show progress bars; at the end it prints a summary (rate per population, tick lateness, live-I/O
+and bridge stream counters) and saves a raster plot of every population that recorded spikes.
 
 ``--backend spinnaker`` runs the same script through sPyNNaker itself (the ``spinnaker`` extra,
-with sPyNNaker's own configuration for the board or spalloc), for networks that outgrow one
-machine.
+with sPyNNaker's own configuration for the board or spalloc), the bridge registered likewise.
+
+``spinnlive bridge`` attaches a bridge to a toolchain started elsewhere; ``spinnlive listen``,
+``inject`` and ``rates`` are command-line clients (:mod:`spinnlive.client`).
 
 Progress display and logging set-up live here, not in the layers below.
 """
@@ -16,18 +21,37 @@ Progress display and logging set-up live here, not in the layers below.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
 import os
 import runpy
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import progress
+from .bridge.config import DEFAULT_DISCOVERY, BridgeConfig
+from .errors import SpinnliveError
 
 logger = logging.getLogger("spinnlive")
 
 LOG_FORMAT = "%(asctime)s %(levelname)s: %(message)s"
+
+
+def _bridge_options(p: argparse.ArgumentParser, discovery: str, notify_port: int) -> None:
+    p.add_argument("--notify-port", type=int, default=notify_port,
+                   help=f"UDP port for the toolchain's notifications (default {notify_port})")
+    p.add_argument("--discovery", default=discovery, help=f"default {discovery}")
+    p.add_argument("--publish", default=None, help="output XPUB endpoint (default: any port)")
+    p.add_argument("--input", default=None, help="input PULL endpoint (default: any port)")
+    p.add_argument("--sndhwm", type=int, default=10_000,
+                   help="messages queued per subscriber before libzmq drops for it")
+    p.add_argument("--lossless", action="store_true", help="XPUB_NODROP (wire-format.md 8)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +72,29 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--plot", type=Path, default=None,
                       help="where to save the raster plot (default: <script>_raster.png)")
     plot.add_argument("--no-plot", action="store_true")
+    run.add_argument("--stream", nargs="+", default=["all"], metavar="all|none|LABEL",
+                     help="populations given live output when the script asks for none "
+                          "(default: all but the injectors)")
+    run.add_argument("--no-bridge", action="store_true", help="run the script alone")
+    _bridge_options(run, DEFAULT_DISCOVERY, 0)
+
+    bridge = sub.add_parser("bridge", help="attach a bridge to a toolchain started elsewhere")
+    bridge.add_argument("--notify-host", default="127.0.0.1")
+    _bridge_options(bridge, DEFAULT_DISCOVERY, 19999)
+    bridge.add_argument("--tag-timeout", type=float, default=2.0)
+
+    listen = sub.add_parser("listen", help="print the spikes of populations as they arrive")
+    listen.add_argument("topics", nargs="+", metavar="TOPIC", help="spikes/LABEL or LABEL")
+    listen.add_argument("--count", type=int, default=None, help="stop after N messages")
+    inject = sub.add_parser("inject", help="make neurons of an injector population spike")
+    inject.add_argument("label")
+    inject.add_argument("ids", nargs="+", type=int)
+    rates = sub.add_parser("rates", help="set Poisson rates live: ID=HZ ...")
+    rates.add_argument("label")
+    rates.add_argument("pairs", nargs="+", metavar="ID=HZ")
+    for client_command in (listen, inject, rates):
+        client_command.add_argument("--discovery", default=DEFAULT_DISCOVERY)
+        client_command.add_argument("--timeout", type=float, default=5.0)
     return parser
 
 
@@ -60,9 +107,24 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.script_args = script_args
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT)
-    if args.command == "run":
-        return _run(args)
-    raise AssertionError(args.command)  # argparse refuses unknown commands
+    commands = {"run": _run, "bridge": _bridge, "listen": _listen, "inject": _inject,
+                "rates": _rates}
+    try:
+        return commands[args.command](args)
+    except SpinnliveError as e:
+        logger.error("%s", e)
+        return 1
+
+
+def _config(args: argparse.Namespace, **extra: Any) -> BridgeConfig:
+    return BridgeConfig(notify_port=args.notify_port, discovery=args.discovery,
+                        publish=args.publish or "tcp://127.0.0.1:0",
+                        input=args.input or "tcp://127.0.0.1:0", sndhwm=args.sndhwm,
+                        lossless=args.lossless, **extra)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -73,17 +135,23 @@ def _run(args: argparse.Namespace) -> int:
     if args.clock is not None:
         os.environ["SPINNLIVE_CLOCK"] = args.clock
     argv = [str(script), *args.script_args]
-    if args.backend == "spinnaker":
-        return _run_on_spinnaker(script, argv)
+    with _bridge_beside(args) as bridge:
+        if args.backend == "spinnaker":
+            return _run_on_spinnaker(script, argv, bridge)
+        from .cli_bridge import attach_embedded, format_bridge_summary
+        from .pynn import simulator, spinnaker_compat
 
-    from .pynn import simulator, spinnaker_compat
-
-    progress.enable()
-    logger.info("running %s on the embedded engine", script)
-    spinnaker_compat.run_script(script, argv)
-    engine = simulator.state.engine
-    report = getattr(simulator.state, "last_report", None)
-    print(format_summary(engine, report))
+        progress.enable()
+        logger.info("running %s on the embedded engine", script)
+        hooks = (attach_embedded(bridge.notify, args.stream) if bridge is not None
+                 else contextlib.nullcontext())
+        with hooks:
+            spinnaker_compat.run_script(script, args.script_args)
+        engine = simulator.state.engine
+        report = getattr(simulator.state, "last_report", None)
+        print(format_summary(engine, report))
+        if bridge is not None:
+            print(format_bridge_summary(bridge.statistics()))
     if not args.no_plot:
         path = args.plot or Path(f"{script.stem}_raster.png")
         if save_raster(engine, path):
@@ -91,15 +159,124 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_on_spinnaker(script: Path, argv: list[str]) -> int:
+@contextlib.contextmanager
+def _bridge_beside(args: argparse.Namespace) -> Iterator[Any]:
+    """The bridge thread for ``run`` (None with ``--no-bridge``), closed when the run ends."""
+    if args.no_bridge:
+        yield None
+        return
+    from .cli_bridge import BridgeThread
+
+    thread = BridgeThread(_config(args), announce=_say)
+    bridge = thread.start()
+    _say(f"bridge: discovery {bridge.endpoints['discovery']} "
+         f"notify {bridge.notify_address[0]}:{bridge.notify_address[1]}")
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+def _run_on_spinnaker(script: Path, argv: list[str], bridge: Any) -> int:
     try:
         import spynnaker  # noqa: F401
     except ImportError:
         logger.error("--backend spinnaker needs sPyNNaker: pip install 'spinnlive[spinnaker]'")
         return 2
+    from .cli_bridge import attach_spynnaker, format_bridge_summary
+
     logger.info("running %s through sPyNNaker", script)
+    hooks = (attach_spynnaker(bridge.notify) if bridge is not None
+             else contextlib.nullcontext())
+    saved = sys.argv
     sys.argv = argv
-    runpy.run_path(str(script), run_name="__main__")
+    try:
+        with hooks:
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = saved
+    if bridge is not None:
+        print(format_bridge_summary(bridge.statistics()))
+    return 0
+
+
+def _bridge(args: argparse.Namespace) -> int:
+    from .bridge.service import Bridge
+
+    config = _config(args, notify_host=args.notify_host, tag_timeout_s=args.tag_timeout)
+
+    async def serve() -> None:
+        async with Bridge(config) as bridge:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bridge.close()))
+            from .cli_bridge import _LifecycleWatcher
+
+            watcher = await _LifecycleWatcher.open(bridge, _say)
+            _say(f"bridge: discovery {bridge.endpoints['discovery']} notify "
+                 f"{bridge.notify_address[0]}:{bridge.notify_address[1]} (Ctrl-C to stop)")
+            try:
+                await watcher.run()
+            finally:
+                watcher.close()
+
+    asyncio.run(serve())
+    return 0
+
+
+def _listen(args: argparse.Namespace) -> int:
+    from .client import connect
+
+    labels = [t.removeprefix("spikes/") for t in args.topics]
+
+    async def listen() -> None:
+        async with connect(args.discovery, timeout=args.timeout) as client:
+            streams = [client.spikes(label) for label in labels]
+            for stream in streams:
+                await stream.ready()
+            queue: asyncio.Queue[tuple[str, int, np.ndarray]] = asyncio.Queue(maxsize=1024)
+
+            async def pump(stream: Any) -> None:
+                async for tick, ids in stream:
+                    await queue.put((stream.topic.decode(), tick, ids))
+
+            tasks = [asyncio.ensure_future(pump(s)) for s in streams]
+            try:
+                seen = 0
+                while args.count is None or seen < args.count:
+                    topic, tick, ids = await queue.get()
+                    _say(f"{topic} tick {tick} count {ids.size} ids "
+                         f"{' '.join(map(str, ids.tolist()))}")
+                    seen += 1
+            finally:
+                for task in tasks:
+                    task.cancel()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(listen())
+    return 0
+
+
+def _inject(args: argparse.Namespace) -> int:
+    from .client import SyncClient
+
+    with SyncClient(args.discovery, timeout=args.timeout) as client:
+        client.inject(args.label, np.asarray(args.ids, dtype=np.int64))
+    return 0
+
+
+def _rates(args: argparse.Namespace) -> int:
+    from .client import SyncClient
+
+    try:
+        pairs = [pair.split("=", 1) for pair in args.pairs]
+        ids = np.array([int(i) for i, _ in pairs], dtype=np.int64)
+        hz = np.array([float(r) for _, r in pairs], dtype=np.float32)
+    except ValueError:
+        logger.error("rates: give ID=HZ pairs, e.g. 0=10 3=25.5")
+        return 2
+    with SyncClient(args.discovery, timeout=args.timeout) as client:
+        client.set_rates(args.label, ids, hz)
     return 0
 
 

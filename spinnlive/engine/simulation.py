@@ -294,6 +294,7 @@ class Simulation(SegmentRecordings, RunControl):
         self._stale = False
         sources = dict.fromkeys(r.label for r in self.live_outputs)
         self._live_sources = tuple((label, self._by_label[label].gid) for label in sources)
+        self.net.prepare()
 
     def _map(self, n: int | None) -> None:
         from .mapping import map_network
@@ -325,7 +326,7 @@ class Simulation(SegmentRecordings, RunControl):
         with self._phase("Synaptic matrices"):
             for block in self.synapses:
                 self._build_synapses(block)
-            self.net._build()
+            self.net.prepare()
         with self._phase("Current sources"):
             for current in self.currents:
                 self._build_current(current)

@@ -1,0 +1,383 @@
+"""A gymnasium environment in closed loop with a spiking network, through the ZeroMQ bridge.
+
+Theory of operation
+-------------------
+:class:`GymLoop` is an ordinary bridge client (:func:`spinnlive.connect`): it never touches the
+engine and could run in another process or on another host. The network runs in real time and
+the loop follows *its* clock, never a sleep of its own:
+
+* Every output population the decoder reads (plus an optional ``clock_label``, a population that
+  fires every tick or so, for networks whose motors may fall silent) is one spike stream. Reader
+  tasks stamp each ``(tick, ids)`` message with its arrival time and queue it.
+* Control periods are a grid of ``control_ticks`` network ticks, anchored at the first tick seen
+  after the observation was sent. The first message whose tick reaches the next grid line closes
+  the period: each population's :class:`~spinnlive.adapters.decoding.SpikeWindow` is advanced to
+  the tick before the line, the decoder turns the windows' rates into an action, the environment
+  steps, and the encoder's rates for the new observation go out with ``set_rates``. The time
+  from that message's arrival to the completed send is the *loop latency*. A message that jumps
+  several grid lines closes one period and counts the others as ``skipped_periods``.
+* An episode that ends is recorded (length, return) and the environment is reset with the next
+  seed (``seed + episode``), so a run is repeatable up to the network's own noise and the same
+  seeds can drive a baseline policy (:func:`random_policy`).
+
+Recovery: when no message arrives for ``timeout_s``, or a message carries a new run epoch, or the
+tick goes backwards by more than a window (a restarted bridge counts epochs from 1 again), the
+network's run is over or the bridge went away. The loop logs it, drops its connection, and asks
+the discovery endpoint again until a bridge answers in state ``running`` (``recovery_s`` in all),
+then resubscribes and starts a fresh episode; the interrupted one is counted, not recorded.
+
+Encoders and decoders are small frozen dataclasses (:class:`SignedRateEncoder`,
+:class:`PushPullAction`) holding only configuration; any object with the same attributes works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+import numpy.typing as npt
+
+from spinnlive.client import Client, SpikeStream, connect
+from spinnlive.errors import ConfigurationError, TransportError
+
+from .decoding import PushPull, SpikeWindow
+from .encoding import FloatArray, IntArray, RateCode
+
+__all__ = ["GymLoop", "LoopConfig", "LoopReport", "PushPullAction", "SignedRateEncoder",
+           "random_policy"]
+
+logger = logging.getLogger(__name__)
+
+
+class ObservationEncoder(Protocol):
+    label: str
+
+    @property
+    def ids(self) -> IntArray: ...
+
+    def rates(self, observation: npt.ArrayLike) -> FloatArray: ...
+
+
+class ActionDecoder(Protocol):
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+
+    def action(self, rates: Mapping[str, FloatArray], previous: Any) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRateEncoder:
+    """Each observation component ``v_i`` into two groups of Poisson neurons of ``label``.
+
+    Group ``2i`` ("positive") fires at ``baseline + (max - baseline) * clip(v_i / s_i, 0, 1)``,
+    group ``2i + 1`` ("negative") likewise for ``-v_i``, ``neurons_per_value`` neurons each: a
+    :class:`RateCode` of ``2n`` values over ``[0, s_i]``. A signed value then drives one of two
+    pathways, which is how a hand-wired network tells left from right.
+    """
+
+    label: str
+    scales: tuple[float, ...]
+    neurons_per_value: int = 10
+    max_rate: float = 200.0
+    baseline_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.scales or not all(s > 0 for s in self.scales):
+            raise ConfigurationError(f"SignedRateEncoder needs positive scales, got {self.scales}")
+        _ = self.code  # RateCode checks the rate range
+
+    @property
+    def code(self) -> RateCode:
+        highs = tuple(float(s) for s in self.scales for _ in range(2))
+        return RateCode(low=0.0, high=highs, n_values=len(highs),
+                        neurons_per_value=self.neurons_per_value, min_rate=self.baseline_rate,
+                        max_rate=self.max_rate)
+
+    @property
+    def n_neurons(self) -> int:
+        return 2 * len(self.scales) * self.neurons_per_value
+
+    @property
+    def ids(self) -> IntArray:
+        return np.arange(self.n_neurons, dtype=np.int64)
+
+    def group(self, component: int, positive: bool) -> IntArray:
+        """Neuron ids of one component's positive or negative group (for wiring)."""
+        start = (2 * component + (0 if positive else 1)) * self.neurons_per_value
+        return np.arange(start, start + self.neurons_per_value, dtype=np.int64)
+
+    def rates(self, observation: npt.ArrayLike) -> FloatArray:
+        v = np.asarray(observation, dtype=np.float64).ravel()
+        if v.size != len(self.scales):
+            raise ConfigurationError(f"observation has {v.size} components, the encoder "
+                                     f"{len(self.scales)}")
+        return self.code.encode(np.stack((v, -v), axis=-1).ravel())
+
+
+@dataclass(frozen=True, slots=True)
+class PushPullAction:
+    """A discrete left/right action from two motor populations (``Discrete(2)``: 0 = left).
+
+    ``command = PushPull.decode(left, right)``; above ``deadband`` pushes right, below
+    ``-deadband`` left, and in between (both silent or balanced) the previous action flips, so
+    "hold" averages to no force instead of a drift to one side.
+    """
+
+    left: str
+    right: str
+    code: PushPull = field(default_factory=PushPull)
+    deadband: float = 0.0
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return (self.left, self.right)
+
+    def action(self, rates: Mapping[str, FloatArray], previous: Any) -> int:
+        command = float(self.code.decode(rates[self.left], rates[self.right]))
+        if command > self.deadband:
+            return 1
+        if command < -self.deadband:
+            return 0
+        return 1 - int(previous) if previous is not None else 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoopConfig:
+    control_ticks: int = 10
+    #: decoding window (ticks); None: one control period
+    window_ticks: int | None = None
+    clock_label: str | None = None
+    #: a silence this long (no message on any stream) means the run or the bridge is gone
+    timeout_s: float = 2.0
+    #: how long to keep asking for a running bridge after that
+    recovery_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.control_ticks < 1 or (self.window_ticks is not None and self.window_ticks < 1):
+            raise ConfigurationError("control_ticks and window_ticks must be at least 1")
+        if not (self.timeout_s > 0 and self.recovery_s > 0):
+            raise ConfigurationError("timeout_s and recovery_s must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class LoopReport:
+    """What one :meth:`GymLoop.run` did (latencies in milliseconds)."""
+
+    episode_lengths: tuple[int, ...]
+    episode_returns: tuple[float, ...]
+    control_steps: int
+    skipped_periods: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    latency_max_ms: float
+    interrupted_episodes: int
+    recoveries: int
+    epochs: tuple[int, ...]
+    stream_gaps: int
+    wall_s: float
+
+    @property
+    def mean_length(self) -> float:
+        return float(np.mean(self.episode_lengths)) if self.episode_lengths else float("nan")
+
+    @property
+    def mean_return(self) -> float:
+        return float(np.mean(self.episode_returns)) if self.episode_returns else float("nan")
+
+
+class _Interrupted(Exception):
+    """The network's run ended or the bridge went away (the reason is the message)."""
+
+
+class GymLoop:
+    """Runs episodes of ``env`` against the network behind the bridge at ``endpoint``."""
+
+    def __init__(self, endpoint: str, env: gym.Env[Any, Any], encoder: ObservationEncoder,
+                 decoder: ActionDecoder, config: LoopConfig | None = None) -> None:
+        self.endpoint = endpoint
+        self.env = env
+        self.encoder = encoder
+        self.decoder = decoder
+        self.config = config or LoopConfig()
+        labels = list(decoder.labels)
+        if self.config.clock_label and self.config.clock_label not in labels:
+            labels.append(self.config.clock_label)
+        self._labels = tuple(labels)
+        self._encoder_ids = np.asarray(encoder.ids, dtype=np.int64)
+
+    async def run(self, n_episodes: int, *, seed: int = 0) -> LoopReport:
+        """Play ``n_episodes`` complete episodes; reconnect through run ends and bridge restarts."""
+        started = time.perf_counter()
+        self._lengths: list[int] = []
+        self._returns: list[float] = []
+        self._latencies: list[float] = []
+        self._steps = self._skipped = self._interrupted = self._recoveries = self._gaps = 0
+        self._epochs: list[int] = []
+        self._seed = seed
+        while len(self._lengths) < n_episodes:
+            try:
+                await self._session(n_episodes)
+            except _Interrupted as why:
+                self._interrupted += 1
+                logger.warning("closed loop interrupted (%s): the episode in progress is "
+                               "dropped; waiting up to %g s for a running bridge at %s", why,
+                               self.config.recovery_s, self.endpoint)
+                await self._wait_for_bridge()
+                self._recoveries += 1
+        latencies = np.asarray(self._latencies) * 1000.0
+        p50, p99, worst = (np.percentile(latencies, (50, 99, 100)) if latencies.size
+                           else (np.nan,) * 3)
+        return LoopReport(tuple(self._lengths), tuple(self._returns), self._steps,
+                          self._skipped, float(p50), float(p99), float(worst), self._interrupted,
+                          self._recoveries, tuple(self._epochs), self._gaps,
+                          time.perf_counter() - started)
+
+    async def _wait_for_bridge(self) -> None:
+        deadline = time.monotonic() + self.config.recovery_s
+        while True:
+            try:
+                async with connect(self.endpoint, timeout=self.config.timeout_s) as client:
+                    description = await client.started(self.config.timeout_s)
+                logger.info("bridge at %s is running again (epoch %s): resuming the closed loop",
+                            self.endpoint, description.get("epoch"))
+                return
+            except TransportError as exc:
+                if time.monotonic() > deadline:
+                    raise TransportError(f"no running bridge at {self.endpoint} within "
+                                         f"{self.config.recovery_s:g} s: {exc}") from exc
+                await asyncio.sleep(0.1)
+
+    async def _session(self, n_episodes: int) -> None:
+        """One connection: runs episodes until done or until the network goes away."""
+        cfg = self.config
+        async with connect(self.endpoint, timeout=cfg.timeout_s) as client:
+            await client.started(cfg.timeout_s)
+            description = await client.describe()
+            sizes = self._check(description)
+            tick_ms = float(description.get("timestep_ms") or 1.0)
+            window = cfg.window_ticks or cfg.control_ticks
+            windows = {label: SpikeWindow(sizes[label], window, tick_ms=tick_ms)
+                       for label in self._labels}
+            streams = [client.spikes(label) for label in self._labels]
+            queue: asyncio.Queue[tuple[str, int, npt.NDArray[np.uint32], float, int]] = (
+                asyncio.Queue())
+            readers: list[asyncio.Task[None]] = []
+            try:
+                for stream in streams:
+                    await stream.ready()  # before a reader shares its socket
+                readers = [asyncio.ensure_future(_read(s, queue)) for s in streams]
+                await self._episodes(client, queue, windows, n_episodes, int(description["epoch"]))
+            finally:
+                for task in readers:
+                    task.cancel()
+                for task in readers:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+                self._gaps += sum(s.gaps for s in streams)
+                for stream in streams:
+                    stream.close()
+
+    def _check(self, description: Mapping[str, Any]) -> dict[str, int]:
+        sizes = {p["label"]: int(p["size"]) for p in description["populations"]
+                 if p["direction"] == "out"}
+        missing = [label for label in self._labels if label not in sizes]
+        inputs = {p["label"]: int(p["size"]) for p in description["populations"]
+                  if p["direction"] == "rates"}
+        if missing or self.encoder.label not in inputs:
+            raise ConfigurationError(
+                f"the network behind {self.endpoint} lacks live output for {missing} or live "
+                f"rate control for {self.encoder.label!r}; it has output {sorted(sizes)} and "
+                f"rate control {sorted(inputs)}")
+        if inputs[self.encoder.label] <= int(self._encoder_ids.max()):
+            raise ConfigurationError(f"{self.encoder.label!r} has {inputs[self.encoder.label]} "
+                                     f"neurons; the encoder needs {self._encoder_ids.max() + 1}")
+        return sizes
+
+    async def _episodes(self, client: Client, queue: asyncio.Queue[Any],
+                        windows: dict[str, SpikeWindow], n_episodes: int, epoch: int) -> None:
+        cfg = self.config
+        self._epochs.append(epoch)
+        logger.info("closed loop on epoch %d: a control step every %d ticks, %d episodes to go",
+                    epoch, cfg.control_ticks, n_episodes - len(self._lengths))
+        observation = await self._reset(client)
+        boundary: int | None = None
+        last_tick = -1
+        previous: Any = None
+        length, total = 0, 0.0
+        while len(self._lengths) < n_episodes:
+            try:
+                label, tick, ids, arrived, msg_epoch = await asyncio.wait_for(queue.get(),
+                                                                             cfg.timeout_s)
+            except asyncio.TimeoutError:
+                raise _Interrupted(f"no spikes for {cfg.timeout_s:g} s") from None
+            if msg_epoch != epoch:
+                raise _Interrupted(f"run epoch {msg_epoch} replaced epoch {epoch}")
+            if tick < last_tick - windows[label].window_ticks:
+                raise _Interrupted(f"the network's clock went back from tick {last_tick} "
+                                   f"to {tick}: a new run")
+            last_tick = max(last_tick, tick)
+            if boundary is None:
+                boundary = tick + cfg.control_ticks
+            elif tick >= boundary:
+                for window in windows.values():
+                    window.advance(boundary - 1)
+                rates = {name: w.rates() for name, w in windows.items()}
+                previous = self.decoder.action(rates, previous)
+                observation, reward, terminated, truncated, _ = self.env.step(previous)
+                length, total = length + 1, total + float(reward)
+                self._steps += 1
+                if terminated or truncated:
+                    self._lengths.append(length)
+                    self._returns.append(total)
+                    logger.info("episode %d: %d steps, return %g", len(self._lengths), length,
+                                total)
+                    length, total = 0, 0.0
+                    if len(self._lengths) < n_episodes:
+                        observation = await self._reset(client)
+                    else:
+                        return
+                await self._send(client, observation)
+                self._latencies.append(time.perf_counter() - arrived)
+                periods = (tick - boundary) // cfg.control_ticks + 1
+                self._skipped += periods - 1
+                boundary += periods * cfg.control_ticks
+            windows[label].add(tick, ids)
+
+    async def _reset(self, client: Client) -> Any:
+        observation, _ = self.env.reset(seed=self._seed + len(self._lengths) + self._interrupted)
+        await self._send(client, observation)
+        return observation
+
+    async def _send(self, client: Client, observation: Any) -> None:
+        await client.set_rates(self.encoder.label, self._encoder_ids,
+                               self.encoder.rates(observation))
+
+
+async def _read(stream: SpikeStream, queue: asyncio.Queue[Any]) -> None:
+    async for tick, ids in stream:
+        queue.put_nowait((stream.label, tick, ids, time.perf_counter(), stream.epoch))
+
+
+def random_policy(env: gym.Env[Any, Any], n_episodes: int, *, seed: int = 0
+                  ) -> tuple[list[int], list[float]]:
+    """Lengths and returns of uniformly random actions on the same seeds as :class:`GymLoop`."""
+    env.action_space.seed(seed)
+    lengths: list[int] = []
+    returns: list[float] = []
+    for episode in range(n_episodes):
+        env.reset(seed=seed + episode)
+        length, total, done = 0, 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            length, total, done = length + 1, total + float(reward), terminated or truncated
+        lengths.append(length)
+        returns.append(total)
+    return lengths, returns
+

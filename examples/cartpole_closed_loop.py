@@ -1,0 +1,177 @@
+"""A hand-wired spiking controller balances gymnasium's CartPole, closed loop, in real time.
+
+Three processes, each the way it would run in a deployment:
+
+1. the bridge, ``python -m spinnlive.bridge`` with every port picked by the kernel (it prints its
+   endpoints as one JSON line);
+2. the network, this file with ``--network <notify port>``: a PyNN script on the embedded engine
+   that registers the bridge as its notification listener and runs with ``run_forever`` (real
+   time, 1 ms ticks) until its stdin closes;
+3. this process: a :class:`~spinnlive.adapters.gym.GymLoop`, a plain ZeroMQ client of the bridge.
+
+The controller: each of the four observations (cart position and velocity, pole angle and
+angular velocity), signed, is rate-coded into a positive and a negative group of 10 Poisson
+neurons (``sensors``, live rate control). A positive group excites the ``right`` motor population
+and inhibits ``left``; a negative group the other way round. The encoder's scales set the
+weights of the four components (1 : 5 : 10 : 10), the linear policy ``0.1 x + 0.5 x' + theta +
+theta'`` that a lock-step run of gymnasium alone shows to balance the pole. The push is decoded
+with :class:`~spinnlive.adapters.decoding.PushPull` from the two motor populations' spikes over
+the last control period. A ``clock`` population of Poisson neurons firing ~every tick keeps the
+loop's control grid moving when both motors are silent (the pole upright and still).
+
+A control step every ``--control-ticks`` network ticks (5 ms by default); 20 episodes of up to
+500 steps take at most 50 s of network time. A random policy is played on the same seeds.
+
+Run: ``python examples/cartpole_closed_loop.py [--episodes 20] [--max-steps 500] [--json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from spinnlive.adapters.decoding import PushPull
+from spinnlive.adapters.gym import (
+    GymLoop,
+    LoopConfig,
+    LoopReport,
+    PushPullAction,
+    SignedRateEncoder,
+    random_policy,
+)
+
+#: x, x', theta, theta' at which a sensor group saturates: weights 1 : 5 : 10 : 10
+ENCODER = SignedRateEncoder("sensors", scales=(2.0, 0.4, 0.2, 0.2), neurons_per_value=10,
+                            max_rate=200.0)
+DECODER = PushPullAction("left", "right", PushPull(max_rate=100.0))
+MOTOR_SIZE = 30
+CLOCK_SIZE = 10
+EXCITE, INHIBIT = 0.6, 0.6  # nA per sensor spike into a motor neuron
+MOTOR = dict(tau_m=10.0, cm=1.0, tau_syn_E=2.0, tau_syn_I=2.0, tau_refrac=2.0, v_rest=-65.0,
+             v_reset=-65.0, v_thresh=-50.0, i_offset=1.2)
+
+
+def build_network(sim: Any, notify_port: int) -> None:
+    """The controller; ``notify_port`` is the bridge's notification port."""
+    ext = sim.external_devices
+    sensors = sim.Population(ENCODER.n_neurons, sim.SpikeSourcePoisson(rate=0.0), label="sensors")
+    ext.add_poisson_live_rate_control(sensors, database_notify_port_num=notify_port)
+    motors = {side: sim.Population(MOTOR_SIZE, sim.IF_curr_exp(**MOTOR), label=side)
+              for side in ("left", "right")}
+    clock = sim.Population(CLOCK_SIZE, sim.SpikeSourcePoisson(rate=500.0), label="clock")
+    for population in (*motors.values(), clock):
+        ext.activate_live_output_for(population, database_notify_port_num=notify_port)
+    for positive, (excited, inhibited) in ((True, ("right", "left")), (False, ("left", "right"))):
+        pre = np.concatenate([ENCODER.group(i, positive) for i in range(len(ENCODER.scales))])
+        for target, weight, receptor in ((excited, EXCITE, "excitatory"),
+                                         (inhibited, INHIBIT, "inhibitory")):
+            pairs = [(int(a), b, weight, 1.0) for a in pre for b in range(MOTOR_SIZE)]
+            sim.Projection(sensors, motors[target], sim.FromListConnector(pairs),
+                           sim.StaticSynapse(), receptor_type=receptor)
+
+
+def serve_network(notify_port: int) -> None:
+    """Run the network in real time until stdin closes (the parent ends or lets go)."""
+    import spinnlive.pynn as sim
+
+    sim.setup(timestep=1.0)
+    build_network(sim, notify_port)
+    threading.Thread(target=lambda: (sys.stdin.read(), sim.external_devices.request_stop()),
+                     daemon=True).start()
+    sim.external_devices.run_forever()
+    sim.end()
+
+
+def start_bridge() -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spinnlive.bridge", "--notify-port", "0", "--discovery",
+         "tcp://127.0.0.1:0", "--publish", "tcp://127.0.0.1:0", "--input", "tcp://127.0.0.1:0"],
+        stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(10)
+        raise RuntimeError(f"the bridge exited with status {proc.returncode} before binding")
+    return proc, json.loads(line)
+
+
+def start_network(notify_port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, __file__, "--network", str(notify_port)],
+                            stdin=subprocess.PIPE, text=True)
+
+
+def closed_loop(n_episodes: int, max_steps: int, control_ticks: int, seed: int = 0
+                ) -> LoopReport:
+    """Bridge and network as subprocesses, the loop here; everything ends with it."""
+    bridge, where = start_bridge()
+    network = start_network(int(where["notify"][1]))
+    try:
+        env = gym.make("CartPole-v1", max_episode_steps=max_steps)
+        loop = GymLoop(where["discovery"], env, ENCODER, DECODER,
+                       LoopConfig(control_ticks=control_ticks, clock_label="clock",
+                                  timeout_s=10.0))
+        return asyncio.run(loop.run(n_episodes, seed=seed))
+    finally:
+        for proc in (network, bridge):
+            if proc is network and proc.stdin is not None:
+                proc.stdin.close()
+            else:
+                proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--max-steps", type=int, default=500)
+    parser.add_argument("--control-ticks", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print one JSON line of results")
+    parser.add_argument("--network", type=int, metavar="NOTIFY_PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.network is not None:
+        serve_network(args.network)
+        return
+    started = time.perf_counter()
+    report = closed_loop(args.episodes, args.max_steps, args.control_ticks, args.seed)
+    wall = time.perf_counter() - started
+    baseline, _ = random_policy(gym.make("CartPole-v1", max_episode_steps=args.max_steps),
+                                args.episodes, seed=args.seed)
+    result = {"episodes": args.episodes, "spiking_mean_length": report.mean_length,
+              "random_mean_length": float(np.mean(baseline)),
+              "spiking_lengths": report.episode_lengths, "random_lengths": baseline,
+              "latency_p50_ms": report.latency_p50_ms, "latency_p99_ms": report.latency_p99_ms,
+              "control_steps": report.control_steps, "skipped_periods": report.skipped_periods,
+              "stream_gaps": report.stream_gaps, "wall_s": wall}
+    if args.json:
+        print(json.dumps(result))
+        return
+    ratio = report.mean_length / result["random_mean_length"]
+    print(f"CartPole-v1, {args.episodes} episodes (cap {args.max_steps} steps), a control step "
+          f"every {args.control_ticks} ms of network time")
+    print(f"  spiking controller: mean episode length {report.mean_length:7.1f}")
+    print(f"  random policy:      mean episode length {result['random_mean_length']:7.1f}"
+          f"   (ratio {ratio:.1f}x)")
+    print(f"  loop latency: p50 {report.latency_p50_ms:.2f} ms, p99 "
+          f"{report.latency_p99_ms:.2f} ms over {report.control_steps} control steps "
+          f"({report.skipped_periods} periods skipped, {report.stream_gaps} stream gaps)")
+    print(f"  wall time {wall:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
