@@ -308,7 +308,7 @@ class GymLoop:
                     epoch, cfg.control_ticks, n_episodes - len(self._lengths))
         observation = await self._reset(client)
         boundary: int | None = None
-        last_tick = -1
+        last_tick: dict[str, int] = {}
         previous: Any = None
         length, total = 0, 0.0
         while len(self._lengths) < n_episodes:
@@ -319,10 +319,10 @@ class GymLoop:
                 raise _Interrupted(f"no spikes for {cfg.timeout_s:g} s") from None
             if msg_epoch != epoch:
                 raise _Interrupted(f"run epoch {msg_epoch} replaced epoch {epoch}")
-            if tick < last_tick - windows[label].window_ticks:
-                raise _Interrupted(f"the network's clock went back from tick {last_tick} "
-                                   f"to {tick}: a new run")
-            last_tick = max(last_tick, tick)
+            if tick < last_tick.get(label, -1):  # one stream is in order within a run
+                raise _Interrupted(f"the network's clock went back from tick "
+                                   f"{last_tick[label]} to {tick} on {label!r}: a new run")
+            last_tick[label] = tick
             if boundary is None:
                 boundary = tick + cfg.control_ticks
             elif tick >= boundary:

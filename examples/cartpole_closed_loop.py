@@ -51,14 +51,17 @@ from spinnlive.adapters.gym import (
 )
 
 #: x, x', theta, theta' at which a sensor group saturates: weights 1 : 5 : 10 : 10
-ENCODER = SignedRateEncoder("sensors", scales=(2.0, 0.4, 0.2, 0.2), neurons_per_value=10,
+ENCODER = SignedRateEncoder("sensors", scales=(24.0, 4.0, 0.2, 0.4), neurons_per_value=10,
                             max_rate=200.0)
 DECODER = PushPullAction("left", "right", PushPull(max_rate=100.0))
 MOTOR_SIZE = 30
 CLOCK_SIZE = 10
 EXCITE, INHIBIT = 0.6, 0.6  # nA per sensor spike into a motor neuron
 MOTOR = dict(tau_m=10.0, cm=1.0, tau_syn_E=2.0, tau_syn_I=2.0, tau_refrac=2.0, v_rest=-65.0,
-             v_reset=-65.0, v_thresh=-50.0, i_offset=1.2)
+             v_reset=-65.0, v_thresh=-50.0)
+I_OFFSET = (1.0, 1.6)  # nA, uniform over the motor neurons (rheobase 1.5 nA): graded responses
+P_CONNECT = 0.5  # each sensor -> motor synapse exists with this probability (fixed seed)
+SEED = 7
 
 
 def build_network(sim: Any, notify_port: int) -> None:
@@ -66,8 +69,12 @@ def build_network(sim: Any, notify_port: int) -> None:
     ext = sim.external_devices
     sensors = sim.Population(ENCODER.n_neurons, sim.SpikeSourcePoisson(rate=0.0), label="sensors")
     ext.add_poisson_live_rate_control(sensors, database_notify_port_num=notify_port)
-    motors = {side: sim.Population(MOTOR_SIZE, sim.IF_curr_exp(**MOTOR), label=side)
-              for side in ("left", "right")}
+    # Both sides get the same offsets and the same wiring mask: a mirror image, no bias.
+    rng = np.random.default_rng(SEED)
+    offsets = rng.uniform(*I_OFFSET, MOTOR_SIZE)
+    mask = rng.random((ENCODER.n_neurons // 2, MOTOR_SIZE)) < P_CONNECT
+    motors = {side: sim.Population(MOTOR_SIZE, sim.IF_curr_exp(**MOTOR, i_offset=offsets),
+                                   label=side) for side in ("left", "right")}
     clock = sim.Population(CLOCK_SIZE, sim.SpikeSourcePoisson(rate=500.0), label="clock")
     for population in (*motors.values(), clock):
         ext.activate_live_output_for(population, database_notify_port_num=notify_port)
@@ -75,7 +82,7 @@ def build_network(sim: Any, notify_port: int) -> None:
         pre = np.concatenate([ENCODER.group(i, positive) for i in range(len(ENCODER.scales))])
         for target, weight, receptor in ((excited, EXCITE, "excitatory"),
                                          (inhibited, INHIBIT, "inhibitory")):
-            pairs = [(int(a), b, weight, 1.0) for a in pre for b in range(MOTOR_SIZE)]
+            pairs = [(int(pre[i]), int(j), weight, 1.0) for i, j in zip(*np.nonzero(mask))]
             sim.Projection(sensors, motors[target], sim.FromListConnector(pairs),
                            sim.StaticSynapse(), receptor_type=receptor)
 

@@ -7,3 +7,12 @@ Layers, each importing only from the ones above it in this list:
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``spinnlive.connect`` without importing ZeroMQ for users who never call it."""
+    if name == "connect":
+        from spinnlive.client import connect
+
+        return connect
+    raise AttributeError(f"module 'spinnlive' has no attribute {name!r}")

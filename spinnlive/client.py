@@ -45,6 +45,9 @@ from spinnlive.errors import LocalProtocolError, TransportError
 __all__ = ["Client", "SpikeStream", "SyncClient", "SyncSpikeStream", "connect"]
 
 T = TypeVar("T")
+#: How long close() lets queued inject/rates messages reach the bridge (a one-shot sender,
+#: such as ``spinnlive inject``, closes right after sending).
+_PUSH_LINGER_MS = 1000
 _tokens = itertools.count()
 
 
@@ -217,8 +220,8 @@ class Client:
             sub.close(linger=0)
 
     async def close(self) -> None:
-        for sock in self._sockets:
-            sock.close(linger=0)
+        for sock in self._sockets:  # input already sent on may flush for up to 1 s
+            sock.close(linger=_PUSH_LINGER_MS if sock is self._push else 0)
         self._ctx.term()
 
     async def __aenter__(self) -> Client:

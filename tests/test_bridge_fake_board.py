@@ -166,7 +166,11 @@ async def test_slow_subscriber_drops_only_on_its_own_stream(tmp_path, board):
         notifier, live = await announce(bridge, path, board)
         async with connect(bridge.endpoints["discovery"]) as client:
             fast, slow = client.spikes("exc"), client.spikes("exc")
+            # a small receive window so the kernel's TCP buffers cannot hide the stall
+            slow._sock.disconnect(client.endpoints["publish"])
             slow._sock.setsockopt(zmq.RCVHWM, 20)
+            slow._sock.setsockopt(zmq.RCVBUF, 4096)
+            slow._sock.connect(client.endpoints["publish"])
             for stream in (fast, slow):
                 await stream.ready()
 

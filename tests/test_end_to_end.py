@@ -80,9 +80,11 @@ async def test_inject_and_receive_through_spinnlive_run(tmp_path):
     # complete, identical, gap-free) nor the bridge: it never dropped a message on any stream,
     # and whatever the slow one lost shows only as gaps in its own sequence numbers
     summary = {line.split()[0]: line for line in lines if line.startswith("  spikes/")}
-    assert "dropped: none" in summary["spikes/out"] and "dropped: none" in summary["spikes/noise"]
+    for topic in ("spikes/out", "spikes/noise"):  # only before anyone subscribed: no_subscriber
+        assert "queue_full" not in summary[topic] and "send_error" not in summary[topic]
     noise_messages = int(summary["spikes/noise"].split()[1])
-    assert seqs and np.all(np.diff(seqs) >= 1) and seqs[-1] < noise_messages
+    assert seqs and np.all(np.diff(seqs) >= 1)
+    assert len(seqs) < noise_messages - 50  # libzmq dropped for the slow one, and only for it
     print(f"slow subscriber: {len(seqs)} of {noise_messages} noise messages, "
           f"gaps {seqs[-1] - seqs[0] + 1 - len(seqs)}")
     assert "bridge epoch 1" in "\n".join(lines)

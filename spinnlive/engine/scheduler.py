@@ -38,6 +38,9 @@ Rules
   behind; with a 100 us interval, p99 lateness was ~0.14 ms. So while a real-time run is in
   progress the scheduler lowers the process's switch interval to ``gil_switch_interval_s``
   (default 100 us; None leaves it alone) and restores it when the last real-time run ends.
+* Priority: where the OS allows it, the tick thread runs real-time runs under SCHED_FIFO
+  (``realtime_priority``, default 10; None: normal priority), so a loaded machine's other
+  processes do not delay its wake-ups; see :func:`_fifo_priority`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import collections
 import contextlib
 import enum
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -107,6 +111,7 @@ class TickScheduler:
         history: int = 1 << 16,
         max_queued_work: int = 4096,
         gil_switch_interval_s: float | None = 100e-6,
+        realtime_priority: int | None = 10,
         name: str = "spinnlive-ticks",
     ) -> None:
         if not period_s > 0:
@@ -124,6 +129,7 @@ class TickScheduler:
         self._history = int(history)
         self._name = name
         self._gil_switch = gil_switch_interval_s if self.mode is TickMode.REALTIME else None
+        self._priority = realtime_priority if self.mode is TickMode.REALTIME else None
         self.tick = 0  #: the next tick number to run (continues across runs)
 
         self._work: collections.deque[TickWork] = collections.deque()
@@ -301,7 +307,7 @@ class TickScheduler:
     def _loop(self, n_ticks: int | None, on_done: Callable[[], None] | None) -> None:
         try:
             self._reset_run_stats(n_ticks)
-            with _short_gil_switch(self._gil_switch):
+            with _short_gil_switch(self._gil_switch), _fifo_priority(self._priority):
                 self._ticks(n_ticks)
         except BaseException as error:  # re-raised in the waiting thread
             self._error = error
@@ -386,6 +392,35 @@ def _short_gil_switch(interval: float | None) -> Iterator[None]:
             state.users -= 1
             if state.users == 0:
                 sys.setswitchinterval(state.saved)
+
+
+@contextlib.contextmanager
+def _fifo_priority(priority: int | None) -> Iterator[None]:
+    """SCHED_FIFO for the calling (tick) thread while it runs, where the OS allows it.
+
+    On a loaded machine a normal-priority thread that sleeps until just before its deadline may
+    be woken milliseconds late; a FIFO thread preempts normal ones at once. The kernel's
+    real-time throttling (sched_rt_runtime_us) keeps an overloaded loop from starving the
+    machine. Without the permission (not root, no CAP_SYS_NICE) or on another OS the loop runs
+    at normal priority, which the log says once.
+    """
+    setter = getattr(os, "sched_setscheduler", None)
+    if priority is None or setter is None:
+        yield
+        return
+    old_policy, old_param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        setter(0, os.SCHED_FIFO, os.sched_param(priority))
+    except OSError as error:
+        if not _fifo_priority.__dict__.get("warned"):
+            _fifo_priority.__dict__["warned"] = True
+            logger.info("tick thread runs at normal priority (SCHED_FIFO refused: %s)", error)
+        yield
+        return
+    try:
+        yield
+    finally:
+        setter(0, old_policy, old_param)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
