@@ -221,16 +221,19 @@ class GymLoop:
         self._steps = self._skipped = self._interrupted = self._recoveries = self._gaps = 0
         self._epochs: list[int] = []
         self._seed = seed
+        await self._wait_for_bridge()
         while len(self._lengths) < n_episodes:
             try:
                 await self._session(n_episodes)
-            except _Interrupted as why:
+            except (_Interrupted, TransportError) as why:
                 self._interrupted += 1
                 logger.warning("closed loop interrupted (%s): the episode in progress is "
                                "dropped; waiting up to %g s for a running bridge at %s", why,
                                self.config.recovery_s, self.endpoint)
                 await self._wait_for_bridge()
                 self._recoveries += 1
+                logger.warning("closed loop resumed after an interruption (%d so far)",
+                               self._recoveries)
         latencies = np.asarray(self._latencies) * 1000.0
         p50, p99, worst = (np.percentile(latencies, (50, 99, 100)) if latencies.size
                            else (np.nan,) * 3)
@@ -240,13 +243,14 @@ class GymLoop:
                           time.perf_counter() - started)
 
     async def _wait_for_bridge(self) -> None:
+        """Ask the discovery endpoint until a bridge says its network runs."""
         deadline = time.monotonic() + self.config.recovery_s
         while True:
             try:
                 async with connect(self.endpoint, timeout=self.config.timeout_s) as client:
                     description = await client.started(self.config.timeout_s)
-                logger.info("bridge at %s is running again (epoch %s): resuming the closed loop",
-                            self.endpoint, description.get("epoch"))
+                logger.info("bridge at %s runs epoch %s", self.endpoint,
+                            description.get("epoch"))
                 return
             except TransportError as exc:
                 if time.monotonic() > deadline:

@@ -99,10 +99,13 @@ def serve_network(notify_port: int) -> None:
     sim.end()
 
 
-def start_bridge() -> tuple[subprocess.Popen[str], dict[str, Any]]:
+def start_bridge(notify_port: int = 0, discovery: str = "tcp://127.0.0.1:0",
+                 publish: str = "tcp://127.0.0.1:0", input_endpoint: str = "tcp://127.0.0.1:0"
+                 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """``python -m spinnlive.bridge``; returns the process and its bound addresses."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "spinnlive.bridge", "--notify-port", "0", "--discovery",
-         "tcp://127.0.0.1:0", "--publish", "tcp://127.0.0.1:0", "--input", "tcp://127.0.0.1:0"],
+        [sys.executable, "-m", "spinnlive.bridge", "--notify-port", str(notify_port),
+         "--discovery", discovery, "--publish", publish, "--input", input_endpoint],
         stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -113,8 +116,22 @@ def start_bridge() -> tuple[subprocess.Popen[str], dict[str, Any]]:
 
 
 def start_network(notify_port: int) -> subprocess.Popen[str]:
+    """This file with ``--network``; it runs until :func:`stop` closes its stdin."""
     return subprocess.Popen([sys.executable, __file__, "--network", str(notify_port)],
                             stdin=subprocess.PIPE, text=True)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """End a network (stdin closed: a clean ``request_stop``) or a bridge (SIGTERM)."""
+    if proc.stdin is not None:
+        proc.stdin.close()
+    else:
+        proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def closed_loop(n_episodes: int, max_steps: int, control_ticks: int, seed: int = 0
@@ -129,16 +146,8 @@ def closed_loop(n_episodes: int, max_steps: int, control_ticks: int, seed: int =
                                   timeout_s=10.0))
         return asyncio.run(loop.run(n_episodes, seed=seed))
     finally:
-        for proc in (network, bridge):
-            if proc is network and proc.stdin is not None:
-                proc.stdin.close()
-            else:
-                proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(network)
+        stop(bridge)
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ import zmq.asyncio
 from .bridge.config import BridgeConfig
 from .bridge.service import Bridge
 from .bridge.stats import BridgeStatistics
-from .errors import ConfigurationError, TransportError
+from .errors import TransportError
 
 __all__ = ["BridgeThread", "attach_embedded", "attach_spynnaker", "format_bridge_summary"]
 
@@ -171,53 +171,22 @@ def format_bridge_summary(stats: BridgeStatistics | None) -> str:
 
 # -- run hooks ------------------------------------------------------------------------------
 
-def streamed_labels(records: Sequence[Any], choice: Sequence[str]) -> list[int]:
-    """Keys of the populations ``--stream`` selects (``all``, ``none`` or labels)."""
-    if list(choice) == ["none"]:
-        return []
-    if list(choice) == ["all"]:
-        return [r.key for r in records if r.model != "SpikeInjector"]
-    by_label = {r.label: r.key for r in records}
-    missing = sorted(set(choice) - by_label.keys())
-    if missing:
-        raise ConfigurationError(f"--stream: no population labelled {missing}; the script has "
-                                 f"{sorted(by_label)}")
-    return [by_label[label] for label in choice]
-
-
 @contextlib.contextmanager
 def attach_embedded(notify: tuple[str, int], stream: Sequence[str]) -> Iterator[None]:
-    """While active, every ``setup()`` of spinnlive.pynn registers the bridge (see module doc).
-
-    Implemented as instance attributes that shadow ``State.configure`` and the new engine's
-    ``_prepare``, removed on exit; the proposed permanent hook is an environment variable read
-    by ``setup()`` (the lead's note in the CLI report).
-    """
-    from .engine.vertices import LiveOutputParameters
+    """While active, every ``setup()`` of spinnlive.pynn registers the bridge as a listener and
+    streams the ``--stream`` populations (:class:`spinnlive.pynn.simulator.HostHooks`)."""
     from .pynn import simulator
+    from .pynn.simulator import HostHooks
     from .transport.notifier import ListenerAddress
 
     state = simulator.state
-
-    def configure(*args: Any, **kwargs: Any) -> None:
-        type(state).configure(state, *args, **kwargs)
-        engine = state.engine
-        engine.add_listener(ListenerAddress(notify[0], notify[1], None))
-        prepare = engine._prepare
-
-        def prepare_with_streams(n: int | None) -> None:
-            if not engine.live_outputs:
-                for key in streamed_labels(engine.populations, stream):
-                    engine.add_live_output(key, LiveOutputParameters())
-            prepare(n)
-
-        engine._prepare = prepare_with_streams
-
-    state.configure = configure
+    saved = state.host_hooks
+    state.host_hooks = HostHooks(listeners=(ListenerAddress(notify[0], notify[1], None),),
+                                 stream=tuple(stream))
     try:
         yield
     finally:
-        del state.configure
+        state.host_hooks = saved
 
 
 @contextlib.contextmanager

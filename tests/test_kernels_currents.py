@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 import pytest
+
 from spinnlive.kernels import (
     ACSource,
     DCSource,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from spinnlive.errors import ConfigurationError
 from spinnlive.kernels import (
     DCSource,
     IFCurrExp,
@@ -11,8 +13,6 @@ from spinnlive.kernels import (
     PoissonGroup,
     SpikeArrayGroup,
 )
-
-from spinnlive.errors import ConfigurationError
 
 
 def build(seed: int) -> tuple[Network, list[int]]:

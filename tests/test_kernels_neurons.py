@@ -14,6 +14,7 @@ pytest.importorskip("nest")
 pytest.importorskip("pyNN.nest")
 
 from kernels_nest_reference import Drive, run_nest  # noqa: E402
+
 from spinnlive.kernels import MODELS, Network, SpikeArrayGroup  # noqa: E402
 
 N, N_SRC, T_STOP = 12, 16, 150.0

@@ -103,6 +103,9 @@ class Simulation(SegmentRecordings, RunControl):
         self.synapses: list[SynapseBlock] = []
         self.currents: list[CurrentRecord] = []
         self.live_outputs: list[LiveOutputRequest] = []
+        #: populations to stream when the script activates no live output itself: ("none",),
+        #: ("all",) (every population but injectors) or labels; set by a host such as the CLI
+        self.default_streams: tuple[str, ...] = ("none",)
         self.controls: dict[str, str] = {}  #: rate-control label -> Poisson population label
         self.listeners: dict[ListenerAddress, None] = {}  #: ordered set
         self.phases: list[PhaseTiming] = []
@@ -278,6 +281,9 @@ class Simulation(SegmentRecordings, RunControl):
     # -- building ---------------------------------------------------------------------------
     def _prepare(self, n: int | None) -> None:
         """Map (if the graph changed), build the kernels (first step) and load live I/O."""
+        if not self.live_outputs:
+            for key in streamed_keys(self.populations, self.default_streams):
+                self.add_live_output(key, LiveOutputParameters())
         if self.live is None and (self.has_live_io or self.listeners):
             from .live_io import LiveIO
             from .run_folder import RunFolders
@@ -352,3 +358,17 @@ class Simulation(SegmentRecordings, RunControl):
         rec.source.record(rec.recording)
         for key, indices in rec.targets:
             self.net.add_current(self.populations[key].gid, rec.source, indices)
+
+
+def streamed_keys(records: list[PopulationRecord], choice: tuple[str, ...]) -> list[int]:
+    """Keys of the populations a host's stream choice selects (``all``, ``none`` or labels)."""
+    if tuple(choice) == ("none",):
+        return []
+    if tuple(choice) == ("all",):
+        return [r.key for r in records if r.model != "SpikeInjector"]
+    by_label = {r.label: r.key for r in records}
+    missing = sorted(set(choice) - by_label.keys())
+    if missing:
+        raise ConfigurationError(f"no population labelled {missing} to stream; the script has "
+                                 f"{sorted(by_label)}")
+    return [by_label[label] for label in choice]

@@ -15,6 +15,7 @@ that ``end()`` closed last; it survives ``end()`` and the next ``setup()`` so th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from pyNN import common
 
 from ..engine.run_report import RunReport
 from ..engine.simulation import Simulation
+from ..transport.notifier import ListenerAddress
 
 name = "spinnlive"
 
@@ -35,6 +37,18 @@ class ID(int, common.IDMixin):
     def __init__(self, n: int) -> None:
         int.__init__(n)
         common.IDMixin.__init__(self)
+
+
+@dataclass(frozen=True)
+class HostHooks:
+    """What a host program (the ``spinnlive run`` command) adds to every ``setup()`` of the
+    scripts it runs, so that an unchanged script gets the host's bridge as a listener and its
+    populations streamed: ``listeners`` are notified like ``add_database_socket_address``
+    ones; ``stream`` is ``("none",)``, ``("all",)`` or labels (used when the script itself
+    activates no live output)."""
+
+    listeners: tuple[ListenerAddress, ...] = ()
+    stream: tuple[str, ...] = ("none",)
 
 
 class State(common.control.BaseState):
@@ -52,6 +66,7 @@ class State(common.control.BaseState):
         self.realtime: bool | None = None
         self.extra: dict[str, Any] = {}
         self.last_report: RunReport | None = None
+        self.host_hooks = HostHooks()
         self.engine = Simulation(self.dt, seed=self.seed)
         self.clear()
 
@@ -78,6 +93,9 @@ class State(common.control.BaseState):
         self.extra = dict(extra)
         self.engine = Simulation(self.dt, seed=self.seed, realtime=realtime,
                                  time_scale_factor=time_scale_factor, **(live_options or {}))
+        for address in self.host_hooks.listeners:
+            self.engine.add_listener(address)
+        self.engine.default_streams = self.host_hooks.stream
         self.clear()
 
     def run(self, simtime: float) -> None:

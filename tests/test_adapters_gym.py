@@ -1,0 +1,190 @@
+"""adapters.gym: observation/action coding, and CartPole in closed loop with a real-time network.
+
+The closed-loop tests use the example's own processes (``python -m spinnlive.bridge`` and the
+example's network script on the embedded engine, both subprocesses) and a :class:`GymLoop` in
+this process; the baseline is a random policy played here on the same seeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from spinnlive.adapters.decoding import PushPull
+from spinnlive.adapters.encoding import RateCode
+from spinnlive.adapters.gym import (
+    GymLoop,
+    LoopConfig,
+    PushPullAction,
+    SignedRateEncoder,
+    random_policy,
+)
+from spinnlive.errors import ConfigurationError
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "cartpole_closed_loop.py"
+
+
+def _example() -> Any:
+    spec = importlib.util.spec_from_file_location("cartpole_closed_loop", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- observation coding -----------------------------------------------------------------------
+
+def test_signed_encoder_is_a_rate_code_of_the_value_and_its_negation():
+    encoder = SignedRateEncoder("s", scales=(1.0, 0.5), neurons_per_value=3, max_rate=80.0,
+                                baseline_rate=5.0)
+    observation = np.array([0.25, -2.0])
+    reference = RateCode(0.0, (1.0, 1.0, 0.5, 0.5), n_values=4, neurons_per_value=3,
+                         min_rate=5.0, max_rate=80.0)
+    rates = encoder.rates(observation)
+    assert rates.shape == (encoder.n_neurons,) == (12,)
+    np.testing.assert_allclose(rates, reference.encode([0.25, -0.25, -2.0, 2.0]))
+    # the sign picks the pathway: positive group above baseline, negative group at baseline
+    assert np.all(rates[encoder.group(0, True)] > 5.0)
+    assert np.all(rates[encoder.group(0, False)] == 5.0)
+    assert np.all(rates[encoder.group(1, False)] == 80.0)  # saturated
+    groups = np.concatenate([encoder.group(i, p) for i in range(2) for p in (True, False)])
+    assert np.array_equal(np.sort(groups), encoder.ids)
+
+
+def test_signed_encoder_refuses_bad_configuration_and_observations():
+    with pytest.raises(ConfigurationError):
+        SignedRateEncoder("s", scales=(1.0, 0.0))
+    with pytest.raises(ConfigurationError):
+        SignedRateEncoder("s", scales=(1.0,), max_rate=0.0)
+    with pytest.raises(ConfigurationError, match="3 components"):
+        SignedRateEncoder("s", scales=(1.0, 1.0)).rates([1.0, 2.0, 3.0])
+
+
+# -- action coding ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [-0.8, -0.2, 0.3, 1.0])
+def test_push_pull_action_follows_the_sign_of_the_encoded_command(command):
+    code = PushPull(max_rate=50.0)
+    decoder = PushPullAction("l", "r", code)
+    left, right = code.encode(command)
+    rates = {"l": np.repeat(left, 4), "r": np.repeat(right, 4)}
+    for previous in (None, 0, 1):
+        assert decoder.action(rates, previous) == int(code.decode(left, right) > 0)
+
+
+def test_push_pull_action_flips_on_a_tie_and_respects_the_deadband():
+    decoder = PushPullAction("l", "r", PushPull(max_rate=100.0), deadband=0.1)
+    balanced = {"l": np.full(5, 40.0), "r": np.full(5, 40.0)}
+    assert [decoder.action(balanced, p) for p in (None, 0, 1)] == [0, 1, 0]
+    weak = {"l": np.zeros(5), "r": np.full(5, 5.0)}  # command 0.05, inside the deadband
+    assert decoder.action(weak, 1) == 0
+    strong = {"l": np.zeros(5), "r": np.full(5, 50.0)}
+    assert decoder.action(strong, 0) == 1
+
+
+def test_loop_config_is_checked():
+    with pytest.raises(ConfigurationError):
+        LoopConfig(control_ticks=0)
+    with pytest.raises(ConfigurationError):
+        LoopConfig(timeout_s=0.0)
+
+
+def test_random_policy_is_repeatable_per_seed():
+    env = gym.make("CartPole-v1", max_episode_steps=50)
+    first = random_policy(env, 4, seed=3)
+    assert first == random_policy(env, 4, seed=3)
+    assert all(1 <= n <= 50 for n in first[0]) and first[0] == [int(r) for r in first[1]]
+
+
+# -- closed loop ------------------------------------------------------------------------------
+
+def test_cartpole_closed_loop_beats_a_random_policy_tenfold():
+    example = _example()
+    episodes, cap = 3, 300
+    report = example.closed_loop(episodes, cap, control_ticks=5, seed=0)
+    baseline, _ = random_policy(gym.make("CartPole-v1", max_episode_steps=cap), episodes,
+                                seed=0)
+    assert len(report.episode_lengths) == episodes
+    assert report.mean_length >= 10 * float(np.mean(baseline)), (report, baseline)
+    assert report.control_steps == sum(report.episode_lengths)
+    assert report.episode_returns == tuple(float(n) for n in report.episode_lengths)
+    assert 0 < report.latency_p50_ms <= report.latency_p99_ms <= report.latency_max_ms
+    assert report.interrupted_episodes == report.recoveries == 0
+    assert len(report.epochs) == 1
+
+
+def _free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Milestones(gym.Wrapper[Any, Any, Any, Any]):
+    """Counts resets; an event fires on the reset after each chosen number of episodes."""
+
+    def __init__(self, env: gym.Env[Any, Any], at: dict[int, asyncio.Event]) -> None:
+        super().__init__(env)
+        self.resets = 0
+        self.at = at
+
+    def reset(self, **kwargs: Any) -> Any:
+        self.resets += 1
+        if self.resets in self.at:
+            self.at[self.resets].set()
+        return self.env.reset(**kwargs)
+
+
+async def test_the_loop_survives_a_new_run_and_a_restarted_bridge(caplog):
+    """The network is restarted (a new epoch on the same bridge), then the bridge itself (same
+    endpoints, epochs from 1 again); the loop reconnects on its own and finishes its episodes."""
+    example = _example()
+    ports = dict(notify_port=_free_port(socket.SOCK_DGRAM),
+                 discovery=f"tcp://127.0.0.1:{_free_port()}",
+                 publish=f"tcp://127.0.0.1:{_free_port()}",
+                 input_endpoint=f"tcp://127.0.0.1:{_free_port()}")
+    loop = asyncio.get_running_loop()
+    bridge, where = example.start_bridge(**ports)
+    procs = {"bridge": bridge, "network": example.start_network(ports["notify_port"])}
+    milestones = {3: asyncio.Event(), 5: asyncio.Event()}
+    env = _Milestones(gym.make("CartPole-v1", max_episode_steps=60), milestones)
+    gym_loop = GymLoop(where["discovery"], env, example.ENCODER, example.DECODER,
+                       LoopConfig(control_ticks=5, clock_label="clock", timeout_s=1.0,
+                                  recovery_s=30.0))
+
+    async def disrupt() -> None:
+        await milestones[3].wait()  # two episodes done, the third under way
+        await loop.run_in_executor(None, example.stop, procs["network"])
+        procs["network"] = example.start_network(ports["notify_port"])
+        await milestones[5].wait()
+        for name in ("network", "bridge"):
+            await loop.run_in_executor(None, example.stop, procs[name])
+        procs["bridge"], _ = await loop.run_in_executor(
+            None, lambda: example.start_bridge(**ports))
+        procs["network"] = example.start_network(ports["notify_port"])
+
+    caplog.set_level(logging.INFO, logger="spinnlive.adapters.gym")
+    try:
+        async with asyncio.timeout(100):
+            disruptor = asyncio.ensure_future(disrupt())
+            report = await gym_loop.run(8, seed=0)
+            await disruptor
+    finally:
+        for proc in procs.values():
+            await loop.run_in_executor(None, example.stop, proc)
+    assert len(report.episode_lengths) == 8
+    assert report.interrupted_episodes == report.recoveries >= 2
+    assert len(report.epochs) == 1 + report.recoveries
+    assert report.epochs[0] < report.epochs[1]  # the same bridge, a new run
+    assert report.epochs[-1] == 1  # a new bridge counts from 1 again
+    assert env.resets == 8 + report.interrupted_episodes
+    messages = [r.getMessage() for r in caplog.records if r.name == "spinnlive.adapters.gym"]
+    assert sum("closed loop interrupted" in m for m in messages) == report.interrupted_episodes
+    assert sum("closed loop resumed" in m for m in messages) == report.recoveries
