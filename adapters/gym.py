@@ -192,6 +192,30 @@ class LoopReport:
         return float(np.mean(self.episode_returns)) if self.episode_returns else float("nan")
 
 
+@dataclass(slots=True)
+class _Tally:
+    """The running counts behind a :class:`LoopReport` (one per :meth:`GymLoop.run`)."""
+
+    seed: int
+    lengths: list[int] = field(default_factory=list)
+    returns: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)
+    steps: int = 0
+    skipped: int = 0
+    interrupted: int = 0
+    recoveries: int = 0
+    gaps: int = 0
+
+    def report(self, wall_s: float) -> LoopReport:
+        latencies = np.asarray(self.latencies) * 1000.0
+        p50, p99, worst = (np.percentile(latencies, (50, 99, 100)) if latencies.size
+                           else (np.nan,) * 3)
+        return LoopReport(tuple(self.lengths), tuple(self.returns), self.steps, self.skipped,
+                          float(p50), float(p99), float(worst), self.interrupted,
+                          self.recoveries, tuple(self.epochs), self.gaps, wall_s)
+
+
 class _Interrupted(Exception):
     """The network's run ended or the bridge went away (the reason is the message)."""
 
@@ -211,36 +235,26 @@ class GymLoop:
             labels.append(self.config.clock_label)
         self._labels = tuple(labels)
         self._encoder_ids = np.asarray(encoder.ids, dtype=np.int64)
+        self._tally = _Tally(0)
 
     async def run(self, n_episodes: int, *, seed: int = 0) -> LoopReport:
         """Play ``n_episodes`` complete episodes; reconnect through run ends and bridge restarts."""
         started = time.perf_counter()
-        self._lengths: list[int] = []
-        self._returns: list[float] = []
-        self._latencies: list[float] = []
-        self._steps = self._skipped = self._interrupted = self._recoveries = self._gaps = 0
-        self._epochs: list[int] = []
-        self._seed = seed
+        tally = self._tally = _Tally(seed)
         await self._wait_for_bridge()
-        while len(self._lengths) < n_episodes:
+        while len(tally.lengths) < n_episodes:
             try:
                 await self._session(n_episodes)
             except (_Interrupted, TransportError) as why:
-                self._interrupted += 1
+                tally.interrupted += 1
                 logger.warning("closed loop interrupted (%s): the episode in progress is "
                                "dropped; waiting up to %g s for a running bridge at %s", why,
                                self.config.recovery_s, self.endpoint)
                 await self._wait_for_bridge()
-                self._recoveries += 1
+                tally.recoveries += 1
                 logger.warning("closed loop resumed after an interruption (%d so far)",
-                               self._recoveries)
-        latencies = np.asarray(self._latencies) * 1000.0
-        p50, p99, worst = (np.percentile(latencies, (50, 99, 100)) if latencies.size
-                           else (np.nan,) * 3)
-        return LoopReport(tuple(self._lengths), tuple(self._returns), self._steps,
-                          self._skipped, float(p50), float(p99), float(worst), self._interrupted,
-                          self._recoveries, tuple(self._epochs), self._gaps,
-                          time.perf_counter() - started)
+                               tally.recoveries)
+        return tally.report(time.perf_counter() - started)
 
     async def _wait_for_bridge(self) -> None:
         """Ask the discovery endpoint until a bridge says its network runs."""
@@ -284,7 +298,7 @@ class GymLoop:
                 for task in readers:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
-                self._gaps += sum(s.gaps for s in streams)
+                self._tally.gaps += sum(s.gaps for s in streams)
                 for stream in streams:
                     stream.close()
 
@@ -306,16 +320,16 @@ class GymLoop:
 
     async def _episodes(self, client: Client, queue: asyncio.Queue[Any],
                         windows: dict[str, SpikeWindow], n_episodes: int, epoch: int) -> None:
-        cfg = self.config
-        self._epochs.append(epoch)
+        cfg, tally = self.config, self._tally
+        tally.epochs.append(epoch)
         logger.info("closed loop on epoch %d: a control step every %d ticks, %d episodes to go",
-                    epoch, cfg.control_ticks, n_episodes - len(self._lengths))
+                    epoch, cfg.control_ticks, n_episodes - len(self._tally.lengths))
         observation = await self._reset(client)
         boundary: int | None = None
         last_tick: dict[str, int] = {}
         previous: Any = None
         length, total = 0, 0.0
-        while len(self._lengths) < n_episodes:
+        while len(tally.lengths) < n_episodes:
             try:
                 label, tick, ids, arrived, msg_epoch = await asyncio.wait_for(queue.get(),
                                                                              cfg.timeout_s)
@@ -336,26 +350,27 @@ class GymLoop:
                 previous = self.decoder.action(rates, previous)
                 observation, reward, terminated, truncated, _ = self.env.step(previous)
                 length, total = length + 1, total + float(reward)
-                self._steps += 1
+                tally.steps += 1
                 if terminated or truncated:
-                    self._lengths.append(length)
-                    self._returns.append(total)
-                    logger.info("episode %d: %d steps, return %g", len(self._lengths), length,
+                    tally.lengths.append(length)
+                    tally.returns.append(total)
+                    logger.info("episode %d: %d steps, return %g", len(tally.lengths), length,
                                 total)
                     length, total = 0, 0.0
-                    if len(self._lengths) < n_episodes:
+                    if len(tally.lengths) < n_episodes:
                         observation = await self._reset(client)
                     else:
                         return
                 await self._send(client, observation)
-                self._latencies.append(time.perf_counter() - arrived)
+                tally.latencies.append(time.perf_counter() - arrived)
                 periods = (tick - boundary) // cfg.control_ticks + 1
-                self._skipped += periods - 1
+                tally.skipped += periods - 1
                 boundary += periods * cfg.control_ticks
             windows[label].add(tick, ids)
 
     async def _reset(self, client: Client) -> Any:
-        observation, _ = self.env.reset(seed=self._seed + len(self._lengths) + self._interrupted)
+        observation, _ = self.env.reset(seed=self._tally.seed + len(self._tally.lengths)
+                                              + self._tally.interrupted)
         await self._send(client, observation)
         return observation
 

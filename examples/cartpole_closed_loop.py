@@ -12,15 +12,21 @@ Three processes, each the way it would run in a deployment:
 The controller: each of the four observations (cart position and velocity, pole angle and
 angular velocity), signed, is rate-coded into a positive and a negative group of 10 Poisson
 neurons (``sensors``, live rate control). A positive group excites the ``right`` motor population
-and inhibits ``left``; a negative group the other way round. The encoder's scales set the
-weights of the four components (1 : 5 : 10 : 10), the linear policy ``0.1 x + 0.5 x' + theta +
-theta'`` that a lock-step run of gymnasium alone shows to balance the pole. The push is decoded
+and inhibits ``left``; a negative group the other way round. The encoder's scales (the value
+at which a group saturates: 24, 4, 0.2 rad, 0.4 rad/s) set the weights of the four components, so
+the motors compute ``sum_i clip(v_i / s_i, -1, 1)``, a saturating linear policy dominated by
+``theta + theta' / 2``; playing that policy on gymnasium alone, with one step of delay and noise
+added, picked the scales before any network ran. Motor neurons differ in their offset current
+and in which sensors reach them (a fixed random mask, the same for both sides), so their summed
+rate grows smoothly with the drive instead of all firing in lock-step. The push is decoded
 with :class:`~spinnlive.adapters.decoding.PushPull` from the two motor populations' spikes over
 the last control period. A ``clock`` population of Poisson neurons firing ~every tick keeps the
 loop's control grid moving when both motors are silent (the pole upright and still).
 
 A control step every ``--control-ticks`` network ticks (5 ms by default); 20 episodes of up to
-500 steps take at most 50 s of network time. A random policy is played on the same seeds.
+500 steps take at most 50 s of network time (about 52 s of wall time with start-up). A random
+policy is played on the same seeds. Measured: 500.0 steps on every episode against 22.9 for the
+random policy; loop latency p50 0.3 ms, p99 0.9-1.4 ms.
 
 Run: ``python examples/cartpole_closed_loop.py [--episodes 20] [--max-steps 500] [--json]``.
 """
@@ -50,7 +56,7 @@ from spinnlive.adapters.gym import (
     random_policy,
 )
 
-#: x, x', theta, theta' at which a sensor group saturates: weights 1 : 5 : 10 : 10
+#: x, x', theta, theta' at which a sensor group saturates
 ENCODER = SignedRateEncoder("sensors", scales=(24.0, 4.0, 0.2, 0.4), neurons_per_value=10,
                             max_rate=200.0)
 DECODER = PushPullAction("left", "right", PushPull(max_rate=100.0))
