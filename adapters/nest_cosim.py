@@ -97,7 +97,7 @@ class NestCoSimulation:
                                      f"timestep is {bridge_dt} ms; set them equal")
         self.stats = CosimStatistics()
         self._mirrors: dict[str, Any] = {}
-        self._drives: list[tuple[str, Any, Any, npt.NDArray[np.int64]]] = []
+        self._drives: list[tuple[str, npt.NDArray[np.int64], Any, npt.NDArray[np.int64]]] = []
         self._epoch: int | None = None
         self._anchor: tuple[int, int] | None = None  # (t0, NEST step count at t0)
         self._nest_steps = 0  # NEST steps simulated since Prepare
@@ -136,7 +136,8 @@ class NestCoSimulation:
         recorder = nest.Create("spike_recorder")
         nest.Connect(nodes, recorder)
         ids = np.asarray(nodes.tolist(), dtype=np.int64)
-        self._drives.append((label, nodes, recorder, ids))
+        order = np.argsort(ids)
+        self._drives.append((label, ids[order], recorder, order))
         return recorder
 
     # -- the loop ---------------------------------------------------------------------------
@@ -231,17 +232,16 @@ class NestCoSimulation:
             node = generators[atom]
             old = np.asarray(node.get("spike_times"), dtype=float)
             keep = old[old > self._nest_steps * self.dt]
-            node.set(spike_times=np.concatenate([keep, np.full(count, time)]).tolist(),
-                     allow_offgrid_times=False)
+            node.set(spike_times=np.concatenate([keep, np.full(count, time)]).tolist())
         self.stats.spikes_to_nest += int(ids.size)
 
     def _from_nest(self) -> None:
-        for label, _, recorder, node_ids in self._drives:
+        for label, node_ids, recorder, order in self._drives:
             events = recorder.get("events")
             senders = np.asarray(events["senders"], dtype=np.int64)
             if senders.size == 0:
                 continue
             recorder.set(n_events=0)
-            atoms = np.searchsorted(node_ids, senders)
+            atoms = order[np.searchsorted(node_ids, senders)]
             self.link.inject(label, atoms.astype("<u4"))
             self.stats.spikes_from_nest += int(senders.size)
