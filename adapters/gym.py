@@ -21,9 +21,10 @@ the loop follows *its* clock, never a sleep of its own:
   seeds can drive a baseline policy (:func:`random_policy`).
 
 Recovery: when no message arrives for ``timeout_s``, or a message carries a new run epoch, or the
-tick goes backwards by more than a window (a restarted bridge counts epochs from 1 again), the
-network's run is over or the bridge went away. The loop logs it, drops its connection, and asks
-the discovery endpoint again until a bridge answers in state ``running`` (``recovery_s`` in all),
+tick goes backwards (a restarted bridge counts epochs from 1 again), the network's run is over
+or the bridge went away. The loop drops its connection and, through
+:class:`~spinnlive.adapters.session.Reconnecting` (which logs both ends of it), asks the
+discovery endpoint again until a bridge answers in state ``running`` (``recovery_s`` in all),
 then resubscribes and starts a fresh episode; the interrupted one is counted, not recorded.
 
 Encoders and decoders are small frozen dataclasses (:class:`SignedRateEncoder`,
@@ -45,10 +46,11 @@ import numpy as np
 import numpy.typing as npt
 
 from spinnlive.client import Client, SpikeStream, connect
-from spinnlive.errors import ConfigurationError, TransportError
+from spinnlive.errors import ConfigurationError
 
 from .decoding import PushPull, SpikeWindow
 from .encoding import FloatArray, IntArray, RateCode
+from .session import Interrupted, Reconnecting
 
 __all__ = ["GymLoop", "LoopConfig", "LoopReport", "PushPullAction", "SignedRateEncoder",
            "random_policy"]
@@ -216,10 +218,6 @@ class _Tally:
                           self.recoveries, tuple(self.epochs), self.gaps, wall_s)
 
 
-class _Interrupted(Exception):
-    """The network's run ended or the bridge went away (the reason is the message)."""
-
-
 class GymLoop:
     """Runs episodes of ``env`` against the network behind the bridge at ``endpoint``."""
 
@@ -236,41 +234,19 @@ class GymLoop:
         self._labels = tuple(labels)
         self._encoder_ids = np.asarray(encoder.ids, dtype=np.int64)
         self._tally = _Tally(0)
+        self._recon = Reconnecting(endpoint, name="closed loop", log=logger)
 
     async def run(self, n_episodes: int, *, seed: int = 0) -> LoopReport:
         """Play ``n_episodes`` complete episodes; reconnect through run ends and bridge restarts."""
         started = time.perf_counter()
         tally = self._tally = _Tally(seed)
-        await self._wait_for_bridge()
-        while len(tally.lengths) < n_episodes:
-            try:
-                await self._session(n_episodes)
-            except (_Interrupted, TransportError) as why:
-                tally.interrupted += 1
-                logger.warning("closed loop interrupted (%s): the episode in progress is "
-                               "dropped; waiting up to %g s for a running bridge at %s", why,
-                               self.config.recovery_s, self.endpoint)
-                await self._wait_for_bridge()
-                tally.recoveries += 1
-                logger.warning("closed loop resumed after an interruption (%d so far)",
-                               tally.recoveries)
+        recon = self._recon = Reconnecting(
+            self.endpoint, name="closed loop", log=logger, timeout_s=self.config.timeout_s,
+            recovery_s=self.config.recovery_s, consequence=": the episode in progress is dropped")
+        await recon.run(lambda: self._session(n_episodes),
+                        done=lambda: len(tally.lengths) >= n_episodes)
+        tally.interrupted, tally.recoveries = recon.interruptions, recon.recoveries
         return tally.report(time.perf_counter() - started)
-
-    async def _wait_for_bridge(self) -> None:
-        """Ask the discovery endpoint until a bridge says its network runs."""
-        deadline = time.monotonic() + self.config.recovery_s
-        while True:
-            try:
-                async with connect(self.endpoint, timeout=self.config.timeout_s) as client:
-                    description = await client.started(self.config.timeout_s)
-                logger.info("bridge at %s runs epoch %s", self.endpoint,
-                            description.get("epoch"))
-                return
-            except TransportError as exc:
-                if time.monotonic() > deadline:
-                    raise TransportError(f"no running bridge at {self.endpoint} within "
-                                         f"{self.config.recovery_s:g} s: {exc}") from exc
-                await asyncio.sleep(0.1)
 
     async def _session(self, n_episodes: int) -> None:
         """One connection: runs episodes until done or until the network goes away."""
@@ -334,11 +310,11 @@ class GymLoop:
                 label, tick, ids, arrived, msg_epoch = await asyncio.wait_for(queue.get(),
                                                                              cfg.timeout_s)
             except asyncio.TimeoutError:
-                raise _Interrupted(f"no spikes for {cfg.timeout_s:g} s") from None
+                raise Interrupted(f"no spikes for {cfg.timeout_s:g} s") from None
             if msg_epoch != epoch:
-                raise _Interrupted(f"run epoch {msg_epoch} replaced epoch {epoch}")
+                raise Interrupted(f"run epoch {msg_epoch} replaced epoch {epoch}")
             if tick < last_tick.get(label, -1):  # one stream is in order within a run
-                raise _Interrupted(f"the network's clock went back from tick "
+                raise Interrupted(f"the network's clock went back from tick "
                                    f"{last_tick[label]} to {tick} on {label!r}: a new run")
             last_tick[label] = tick
             if boundary is None:
@@ -370,7 +346,7 @@ class GymLoop:
 
     async def _reset(self, client: Client) -> Any:
         observation, _ = self.env.reset(seed=self._tally.seed + len(self._tally.lengths)
-                                              + self._tally.interrupted)
+                                              + self._recon.interruptions)
         await self._send(client, observation)
         return observation
 

@@ -98,6 +98,7 @@ class NestCoSimulation:
         self.stats = CosimStatistics()
         self._mirrors: dict[str, Any] = {}
         self._drives: list[tuple[str, npt.NDArray[np.int64], Any, npt.NDArray[np.int64]]] = []
+        self._read: list[int] = []  # events of each drive's recorder already sent
         self._epoch: int | None = None
         self._anchor: tuple[int, int] | None = None  # (t0, NEST step count at t0)
         self._nest_steps = 0  # NEST steps simulated since Prepare
@@ -138,6 +139,7 @@ class NestCoSimulation:
         ids = np.asarray(nodes.tolist(), dtype=np.int64)
         order = np.argsort(ids)
         self._drives.append((label, ids[order], recorder, order))
+        self._read.append(0)
         return recorder
 
     # -- the loop ---------------------------------------------------------------------------
@@ -181,6 +183,9 @@ class NestCoSimulation:
             return
         if message.epoch != self._epoch:
             self._new_epoch(message.epoch, "header")
+        elif self._anchor is not None and message.tick < self._anchor[0]:
+            # a restarted bridge counts epochs from 1 again: its ticks going back tell
+            self._new_epoch(message.epoch, "ticks went back")
         tick = message.tick
         if self._anchor is None:
             self._anchor = (tick, self._nest_steps)
@@ -192,8 +197,6 @@ class NestCoSimulation:
             self._to_nest(generators, tick, message.ids())
 
     def _new_epoch(self, epoch: int, why: str) -> None:
-        if self._epoch is not None and epoch == self._epoch and why == "header":
-            return
         logger.warning("bridge run epoch %s -> %s (%s): re-reading the description and "
                        "re-anchoring NEST time at the next tick, no restart needed",
                        self._epoch, epoch, why)
@@ -205,6 +208,13 @@ class NestCoSimulation:
             self.link.refresh()
         except Exception as exc:  # the bridge may be between epochs; keep the old description
             logger.warning("could not re-read the description: %s", exc)
+
+    @property
+    def anchor(self) -> tuple[int, int]:
+        """(spinnlive tick t0, NEST step at t0) of the current epoch."""
+        if self._anchor is None:
+            raise ConfigurationError("no tick seen yet in this epoch")
+        return self._anchor
 
     def _step_of(self, tick: int) -> int:
         assert self._anchor is not None
@@ -236,12 +246,13 @@ class NestCoSimulation:
         self.stats.spikes_to_nest += int(ids.size)
 
     def _from_nest(self) -> None:
-        for label, node_ids, recorder, order in self._drives:
-            events = recorder.get("events")
-            senders = np.asarray(events["senders"], dtype=np.int64)
-            if senders.size == 0:
+        for index, (label, node_ids, recorder, order) in enumerate(self._drives):
+            # recorders cannot be cleared inside Prepare/Cleanup: read past a cursor instead
+            read = self._read[index]
+            if int(recorder.get("n_events")) == read:
                 continue
-            recorder.set(n_events=0)
+            senders = np.asarray(recorder.get("events")["senders"], dtype=np.int64)[read:]
+            self._read[index] = read + senders.size
             atoms = order[np.searchsorted(node_ids, senders)]
             self.link.inject(label, atoms.astype("<u4"))
             self.stats.spikes_from_nest += int(senders.size)

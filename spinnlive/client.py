@@ -30,7 +30,8 @@ import itertools
 import json
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -42,13 +43,18 @@ import zmq.asyncio
 from spinnlive.bridge.config import DEFAULT_DISCOVERY, FLAG_JSON, HEADER
 from spinnlive.errors import LocalProtocolError, TransportError
 
-__all__ = ["Client", "SpikeStream", "SyncClient", "SyncSpikeStream", "connect"]
+__all__ = ["Client", "SpikeStream", "SpikeStreamStatistics", "SyncClient", "SyncSpikeStream",
+           "connect"]
 
 T = TypeVar("T")
 #: How long close() lets queued inject/rates messages reach the bridge (a one-shot sender,
 #: such as ``spinnlive inject``, closes right after sending).
 _PUSH_LINGER_MS = 1000
 _tokens = itertools.count()
+#: Topics whose JSON bodies may carry the output totals (docs/wire-format.md §8).
+_TOTALS_TOPICS = (b"lifecycle", b"stats")
+#: How long a checkpoint waits for one sync answer before asking again.
+_CHECKPOINT_RETRY_S = 0.5
 
 
 async def _deadline(awaitable: Awaitable[T], timeout: float, what: str) -> T:
@@ -65,73 +71,224 @@ def _header(frame: bytes) -> tuple[int, int, int, int, int, int]:
     return version, flags, epoch, tick, seq, count
 
 
-class SpikeStream:
-    """``async for tick, ids in stream``: one population's spikes, in order, gaps counted."""
+@dataclass(frozen=True, slots=True)
+class SpikeStreamStatistics:
+    """What one subscriber got and lost (docs/wire-format.md §8).
 
-    def __init__(self, client: Client, label: str) -> None:
+    ``received_*`` count from the moment the stream went live (its first sync answer) and grow
+    as messages arrive; everything else is as of the latest totals the stream read *in order*
+    (a sync answer, ``paused``/``closing``, ``stats``), where
+    ``received_* (then) + missed_* == announced_*`` holds exactly. :meth:`SpikeStream.checkpoint`
+    takes such a reading on demand.
+    """
+
+    topic: str
+    received_messages: int
+    received_events: int
+    #: delivered before the stream was live (outside the accounting; usually 0)
+    early_messages: int
+    #: sequence numbers skipped between two received messages of one epoch (any reason)
+    gap_messages: int
+    #: True once totals were read in order after going live; the fields below need them
+    accounted: bool
+    #: handed to ZeroMQ for this topic since the stream went live
+    announced_messages: int
+    announced_events: int
+    #: handed to ZeroMQ but never received: dropped by libzmq in this subscriber's own pipe
+    #: (reason ``hwm``; the bridge cannot see these)
+    missed_messages: int
+    missed_events: int
+    #: dropped by the bridge before ZeroMQ since the stream went live, by reason (queue_full,
+    #: send_error): lost for every subscriber, never announced
+    dropped: Mapping[str, int]
+    dropped_events: Mapping[str, int]
+    #: the topic's next sequence number at the latest totals (-1 before any)
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Totals:
+    """One topic's entry in a ``streams`` object (wire-format.md §8)."""
+
+    sequence: int
+    messages: int
+    events: int
+    dropped: Mapping[str, int]
+    dropped_events: Mapping[str, int]
+
+    @classmethod
+    def of(cls, streams: Mapping[str, Any], topic: str) -> _Totals:
+        entry = streams.get(topic) or {}  # a topic the bridge never published: all zero
+        return cls(int(entry.get("sequence", 0)), int(entry.get("messages", 0)),
+                   int(entry.get("events", 0)), dict(entry.get("dropped", {})),
+                   dict(entry.get("dropped_events", {})))
+
+
+def _since(now: Mapping[str, int], then: Mapping[str, int]) -> dict[str, int]:
+    return {k: v - then.get(k, 0) for k, v in now.items() if v - then.get(k, 0)}
+
+
+class SpikeStream:
+    """``async for tick, ids in stream``: one population's spikes, in order, losses counted.
+
+    One SUB socket, subscribed to the topic, to ``lifecycle`` and ``stats`` (which may carry
+    totals) and to this stream's ``sync/<token>``s. Every message is accounted for when it is
+    read off the socket; spike batches then wait in a small deque until iterated, so a
+    :meth:`checkpoint` can read past them without losing any.
+    """
+
+    def __init__(self, client: Client, label: str, *, rcvhwm: int | None = None,
+                 rcvbuf: int | None = None) -> None:
         self.label = label
         self.topic = f"spikes/{label}".encode()
+        self._name = self.topic.decode()
         self._client = client
         self._sock = client._socket(zmq.SUB)
+        if rcvhwm is not None:
+            self._sock.setsockopt(zmq.RCVHWM, rcvhwm)
+        if rcvbuf is not None:
+            self._sock.setsockopt(zmq.RCVBUF, rcvbuf)
         self._sock.connect(client.endpoints["publish"])
-        self._sock.setsockopt(zmq.SUBSCRIBE, self.topic)
-        self._sync = f"sync/{os.getpid()}-{id(self)}-{next(_tokens)}".encode()
-        self._sock.setsockopt(zmq.SUBSCRIBE, self._sync)
-        self._synced = False
-        self._early: deque[list[bytes]] = deque()
+        for topic in (self.topic, *_TOTALS_TOPICS):
+            self._sock.setsockopt(zmq.SUBSCRIBE, topic)
+        self._sync = f"sync/{os.getpid()}-{id(self)}-{next(_tokens)}/".encode()
+        self._attempts = itertools.count()
+        self._token = self._subscribe_sync()
+        self._pending: deque[tuple[int, npt.NDArray[np.uint32], int]] = deque()
+        self._live = False
+        self._markers = 0
         self._expected: int | None = None
-        #: messages that never arrived (sequence gaps), over the stream's life
-        self.gaps = 0
-        self.received = 0
+        self._received = [0, 0]  # messages, events since live
+        self._early = 0
+        self._gaps = 0
+        self._base: _Totals | None = None
+        self._last: _Totals | None = None
+        self._at_last = (0, 0)  # received (messages, events) when _last was read
         self.epoch: int | None = None
         #: header flags of the last message (FLAG_DEADLINE: more of that tick may follow)
         self.flags = 0
 
+    @property
+    def gaps(self) -> int:
+        """Messages seen missing as sequence gaps (``statistics().gap_messages``)."""
+        return self._gaps
+
+    @property
+    def received(self) -> int:
+        """Spike messages read off the socket, live or early."""
+        return self._received[0] + self._early
+
+    @property
+    def buffered(self) -> int:
+        """Batches read off the socket (by :meth:`checkpoint`) and not yet iterated."""
+        return len(self._pending)
+
+    def statistics(self) -> SpikeStreamStatistics:
+        base, last = self._base, self._last
+        received_messages, received_events = self._received
+        if base is None or last is None:
+            return SpikeStreamStatistics(self._name, received_messages, received_events,
+                                         self._early, self._gaps, False, 0, 0, 0, 0, {}, {}, -1)
+        announced = (last.messages - base.messages, last.events - base.events)
+        return SpikeStreamStatistics(
+            self._name, received_messages, received_events, self._early, self._gaps, True,
+            announced[0], announced[1], announced[0] - self._at_last[0],
+            announced[1] - self._at_last[1], _since(last.dropped, base.dropped),
+            _since(last.dropped_events, base.dropped_events), last.sequence)
+
     async def ready(self, timeout: float | None = None) -> None:
         """Return once the subscription is live at the bridge (nothing published later is lost)."""
         limit = self._client.timeout if timeout is None else timeout
-        while not self._synced:
-            frames = await _deadline(self._sock.recv_multipart(), limit,
-                                     f"bridge {self._client.endpoints['publish']} did not "
-                                     f"confirm the subscription to {self.topic.decode()}")
-            if frames[0] == self._sync:
-                self._synced = True
-                self._sock.setsockopt(zmq.UNSUBSCRIBE, self._sync)
-            else:
-                self._early.append(frames)
+        await _deadline(self._read_until(lambda: self._live), limit,
+                        f"bridge {self._client.endpoints['publish']} did not "
+                        f"confirm the subscription to {self._name}")
+
+    async def checkpoint(self, timeout: float | None = None) -> SpikeStreamStatistics:
+        """Read the topic's totals in order with this stream and return the statistics then.
+
+        Asks for a sync answer (it carries the totals) and reads until it arrives, keeping the
+        spike batches on the way for iteration. A stalled subscriber's pipe may be full when the
+        answer is sent, so libzmq drops it too; the request is then repeated (a fresh token)
+        every 0.5 s until ``timeout``. Do not iterate the stream from another task meanwhile.
+        """
+        limit = self._client.timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        end = loop.time() + limit
+        while True:
+            seen = self._markers
+            self._sock.setsockopt(zmq.UNSUBSCRIBE, self._token)
+            self._token = self._subscribe_sync()
+            try:
+                await asyncio.wait_for(self._read_until(lambda: self._markers > seen),
+                                       max(min(_CHECKPOINT_RETRY_S, end - loop.time()), 0))
+                return self.statistics()
+            except TimeoutError:
+                if loop.time() >= end:
+                    raise TransportError(f"bridge {self._client.endpoints['publish']} sent no "
+                                         f"totals for {self._name} within {limit:g} s") from None
+
+    def _subscribe_sync(self) -> bytes:
+        token = self._sync + str(next(self._attempts)).encode()
+        self._sock.setsockopt(zmq.SUBSCRIBE, token)
+        return token
+
+    async def _read_until(self, done: Callable[[], bool]) -> None:
+        while not done():
+            self._take(await self._sock.recv_multipart())
+
+    def _take(self, frames: list[bytes]) -> None:
+        """Account for one message read off the socket; keep a spike batch for iteration."""
+        if len(frames) != 3:
+            raise TransportError(f"{self._name}: message of {len(frames)} frames")
+        topic = frames[0]
+        _, flags, epoch, tick, seq, count = _header(frames[1])
+        if flags & FLAG_JSON:
+            if topic.startswith(self._sync):
+                self._on_totals(json.loads(frames[2]), sync=True)
+            elif self._live and topic in _TOTALS_TOPICS:
+                self._on_totals(json.loads(frames[2]), sync=False)
+            return
+        if topic != self.topic:  # a longer label sharing our prefix
+            return
+        ids = np.frombuffer(frames[2], dtype="<u4")
+        if ids.size != count:
+            raise TransportError(f"{self._name}: header says {count} ids, "
+                                 f"payload has {ids.size}")
+        if epoch != self.epoch:
+            self.epoch, self._expected = epoch, None
+        if self._expected is not None and seq > self._expected:
+            self._gaps += seq - self._expected
+        self._expected = seq + 1
+        if self._live:
+            self._received[0] += 1
+            self._received[1] += count
+        else:
+            self._early += 1
+        self._pending.append((tick, ids, flags))
+
+    def _on_totals(self, body: dict[str, Any], *, sync: bool) -> None:
+        streams = body.get("streams")
+        if sync:
+            self._markers += 1
+            if not self._live:
+                self._live = True
+                self._base = None if streams is None else _Totals.of(streams, self._name)
+        if streams is not None and self._base is not None:
+            self._last = _Totals.of(streams, self._name)
+            self._at_last = (self._received[0], self._received[1])
 
     def __aiter__(self) -> AsyncIterator[tuple[int, npt.NDArray[np.uint32]]]:
         return self
 
     async def __anext__(self) -> tuple[int, npt.NDArray[np.uint32]]:
-        while True:
-            frames = self._early.popleft() if self._early else await self._sock.recv_multipart()
-            if frames[0] == self._sync:
-                self._synced = True
-                continue
-            if len(frames) != 3:
-                raise TransportError(f"{self.topic.decode()}: message of {len(frames)} frames")
-            _, flags, epoch, tick, seq, count = _header(frames[1])
-            if flags & FLAG_JSON:
-                continue
-            if epoch != self.epoch:
-                self.epoch, self._expected = epoch, None
-            if self._expected is not None and seq > self._expected:
-                self.gaps += seq - self._expected
-            self._expected = seq + 1
-            self.received += 1
-            self.flags = flags
-            ids = np.frombuffer(frames[2], dtype="<u4")
-            if ids.size != count:
-                raise TransportError(f"{self.topic.decode()}: header says {count} ids, "
-                                     f"payload has {ids.size}")
-            return tick, ids
+        await self._read_until(lambda: bool(self._pending))
+        tick, ids, self.flags = self._pending.popleft()
+        return tick, ids
 
     async def next(self, timeout: float | None = None) -> tuple[int, npt.NDArray[np.uint32]]:
         """The next batch, or :class:`TransportError` after ``timeout`` (the client's default)."""
         limit = self._client.timeout if timeout is None else timeout
-        return await _deadline(self.__anext__(), limit,
-                               f"no message on {self.topic.decode()}")
+        return await _deadline(self.__anext__(), limit, f"no message on {self._name}")
 
     def close(self) -> None:
         self._sock.close(linger=0)
@@ -178,9 +335,11 @@ class Client:
                        for p in description["populations"]}
         return description
 
-    def spikes(self, label: str) -> SpikeStream:
-        """A new ordered stream of ``(tick, neuron ids)`` for population ``label``."""
-        return SpikeStream(self, label)
+    def spikes(self, label: str, *, rcvhwm: int | None = None,
+               rcvbuf: int | None = None) -> SpikeStream:
+        """A new ordered stream of ``(tick, neuron ids)`` for population ``label``;
+        ``rcvhwm``/``rcvbuf`` bound its receive side (messages / kernel bytes)."""
+        return SpikeStream(self, label, rcvhwm=rcvhwm, rcvbuf=rcvbuf)
 
     async def inject(self, label: str, ids: npt.ArrayLike) -> None:
         """Make neurons ``ids`` of injector ``label`` spike now."""
@@ -264,6 +423,13 @@ class SyncSpikeStream:
     @property
     def gaps(self) -> int:
         return self.stream.gaps
+
+    def statistics(self) -> SpikeStreamStatistics:
+        return self.stream.statistics()
+
+    def checkpoint(self) -> SpikeStreamStatistics:
+        """:meth:`SpikeStream.checkpoint`, bounded by this stream's timeout."""
+        return self._owner._run(self.stream.checkpoint(self._timeout))
 
     def __iter__(self) -> Iterator[tuple[int, npt.NDArray[np.uint32]]]:
         return self

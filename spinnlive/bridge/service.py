@@ -17,7 +17,9 @@ UDP state that every DATABASE notification rebuilds:
    (resume) or a new DATABASE (next run step, ``reset``, a remap); a virtual board sends neither.
 
 Every state change is published on ``lifecycle`` followed by a ``stats`` message; ``stats`` also
-goes out every ``stats_interval_s``. Everything runs on one event loop thread: the UDP receive
+goes out every ``stats_interval_s``. ``paused``, ``closing``, every ``stats`` and every sync
+answer carry the output topics' totals, rendered when handed to ZeroMQ, and the discovery reply
+carries them too (it is never dropped): a subscriber counts its own HWM losses against them. Everything runs on one event loop thread: the UDP receive
 callback, the tick assembler and the publisher never await anything.
 """
 
@@ -53,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 #: Input messages rejected before a population is known are counted on this stream.
 _INPUT_OTHER = "input"
+#: Lifecycle events that carry every output topic's totals (docs/wire-format.md §6, §8).
+_TOTALS_EVENTS = frozenset({"paused", "closing"})
 
 
 class _Epoch:
@@ -288,6 +292,7 @@ class Bridge:
                        "topic_queue": self.config.topic_queue, "sndhwm": self.config.sndhwm,
                        "lossless": self.config.lossless,
                        "tick_flush_ms": self.config.tick_flush_s * 1000.0},
+            "streams": self._publisher.totals() if self._publisher else {},
         }
 
     def statistics(self) -> BridgeStatistics:
@@ -324,11 +329,17 @@ class Bridge:
             body = {"event": event, "epoch": self.epoch, "state": self.state, **extra}
             if event == "database-ready" and self._current is not None:
                 body.update(self._current.session.describe())
-            self._publisher.publish_json(b"lifecycle", self.epoch, body)
+            publisher = self._publisher
+            if event in _TOTALS_EVENTS:
+                publisher.publish_json(b"lifecycle", self.epoch,
+                                       lambda: {**body, "streams": publisher.totals()})
+            else:
+                publisher.publish_json(b"lifecycle", self.epoch, body)
 
     def _publish_stats(self) -> None:
         if self._publisher is not None:
-            self._publisher.publish_json(b"stats", self.epoch, self.statistics().to_json())
+            self._publisher.publish_json(b"stats", self.epoch,
+                                         lambda: self.statistics().to_json())
 
     async def _publish_stats_forever(self) -> None:
         while True:

@@ -35,6 +35,15 @@ class StreamStatistics:
     queue_depth: int
     queue_peak: int
     subscribers: int
+    #: output: the next sequence number, i.e. every message accepted for the topic (handed to
+    #: ZeroMQ, dropped by the bridge, or still queued); 0 for input streams
+    sequence: int = 0
+
+    def totals(self) -> dict[str, Any]:
+        """What a subscriber accounts its losses against (wire-format.md §8): cumulative over
+        the bridge's life, never reset by an epoch."""
+        return {"sequence": self.sequence, "messages": self.messages, "events": self.events,
+                "dropped": dict(self.dropped), "dropped_events": dict(self.dropped_events)}
 
 
 @dataclass(slots=True)
@@ -47,6 +56,7 @@ class StreamCounters:
     dropped: Counter[str] = field(default_factory=Counter)
     dropped_events: Counter[str] = field(default_factory=Counter)
     queue_peak: int = 0
+    sequence: int = 0
 
     def drop(self, reason: str, events: int) -> None:
         self.dropped[reason] += 1
@@ -55,7 +65,7 @@ class StreamCounters:
     def snapshot(self, queue_depth: int = 0, subscribers: int = 0) -> StreamStatistics:
         return StreamStatistics(self.topic, self.messages, self.events, self.forwarded_events,
                                 self.packets, dict(self.dropped), dict(self.dropped_events),
-                                queue_depth, self.queue_peak, subscribers)
+                                queue_depth, self.queue_peak, subscribers, self.sequence)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ subscriber. Sends are ``NOBLOCK`` on a synchronous shadow of the XPUB socket, fr
 loop thread only, so a slow or dead subscriber can never stall the UDP path:
 
 * by default (``lossless=False``) libzmq drops for a subscriber whose pipe has reached SNDHWM,
-  that subscriber only, silently: the bridge cannot count it, the subscriber sees the gap;
+  that subscriber only, silently: the bridge cannot count it, so the subscriber does, against
+  the totals below (reason ``hwm``);
 * with ``lossless=True`` (XPUB_NODROP) a full pipe makes the send fail with EAGAIN; the message
   then waits in its topic's bounded queue (``topic_queue``), which is retried every millisecond
   and, when full, drops by the topic's :class:`OverflowPolicy`, counted as ``queue_full``.
@@ -19,6 +20,13 @@ subscriber: a message for a topic nobody wants is counted as ``no_subscriber`` a
 A subscription to ``sync/<token>`` is answered at once with one message on that topic; since
 subscriptions on one connection apply in order, a client that has seen it knows all its earlier
 subscriptions are live (the slow-joiner problem, closed without sleeping).
+
+Accounting for the drops libzmq makes silently: the sync answer carries every topic's
+:meth:`totals` (messages and events handed to ZeroMQ so far, the next sequence number, the
+bridge's own drops), and so can any JSON body (``lifecycle``, ``stats``). A JSON body given as a
+callable is rendered when the message is *handed to ZeroMQ*, not when it is accepted, so the
+totals it carries count exactly the messages ahead of it in every subscriber's pipe: a
+subscriber that reads it knows that whatever of those it did not receive was dropped for it.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import asyncio
 import collections
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,16 +61,19 @@ _RETRY_S = 0.001
 #: pyzmq's advice: below this, copying a frame is cheaper than tracking a zero-copy one.
 _COPY_THRESHOLD = 65536
 
-_Message = tuple[bytes, bytes, Any, int]  # topic, header, payload buffer, events
+#: topic, header, payload (a buffer, or a callable rendering JSON bytes at hand-off), events
+_Message = tuple[bytes, bytes, Any, int]
+#: A JSON body, or a function making it when the message is handed to ZeroMQ.
+JsonBody = dict[str, Any] | Callable[[], dict[str, Any]]
+_COUNT_OFFSET = HEADER.size - 4
 
 
 class _Topic:
-    __slots__ = ("counters", "queue", "sequence")
+    __slots__ = ("counters", "queue")
 
     def __init__(self, name: bytes) -> None:
         self.counters = StreamCounters(name.decode())
         self.queue: collections.deque[_Message] = collections.deque()
-        self.sequence = 0
 
 
 class Publisher:
@@ -95,20 +107,22 @@ class Publisher:
         payload = ids if ids.dtype == np.dtype("<u4") else ids.astype("<u4")
         self._accept(topic, epoch, tick, payload, int(payload.size), flags)
 
-    def publish_json(self, topic: bytes, epoch: int, body: dict[str, Any], tick: int = 0) -> None:
-        data = json.dumps(body, separators=(",", ":")).encode()
-        self._accept(topic, epoch, tick, data, len(data), FLAG_JSON)
+    def publish_json(self, topic: bytes, epoch: int, body: JsonBody, tick: int = 0) -> None:
+        """A JSON message; a callable ``body`` is called when the message is handed to ZeroMQ
+        (so totals inside it match what precedes it in every pipe)."""
+        make = body if callable(body) else (lambda: body)
+        self._accept(topic, epoch, tick, lambda: _json(make()), 0, FLAG_JSON)
 
     def _accept(self, topic: bytes, epoch: int, tick: int, payload: Any, count: int,
                 flags: int) -> None:
         state = self._topics.get(topic)
         if state is None:
             state = self._topics[topic] = _Topic(topic)
-        header = HEADER.pack(HEADER_VERSION, flags, 0, epoch & 0xFFFF_FFFF, tick & 0xFFFF_FFFF,
-                             state.sequence & 0xFFFF_FFFF, count)
-        state.sequence += 1
-        events = 0 if flags & FLAG_JSON else count
         counters = state.counters
+        header = HEADER.pack(HEADER_VERSION, flags, 0, epoch & 0xFFFF_FFFF, tick & 0xFFFF_FFFF,
+                             counters.sequence & 0xFFFF_FFFF, count)
+        counters.sequence += 1
+        events = 0 if flags & FLAG_JSON else count
         if not self._is_wanted(topic):
             counters.drop("no_subscriber", events)
             return
@@ -117,6 +131,9 @@ class Publisher:
 
     def _send(self, state: _Topic, message: _Message) -> bool:
         topic, header, payload, events = message
+        if callable(payload):  # JSON rendered now: its totals count what went before it
+            payload = payload()
+            header = header[:_COUNT_OFFSET] + len(payload).to_bytes(4, "little")
         try:
             self._sock.send_multipart((topic, header, payload), flags=zmq.NOBLOCK,
                                       copy=_nbytes(payload) < _COPY_THRESHOLD)
@@ -177,7 +194,8 @@ class Publisher:
                 self._subs[prefix] += 1
                 if prefix.startswith(SYNC_PREFIX):
                     self._wanted.clear()
-                    self.publish_json(prefix, 0, {"event": "sync"})
+                    self.publish_json(prefix, 0, lambda: {"event": "sync",
+                                                          "streams": self.totals()})
             elif message[0] == 0 and self._subs[prefix] > 0:
                 self._subs[prefix] -= 1
                 if not self._subs[prefix]:
@@ -189,6 +207,15 @@ class Publisher:
     def statistics(self) -> dict[str, StreamStatistics]:
         return {name.decode(): state.counters.snapshot(len(state.queue), self.subscribers(name))
                 for name, state in self._topics.items() if not name.startswith(SYNC_PREFIX)}
+
+    def totals(self) -> dict[str, dict[str, Any]]:
+        """Per topic, what a subscriber accounts its losses against (wire-format.md §8)."""
+        return {name.decode(): state.counters.snapshot().totals()
+                for name, state in self._topics.items() if not name.startswith(SYNC_PREFIX)}
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _nbytes(payload: Any) -> int:

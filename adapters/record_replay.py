@@ -1,0 +1,283 @@
+"""Record a bridge's run (outputs and inputs) to a file, and replay its inputs into a new run.
+
+Theory of operation
+-------------------
+**Record.** The bridge does not republish the inputs it accepts, so the recorder is the
+clients' *proxy*: it binds its own discovery (REP) and input (PULL) endpoints, answers
+discovery with the bridge's description whose ``input``/``discovery`` endpoints name the proxy,
+and forwards every input message unchanged to the bridge's PULL, writing it down first. A client
+therefore points at the recorder's discovery endpoint instead of the bridge's and changes
+nothing else. Outputs are read on one SUB socket subscribed to everything (``spikes/*``,
+``lifecycle``, ``stats``), in publish order, and written with their 20-byte bridge header (run
+epoch, tick, sequence). Each input is stamped with the newest output tick seen when it passed.
+
+**File format** (``.slrec``): one JSON line ``{"format": "spinnlive-record", "version": 1,
+"description": <discovery reply>}``, then frames, each ``<I size>`` followed by ``size`` bytes:
+``<B kind><d seconds since start><I tick><I epoch><H topic length><B parts>``, the topic, and
+``parts`` times ``<I length>`` + bytes. ``kind`` 0 is an output (parts: header, payload), 1 an
+input (parts: the frames after the topic: ids, and rates for ``rates/``). Spike payloads are raw
+``uint32`` arrays, loaded with ``np.frombuffer``.
+
+**Replay** sends the recorded inputs to a bridge, paced in one of two ways:
+
+* ``ticks`` (default): input meant for tick ``T`` goes out as soon as a message of tick
+  ``>= T - 1`` arrives from the new run (one SUB socket: in-order proof of progress). The tick
+  ``T`` of an ``inject/<label>`` is exact when the recording holds ``spikes/<label>`` (an
+  injector with live output: the bridge must list it in ``inject_labels``), because those are
+  the injected spikes as the engine applied them: the injector emits nothing else. Otherwise it
+  is the stamped tick + 1 (what a live client achieves when it reacts within a tick). The
+  engine applies an input at the start of the first tick after it arrives, so each replayed
+  spike lands on its recorded tick whenever (a) the new run has a population that fires every
+  tick with live output (a pacer) and (b) the replayer's round trip is shorter than what is left
+  of tick ``T - 1``. A real-time engine with a ``time_scale_factor`` gives (b) a margin; a
+  lock-step engine never waits for a client, so exact lock-step replay needs the engine change
+  described in the report (a tick barrier), and is not claimed here.
+* ``wall``: every input at its recorded offset from the first recorded ``spikes/`` message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import struct
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+import zmq
+
+from spinnlive.adapters.bridge_link import BridgeLink, describe
+from spinnlive.errors import ConfigurationError
+
+__all__ = ["Frame", "Recording", "add_record_arguments", "add_replay_arguments", "record",
+           "record_command", "replay", "replay_command"]
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "spinnlive-record"
+_FRAME = struct.Struct("<BdIIHB")
+_SIZE = struct.Struct("<I")
+OUTPUT, INPUT = 0, 1
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    kind: int
+    seconds: float
+    tick: int
+    epoch: int
+    topic: str
+    parts: tuple[bytes, ...]
+
+
+def _write(out: BinaryIO, frame: Frame) -> None:
+    topic = frame.topic.encode()
+    body = [_FRAME.pack(frame.kind, frame.seconds, frame.tick & 0xFFFF_FFFF, frame.epoch,
+                        len(topic), len(frame.parts)), topic]
+    for part in frame.parts:
+        body += [_SIZE.pack(len(part)), part]
+    data = b"".join(body)
+    out.write(_SIZE.pack(len(data)) + data)
+
+
+class Recording:
+    """A recorded run, read whole: the description and the frames in recorded order."""
+
+    def __init__(self, path: str | Path) -> None:
+        with open(path, "rb") as f:
+            head = json.loads(f.readline())
+            if head.get("format") != FORMAT:
+                raise ConfigurationError(f"{path} is not a spinnlive recording")
+            self.description: dict[str, Any] = head["description"]
+            self.frames = list(self._frames(f.read()))
+
+    @staticmethod
+    def _frames(data: bytes) -> Iterator[Frame]:
+        at = 0
+        while at < len(data):
+            (size,) = _SIZE.unpack_from(data, at)
+            at += 4
+            kind, seconds, tick, epoch, tlen, nparts = _FRAME.unpack_from(data, at)
+            pos = at + _FRAME.size
+            topic = data[pos:pos + tlen].decode()
+            pos += tlen
+            parts = []
+            for _ in range(nparts):
+                (n,) = _SIZE.unpack_from(data, pos)
+                parts.append(data[pos + 4:pos + 4 + n])
+                pos += 4 + n
+            yield Frame(kind, seconds, tick, epoch, topic, tuple(parts))
+            at += size
+
+    def spikes(self, label: str) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+        """(ticks, ids) of every recorded spike of ``label``, one entry per spike."""
+        topic = f"spikes/{label}"
+        chunks = [(f.tick, np.frombuffer(f.parts[1], "<u4")) for f in self.frames
+                  if f.kind == OUTPUT and f.topic == topic]
+        if not chunks:
+            return np.zeros(0, np.uint32), np.zeros(0, np.uint32)
+        ticks = np.concatenate([np.full(ids.size, t, np.uint32) for t, ids in chunks])
+        return ticks, np.concatenate([ids for _, ids in chunks]).astype(np.uint32)
+
+    def inputs(self) -> list[tuple[int, Frame]]:
+        """(target tick, input frame) to replay, in order: see the module docstring."""
+        exact = {f.topic[len("spikes/"):] for f in self.frames
+                 if f.kind == OUTPUT and f.topic.startswith("spikes/")}
+        injected = {f.topic[len("inject/"):] for f in self.frames
+                    if f.kind == INPUT and f.topic.startswith("inject/")}
+        out: list[tuple[int, Frame]] = []
+        for f in self.frames:
+            label = f.topic.split("/", 1)[-1]
+            if f.kind == INPUT and not (f.topic.startswith("inject/") and label in exact):
+                out.append((f.tick + 1, f))
+            elif f.kind == OUTPUT and f.topic.startswith("spikes/") and label in injected:
+                out.append((f.tick, Frame(INPUT, f.seconds, f.tick, f.epoch,
+                                          f"inject/{label}", (f.parts[1],))))
+        return sorted(out, key=lambda item: item[0])
+
+
+def record(discovery: str, path: str | Path, *, proxy_discovery: str = "tcp://127.0.0.1:0",
+           proxy_input: str = "tcp://127.0.0.1:0", duration: float | None = None,
+           until: str | None = "paused", idle_timeout: float | None = None,
+           on_bound: Any = None) -> int:
+    """Record until the lifecycle event ``until`` (``paused``/``closing``), ``duration`` s, or
+    ``idle_timeout`` s of silence; returns the number of frames written."""
+    link = BridgeLink(discovery, ("",))
+    ctx = link.context
+    rep, pull = ctx.socket(zmq.REP), ctx.socket(zmq.PULL)
+    rep.bind(proxy_discovery)
+    pull.bind(proxy_input)
+    mine = {"discovery": rep.getsockopt_string(zmq.LAST_ENDPOINT),
+            "input": pull.getsockopt_string(zmq.LAST_ENDPOINT)}
+    if on_bound is not None:
+        on_bound(mine)
+    poller = zmq.Poller()
+    for sock in (link.sub, rep, pull):
+        poller.register(sock, zmq.POLLIN)
+    start = time.monotonic()
+    tick, epoch, written, silent = 0, 0, 0, time.monotonic()
+    try:
+        with open(path, "wb") as out:
+            head = {"format": FORMAT, "version": 1, "description": link.description}
+            out.write(json.dumps(head).encode() + b"\n")
+            while duration is None or time.monotonic() - start < duration:
+                ready = dict(poller.poll(100))
+                now = time.monotonic()
+                if not ready:
+                    if idle_timeout is not None and now - silent > idle_timeout:
+                        break
+                    continue
+                silent = now
+                if rep in ready:
+                    rep.recv_multipart()
+                    reply = describe(ctx, discovery, link.timeout)
+                    reply["endpoints"] = {**reply["endpoints"], **mine}
+                    rep.send_json(reply)
+                if pull in ready:
+                    frames = pull.recv_multipart()
+                    _write(out, Frame(INPUT, now - start, tick, epoch, frames[0].decode(),
+                                      tuple(frames[1:])))
+                    link.send(frames)
+                    written += 1
+                if link.sub in ready:
+                    message = link.receive(0)
+                    if message is None:
+                        continue
+                    epoch = message.epoch
+                    if not message.is_json:
+                        tick = max(tick, message.tick)
+                    _write(out, Frame(OUTPUT, now - start, message.tick, message.epoch,
+                                      message.topic, (message.header, message.payload)))
+                    written += 1
+                    if message.topic == "lifecycle" and message.json()["event"] == until:
+                        break
+    finally:
+        link.close()
+    logger.info("recorded %d frames to %s", written, path)
+    return written
+
+
+def replay(path: str | Path, discovery: str, *, pace: str = "ticks", tick_offset: int = 0,
+           timeout: float = 30.0) -> int:
+    """Send the recording's inputs to the bridge at ``discovery``; returns messages sent."""
+    recording = Recording(path)
+    plan = recording.inputs()
+    if pace not in ("ticks", "wall"):
+        raise ConfigurationError(f"pace must be 'ticks' or 'wall', got {pace!r}")
+    sent = 0
+    with BridgeLink(discovery, ("spikes/",)) as link:
+        first = next((f.seconds for f in recording.frames
+                      if f.kind == OUTPUT and f.topic.startswith("spikes/")), 0.0)
+        seen, started = -1, None
+        for target, frame in plan:
+            target += tick_offset
+            if pace == "ticks":
+                while seen < target - 1:
+                    message = link.receive(timeout)
+                    if message is None:
+                        raise ConfigurationError(f"no tick from {discovery} for {timeout:g} s; "
+                                                 f"waiting for tick {target - 1}")
+                    seen = max(seen, message.tick)
+            else:
+                if started is None:
+                    message = link.receive(timeout)
+                    started = time.monotonic()
+                time.sleep(max(0.0, started + frame.seconds - first - time.monotonic()))
+            link.send([frame.topic.encode(), *frame.parts])
+            sent += 1
+    logger.info("replayed %d input messages from %s", sent, path)
+    return sent
+
+
+# -- command line (wired by the lead as ``spinnlive record`` / ``spinnlive replay``) ----------
+
+def add_record_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("output", help="the recording file to write (.slrec)")
+    parser.add_argument("--discovery", default="tcp://127.0.0.1:5570", help="the bridge")
+    parser.add_argument("--proxy-discovery", default="tcp://127.0.0.1:5580",
+                        help="where clients connect instead of the bridge, to be recorded")
+    parser.add_argument("--proxy-input", default="tcp://127.0.0.1:5582")
+    parser.add_argument("--duration", type=float, default=None, help="seconds, default: until")
+    parser.add_argument("--until", default="paused", choices=["paused", "closing", "never"])
+
+
+def record_command(args: argparse.Namespace) -> int:
+    record(args.discovery, args.output, proxy_discovery=args.proxy_discovery,
+           proxy_input=args.proxy_input, duration=args.duration,
+           until=None if args.until == "never" else args.until,
+           on_bound=lambda ends: print(json.dumps(ends), flush=True))
+    return 0
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recording", help="a file written by 'record'")
+    parser.add_argument("--discovery", default="tcp://127.0.0.1:5570", help="the bridge")
+    parser.add_argument("--pace", default="ticks", choices=["ticks", "wall"])
+    parser.add_argument("--tick-offset", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=30.0)
+
+
+def replay_command(args: argparse.Namespace) -> int:
+    replay(args.recording, args.discovery, pace=args.pace, tick_offset=args.tick_offset,
+           timeout=args.timeout)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spinnlive.adapters.record_replay")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_record_arguments(sub.add_parser("record", help="record a run"))
+    add_replay_arguments(sub.add_parser("replay", help="replay a run's inputs"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    return record_command(args) if args.command == "record" else replay_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
