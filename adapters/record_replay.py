@@ -235,7 +235,7 @@ def replay(path: str | Path, discovery: str, *, pace: str = "ticks", tick_offset
     return sent
 
 
-# -- command line (wired by the lead as ``spinnlive record`` / ``spinnlive replay``) ----------
+# -- command line: ``spinnlive record`` and ``spinnlive replay`` (spinnlive/cli.py) ----------
 
 def add_record_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", help="the recording file to write (.slrec)")
@@ -269,15 +269,7 @@ def replay_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spinnlive.adapters.record_replay")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_record_arguments(sub.add_parser("record", help="record a run"))
-    add_replay_arguments(sub.add_parser("replay", help="replay a run's inputs"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    return record_command(args) if args.command == "record" else replay_command(args)
+if __name__ == "__main__":  # the same as `spinnlive record|replay ...`
+    from spinnlive.cli import main
 
-
-if __name__ == "__main__":
     sys.exit(main())

@@ -92,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
     rates = sub.add_parser("rates", help="set Poisson rates live: ID=HZ ...")
     rates.add_argument("label")
     rates.add_argument("pairs", nargs="+", metavar="ID=HZ")
+    from .adapters import record_replay
+
+    record_replay.add_record_arguments(
+        sub.add_parser("record", help="record every topic of a run (and the inputs sent to it)"))
+    record_replay.add_replay_arguments(
+        sub.add_parser("replay", help="replay a recording's inputs into a new run"))
     for client_command in (listen, inject, rates):
         client_command.add_argument("--discovery", default=DEFAULT_DISCOVERY)
         client_command.add_argument("--timeout", type=float, default=5.0)
@@ -107,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.script_args = script_args
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT)
+    from .adapters import record_replay
+
     commands = {"run": _run, "bridge": _bridge, "listen": _listen, "inject": _inject,
-                "rates": _rates}
+                "rates": _rates, "record": record_replay.record_command,
+                "replay": record_replay.replay_command}
     try:
         return commands[args.command](args)
     except SpinnliveError as e:
