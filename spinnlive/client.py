@@ -9,10 +9,15 @@ SQLite file or a routing key. Then:
 
 * :meth:`Client.spikes` opens one SUB socket per stream, subscribed to ``spikes/<label>``.
   Messages from one publisher arrive in order; the per-topic sequence number in each header
-  tells the stream how many messages it missed (``gaps``), which is where drops made for this
-  subscriber in libzmq (HWM) become visible. :meth:`SpikeStream.ready` closes the slow-joiner
-  window: it subscribes ``sync/<token>`` last and waits for the bridge's echo, after which every
-  earlier subscription of that socket is live.
+  tells the stream how many messages it missed in mid-stream (``gaps``).
+  :meth:`SpikeStream.ready` closes the slow-joiner window: it subscribes ``sync/<token>`` last
+  and waits for the bridge's echo, after which every earlier subscription of that socket is
+  live. The echo carries the topic's totals (messages and events handed to ZeroMQ so far), and
+  so do ``paused``, ``closing`` and ``stats`` on the same socket, and every later sync echo
+  (:meth:`SpikeStream.checkpoint`): each, read in order with the spikes, says exactly how many
+  messages and events libzmq dropped for this subscriber at its high-water mark, including
+  losses at the end of a run that no later sequence number would reveal
+  (:meth:`SpikeStream.statistics`, docs/wire-format.md §8).
 * :meth:`Client.inject` and :meth:`Client.set_rates` send on one PUSH socket; at the high-water
   mark a send waits (bounded by the client's timeout) instead of dropping.
 * :meth:`Client.started` waits for the ``started`` lifecycle event (or returns at once when the
@@ -214,8 +219,8 @@ class SpikeStream:
         limit = self._client.timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()
         end = loop.time() + limit
+        seen = self._markers
         while True:
-            seen = self._markers
             self._sock.setsockopt(zmq.UNSUBSCRIBE, self._token)
             self._token = self._subscribe_sync()
             try:

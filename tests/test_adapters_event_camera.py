@@ -216,15 +216,19 @@ def test_moving_bar_edges() -> None:
         moving_bar(6, 3, keep=0.5)
 
 
-def test_example_script_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [[], ["--offline"]], ids=["live", "offline"])
+def test_example_script_runs(tmp_path: Path, mode: list[str]) -> None:
     out = tmp_path / "raster.png"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "event_camera.py"), "--out", str(out)],
+        [sys.executable, str(ROOT / "examples" / "event_camera.py"), "--out", str(out), *mode],
         capture_output=True, text=True, timeout=100, cwd=tmp_path,
         env=os.environ | {"MPLBACKEND": "Agg"})
     assert done.returncode == 0, done.stderr
     assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
-    spikes_in = int(lines["retina (decoded events)"].split()[0])
+    sent = int(lines["events sent"].split()[0])
     spikes_out = int(lines["edges"].split()[0])
-    assert 0 < spikes_out <= spikes_in
+    assert 0 < spikes_out <= sent
+    if not mode:  # live: every event reached the bridge, none was dropped on the way
+        assert int(lines["injected"].split()[0]) == sent
+        assert int(lines["camera (sent)"].split()[0]) == sent

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import socket
 
 import numpy as np
@@ -50,8 +52,19 @@ async def test_bad_arguments_are_refused_before_sending():
         assert "input" not in bridge.statistics().streams
 
 
-async def test_sequence_gaps_are_counted_and_epochs_reset_them():
-    """A hand-made publisher stands in for the bridge so the gaps are exactly known."""
+def _totals(sequence: int, messages: int, events: int, queue_full: tuple[int, int] = (0, 0)):
+    """One topic's entry in a ``streams`` object, as the bridge sends it (wire-format.md §8)."""
+    return {"spikes/exc": {"sequence": sequence, "messages": messages, "events": events,
+                           "dropped": {"no_subscriber": 1, "queue_full": queue_full[0]},
+                           "dropped_events": {"no_subscriber": 3, "queue_full": queue_full[1]}}}
+
+
+async def test_gaps_epochs_and_losses_are_counted_against_the_totals():
+    """A hand-made publisher stands in for the bridge so every loss is exactly known: of the
+    sequences 10..20 accepted after the stream went live, the subscriber gets 10, 11, 14, 17,
+    18; the bridge dropped 12, 13 (queue_full, 4 events); libzmq dropped 15, 16, 19, 20 in the
+    subscriber's pipe (hwm). The stats message counts 19 and 20 before any later sequence
+    number could show them; the sync answer of a checkpoint closes the books at the end."""
     ctx = zmq.asyncio.Context()
     pub = ctx.socket(zmq.XPUB)
     pub.bind("tcp://127.0.0.1:*")
@@ -64,21 +77,51 @@ async def test_sequence_gaps_are_counted_and_epochs_reset_them():
         await rep.send_json({"endpoints": {"publish": endpoint, "input": endpoint},
                              "populations": [], "state": "running"})
 
+    async def answer_sync(streams: dict) -> None:
+        while not (sub := await asyncio.wait_for(pub.recv(), 5)).startswith(b"\x01sync/"):
+            pass
+        await pub.send_multipart([sub[1:], HEADER.pack(1, 0x80, 0, 0, 0, 0, 2),
+                                  json.dumps({"event": "sync", "streams": streams}).encode()])
+
+    async def spike(epoch: int, seq: int, tick: int, n: int, topic=b"spikes/exc") -> None:
+        await pub.send_multipart([topic, HEADER.pack(1, 0, 0, epoch, tick, seq, n),
+                                  np.full(n, tick, np.uint32).tobytes()])
+
     server = asyncio.ensure_future(serve())
     async with connect(rep.getsockopt_string(zmq.LAST_ENDPOINT)) as client:
         stream = client.spikes("exc")
         ready = asyncio.ensure_future(stream.ready())
-        for _ in range(2):  # the subscription to spikes/exc, then the sync topic
-            sub = await asyncio.wait_for(pub.recv(), 5)
-        await pub.send_multipart([sub[1:], HEADER.pack(1, 0x80, 0, 0, 0, 0, 2), b"{}"])
+        while (await asyncio.wait_for(pub.recv(), 5))[1:] != b"stats":
+            pass  # the stream subscribes its topic, lifecycle and stats before the sync token
+        await spike(1, 9, 0, 1)  # before the stream is live: delivered, not accounted
+        await answer_sync(_totals(10, 9, 30))
         await ready
-        for epoch, seq, tick in ((1, 0, 1), (1, 1, 2), (1, 4, 5), (2, 7, 6), (2, 8, 7)):
-            ids = np.uint32([tick])
-            await pub.send_multipart([b"spikes/exc", HEADER.pack(1, 0, 0, epoch, tick, seq, 1),
-                                      ids.tobytes()])
-        got = [(await stream.next())[0] for _ in range(5)]
-        assert got == [1, 2, 5, 6, 7]
-        assert (stream.gaps, stream.received, stream.epoch) == (2, 5, 2)
+        received = {10: 1, 11: 2, 14: 3, 17: 1, 18: 2}  # sequence: events
+        missed = {15: 3, 16: 1, 19: 2, 20: 5}
+        for epoch, seq, tick in ((1, 10, 1), (1, 11, 2), (1, 14, 5), (2, 17, 6), (2, 18, 7)):
+            await spike(epoch, seq, tick, received[seq])
+        await spike(2, 0, 99, 4, topic=b"spikes/exc2")  # shares the prefix: not ours
+        at_stats = _totals(21, 9 + 9, 30 + sum(received.values()) + sum(missed.values()), (2, 4))
+        await pub.send_multipart([b"stats", HEADER.pack(1, 0x80, 0, 2, 0, 3, 2),
+                                  json.dumps({"epoch": 2, "streams": at_stats}).encode()])
+        await spike(2, 21, 8, 6)  # after the stats: received, not yet announced
+        got = [(await stream.next())[0] for _ in range(7)]
+        assert got == [0, 1, 2, 5, 6, 7, 8]
+        # gaps: 12, 13, and 19, 20 once 21 arrived (15, 16 straddle the epoch change)
+        assert (stream.gaps, stream.received, stream.epoch) == (4, 7, 2)
+        mid = stream.statistics()
+        assert (mid.received_messages, mid.received_events, mid.early_messages) == (6, 15, 1)
+        assert (mid.announced_messages, mid.announced_events) == (9, 20)
+        assert (mid.missed_messages, mid.missed_events) == (4, 11)  # as of the stats message
+        assert (mid.dropped, mid.dropped_events) == ({"queue_full": 2}, {"queue_full": 4})
+        at_end = _totals(22, 19, at_stats["spikes/exc"]["events"] + 6, (2, 4))
+        checkpoint = asyncio.ensure_future(stream.checkpoint())
+        await answer_sync(at_end)
+        final = await checkpoint
+        assert final == dataclasses.replace(mid, announced_messages=10, announced_events=26,
+                                            sequence=22)
+        assert final.received_messages + final.missed_messages == final.announced_messages
+        assert final.received_events + final.missed_events == final.announced_events
     await server
     pub.close(0)
     rep.close(0)
