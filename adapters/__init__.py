@@ -10,6 +10,17 @@ clock. The closed-loop adapters that move these arrays through the ZeroMQ bridge
   population vector, push-pull motor pair).
 * :mod:`.event_camera`: SPIF / AEStream event words and UDP payloads <-> arrays <-> neuron ids
   of a 2-D population; a moving-bar event generator.
+
+The closed-loop adapters are ZeroMQ clients of the bridge (any of them could run in another
+process or on another host; none reaches into the engine), imported from their modules so that
+their optional dependencies stay optional:
+
+* :mod:`.gym`: a gymnasium environment in closed loop with a network (``GymLoop``).
+* :mod:`.event_stream`: a live event camera (AEStream UDP output) into a 2-D SpikeInjector.
+* :mod:`.nest_cosim`: a NEST network stepped in real time, exchanging spikes both ways.
+* :mod:`.record_replay`: record every topic of a run; replay its inputs into a new run.
+* :mod:`.session` and :mod:`.bridge_link`: what they share: following a bridge's runs, and
+  resuming when the bridge or the network goes away and comes back (logged).
 """
 
 from .decoding import PushPull, SpikeWindow, WindowStatistics, decode_rates, population_vector

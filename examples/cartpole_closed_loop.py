@@ -38,14 +38,13 @@ import asyncio
 import json
 import logging
 import subprocess
-import sys
-import threading
 import time
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from spinnlive import launch
 from spinnlive.adapters.decoding import PushPull
 from spinnlive.adapters.gym import (
     GymLoop,
@@ -55,6 +54,7 @@ from spinnlive.adapters.gym import (
     SignedRateEncoder,
     random_policy,
 )
+from spinnlive.launch import start_bridge, stop
 
 #: x, x', theta, theta' at which a sensor group saturates
 ENCODER = SignedRateEncoder("sensors", scales=(24.0, 4.0, 0.2, 0.4), neurons_per_value=10,
@@ -99,45 +99,12 @@ def serve_network(notify_port: int) -> None:
 
     sim.setup(timestep=1.0)
     build_network(sim, notify_port)
-    threading.Thread(target=lambda: (sys.stdin.read(), sim.external_devices.request_stop()),
-                     daemon=True).start()
-    sim.external_devices.run_forever()
-    sim.end()
-
-
-def start_bridge(notify_port: int = 0, discovery: str = "tcp://127.0.0.1:0",
-                 publish: str = "tcp://127.0.0.1:0", input_endpoint: str = "tcp://127.0.0.1:0"
-                 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """``python -m spinnlive.bridge``; returns the process and its bound addresses."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "spinnlive.bridge", "--notify-port", str(notify_port),
-         "--discovery", discovery, "--publish", publish, "--input", input_endpoint],
-        stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(10)
-        raise RuntimeError(f"the bridge exited with status {proc.returncode} before binding")
-    return proc, json.loads(line)
+    launch.serve_until_stdin_closes(sim)
 
 
 def start_network(notify_port: int) -> subprocess.Popen[str]:
     """This file with ``--network``; it runs until :func:`stop` closes its stdin."""
-    return subprocess.Popen([sys.executable, __file__, "--network", str(notify_port)],
-                            stdin=subprocess.PIPE, text=True)
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    """End a network (stdin closed: a clean ``request_stop``) or a bridge (SIGTERM)."""
-    if proc.stdin is not None:
-        proc.stdin.close()
-    else:
-        proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    return launch.start_network(__file__, "--network", str(notify_port))
 
 
 def closed_loop(n_episodes: int, max_steps: int, control_ticks: int, seed: int = 0

@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import socket
 import subprocess
-import sys
-import threading
 import time
 from typing import Any
 
@@ -42,6 +39,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import spinnlive  # noqa: E402
+from spinnlive import launch
 from spinnlive.adapters import (  # noqa: E402
     EventBatch,
     EventCameraMap,
@@ -51,6 +49,7 @@ from spinnlive.adapters import (  # noqa: E402
 )
 from spinnlive.adapters.event_stream import EventStreamConfig, EventStreamInput  # noqa: E402
 from spinnlive.client import SpikeStream  # noqa: E402
+from spinnlive.launch import start_bridge, stop
 
 WIDTH, HEIGHT = 32, 24
 STEP_US = 3000  # the bar moves one pixel every 3 ms
@@ -94,45 +93,12 @@ def serve_network(notify_port: int) -> None:
 
     sim.setup(timestep=TIMESTEP_MS)
     build_network(sim, notify_port)
-    threading.Thread(target=lambda: (sys.stdin.read(), sim.external_devices.request_stop()),
-                     daemon=True).start()
-    sim.external_devices.run_forever()
-    sim.end()
-
-
-def start_bridge(notify_port: int = 0, discovery: str = "tcp://127.0.0.1:0",
-                 publish: str = "tcp://127.0.0.1:0", input_endpoint: str = "tcp://127.0.0.1:0"
-                 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """``python -m spinnlive.bridge``; returns the process and its bound addresses."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "spinnlive.bridge", "--notify-port", str(notify_port),
-         "--discovery", discovery, "--publish", publish, "--input", input_endpoint],
-        stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(10)
-        raise RuntimeError(f"the bridge exited with status {proc.returncode} before binding")
-    return proc, json.loads(line)
+    launch.serve_until_stdin_closes(sim)
 
 
 def start_network(notify_port: int) -> subprocess.Popen[str]:
     """This file with ``--network``; it runs until :func:`stop` closes its stdin."""
-    return subprocess.Popen([sys.executable, __file__, "--network", str(notify_port)],
-                            stdin=subprocess.PIPE, text=True)
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    """End a network (stdin closed: a clean ``request_stop``) or a bridge (SIGTERM)."""
-    if proc.stdin is not None:
-        proc.stdin.close()
-    else:
-        proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    return launch.start_network(__file__, "--network", str(notify_port))
 
 
 async def replay(events: EventBatch, address: tuple[str, int]) -> tuple[int, int]:

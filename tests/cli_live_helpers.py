@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 #: SpikeInjector 'stim' -> one-to-one, 5 nA, 1 ms -> IF_curr_exp 'out'; optionally a busy
-#: Poisson population 'noise' (argv[2] neurons at 500 Hz) that fills the output streams.
+#: Poisson population 'noise' (argv[2] neurons at 500 Hz) that fills the output streams, and
+#: with argv[3] == "hold" the script waits for a line on stdin after printing its recordings
+#: (the run is over, the bridge still up: clients can ask it for totals).
 SCRIPT = """\
 import json, sys
 import pyNN.spiNNaker as sim
 run_ms = float(sys.argv[1])
 noise_n = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+hold = len(sys.argv) > 3 and sys.argv[3] == "hold"
 sim.setup(timestep=1.0)
 stim = sim.Population(8, sim.external_devices.SpikeInjector(notify=False), label="stim")
 out = sim.Population(8, sim.IF_curr_exp(), label="out")
@@ -37,6 +40,8 @@ def events(pop):
     return sorted(res)
 
 print("RECORDED " + json.dumps({"stim": events(stim), "out": events(out)}), flush=True)
+if hold:
+    sys.stdin.readline()
 sim.end()
 """
 
@@ -50,8 +55,9 @@ class LiveRun:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "spinnlive.cli", "--log-level", "WARNING", "run",
              str(script), "--discovery", "tcp://127.0.0.1:0", "--no-plot", *cli_args, "--",
-             *script_args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True)
+             *script_args], cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        self.recorded: dict[str, Any] | None = None
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -76,9 +82,19 @@ class LiveRun:
     def discovery(self) -> str:
         return self.wait_line("bridge: discovery").split()[2]
 
+    def wait_recorded(self, timeout: float = 30.0) -> dict[str, Any]:
+        """The script's recorded spikes, once its run is over (a ``hold`` script waits then)."""
+        if self.recorded is None:
+            self.recorded = json.loads(self.wait_line("RECORDED", timeout).split(" ", 1)[1])
+        return self.recorded
+
     def finish(self, timeout: float = 30.0) -> tuple[dict[str, Any], list[str]]:
-        """Wait for the end; the script's recorded spikes and every stdout line."""
-        recorded = json.loads(self.wait_line("RECORDED", timeout).split(" ", 1)[1])
+        """Let a holding script go on, wait for the end; the recorded spikes and every stdout
+        line."""
+        recorded = self.wait_recorded(timeout)
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.write("\n")
+            self.proc.stdin.close()
         assert self.proc.wait(timeout) == 0, self.proc.stderr.read() if self.proc.stderr else ""
         while (line := self.lines.get(timeout=5)) is not None:
             self.seen.append(line)

@@ -1,0 +1,70 @@
+"""Start a bridge or a network in a child process, and stop them cleanly.
+
+Closed-loop experiments (the examples, the adapters' tests) run the network, the bridge and the
+adapter as separate processes, so that they meet only on the wire, as they would on separate
+hosts, and any of them can be restarted on its own. This module is the one place that knows how
+to start and stop them:
+
+* :func:`start_bridge` runs ``python -m spinnlive.bridge`` and returns its bound endpoints (the
+  bridge prints them as one JSON line once its sockets are bound);
+* :func:`start_network` runs a script that serves a network with :func:`serve_until_stdin_closes`;
+* :func:`stop` ends either: a network by closing its stdin (a clean ``request_stop``, so the
+  toolchain sends STOP_PAUSE), a bridge by SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from .errors import TransportError
+
+ANY = "tcp://127.0.0.1:0"
+
+
+def start_bridge(notify_port: int = 0, discovery: str = ANY, publish: str = ANY,
+                 input_endpoint: str = ANY, extra: tuple[str, ...] = ()
+                 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """``python -m spinnlive.bridge`` in a child process; returns it and its bound addresses
+    (``notify`` as ``[host, port]``, ``publish``, ``input``, ``discovery``)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spinnlive.bridge", "--notify-port", str(notify_port),
+         "--discovery", discovery, "--publish", publish, "--input", input_endpoint, *extra],
+        stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(10)
+        raise TransportError(f"the bridge exited with status {proc.returncode} before binding")
+    return proc, json.loads(line)
+
+
+def start_network(script: str | Path, *args: str) -> subprocess.Popen[str]:
+    """``python SCRIPT ARGS...``, a script that serves its network until :func:`stop`."""
+    return subprocess.Popen([sys.executable, str(script), *args], stdin=subprocess.PIPE,
+                            text=True)
+
+
+def serve_until_stdin_closes(sim: Any) -> None:
+    """In a network process: ``run_forever`` until the parent closes our stdin, then ``end``."""
+    threading.Thread(target=lambda: (sys.stdin.read(), sim.external_devices.request_stop()),
+                     daemon=True, name="stdin-watch").start()
+    sim.external_devices.run_forever()
+    sim.end()
+
+
+def stop(proc: subprocess.Popen[str], timeout: float = 15.0) -> None:
+    """End a network (stdin closed) or a bridge (SIGTERM); kill it if it does not go."""
+    if proc.stdin is not None:
+        proc.stdin.close()
+    else:
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
