@@ -18,7 +18,7 @@ epoch, tick, sequence). Each input is stamped with the newest output tick seen w
 input (parts: the frames after the topic: ids, and rates for ``rates/``). Spike payloads are raw
 ``uint32`` arrays, loaded with ``np.frombuffer``.
 
-**Replay** sends the recorded inputs to a bridge, paced in one of two ways:
+**Replay** sends the recorded inputs to a bridge, paced in one of three ways:
 
 * ``ticks`` (default): input meant for tick ``T`` goes out as soon as a message of tick
   ``>= T - 1`` arrives from the new run (one SUB socket: in-order proof of progress). The tick
@@ -29,9 +29,16 @@ input (parts: the frames after the topic: ids, and rates for ``rates/``). Spike 
   engine applies an input at the start of the first tick after it arrives, so each replayed
   spike lands on its recorded tick whenever (a) the new run has a population that fires every
   tick with live output (a pacer) and (b) the replayer's round trip is shorter than what is left
-  of tick ``T - 1``. A real-time engine with a ``time_scale_factor`` gives (b) a margin; a
-  lock-step engine never waits for a client, so exact lock-step replay needs the engine change
-  described in the report (a tick barrier), and is not claimed here.
+  of tick ``T - 1``. A real-time engine with a ``time_scale_factor`` gives (b) a margin.
+* ``lockstep``: exact whatever the engine's speed, for ``inject/`` inputs. A lock-step engine
+  never waits for a client, so nothing can be paced; instead every input carries its tick. The
+  bridge must run with ``--hold-confirmation``: it publishes ``database-ready`` (with
+  ``awaiting_ready``) and holds the toolchain's confirmation. The replayer then sends every
+  recorded injection with its landing tick ``T`` (+ ``tick_offset``) as the tick frame
+  (wire-format.md §4), which the bridge sends as timestamped EIEIO and the engine holds until
+  tick ``T``, and finally ``ready`` for that epoch; the bridge confirms, the engine starts, and
+  each injector spike lands exactly on its recorded tick. Rate changes cannot be stamped (their
+  payload is the rate): a recording with ``rates/`` inputs is refused in this mode.
 * ``wall``: every input at its recorded offset from the first recorded ``spikes/`` message.
 """
 
@@ -63,6 +70,8 @@ logger = logging.getLogger(__name__)
 FORMAT = "spinnlive-record"
 _FRAME = struct.Struct("<BdIIHB")
 _SIZE = struct.Struct("<I")
+_U32 = struct.Struct("<I")  #: the tick frame of ``inject/`` and the epoch frame of ``ready``
+PACES = ("ticks", "wall", "lockstep")
 OUTPUT, INPUT = 0, 1
 
 
@@ -205,11 +214,17 @@ def record(discovery: str, path: str | Path, *, proxy_discovery: str = "tcp://12
 
 def replay(path: str | Path, discovery: str, *, pace: str = "ticks", tick_offset: int = 0,
            timeout: float = 30.0) -> int:
-    """Send the recording's inputs to the bridge at ``discovery``; returns messages sent."""
+    """Send the recording's inputs to the bridge at ``discovery``; returns messages sent
+    (for ``lockstep``: the stamped inputs, not counting ``ready``)."""
     recording = Recording(path)
     plan = recording.inputs()
-    if pace not in ("ticks", "wall"):
-        raise ConfigurationError(f"pace must be 'ticks' or 'wall', got {pace!r}")
+    if pace not in PACES:
+        raise ConfigurationError(f"pace must be one of {PACES}, got {pace!r}")
+    if pace == "lockstep":
+        with BridgeLink(discovery, ("lifecycle",)) as link:
+            sent = _replay_lockstep(link, plan, tick_offset, timeout)
+        logger.info("replayed %d stamped input messages from %s", sent, path)
+        return sent
     sent = 0
     with BridgeLink(discovery, ("spikes/",)) as link:
         first = next((f.seconds for f in recording.frames
@@ -235,6 +250,39 @@ def replay(path: str | Path, discovery: str, *, pace: str = "ticks", tick_offset
     return sent
 
 
+def _replay_lockstep(link: BridgeLink, plan: list[tuple[int, Frame]], tick_offset: int,
+                     timeout: float) -> int:
+    """Every injection stamped with its tick, then ``ready``: see the module docstring."""
+    unstampable = sorted({f.topic for _, f in plan if not f.topic.startswith("inject/")})
+    if unstampable:
+        raise ConfigurationError(f"lock-step replay can only stamp inject/ inputs; the "
+                                 f"recording also has {unstampable}: replay it with --pace ticks")
+    epoch = _held_epoch(link, timeout)
+    for target, frame in plan:
+        link.send([frame.topic.encode(), frame.parts[0], _U32.pack(target + tick_offset)])
+    link.send([b"ready", _U32.pack(epoch)])
+    return len(plan)
+
+
+def _held_epoch(link: BridgeLink, timeout: float) -> int:
+    """The epoch whose confirmation the bridge holds for us (now, or the next one)."""
+    description = link.refresh()  # after the subscription is live: nothing falls in between
+    if description.get("awaiting_ready"):
+        return int(description["epoch"])
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        message = link.receive(left)
+        if message is None:
+            break
+        if message.topic == "lifecycle":
+            body = message.json()
+            if body.get("event") == "database-ready" and body.get("awaiting_ready"):
+                return int(body["epoch"])
+    raise ConfigurationError(f"the bridge at {link.discovery} announced no database held for "
+                             f"confirmation within {timeout:g} s: run it with "
+                             "--hold-confirmation and start the network")
+
+
 # -- command line: ``spinnlive record`` and ``spinnlive replay`` (spinnlive/cli.py) ----------
 
 def add_record_arguments(parser: argparse.ArgumentParser) -> None:
@@ -258,7 +306,9 @@ def record_command(args: argparse.Namespace) -> int:
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recording", help="a file written by 'record'")
     parser.add_argument("--discovery", default="tcp://127.0.0.1:5570", help="the bridge")
-    parser.add_argument("--pace", default="ticks", choices=["ticks", "wall"])
+    parser.add_argument("--pace", default="ticks", choices=list(PACES),
+                        help="lockstep: stamp inputs with their ticks (bridge with "
+                             "--hold-confirmation, engine in lock-step)")
     parser.add_argument("--tick-offset", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=30.0)
 

@@ -35,8 +35,7 @@ import itertools
 import json
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -45,6 +44,7 @@ import numpy.typing as npt
 import zmq
 import zmq.asyncio
 
+from spinnlive.bridge.accounting import SpikeStreamStatistics, StreamLedger
 from spinnlive.bridge.config import DEFAULT_DISCOVERY, FLAG_JSON, HEADER
 from spinnlive.errors import LocalProtocolError, TransportError
 
@@ -76,70 +76,13 @@ def _header(frame: bytes) -> tuple[int, int, int, int, int, int]:
     return version, flags, epoch, tick, seq, count
 
 
-@dataclass(frozen=True, slots=True)
-class SpikeStreamStatistics:
-    """What one subscriber got and lost (docs/wire-format.md §8).
-
-    ``received_*`` count from the moment the stream went live (its first sync answer) and grow
-    as messages arrive; everything else is as of the latest totals the stream read *in order*
-    (a sync answer, ``paused``/``closing``, ``stats``), where
-    ``received_* (then) + missed_* == announced_*`` holds exactly. :meth:`SpikeStream.checkpoint`
-    takes such a reading on demand.
-    """
-
-    topic: str
-    received_messages: int
-    received_events: int
-    #: delivered before the stream was live (outside the accounting; usually 0)
-    early_messages: int
-    #: sequence numbers skipped between two received messages of one epoch (any reason)
-    gap_messages: int
-    #: True once totals were read in order after going live; the fields below need them
-    accounted: bool
-    #: handed to ZeroMQ for this topic since the stream went live
-    announced_messages: int
-    announced_events: int
-    #: handed to ZeroMQ but never received: dropped by libzmq in this subscriber's own pipe
-    #: (reason ``hwm``; the bridge cannot see these)
-    missed_messages: int
-    missed_events: int
-    #: dropped by the bridge before ZeroMQ since the stream went live, by reason (queue_full,
-    #: send_error): lost for every subscriber, never announced
-    dropped: Mapping[str, int]
-    dropped_events: Mapping[str, int]
-    #: the topic's next sequence number at the latest totals (-1 before any)
-    sequence: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Totals:
-    """One topic's entry in a ``streams`` object (wire-format.md §8)."""
-
-    sequence: int
-    messages: int
-    events: int
-    dropped: Mapping[str, int]
-    dropped_events: Mapping[str, int]
-
-    @classmethod
-    def of(cls, streams: Mapping[str, Any], topic: str) -> _Totals:
-        entry = streams.get(topic) or {}  # a topic the bridge never published: all zero
-        return cls(int(entry.get("sequence", 0)), int(entry.get("messages", 0)),
-                   int(entry.get("events", 0)), dict(entry.get("dropped", {})),
-                   dict(entry.get("dropped_events", {})))
-
-
-def _since(now: Mapping[str, int], then: Mapping[str, int]) -> dict[str, int]:
-    return {k: v - then.get(k, 0) for k, v in now.items() if v - then.get(k, 0)}
-
-
 class SpikeStream:
     """``async for tick, ids in stream``: one population's spikes, in order, losses counted.
 
     One SUB socket, subscribed to the topic, to ``lifecycle`` and ``stats`` (which may carry
-    totals) and to this stream's ``sync/<token>``s. Every message is accounted for when it is
-    read off the socket; spike batches then wait in a small deque until iterated, so a
-    :meth:`checkpoint` can read past them without losing any.
+    totals) and to this stream's ``sync/<token>``s. Every message goes into the
+    :class:`~spinnlive.bridge.accounting.StreamLedger` when it is read off the socket; spike
+    batches then wait in a deque until iterated, so a :meth:`checkpoint` can read past them.
     """
 
     def __init__(self, client: Client, label: str, *, rcvhwm: int | None = None,
@@ -160,28 +103,24 @@ class SpikeStream:
         self._attempts = itertools.count()
         self._token = self._subscribe_sync()
         self._pending: deque[tuple[int, npt.NDArray[np.uint32], int]] = deque()
-        self._live = False
-        self._markers = 0
-        self._expected: int | None = None
-        self._received = [0, 0]  # messages, events since live
-        self._early = 0
-        self._gaps = 0
-        self._base: _Totals | None = None
-        self._last: _Totals | None = None
-        self._at_last = (0, 0)  # received (messages, events) when _last was read
-        self.epoch: int | None = None
+        self._ledger = StreamLedger(self._name)
         #: header flags of the last message (FLAG_DEADLINE: more of that tick may follow)
         self.flags = 0
 
     @property
+    def epoch(self) -> int | None:
+        """The epoch of the last spike message read."""
+        return self._ledger.epoch
+
+    @property
     def gaps(self) -> int:
         """Messages seen missing as sequence gaps (``statistics().gap_messages``)."""
-        return self._gaps
+        return self._ledger.gaps
 
     @property
     def received(self) -> int:
         """Spike messages read off the socket, live or early."""
-        return self._received[0] + self._early
+        return self._ledger.received_messages + self._ledger.early
 
     @property
     def buffered(self) -> int:
@@ -189,22 +128,13 @@ class SpikeStream:
         return len(self._pending)
 
     def statistics(self) -> SpikeStreamStatistics:
-        base, last = self._base, self._last
-        received_messages, received_events = self._received
-        if base is None or last is None:
-            return SpikeStreamStatistics(self._name, received_messages, received_events,
-                                         self._early, self._gaps, False, 0, 0, 0, 0, {}, {}, -1)
-        announced = (last.messages - base.messages, last.events - base.events)
-        return SpikeStreamStatistics(
-            self._name, received_messages, received_events, self._early, self._gaps, True,
-            announced[0], announced[1], announced[0] - self._at_last[0],
-            announced[1] - self._at_last[1], _since(last.dropped, base.dropped),
-            _since(last.dropped_events, base.dropped_events), last.sequence)
+        """Received, missed (``hwm``) and bridge-dropped counts (docs/wire-format.md §8)."""
+        return self._ledger.statistics()
 
     async def ready(self, timeout: float | None = None) -> None:
         """Return once the subscription is live at the bridge (nothing published later is lost)."""
         limit = self._client.timeout if timeout is None else timeout
-        await _deadline(self._read_until(lambda: self._live), limit,
+        await _deadline(self._read_until(lambda: self._ledger.live), limit,
                         f"bridge {self._client.endpoints['publish']} did not "
                         f"confirm the subscription to {self._name}")
 
@@ -219,12 +149,12 @@ class SpikeStream:
         limit = self._client.timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()
         end = loop.time() + limit
-        seen = self._markers
+        seen = self._ledger.markers
         while True:
             self._sock.setsockopt(zmq.UNSUBSCRIBE, self._token)
             self._token = self._subscribe_sync()
             try:
-                await asyncio.wait_for(self._read_until(lambda: self._markers > seen),
+                await asyncio.wait_for(self._read_until(lambda: self._ledger.markers > seen),
                                        max(min(_CHECKPOINT_RETRY_S, end - loop.time()), 0))
                 return self.statistics()
             except TimeoutError:
@@ -248,10 +178,8 @@ class SpikeStream:
         topic = frames[0]
         _, flags, epoch, tick, seq, count = _header(frames[1])
         if flags & FLAG_JSON:
-            if topic.startswith(self._sync):
-                self._on_totals(json.loads(frames[2]), sync=True)
-            elif self._live and topic in _TOTALS_TOPICS:
-                self._on_totals(json.loads(frames[2]), sync=False)
+            if topic.startswith(self._sync) or topic in _TOTALS_TOPICS:
+                self._ledger.totals(json.loads(frames[2]), sync=topic.startswith(self._sync))
             return
         if topic != self.topic:  # a longer label sharing our prefix
             return
@@ -259,28 +187,8 @@ class SpikeStream:
         if ids.size != count:
             raise TransportError(f"{self._name}: header says {count} ids, "
                                  f"payload has {ids.size}")
-        if epoch != self.epoch:
-            self.epoch, self._expected = epoch, None
-        if self._expected is not None and seq > self._expected:
-            self._gaps += seq - self._expected
-        self._expected = seq + 1
-        if self._live:
-            self._received[0] += 1
-            self._received[1] += count
-        else:
-            self._early += 1
+        self._ledger.spike(epoch, seq, count)
         self._pending.append((tick, ids, flags))
-
-    def _on_totals(self, body: dict[str, Any], *, sync: bool) -> None:
-        streams = body.get("streams")
-        if sync:
-            self._markers += 1
-            if not self._live:
-                self._live = True
-                self._base = None if streams is None else _Totals.of(streams, self._name)
-        if streams is not None and self._base is not None:
-            self._last = _Totals.of(streams, self._name)
-            self._at_last = (self._received[0], self._received[1])
 
     def __aiter__(self) -> AsyncIterator[tuple[int, npt.NDArray[np.uint32]]]:
         return self

@@ -5,7 +5,7 @@ The bridge runs as ``python closed_loop_helpers.py bridge <inject labels> [ports
 live output (so the test can see on which tick each injection landed) is an ``out`` population
 unless the operator names it. The network is a PyNN script on the embedded engine, real time
 with a time scale factor (a real-time engine never waits for a client; the factor is the margin
-the closed loop gets), with a *pacer* that fires every tick so the adapters can follow the ticks:
+the closed loop gets; a factor of 0 runs it in lock-step instead), with a *pacer* that fires every tick so the adapters can follow the ticks:
 
     pacer (1, fires every tick) --live-->
     inj (SpikeInjector, 10) --one-to-one, 5 nA, 1 ms--> pop (IF_curr_exp, 10) --live-->
@@ -91,7 +91,10 @@ def _bridge(inject: str, notify: int, disc: int, pub: int, inp: int) -> None:
 def _network(notify: int, ticks: int, tsf: float) -> None:
     import spinnlive.pynn as sim
 
-    sim.setup(timestep=1.0, time_scale_factor=tsf, realtime=True)
+    if tsf > 0:
+        sim.setup(timestep=1.0, time_scale_factor=tsf, realtime=True)
+    else:  # lock-step: as fast as it can, never waiting for a client
+        sim.setup(timestep=1.0, realtime=False)
     ext = sim.external_devices
     every = [float(t) for t in range(1, ticks + 1)]
     pacer = sim.Population(1, sim.SpikeSourceArray(spike_times=every), label="pacer")

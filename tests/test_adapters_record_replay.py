@@ -1,5 +1,7 @@
 """Record a live run (a client injecting through the recorder's proxy), replay its inputs into a
-fresh run, and get the same output spikes: real bridge and network processes, real sockets."""
+fresh run, and get the same output spikes: real bridge and network processes, real sockets. The
+fresh run is either real time again (inputs paced by its ticks) or lock-step (inputs stamped with
+their ticks, the bridge holding the confirmation until they are all loaded)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from closed_loop_helpers import network_result, start_bridge, start_network, sto
 
 from spinnlive.adapters.bridge_link import BridgeLink
 from spinnlive.adapters.record_replay import Recording, record, replay
+from spinnlive.launch import start_bridge as start_bridge_process
 
 TICKS = 80
 PLAN = {10: [0, 3, 7], 25: [1, 2, 9], 40: [3, 4, 5, 6]}  # pacer tick seen -> ids to inject
@@ -74,9 +77,12 @@ def _spikes(recording: Recording, label: str) -> list[tuple[int, int]]:
     return sorted(zip(ticks.tolist(), ids.tolist(), strict=True))
 
 
+def _live_run(tmp_path) -> tuple[Recording, dict]:
+    return _run(tmp_path, "live", lambda bound, where: _live_client(bound["discovery"]))
+
+
 def test_replay_reproduces_the_live_runs_outputs(tmp_path):
-    live, live_result = _run(tmp_path, "live",
-                             lambda bound, where: _live_client(bound["discovery"]))
+    live, live_result = _live_run(tmp_path)
     # the recording holds what the engine did: outputs and the proxied inputs
     assert _spikes(live, "pop") == sorted(map(tuple, live_result["pop"]))
     assert _spikes(live, "inj") == sorted(map(tuple, live_result["inj"]))
@@ -109,3 +115,38 @@ def test_command_line_entry_points(tmp_path):
                            str(bad), "--discovery", "tcp://127.0.0.1:1"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "not a spinnlive recording" in done.stderr
+
+
+def test_lockstep_replay_drives_a_lockstep_network_to_the_live_runs_spikes(tmp_path):
+    live, live_result = _live_run(tmp_path)
+    assert _spikes(live, "inj") and len(_spikes(live, "pop")) == sum(map(len, PLAN.values()))
+    folder = tmp_path / "lockstep"
+    folder.mkdir()
+    bridge, where = start_bridge_process(
+        extra=("--inject-label", "inj", "--hold-confirmation", "--hold-timeout", "8",
+               "--tag-timeout", "2"))
+    sent: list[int] = []
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            sent.append(replay(live_path(tmp_path), str(where["discovery"]), pace="lockstep",
+                               timeout=30.0))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    try:
+        replayer = threading.Thread(target=go, daemon=True)
+        replayer.start()
+        net = start_network(where["notify"][1], TICKS, folder, tsf=0)  # lock-step
+        try:
+            result = network_result(net)
+        finally:
+            stop(net)
+        replayer.join(30)
+        assert not replayer.is_alive() and not errors, errors
+    finally:
+        stop(bridge)
+    assert sent == [len(live.inputs())]
+    # the same spikes, ids and ticks, as the real-time run: the injector's and the evoked ones
+    assert result == live_result

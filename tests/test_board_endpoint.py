@@ -150,7 +150,7 @@ async def test_rate_packets_are_16_16_hz_and_the_last_rate_per_neuron_wins(board
     np.testing.assert_array_equal(rates * 65536, [7 << 16, 0x8000, 0xFFFF_FFFF])
 
 
-async def test_timestamped_packets_are_checked_against_the_current_tick(board) -> None:  # type: ignore[no-untyped-def]
+async def test_timestamped_packets_are_held_for_their_tick_or_dropped_late(board) -> None:  # type: ignore[no-untyped-def]
     endpoint, peer = board
     mapping = network(endpoint.address[0])
     endpoint.tick_source = lambda: 5
@@ -162,11 +162,15 @@ async def test_timestamped_packets_are_checked_against_the_current_tick(board) -
         return packet
 
     key_only_stamped = encode_events(keys[[8]], eieio_type=EIEIOType.KEY_32_BIT,
-                                     payload_prefix=2, is_time=True)  # not checked on chip
+                                     payload_prefix=2, is_time=True)  # stamped 2: late
+    untimed = encode_events(keys[[9]], eieio_type=EIEIOType.KEY_32_BIT)
     await deliver(endpoint, peer, to_core(mapping, "inj", [
-        timed(1, 5), timed(2, 4), timed(3, 6), timed(4, 0), *key_only_stamped]))
-    np.testing.assert_array_equal(endpoint.drain().spikes["inj"], [1, 8])
-    assert endpoint.statistics().dropped == {"late_timestamp": 2, "future_timestamp": 1}
+        timed(1, 5), timed(2, 4), timed(3, 6), timed(4, 0), *key_only_stamped, *untimed]))
+    np.testing.assert_array_equal(np.sort(endpoint.drain().spikes["inj"]), [1, 9])  # tick 5
+    assert endpoint.statistics().dropped == {"late_timestamp": 3}
+    assert endpoint.statistics().held_events == 1
+    np.testing.assert_array_equal(endpoint.drain(6).spikes["inj"], [3])  # held until 6
+    assert endpoint.statistics().held_events == 0 and endpoint.drain(7).empty
 
 
 async def test_malformed_and_unusable_datagrams_are_counted_and_the_board_keeps_serving(board) -> None:  # type: ignore[no-untyped-def]

@@ -154,6 +154,29 @@ async def test_lifecycle_epochs_and_tag_refresh(tmp_path, board):
                 board.send(packet, live2)
             tick, ids = await stream.next()
             assert (tick, ids.tolist(), stream.epoch) == (3, [7, 8], 2)
+            # STOP: 'paused' carries the totals, in order with the spikes on the same socket
+            ctx = zmq.asyncio.Context()
+            sub = ctx.socket(zmq.SUB)
+            sub.connect(bridge.endpoints["publish"])
+            for prefix in (b"lifecycle", b"sync/lifecycle-test/"):
+                sub.setsockopt(zmq.SUBSCRIBE, prefix)
+            while (await asyncio.wait_for(sub.recv_multipart(), 5))[0] != prefix:
+                pass
+            await notifier.start()
+            await notifier.stop()
+            events = {}
+            while "paused" not in events:
+                body = json.loads((await asyncio.wait_for(sub.recv_multipart(), 5))[2])
+                events[body["event"]] = body
+            sub.close(0)
+            ctx.term()
+            inh = (await client.describe())["streams"]["spikes/inh"]
+            assert (inh["sequence"], inh["messages"], inh["events"]) == (1, 1, 2)
+            assert events["paused"]["streams"]["spikes/inh"] == inh
+            assert "streams" not in events["started"]
+            got = await stream.checkpoint()  # reads 'started', 'paused', stats, the sync answer
+            assert (got.accounted, got.received_events, got.missed_messages) == (True, 2, 0)
+            assert got.announced_messages == 1 and got.sequence == inh["sequence"]
         notifier.close()
 
 
@@ -198,6 +221,42 @@ async def test_slow_subscriber_drops_only_on_its_own_stream_and_counts_them(tmp_
         assert stats.udp.kernel_drops == 0
         exc = stats.streams["spikes/exc"]
         assert exc.messages == totals["messages"] == n_ticks and exc.dropped == {}
+        notifier.close()
+
+
+async def test_lossless_mode_books_balance_with_queue_full_drops(tmp_path, board):
+    """XPUB_NODROP: a stalled subscriber holds the topic back, its queue overflows (queue_full,
+    counted by the bridge for every subscriber), libzmq drops nothing (missed 0). The totals
+    are rendered when handed to ZeroMQ, so the books balance at every sync answer, even one
+    that overtook messages still waiting in the topic's queue (counted at the next)."""
+    path = write_bridge_database(tmp_path, board.ip)
+    table = bridge_mapping(board.ip).key_table()
+    n_ticks, per_tick = 600, 4000
+    keys = _keys(table, "exc", np.arange(per_tick) % 300)
+    async with Bridge(quick_config(sndhwm=5, lossless=True, topic_queue=16)) as bridge:
+        notifier, live = await announce(bridge, path, board)
+        async with connect(bridge.endpoints["discovery"]) as client:
+            slow = client.spikes("exc", rcvhwm=5, rcvbuf=4096)
+            await slow.ready()
+            for tick in range(n_ticks):
+                for packet in lpg_packets(tick, keys):
+                    board.send(packet, live)
+                await asyncio.sleep(0.0005)
+            await asyncio.sleep(0.3)
+            first = await slow.checkpoint(10.0)  # may overtake messages still queued
+            await asyncio.sleep(0.2)
+            got = await slow.checkpoint(10.0)
+        for books in (first, got):
+            assert books.received_messages + books.missed_messages == books.announced_messages
+            assert books.received_events + books.missed_events == books.announced_events
+        assert got.accounted and (got.missed_messages, got.missed_events) == (0, 0)
+        assert got.received_messages == got.announced_messages == slow.buffered
+        assert got.received_events == got.announced_events
+        exc = bridge.statistics().streams["spikes/exc"]
+        assert exc.dropped["queue_full"] > 0  # the stall held the topic back
+        assert got.dropped == {"queue_full": exc.dropped["queue_full"]}
+        assert got.dropped_events["queue_full"] == exc.dropped_events["queue_full"]
+        assert got.received_messages + exc.dropped["queue_full"] == n_ticks == got.sequence
         notifier.close()
 
 

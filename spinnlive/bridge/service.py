@@ -19,8 +19,9 @@ UDP state that every DATABASE notification rebuilds:
 Every state change is published on ``lifecycle`` followed by a ``stats`` message; ``stats`` also
 goes out every ``stats_interval_s``. ``paused``, ``closing``, every ``stats`` and every sync
 answer carry the output topics' totals, rendered when handed to ZeroMQ, and the discovery reply
-carries them too (it is never dropped): a subscriber counts its own HWM losses against them. Everything runs on one event loop thread: the UDP receive
-callback, the tick assembler and the publisher never await anything.
+carries them too (it is never dropped): a subscriber counts its own HWM losses against them.
+Everything runs on one event loop thread: the UDP receive callback, the tick assembler and the
+publisher never await anything.
 """
 
 from __future__ import annotations

@@ -15,6 +15,25 @@ two ways, both as SDP in UDP to ``<board IP>:17893`` (protocol sheet §5.3-§5.5
   core, and queued for the tick thread (:class:`~spinnlive.engine.injection.InjectionQueue`),
   which takes everything queued before a tick at its start: injected spikes reach their targets
   at the next tick, and a rate change applies from the next tick.
+* **Timestamped injection** (T set, the tick in the payload prefix, KEY_16 or KEY_32 with D,
+  or per-event payloads): the events are HELD until their tick and delivered so that the
+  injector population spikes exactly AT the stamped tick, whatever the tick mode; a stamp
+  already past is dropped and counted ``late_timestamp`` (whole packets on arrival, single
+  events when they fall due after their tick began), and a full store of held events
+  (``max_held``) refuses the packet as ``hold_full``. **A superset of the real board:** a
+  SpiNNaker live injector loses future-stamped packets (it has no send-buffer region) and
+  forwards key-only D + T packets unchecked; spinnlive holds both, which is what lets a
+  replayer load a whole run's inputs before a lock-step engine starts, and what the handshake's
+  confirmation can wait for. Stamps are ticks of the run's own count (they continue across
+  ``run`` calls); a 16-bit payload prefix reaches tick 65535 only.
+
+**Settling before a run.** A client may inject (timestamped) input while the toolchain waits for
+its confirmation, and then confirm. Those datagrams reached the board's socket before the
+confirmation left the client, but the board's task may not have read them when the engine
+starts ticking. :meth:`BoardEndpoint.settle` sends the socket a marker datagram of its own and
+waits until the task has read it: UDP on loopback queues datagrams on the receiving socket in
+the order they were sent, so everything sent before the confirmation has then been queued for
+the tick thread. The engine settles the board after every handshake, before START_RESUME.
 
 Because sPyNNaker's clients always send to port 17893 of the database's Ethernet IP, each engine
 has its own loopback address: :meth:`BoardEndpoint.open` binds the first free one of
@@ -22,7 +41,7 @@ has its own loopback address: :meth:`BoardEndpoint.open` binds the first free on
 
 Rules: the receive side runs as one asyncio task and only decodes and enqueues; the tick thread
 only calls :meth:`BoardEndpoint.drain`. Whatever cannot be used (bad SDP/SCP/EIEIO, unknown cores
-or keys, late timestamps, commands, a full queue) is counted by reason in
+or keys, late timestamps, commands, a full queue or hold) is counted by reason in
 :meth:`BoardEndpoint.statistics` and logged rate-limited (:class:`~spinnlive.engine.drops.DropCounter`),
 never raised; nothing here waits on a client.
 """
@@ -68,6 +87,7 @@ SCAMP_PORT = 17893
 N_IP_TAGS = 8
 _RC_ARG = 0x84  # SCAMP's "bad argument" return code
 _LOOPBACK_HOSTS = tuple(f"127.0.0.{i}" for i in range(2, 255))
+_SETTLE_MARKER = b"spinnlive-settle:"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +103,7 @@ class BoardStatistics:
     dropped_events: Mapping[str, int]  #: single events of used packets ("unknown_key")
     queue_depth: int
     queue_peak: int
+    held_events: int  #: timestamped events waiting for their tick
     tags: Mapping[int, TagTarget]
     endpoint: EndpointStatistics  #: the socket's own counters ("queue_full" there)
 
@@ -91,22 +112,24 @@ class BoardEndpoint:
     """SCAMP's live-I/O side at one loopback address; see the module docstring."""
 
     def __init__(self, endpoint: UdpEndpoint, *, tick_source: Callable[[], int] | None = None,
-                 max_batches: int = 4096) -> None:
+                 max_batches: int = 4096, max_held: int = 1 << 20) -> None:
         self._endpoint = endpoint
         #: current tick for the timestamp check; the engine points it at its scheduler
         self.tick_source: Callable[[], int] = tick_source or (lambda: 0)
         self.tags = TagTable()
         self._decoder = InjectionDecoder([])
-        self._queue = InjectionQueue(max_batches)
+        self._queue = InjectionQueue(max_batches, max_held)
         self._received = self._tag_sets = self._packets = self._events = 0
         self._dropped = DropCounter(logger, f"board {self.name}")
         self._dropped_events = DropCounter(logger, f"board {self.name} (events)")
         self._task: asyncio.Task[None] | None = None
+        self._settling: dict[bytes, asyncio.Future[None]] = {}
+        self._settles = 0
 
     @classmethod
     async def open(cls, host: str | None = None, port: int = SCAMP_PORT, *,
                    tick_source: Callable[[], int] | None = None, max_queue: int = 1024,
-                   max_batches: int = 4096) -> BoardEndpoint:
+                   max_batches: int = 4096, max_held: int = 1 << 20) -> BoardEndpoint:
         """Bind ``host:port`` (``host`` None: the first free 127.0.0.2..254) and start serving."""
         errors = []
         for candidate in (host,) if host else _LOOPBACK_HOSTS:
@@ -115,7 +138,8 @@ class BoardEndpoint:
             except TransportError as error:
                 errors.append(str(error))
                 continue
-            board = cls(endpoint, tick_source=tick_source, max_batches=max_batches)
+            board = cls(endpoint, tick_source=tick_source, max_batches=max_batches,
+                        max_held=max_held)
             board._task = asyncio.get_running_loop().create_task(
                 board._serve(), name=f"board {board.name}")
             logger.info("board endpoint listening on %s", board.name)
@@ -141,16 +165,33 @@ class BoardEndpoint:
         self._decoder = InjectionDecoder(targets_from_mapping(mapping, controls))
         self.tags.load(default_tag_targets(mapping))
 
-    def drain(self) -> TickInjections:
-        """Tick thread: everything injected before now, merged per population."""
-        return self._queue.drain()
+    def drain(self, tick: int | None = None) -> TickInjections:
+        """Tick thread, at the start of ``tick`` (None: ``tick_source()``): everything injected
+        untimed before now and everything stamped ``tick``, merged per population."""
+        return self._queue.drain(self.tick_source() if tick is None else tick)
+
+    async def settle(self) -> None:
+        """Return once every datagram that reached the socket before this call was handled
+        (see the module docstring); the caller bounds the wait."""
+        self._settles += 1
+        token = _SETTLE_MARKER + str(self._settles).encode()
+        done = self._settling[token] = asyncio.get_running_loop().create_future()
+        try:
+            self._endpoint.send(token, self.address)
+            await done
+        finally:
+            self._settling.pop(token, None)
 
     def statistics(self) -> BoardStatistics:
+        dropped_events = dict(self._dropped_events.snapshot())
+        if self._queue.late_events:  # counted by the tick thread, which must not log
+            dropped_events[Drop.LATE.value] = self._queue.late_events
         return BoardStatistics(
             address=self.address, received=self._received, tag_sets=self._tag_sets,
             injected_packets=self._packets, injected_events=self._events,
-            dropped=self._dropped.snapshot(), dropped_events=self._dropped_events.snapshot(),
+            dropped=self._dropped.snapshot(), dropped_events=MappingProxyType(dropped_events),
             queue_depth=self._queue.depth, queue_peak=self._queue.peak,
+            held_events=self._queue.held,
             tags=MappingProxyType(self.tags.snapshot()), endpoint=self._endpoint.statistics())
 
     def close(self) -> None:
@@ -188,6 +229,12 @@ class BoardEndpoint:
 
     def handle_datagram(self, data: bytes, source: Address) -> None:
         """Serve one datagram from ``source`` (the receive task calls this; tests may too)."""
+        if source == self.address and data.startswith(_SETTLE_MARKER):
+            self._received -= 1  # our own marker: not a client's datagram
+            waiter = self._settling.get(data)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            return
         try:
             header, body = unwrap_sdp(data)
         except RemoteProtocolError as error:
@@ -232,8 +279,9 @@ class BoardEndpoint:
                      source: Address) -> None:
         if batch.unknown:
             self._dropped_events.add("unknown_key", batch.unknown, f"core {core} from {source}")
-        if not self._queue.put(batch):
-            self._dropped.add("queue_full", 1, f"{batch.atoms.size} events for {batch.target}")
+        refused = self._queue.put(batch)
+        if refused is not None:
+            self._dropped.add(refused, 1, f"{batch.atoms.size} events for {batch.target}")
             return
         self._packets += 1
         self._events += int(batch.atoms.size)

@@ -12,10 +12,14 @@ key, and this module does the same arithmetic with numpy, then maps the keys bac
   one, the core's own prefix applies: its base key, as an UPPER prefix, so ``key | base_key``
   for 16-bit ids and full 32-bit keys alike; bare atom ids thus become keys, and full keys,
   which contain the base already, stay what they are.
-* **Timestamps.** A payload type with T set is checked against the current tick: an equal
-  timestamp passes (the payload is then not forwarded), a past one is *late* and a future one
-  is lost, because a live injector has no send-buffer region to keep it in. Key-only packets are
-  never checked, even with D + T: the chip does not look at them either.
+* **Timestamps.** A packet is timestamped when T is set and it has a payload prefix (D, any
+  key type: one tick for the whole packet) or per-event payloads (the prefix then counts as 0,
+  as on chip). A stamp before the current tick is *late* and dropped; any other stamp is kept
+  until its tick (:mod:`spinnlive.engine.hold`), so the injector spikes exactly AT the stamped
+  tick. This is a superset of the chip, which loses future stamps (a live injector has no
+  send-buffer region) and does not check key-only packets with D + T at all; spinnlive holds
+  them so that a replayer can load a whole run's inputs before a lock-step engine starts.
+  Rate-control packets cannot be timestamped (their payload is the rate).
 * **Targets.** A SpikeInjector core yields spikes of its atoms. A control core yields rate
   changes of the controlled Poisson population's neurons: the payload is the rate in Hz as
   unsigned 16.16 fixed point, as ``SpynnakerPoissonControlConnection.set_rates`` sends it.
@@ -23,7 +27,9 @@ key, and this module does the same arithmetic with numpy, then maps the keys bac
 
 Only a vertex's first core is a target: sPyNNaker's clients address ``get_placements(label)[0]``
 (§7.6). Decoded batches go to the tick thread through :class:`InjectionQueue`, which is bounded
-and merges, at each tick, every batch queued before it into one array per population.
+(batches for untimed ones, held events for timestamped ones) and merges, at each tick, every
+untimed batch queued before it and the timestamped events due at it into one array per
+population.
 
 Rules: sans-IO (no sockets, clocks or threads); a bad datagram is a :class:`Drop` value,
 never an exception; no Python object per event.
@@ -40,6 +46,7 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
+from spinnlive.engine.hold import TimedHold
 from spinnlive.engine.mapping import Mapping as EngineMapping
 from spinnlive.engine.vertices import VertexKind
 from spinnlive.errors import ConfigurationError, RemoteProtocolError
@@ -75,7 +82,7 @@ class Drop(str, enum.Enum):
     UNKNOWN_CORE = "unknown_core"  #: no injector's first core at that (x, y, p)
     EMPTY = "empty"  #: count 0
     LATE = "late_timestamp"  #: timestamped, for a tick already past
-    FUTURE = "future_timestamp"  #: timestamped, for a later tick: no buffer region to keep it
+    HOLD_FULL = "hold_full"  #: timestamped, but the store of held events is full
     NO_PAYLOAD = "no_payload"  #: a rate-control packet without a (non-timestamp) payload
     UNKNOWN_KEYS = "unknown_keys"  #: no event had a key of the addressed vertex
 
@@ -101,6 +108,7 @@ class InjectionBatch:
     atoms: npt.NDArray[np.int64]
     rates_hz: npt.NDArray[np.float64] | None  #: per atom, for RATES
     unknown: int  #: events dropped for an unknown key
+    tick: int | None = None  #: the stamped tick of a timestamped packet; None: the next tick
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -181,10 +189,11 @@ class InjectionDecoder:
         has_payload, is_time, has_prefix = bool(flags & 0x04), bool(flags & 0x10), flags >= 0x80
         if packet.keys.size == 0:
             return Drop.EMPTY
-        if has_payload and is_time:  # the chip's check: payload prefix (0 without D) vs time
+        stamp = None
+        if is_time and (has_payload or flags & 0x20):  # the stamp: payload prefix (0 without D)
             stamp = packet.header.payload_prefix or 0
-            if stamp != tick:
-                return Drop.FUTURE if stamp > tick else Drop.LATE
+            if stamp < tick:
+                return Drop.LATE
         keys = packet.keys if has_prefix else packet.keys | np.uint32(target.base_key)
         found = target.table.lookup(keys)
         known = found.known
@@ -199,44 +208,75 @@ class InjectionDecoder:
             if payloads is None or not has_payload or is_time:
                 return Drop.NO_PAYLOAD
             rates = (payloads if all_known else payloads[known]) / RATE_SCALE
-        return InjectionBatch(target.target, target.kind, atoms, rates, known.size - n_known)
+        return InjectionBatch(target.target, target.kind, atoms, rates, known.size - n_known,
+                              stamp)
 
 
 class InjectionQueue:
     """Bounded hand-off of decoded batches from the receive side to the tick thread.
 
     One producer (the board's receive loop) appends; the tick thread calls :meth:`drain` at the
-    start of a tick and gets, merged, exactly what was queued before it (``deque`` appends and
-    pops are atomic in CPython, so neither side takes a lock). A full queue refuses the batch.
+    start of a tick and gets, merged, exactly what was queued before it plus the timestamped
+    events due at that tick (``deque`` appends and pops are atomic in CPython, so neither side
+    takes a lock). Untimed batches are bounded in number (``max_batches``); timestamped ones in
+    events waiting for their tick (``max_held``), counted with two totals that each side alone
+    writes (queued by the producer, taken out of the hold by the tick thread), so the bound is
+    exact without a lock. :meth:`put` returns why it refused a batch, or None.
     """
 
-    def __init__(self, max_batches: int = 4096) -> None:
-        if max_batches < 1:
-            raise ConfigurationError(f"max_batches must be at least 1, got {max_batches}")
+    def __init__(self, max_batches: int = 4096, max_held: int = 1 << 20) -> None:
+        if max_batches < 1 or max_held < 1:
+            raise ConfigurationError(f"max_batches and max_held must be at least 1, got "
+                                     f"{max_batches} and {max_held}")
         self._queue: collections.deque[InjectionBatch] = collections.deque()
-        self.max_batches = max_batches
+        self._timed: collections.deque[InjectionBatch] = collections.deque()
+        self._hold = TimedHold()
+        self.max_batches, self.max_held = max_batches, max_held
         self.peak = 0
+        self._held_in = 0  #: timestamped events queued (producer only)
+        self._held_out = 0  #: timestamped events delivered or dropped late (tick thread only)
+        self.late_events = 0  #: timestamped events whose tick had passed when they were due
 
-    def put(self, batch: InjectionBatch) -> bool:
-        """Queue ``batch``; False when the queue is full (the caller counts the drop)."""
+    def put(self, batch: InjectionBatch) -> str | None:
+        """Queue ``batch``; the drop reason when refused (the caller counts it)."""
+        if batch.tick is not None:
+            n = int(batch.atoms.size)
+            if self._held_in - self._held_out + n > self.max_held:
+                return Drop.HOLD_FULL.value
+            self._timed.append(batch)
+            self._held_in += n
+            return None
         depth = len(self._queue)
         if depth >= self.max_batches:
-            return False
+            return "queue_full"
         self._queue.append(batch)
         self.peak = max(self.peak, depth + 1)
-        return True
+        return None
 
     @property
     def depth(self) -> int:
         return len(self._queue)
 
-    def drain(self) -> TickInjections:
-        """Everything queued so far, merged per population (see :class:`TickInjections`)."""
+    @property
+    def held(self) -> int:
+        """Timestamped events queued or held, not yet due."""
+        return self._held_in - self._held_out
+
+    def drain(self, tick: int) -> TickInjections:
+        """Untimed batches queued so far and the events stamped ``tick``, merged per population
+        (see :class:`TickInjections`); events stamped before ``tick`` are dropped as late."""
+        spikes: dict[str, list[npt.NDArray[np.int64]]] = {}
+        if self._timed or len(self._hold):
+            self._hold_timed()
+            due = self._hold.take(tick)
+            self.late_events += due.late
+            self._held_out += due.removed
+            for label, atoms in due.spikes.items():
+                spikes[label] = [atoms]
         n = len(self._queue)
-        if n == 0:
+        if n == 0 and not spikes:
             return EMPTY_INJECTIONS
         pop = self._queue.popleft
-        spikes: dict[str, list[npt.NDArray[np.int64]]] = {}
         rates: dict[str, list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]] = {}
         for _ in range(n):
             batch = pop()
@@ -248,6 +288,12 @@ class InjectionQueue:
             MappingProxyType({k: v[0] if len(v) == 1 else np.concatenate(v)
                               for k, v in spikes.items()}),
             MappingProxyType({k: _last_rate_wins(v) for k, v in rates.items()}))
+
+    def _hold_timed(self) -> None:
+        pop = self._timed.popleft
+        batches = [pop() for _ in range(len(self._timed))]
+        self._hold.add([b.tick for b in batches], [b.target for b in batches],  # type: ignore[misc]
+                       [b.atoms for b in batches])
 
 
 def _last_rate_wins(parts: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]

@@ -117,6 +117,8 @@ class LiveIO:
         logger.info("** Notifying external sources that the database is ready for reading **")
         self._loop.run(notifier.notify_database(path), self.confirmation_timeout + 5.0,
                        "the database notification")
+        if self.board is not None:  # what listeners injected before confirming is queued now
+            self._loop.run(self.board.settle(), _SETUP_TIMEOUT_S, "settling the board endpoint")
         logger.info("** Sending start / resume message to external sources **")
         self._loop.run(notifier.start(), _SETUP_TIMEOUT_S, "START_RESUME")
 
@@ -140,10 +142,10 @@ class LiveIO:
         return self._notifier
 
     # ------------------------------------------------------------------ tick thread
-    def drain(self) -> TickInjections:
-        """What was injected before this tick began (never blocks)."""
+    def drain(self, tick: int | None = None) -> TickInjections:
+        """What was injected untimed before ``tick`` began, or stamped ``tick`` (never blocks)."""
         board = self.board
-        return EMPTY_INJECTIONS if board is None else board.drain()
+        return EMPTY_INJECTIONS if board is None else board.drain(tick)
 
     def emit(self, tick: int, spikes: Mapping[str, np.ndarray]) -> None:
         """Send ``tick``'s spikes through the live packet gatherers (never blocks)."""

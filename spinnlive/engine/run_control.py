@@ -197,7 +197,7 @@ class RunControl:
         """One tick, in the tick thread: injections in, network step, counts, live output."""
         net, live = self.net, self.live
         if live is not None:
-            injected = live.drain()
+            injected = live.drain(net.tick)
             if not injected.empty:
                 by_label = self._by_label
                 for label, atoms in injected.spikes.items():

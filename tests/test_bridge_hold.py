@@ -1,0 +1,53 @@
+"""``hold_confirmation``: the bridge confirms a DATABASE only after a client's ``ready`` for its
+epoch (or at the deadline), so a client can load its inputs before the simulation starts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from bridge_helpers import FakeBoard, announce, quick_config, write_bridge_database
+
+from spinnlive.bridge import Bridge
+from spinnlive.client import connect
+
+
+@pytest.fixture
+def board():
+    fake = FakeBoard()
+    yield fake
+    fake.close()
+
+
+async def test_the_confirmation_waits_for_ready_of_the_held_epoch(tmp_path, board):
+    path = write_bridge_database(tmp_path, board.ip)
+    async with Bridge(quick_config(hold_confirmation=True, hold_timeout_s=30.0)) as bridge:
+        async with connect(bridge.endpoints["discovery"]) as client:
+            confirmed = asyncio.ensure_future(announce(bridge, path, board))
+            async with asyncio.timeout(10):
+                while not (await client.describe())["awaiting_ready"]:
+                    await asyncio.sleep(0.01)
+            description = await client.describe()
+            assert description["epoch"] == 1 and description["state"] == "ready"
+            await client.inject("stim", [1], tick=5)  # loaded while the toolchain waits
+            await client.ready(2)  # not the held epoch: ignored
+            await client.inject("stim", [2], tick=6)
+            assert len(await board.recv_all()) == 2 and not confirmed.done()
+            await client.ready(1)
+            async with asyncio.timeout(10):
+                notifier, _ = await confirmed
+            hold = (await client.describe())["hold"]
+            assert hold == {"enabled": True, "released": 1, "timeouts": 0, "ignored": 1}
+            assert not (await client.describe())["awaiting_ready"]
+            assert bridge.statistics().streams["ready"].dropped == {"not_held": 1}
+            notifier.close()
+
+
+async def test_without_ready_the_bridge_confirms_at_the_deadline_and_counts_it(tmp_path, board):
+    path = write_bridge_database(tmp_path, board.ip)
+    async with Bridge(quick_config(hold_confirmation=True, hold_timeout_s=0.3)) as bridge:
+        async with asyncio.timeout(10):
+            notifier, _ = await announce(bridge, path, board)
+        description = bridge.describe()
+        assert description["hold"]["timeouts"] == 1 and not description["awaiting_ready"]
+        notifier.close()
