@@ -36,6 +36,7 @@ import numpy as np
 
 from . import progress
 from .bridge.config import DEFAULT_DISCOVERY, BridgeConfig
+from .bridge.options import add_input_options, input_options
 from .errors import SpinnliveError
 
 logger = logging.getLogger("spinnlive")
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     bridge.add_argument("--notify-host", default="127.0.0.1")
     _bridge_options(bridge, DEFAULT_DISCOVERY, 19999)
     bridge.add_argument("--tag-timeout", type=float, default=2.0)
+    add_input_options(bridge)
 
     listen = sub.add_parser("listen", help="print the spikes of populations as they arrive")
     listen.add_argument("topics", nargs="+", metavar="TOPIC", help="spikes/LABEL or LABEL")
@@ -212,7 +214,8 @@ def _run_on_spinnaker(script: Path, argv: list[str], bridge: Any) -> int:
 def _bridge(args: argparse.Namespace) -> int:
     from .bridge.service import Bridge
 
-    config = _config(args, notify_host=args.notify_host, tag_timeout_s=args.tag_timeout)
+    config = _config(args, notify_host=args.notify_host, tag_timeout_s=args.tag_timeout,
+                     **input_options(args))
 
     async def serve() -> None:
         async with Bridge(config) as bridge:

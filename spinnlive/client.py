@@ -34,6 +34,7 @@ import asyncio
 import itertools
 import json
 import os
+import struct
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
@@ -254,9 +255,17 @@ class Client:
         ``rcvhwm``/``rcvbuf`` bound its receive side (messages / kernel bytes)."""
         return SpikeStream(self, label, rcvhwm=rcvhwm, rcvbuf=rcvbuf)
 
-    async def inject(self, label: str, ids: npt.ArrayLike) -> None:
-        """Make neurons ``ids`` of injector ``label`` spike now."""
-        await self._send([f"inject/{label}".encode(), _ids(ids).tobytes()])
+    async def inject(self, label: str, ids: npt.ArrayLike, tick: int | None = None) -> None:
+        """Make neurons ``ids`` of injector ``label`` spike now, or AT ``tick`` (the engine
+        holds stamped input until its tick; wire-format.md §4)."""
+        frames = [f"inject/{label}".encode(), _ids(ids).tobytes()]
+        if tick is not None:
+            frames.append(struct.pack("<I", tick))
+        await self._send(frames)
+
+    async def ready(self, epoch: int) -> None:
+        """Release the confirmation a ``--hold-confirmation`` bridge holds for ``epoch``."""
+        await self._send([b"ready", struct.pack("<I", epoch)])
 
     async def set_rates(self, label: str, ids: npt.ArrayLike, rates: npt.ArrayLike) -> None:
         """Set the Poisson rates (Hz) of neurons ``ids`` of ``label`` (live rate control)."""

@@ -1,9 +1,9 @@
 """Shared by the closed-loop adapter tests: a bridge process and a live network process.
 
-The bridge runs as ``python closed_loop_helpers.py bridge <inject labels> [ports]`` because
-``python -m spinnlive.bridge`` has no option for ``inject_labels``, and an injector that also has
-live output (so the test can see on which tick each injection landed) is an ``out`` population
-unless the operator names it. The network is a PyNN script on the embedded engine, real time
+The bridge runs as ``python closed_loop_helpers.py bridge <inject labels> [ports]`` (older than
+``python -m spinnlive.bridge --inject-label``, which the lock-step replay test uses): an injector
+that also has live output (so the test can see on which tick each injection landed) is an
+``out`` population unless the operator names it. The network is a PyNN script on the embedded engine, real time
 with a time scale factor (a real-time engine never waits for a client; the factor is the margin
 the closed loop gets; a factor of 0 runs it in lock-step instead), with a *pacer* that fires every tick so the adapters can follow the ticks:
 

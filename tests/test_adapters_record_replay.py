@@ -108,7 +108,14 @@ def live_path(tmp_path):
 def test_command_line_entry_points(tmp_path):
     done = subprocess.run([sys.executable, "-m", "spinnlive.adapters.record_replay", "replay",
                            "--help"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and "--pace" in done.stdout
+    assert done.returncode == 0 and "--pace" in done.stdout and "lockstep" in done.stdout
+    for command in (["-m", "spinnlive.bridge"], ["-c", "from spinnlive.cli import main; main()",
+                                                 "bridge"]):
+        done = subprocess.run([sys.executable, *command, "--help"], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        for option in ("--inject-label", "--hold-confirmation", "--hold-timeout"):
+            assert option in done.stdout, (command, option)
     bad = tmp_path / "x.slrec"
     bad.write_text('{"format": "other"}\n')
     done = subprocess.run([sys.executable, "-m", "spinnlive.adapters.record_replay", "replay",

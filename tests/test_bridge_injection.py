@@ -124,3 +124,46 @@ async def test_rejected_input_is_counted_and_never_forwarded(tmp_path, board):
         push.close(0)
         ctx.term()
         notifier.close()
+
+
+def _spinnman_timestamped(target, keys, tick: int, key32: bool) -> bytes:
+    """spinnman's encoding of the same timestamped packet, wrapped as LiveEventConnection wraps."""
+    from spinnman.messages.eieio import EIEIOType as SpinnmanType
+    from spinnman.messages.eieio.data_messages import EIEIODataMessage
+    from spinnman.messages.sdp import SDPFlag, SDPHeader, SDPMessage
+
+    message = EIEIODataMessage.create(
+        SpinnmanType.KEY_32_BIT if key32 else SpinnmanType.KEY_16_BIT, timestamp=tick)
+    for key in keys:
+        message.add_key(int(key))
+    sdp = SDPMessage(SDPHeader(
+        flags=SDPFlag.REPLY_NOT_EXPECTED, tag=0, destination_port=1, destination_cpu=target.p,
+        destination_chip_x=target.x, destination_chip_y=target.y, source_port=0, source_cpu=0,
+        source_chip_x=0, source_chip_y=0), data=message.bytestring)
+    return b"\0\0" + sdp.bytestring
+
+
+async def test_inject_with_a_tick_sends_the_timestamped_eieio_spinnman_encodes(tmp_path, board):
+    from spinnlive.bridge.session import Direction
+
+    path = write_bridge_database(tmp_path, board.ip, big_injector=True)
+    async with Bridge(quick_config()) as bridge:
+        notifier, _ = await announce(bridge, path, board)
+        cases = [("stim", [i % 10 for i in range(300)], 7, False),  # KEY_16, 126 per packet
+                 ("stim", [1, 2], 70_000, True),  # tick > 0xFFFF: KEY_32 with the DB keys
+                 ("big", [0, 69_999, 12345] * 30, 0xFFFF_FFFF, True)]  # KEY_32, 62 per packet
+        async with connect(bridge.endpoints["discovery"]) as client:
+            for label, ids, tick, key32 in cases:
+                await client.inject(label, ids, tick=tick)
+                got = await board.recv_all()
+                target = bridge.session.targets[(Direction.IN, label)]
+                keys = target.keys[ids] if key32 else np.array(ids)
+                per = 62 if key32 else 126
+                assert got == [_spinnman_timestamped(target, keys[at:at + per], tick, key32)
+                               for at in range(0, len(ids), per)], (label, tick)
+            push = client._push
+            assert push is not None
+            await push.send_multipart([b"inject/stim", np.uint32([1]).tobytes(), b"\x07\x00"])
+            assert await board.recv_all() == []
+        assert bridge.statistics().streams["inject/stim"].dropped == {"bad_payload": 1}
+        notifier.close()

@@ -14,6 +14,7 @@ import signal
 import sys
 
 from spinnlive.bridge.config import DEFAULT_DISCOVERY, DEFAULT_INPUT, DEFAULT_PUBLISH, BridgeConfig
+from spinnlive.bridge.options import add_input_options, input_options
 from spinnlive.bridge.service import Bridge
 
 
@@ -27,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--board-port", type=int, default=17893)
     p.add_argument("--tag-timeout", type=float, default=2.0)
     p.add_argument("--lossless", action="store_true", help="XPUB_NODROP (see wire-format.md)")
+    add_input_options(p)
     p.add_argument("--log-level", default="WARNING")
     return p
 
@@ -35,7 +37,7 @@ async def _main(args: argparse.Namespace) -> None:
     config = BridgeConfig(notify_host=args.notify_host, notify_port=args.notify_port,
                           discovery=args.discovery, publish=args.publish, input=args.input,
                           board_port=args.board_port, tag_timeout_s=args.tag_timeout,
-                          lossless=args.lossless)
+                          lossless=args.lossless, **input_options(args))
     async with Bridge(config) as bridge:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -85,10 +85,15 @@ class BridgeConfig:
     tag_timeout_s: float = 2.0
     tag_refresh_s: float = 10.0
     stats_interval_s: float = 1.0
+    #: Hold the confirmation of each DATABASE until a client sends ``ready`` for its epoch
+    #: (wire-format.md §4), at most ``hold_timeout_s``: lets a client load timestamped inputs
+    #: before the simulation starts (spinnlive/bridge/confirmation.py).
+    hold_confirmation: bool = False
+    hold_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         for name in ("tick_flush_s", "tag_resend_s", "tag_timeout_s", "tag_refresh_s",
-                     "stats_interval_s"):
+                     "stats_interval_s", "hold_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"bridge {name} must be positive")
         for name in ("topic_queue", "sndhwm", "rcvbuf", "max_batch"):

@@ -2,14 +2,20 @@
 
 Theory of operation
 -------------------
-An input message is ``[topic, ids]`` for ``inject/<label>`` or ``[topic, ids, rates]`` for
-``rates/<label>`` (wire-format.md §4): ``ids`` little-endian uint32 neuron ids, ``rates``
-little-endian float32 Hz, one per id. :func:`plan` checks the whole message first and either
+An input message is ``[topic, ids]`` or ``[topic, ids, tick]`` for ``inject/<label>`` and
+``[topic, ids, rates]`` for ``rates/<label>`` (wire-format.md §4): ``ids`` little-endian uint32
+neuron ids, ``tick`` one little-endian uint32 (the tick at which the injector must spike),
+``rates`` little-endian float32 Hz, one per id. :func:`plan` checks the whole message first and either
 rejects it whole with a reason (nothing of it is forwarded) or returns every datagram to send,
 byte for byte what sPyNNaker's clients send for the same request (protocol sheet §5.3, §5.5):
 
 * ``inject``: KEY_16_BIT packets of the raw ids, <= 127 each (``send_events``), or KEY_32_BIT
   packets of the DB keys, <= 63 each, when the population has ids above 0xFFFF;
+* ``inject`` with a tick: the same packets made *timestamped* the way spinnman builds them
+  (``EIEIODataMessage.create(type, timestamp=tick)``: D + T, payload prefix = the tick),
+  <= 126 or <= 62 events each; KEY_32_BIT with DB keys also when the tick exceeds 0xFFFF (a
+  16-bit type has a 16-bit prefix). sPyNNaker's clients never send these; the embedded engine
+  holds them until their tick (a real board's live injector would lose future stamps);
 * ``rates``: KEY_PAYLOAD_32_BIT packets, <= 31 each, key = the ``<label>_control`` key of the
   neuron, payload = the rate as unsigned 16.16 fixed point, rounded half to even (the
   reference's ``round(Decimal(str(rate)) * 65536)``, exact for every float64);
@@ -26,12 +32,14 @@ import numpy as np
 import numpy.typing as npt
 
 from spinnlive.bridge.session import Direction, Session, Target
-from spinnlive.protocol.eieio import EIEIOType, encode_events
+from spinnlive.protocol.eieio import EIEIODataHeader, EIEIOType, encode_events
 from spinnlive.protocol.sdp import injection_datagram
 
 __all__ = ["Plan", "Rejected", "parse_topic", "plan"]
 
 _MAX_RATE_FIXED = 0xFFFF_FFFF
+_TICK_BYTES = 4
+_HOST_BUDGET = 256  #: spinnman's UDP_MESSAGE_MAX_SIZE: 126 KEY_16 or 62 KEY_32 events with D
 
 
 class Rejected(Exception):
@@ -73,10 +81,10 @@ def plan(session: Session | None, frames: list[bytes] | list[memoryview]) -> Pla
     if not frames:
         raise Rejected("bad_payload", "empty message")
     direction, label = parse_topic(bytes(frames[0]))
-    want = 2 if direction is Direction.IN else 3
-    if len(frames) != want:
-        raise Rejected("bad_payload", f"{direction.topic_prefix}{label} takes {want} frames, "
-                       f"got {len(frames)}")
+    want = (2, 3) if direction is Direction.IN else (3,)
+    if len(frames) not in want:
+        raise Rejected("bad_payload", f"{direction.topic_prefix}{label} takes "
+                       f"{' or '.join(map(str, want))} frames, got {len(frames)}")
     ids = _array(frames[1], "<u4", "ids")
     if session is None:
         raise Rejected("no_session", "no database has been announced yet", ids.size)
@@ -89,7 +97,7 @@ def plan(session: Session | None, frames: list[bytes] | list[memoryview]) -> Pla
         raise Rejected("id_out_of_range", f"{label!r} has ids 0..{target.size - 1}, got "
                        f"{int(ids.max())}", ids.size)
     if direction is Direction.IN:
-        packets = _inject(target, ids)
+        packets = _inject(target, ids, _tick(frames[2]) if len(frames) == 3 else None)
     else:
         rates = _array(frames[2], "<f4", "rates")
         if rates.size != ids.size:
@@ -107,10 +115,23 @@ def _keys(target: Target, ids: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]
     return keys.astype(np.uint32)
 
 
-def _inject(target: Target, ids: npt.NDArray[np.uint32]) -> list[bytes]:
-    if target.full_keys:
-        return encode_events(_keys(target, ids), eieio_type=EIEIOType.KEY_32_BIT)
-    return encode_events(ids, eieio_type=EIEIOType.KEY_16_BIT)
+def _tick(frame: bytes | memoryview) -> int:
+    view = memoryview(frame)
+    if view.nbytes != _TICK_BYTES:
+        raise Rejected("bad_payload", f"the tick frame has {view.nbytes} bytes, not 4 (u32)")
+    return int(np.frombuffer(view, "<u4")[0])
+
+
+def _inject(target: Target, ids: npt.NDArray[np.uint32], tick: int | None) -> list[bytes]:
+    full = target.full_keys or (tick is not None and tick > 0xFFFF)
+    etype = EIEIOType.KEY_32_BIT if full else EIEIOType.KEY_16_BIT
+    keys = _keys(target, ids) if full else ids
+    if tick is None:
+        return encode_events(keys, eieio_type=etype)
+    header = EIEIODataHeader(eieio_type=etype, payload_prefix=tick, is_time=True)
+    limit = (_HOST_BUDGET - header.size) // etype.element_bytes  # spinnman's 256-byte budget
+    return encode_events(keys, eieio_type=etype, payload_prefix=tick, is_time=True,
+                         max_per_packet=limit)
 
 
 def _rates(target: Target, ids: npt.NDArray[np.uint32],

@@ -10,7 +10,8 @@ UDP state that every DATABASE notification rebuilds:
    :class:`~spinnlive.bridge.session.Session` is read from the file, the live-output socket and
    the injection socket open, every LPG IP tag is pointed at the live-output socket
    (:class:`~spinnlive.bridge.iptags.TagPointer`, one deadline for all), and only then does the
-   listener send ``01 40``. A database that cannot be read is logged and confirmed with an empty
+   listener send ``01 40``. With ``hold_confirmation`` it first waits (bounded) for a client's
+   ``ready`` for the epoch (:mod:`spinnlive.bridge.confirmation`). A database that cannot be read is logged and confirmed with an empty
    session: the toolchain must never hang on the bridge.
 2. START_RESUME: state ``running``; the IP tags are refreshed every ``tag_refresh_s``.
 3. STOP_PAUSE: state ``paused``; open ticks are flushed, the refresh stops. A START may follow
@@ -39,6 +40,7 @@ import zmq
 import zmq.asyncio
 
 from spinnlive.bridge.config import HEADER, BridgeConfig, bind_endpoint
+from spinnlive.bridge.confirmation import READY_TOPIC, ConfirmationHold, parse_ready
 from spinnlive.bridge.injection import Rejected, plan
 from spinnlive.bridge.iptags import TagPointer
 from spinnlive.bridge.live_input import Datagram, LiveSocket, TickAssembler
@@ -96,6 +98,7 @@ class Bridge:
         self._tasks: list[asyncio.Task[Any]] = []
         self._refresh: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        self._hold = ConfirmationHold(self.config.hold_timeout_s)
         self._totals = {"tag_requests": 0, "tag_replies": 0, "tag_timeouts": 0}
 
     # -- lifetime ---------------------------------------------------------------------------
@@ -186,7 +189,10 @@ class Bridge:
         await self._open_udp(epoch)
         confirmed = await epoch.tags.point_all() if epoch.tags else 0
         self._set_state("ready", tags_confirmed=confirmed,
-                        tags_unanswered=len(session.tags) - confirmed)
+                        tags_unanswered=len(session.tags) - confirmed,
+                        awaiting_ready=self.config.hold_confirmation)
+        if self.config.hold_confirmation:
+            await self._hold.wait(self.epoch)
 
     async def _open_udp(self, epoch: _Epoch) -> None:
         cfg, session = self.config, epoch.session
@@ -247,6 +253,9 @@ class Bridge:
 
     def handle_input(self, frames: list[memoryview] | list[bytes]) -> None:
         """Validate, encode and send one input message; a rejection is counted, never raised."""
+        if frames and bytes(frames[0]) == READY_TOPIC:
+            self._ready(frames)
+            return
         current = self._current
         topic = bytes(frames[0]).decode("utf-8", "replace") if frames else ""
         known = current is not None and any(p.topic == topic for p in current.session.populations)
@@ -265,6 +274,16 @@ class Bridge:
             current.sender.send(datagram, board)
         counters.packets += len(accepted.datagrams)
         counters.forwarded_events += accepted.events
+
+    def _ready(self, frames: list[memoryview] | list[bytes]) -> None:
+        """A client's ``ready``: release the held confirmation of its epoch."""
+        counters = self._input_counters(READY_TOPIC.decode())
+        counters.messages += 1
+        epoch = parse_ready(frames)
+        if epoch is None:
+            counters.drop("bad_payload", 0)
+        elif not self._hold.ready(epoch):
+            counters.drop("not_held", 0)
 
     def _input_counters(self, topic: str) -> StreamCounters:
         counters = self._inputs.get(topic)
@@ -294,6 +313,9 @@ class Bridge:
                        "lossless": self.config.lossless,
                        "tick_flush_ms": self.config.tick_flush_s * 1000.0},
             "streams": self._publisher.totals() if self._publisher else {},
+            "awaiting_ready": self._hold.holding == self.epoch and self.epoch > 0,
+            "hold": {"enabled": self.config.hold_confirmation, "released": self._hold.released,
+                     "timeouts": self._hold.timeouts, "ignored": self._hold.ignored},
         }
 
     def statistics(self) -> BridgeStatistics:
