@@ -226,7 +226,8 @@ async def test_run_async_cancel_requests_stop_and_error_propagates() -> None:
     sched = TickScheduler(lambda t: None, 1e-3, TickMode.REALTIME, clock=PerfCounterClock())
     async with asyncio.timeout(10):
         task = asyncio.create_task(sched.run_async(None))
-        await asyncio.sleep(0.02)
+        while sched.tick == 0:  # the loop has started ticking
+            await asyncio.sleep(0.005)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -40,12 +40,13 @@ __all__ = ["RunControl", "StepProgress"]
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.1  # how often the PyNN thread looks at a running tick loop (progress, Ctrl-C)
-#: The tick thread spins (holding the GIL) this long before each deadline, and the process's
-#: GIL switch interval during a real-time run: the board's receive thread waits for the GIL up
-#: to one interval each time it wakes. bench/bench_latency.py with sPyNNaker's client measured
-#: send -> evoked spike p99 2.69 ms at the scheduler's defaults (250 us, 100 us) and 2.3-2.5 ms
-#: with these, tick lateness p99 unchanged (a few us).
-SPIN_MARGIN_S = 150e-6
+#: The tick thread sleeps until SPIN_MARGIN_S before each deadline, then spins (holding the GIL
+#: at most GIL_SWITCH_S at a time, the process's switch interval during a real-time run, so the
+#: board's receive thread gets in quickly). Measured on this 2-core VM: wake-ups from sleep come
+#: up to ~350 us late, so a 150 us margin left 0.1-0.4 % of the seed network's ticks late
+#: (bench/bench_realtime_seed.py); 400 us gave 0-0.1 %, with closed-loop latency unchanged
+#: within its run-to-run noise (bench/bench_latency.py).
+SPIN_MARGIN_S = 400e-6
 GIL_SWITCH_S = 20e-6
 
 

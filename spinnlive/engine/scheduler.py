@@ -40,7 +40,8 @@ Rules
   (default 100 us; None leaves it alone) and restores it when the last real-time run ends.
 * Priority: where the OS allows it, the tick thread runs real-time runs under SCHED_FIFO
   (``realtime_priority``, default 10; None: normal priority), so a loaded machine's other
-  processes do not delay its wake-ups; see :func:`_fifo_priority`.
+  processes do not delay its wake-ups; see :func:`_fifo_priority`. The garbage collector's
+  heap is frozen for the run (:func:`_frozen_heap`), so a full collection cannot stall a tick.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ import asyncio
 import collections
 import contextlib
 import enum
+import gc
 import logging
 import os
 import sys
@@ -307,7 +309,8 @@ class TickScheduler:
     def _loop(self, n_ticks: int | None, on_done: Callable[[], None] | None) -> None:
         try:
             self._reset_run_stats(n_ticks)
-            with _short_gil_switch(self._gil_switch), _fifo_priority(self._priority):
+            with (_short_gil_switch(self._gil_switch), _fifo_priority(self._priority),
+                  _frozen_heap(self.mode is TickMode.REALTIME)):
                 self._ticks(n_ticks)
         except BaseException as error:  # re-raised in the waiting thread
             self._error = error
@@ -392,6 +395,26 @@ def _short_gil_switch(interval: float | None) -> Iterator[None]:
             state.users -= 1
             if state.users == 0:
                 sys.setswitchinterval(state.saved)
+
+
+@contextlib.contextmanager
+def _frozen_heap(active: bool) -> Iterator[None]:
+    """Collect once before a real-time run, then freeze what exists for its duration.
+
+    A full garbage collection walks every object of the process (PyNN, neo, matplotlib...) and
+    holds the interpreter meanwhile: several milliseconds, so a tick that happened to trigger
+    one started late. Frozen objects are skipped by the collector; objects made during the run
+    are still collected, cheaply. The collection happens before the first deadline is set.
+    """
+    if not active:
+        yield
+        return
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextlib.contextmanager
