@@ -1,9 +1,8 @@
 """Shared by the closed-loop adapter tests: a bridge process and a live network process.
 
-The bridge runs as ``python closed_loop_helpers.py bridge <inject labels> [ports]`` (older than
-``python -m spinnlive.bridge --inject-label``, which the lock-step replay test uses): an injector
-that also has live output (so the test can see on which tick each injection landed) is an
-``out`` population unless the operator names it. The network is a PyNN script on the embedded engine, real time
+The bridge is ``python -m spinnlive.bridge --inject-label inj``: an injector that also has live
+output (so the test can see on which tick each injection landed) is an ``out`` population unless
+the operator names it. The network is a PyNN script on the embedded engine, real time
 with a time scale factor (a real-time engine never waits for a client; the factor is the margin
 the closed loop gets; a factor of 0 runs it in lock-step instead), with a *pacer* that fires every tick so the adapters can follow the ticks:
 
@@ -14,43 +13,55 @@ the closed loop gets; a factor of 0 runs it in lock-step instead), with a *pacer
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from spinnlive import launch
 
 HERE = Path(__file__).resolve()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+def fixed_bridge_ports() -> dict[str, object]:
+    """Free ports, as ``spinnlive.launch.start_bridge`` keywords, for a bridge that is restarted
+    on the same endpoints (the clients under test must find it again)."""
+    return dict(notify_port=free_port(socket.SOCK_DGRAM),
+                discovery=f"tcp://127.0.0.1:{free_port()}",
+                publish=f"tcp://127.0.0.1:{free_port()}",
+                input_endpoint=f"tcp://127.0.0.1:{free_port()}")
+
+
+def load_example(name: str) -> Any:
+    """``examples/<name>.py`` as a module, to reuse its network and its process helpers."""
+    path = HERE.parent.parent / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def start_bridge(inject: str = "inj", ports: tuple[int, int, int, int] | None = None
                  ) -> tuple[subprocess.Popen[str], dict[str, object]]:
-    """A bridge process; returns it and its endpoints line (notify, discovery, publish, input)."""
+    """``python -m spinnlive.bridge --inject-label ...`` (:func:`spinnlive.launch.start_bridge`);
+    ``ports`` = (notify, discovery, publish, input), 0 for any free one."""
     notify, disc, pub, inp = ports or (0, 0, 0, 0)
-    proc = subprocess.Popen([sys.executable, str(HERE), "bridge", inject, str(notify), str(disc),
-                             str(pub), str(inp)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        raise AssertionError(f"bridge exited with {proc.wait()} before binding")
-    return proc, json.loads(line)
+    labels = tuple(arg for label in inject.split(",") for arg in ("--inject-label", label))
+    return launch.start_bridge(notify, f"tcp://127.0.0.1:{disc}", f"tcp://127.0.0.1:{pub}",
+                               f"tcp://127.0.0.1:{inp}", extra=labels)
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+stop = launch.stop
 
 
 def start_network(notify_port: int, ticks: int, cwd: Path, tsf: float = 10.0
@@ -65,27 +76,6 @@ def network_result(proc: subprocess.Popen[str], timeout: float = 60) -> dict[str
     assert proc.returncode == 0, err[-3000:]
     line = [x for x in out.splitlines() if x.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])
-
-
-def _bridge(inject: str, notify: int, disc: int, pub: int, inp: int) -> None:
-    import asyncio
-    import signal
-
-    from spinnlive.bridge import Bridge, BridgeConfig
-
-    async def main() -> None:
-        config = BridgeConfig(notify_port=notify, discovery=f"tcp://127.0.0.1:{disc}",
-                              publish=f"tcp://127.0.0.1:{pub}", input=f"tcp://127.0.0.1:{inp}",
-                              tag_timeout_s=2.0, tag_resend_s=0.2, stats_interval_s=0.5,
-                              inject_labels=tuple(inject.split(",")))
-        async with Bridge(config) as bridge:
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(bridge.close()))
-            print(json.dumps({"notify": list(bridge.notify_address), **bridge.endpoints}),
-                  flush=True)
-            await bridge.wait_closed()
-
-    asyncio.run(main())
 
 
 def _network(notify: int, ticks: int, tsf: float) -> None:
@@ -118,7 +108,4 @@ def _network(notify: int, ticks: int, tsf: float) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "bridge":
-        _bridge(sys.argv[2], *map(int, sys.argv[3:7]))
-    else:
-        _network(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    _network(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))

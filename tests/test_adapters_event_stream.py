@@ -9,35 +9,18 @@ UDP sender and a bridge client reading the ``edges`` spikes live in the test.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import socket
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from closed_loop_helpers import fixed_bridge_ports, load_example
 
 import spinnlive
 from spinnlive.adapters.event_camera import EventBatch, encode_datagrams, spif_words
 from spinnlive.adapters.event_stream import EventStreamConfig, EventStreamInput
 from spinnlive.errors import ConfigurationError, TransportError
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "event_camera.py"
-
-
-def _example() -> Any:
-    spec = importlib.util.spec_from_file_location("event_camera_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _events(camera: Any, n: int, seed: int, off_sensor: int = 0) -> EventBatch:
@@ -83,7 +66,7 @@ async def _fired(endpoint: str, expected: set[int], send: Any) -> set[int]:
 
 
 def test_config_is_checked() -> None:
-    camera = _example().CAMERA
+    camera = load_example("event_camera").CAMERA
     with pytest.raises(ConfigurationError):
         EventStreamConfig(label="retina", camera=camera, max_pending=0)
     with pytest.raises(ConfigurationError):
@@ -91,7 +74,7 @@ def test_config_is_checked() -> None:
 
 
 async def test_events_reach_their_neurons_and_bad_datagrams_are_counted() -> None:
-    example = _example()
+    example = load_example("event_camera")
     camera = example.CAMERA
     bridge, where = example.start_bridge()
     network = example.start_network(int(where["notify"][1]))
@@ -128,12 +111,9 @@ async def test_events_reach_their_neurons_and_bad_datagrams_are_counted() -> Non
 async def test_the_adapter_follows_a_new_run_and_a_restarted_bridge(caplog) -> None:
     """The network restarts (epoch 2 on the same bridge), then the bridge and the network
     (same endpoints, epoch 1 again); the adapter keeps its UDP port and injects into each."""
-    example = _example()
+    example = load_example("event_camera")
     camera = example.CAMERA
-    ports = dict(notify_port=_free_port(socket.SOCK_DGRAM),
-                 discovery=f"tcp://127.0.0.1:{_free_port()}",
-                 publish=f"tcp://127.0.0.1:{_free_port()}",
-                 input_endpoint=f"tcp://127.0.0.1:{_free_port()}")
+    ports = fixed_bridge_ports()
     loop = asyncio.get_running_loop()
     bridge, where = example.start_bridge(**ports)
     procs = {"bridge": bridge, "network": example.start_network(ports["notify_port"])}

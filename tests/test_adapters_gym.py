@@ -8,15 +8,13 @@ this process; the baseline is a random policy played here on the same seeds.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
-import socket
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from closed_loop_helpers import fixed_bridge_ports, load_example
 
 from spinnlive.adapters.decoding import PushPull
 from spinnlive.adapters.encoding import RateCode
@@ -28,17 +26,6 @@ from spinnlive.adapters.gym import (
     random_policy,
 )
 from spinnlive.errors import ConfigurationError
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "cartpole_closed_loop.py"
-
-
-def _example() -> Any:
-    spec = importlib.util.spec_from_file_location("cartpole_closed_loop", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 # -- observation coding -----------------------------------------------------------------------
 
@@ -107,7 +94,7 @@ def test_random_policy_is_repeatable_per_seed():
 # -- closed loop ------------------------------------------------------------------------------
 
 def test_cartpole_closed_loop_beats_a_random_policy_tenfold():
-    example = _example()
+    example = load_example("cartpole_closed_loop")
     episodes, cap = 3, 300
     report = example.closed_loop(episodes, cap, control_ticks=5, seed=0)
     baseline, _ = random_policy(gym.make("CartPole-v1", max_episode_steps=cap), episodes,
@@ -119,12 +106,6 @@ def test_cartpole_closed_loop_beats_a_random_policy_tenfold():
     assert 0 < report.latency_p50_ms <= report.latency_p99_ms <= report.latency_max_ms
     assert report.interrupted_episodes == report.recoveries == 0
     assert len(report.epochs) == 1
-
-
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Milestones(gym.Wrapper[Any, Any, Any, Any]):
@@ -145,11 +126,8 @@ class _Milestones(gym.Wrapper[Any, Any, Any, Any]):
 async def test_the_loop_survives_a_new_run_and_a_restarted_bridge(caplog):
     """The network is restarted (a new epoch on the same bridge), then the bridge itself (same
     endpoints, epochs from 1 again); the loop reconnects on its own and finishes its episodes."""
-    example = _example()
-    ports = dict(notify_port=_free_port(socket.SOCK_DGRAM),
-                 discovery=f"tcp://127.0.0.1:{_free_port()}",
-                 publish=f"tcp://127.0.0.1:{_free_port()}",
-                 input_endpoint=f"tcp://127.0.0.1:{_free_port()}")
+    example = load_example("cartpole_closed_loop")
+    ports = fixed_bridge_ports()
     loop = asyncio.get_running_loop()
     bridge, where = example.start_bridge(**ports)
     procs = {"bridge": bridge, "network": example.start_network(ports["notify_port"])}

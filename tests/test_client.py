@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import socket
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from bridge_helpers import (
     start_bridge_process,
     write_bridge_database,
 )
+from closed_loop_helpers import free_port
 
 from spinnlive.bridge import HEADER, Bridge
 from spinnlive.client import SyncClient, connect
@@ -25,14 +25,8 @@ from spinnlive.errors import LocalProtocolError, TransportError
 from spinnlive.transport.notifier import Notifier
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_no_bridge_is_a_transport_error_naming_the_endpoint():
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
     with pytest.raises(TransportError, match=endpoint):
         async with connect(endpoint, timeout=0.3):
             pass
