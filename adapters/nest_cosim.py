@@ -28,10 +28,10 @@ Delays, exactly
   ``k`` are read when NEST has finished step ``k``, i.e. right after the message of tick
   ``k + 1`` arrived (``k + chunk_ticks`` for larger chunks), and sent at once as
   ``inject/<label>`` (neuron ``j`` of the NEST node collection -> injector atom ``j``). The
-  engine applies an injection at the start of the first tick that begins after it arrived, so
-  injector neuron ``j`` fires at tick ``k + 2`` whenever the round trip (bridge -> adapter ->
-  NEST chunk -> bridge -> board) takes less than what is left of tick ``k + 1``'s period; a
-  slower round trip lands it one tick later per period missed. Give the spinnlive run a
+  engine emits an injected spike in the tick in progress when it arrives (as a board's injector
+  core does), so injector neuron ``j`` fires at tick ``k + 1`` whenever the round trip (bridge ->
+  adapter -> NEST chunk -> bridge -> board) takes less than what is left of tick ``k + 1``'s
+  period; a slower round trip lands it one tick later per period missed. Give the spinnlive run a
   ``time_scale_factor`` when that margin matters: a real-time engine never waits for a client.
 
 New epochs: a restarted bridge (or a new ``run``/``reset``) shows as a change of epoch in the

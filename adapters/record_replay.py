@@ -21,15 +21,17 @@ input (parts: the frames after the topic: ids, and rates for ``rates/``). Spike 
 **Replay** sends the recorded inputs to a bridge, paced in one of three ways:
 
 * ``ticks`` (default): input meant for tick ``T`` goes out as soon as a message of tick
-  ``>= T - 1`` arrives from the new run (one SUB socket: in-order proof of progress). The tick
-  ``T`` of an ``inject/<label>`` is exact when the recording holds ``spikes/<label>`` (an
-  injector with live output: the bridge must list it in ``inject_labels``), because those are
-  the injected spikes as the engine applied them: the injector emits nothing else. Otherwise it
-  is the stamped tick + 1 (what a live client achieves when it reacts within a tick). The
-  engine applies an input at the start of the first tick after it arrives, so each replayed
-  spike lands on its recorded tick whenever (a) the new run has a population that fires every
-  tick with live output (a pacer) and (b) the replayer's round trip is shorter than what is left
-  of tick ``T - 1``. A real-time engine with a ``time_scale_factor`` gives (b) a margin.
+  ``>= T`` arrives from the new run (one SUB socket: in-order proof of progress), so it reaches
+  the engine while tick ``T`` is in progress. The tick ``T`` of an ``inject/<label>`` is exact
+  when the recording holds ``spikes/<label>`` (an injector with live output: the bridge must
+  list it in ``inject_labels``), because those are the injected spikes as the engine applied
+  them: the injector emits nothing else. Otherwise it is the stamped tick (what a live client
+  achieves when it reacts within a tick). The engine emits an injected spike in the tick in
+  progress when it arrives, as a board does, and applies a rate change from the next one, so
+  each replayed input lands on its recorded tick whenever (a) the new run has a population that
+  fires every tick with live output (a pacer) and (b) the replayer's round trip is shorter than
+  what is left of tick ``T``. A real-time engine with a ``time_scale_factor`` gives (b) a
+  margin.
 * ``lockstep``: exact whatever the engine's speed, for ``inject/`` inputs. A lock-step engine
   never waits for a client, so nothing can be paced; instead every input carries its tick. The
   bridge must run with ``--hold-confirmation``: it publishes ``database-ready`` (with
@@ -144,7 +146,7 @@ class Recording:
         for f in self.frames:
             label = f.topic.split("/", 1)[-1]
             if f.kind == INPUT and not (f.topic.startswith("inject/") and label in exact):
-                out.append((f.tick + 1, f))
+                out.append((f.tick, f))
             elif f.kind == OUTPUT and f.topic.startswith("spikes/") and label in injected:
                 out.append((f.tick, Frame(INPUT, f.seconds, f.tick, f.epoch,
                                           f"inject/{label}", (f.parts[1],))))
@@ -233,11 +235,11 @@ def replay(path: str | Path, discovery: str, *, pace: str = "ticks", tick_offset
         for target, frame in plan:
             target += tick_offset
             if pace == "ticks":
-                while seen < target - 1:
+                while seen < target:
                     message = link.receive(timeout)
                     if message is None:
                         raise ConfigurationError(f"no tick from {discovery} for {timeout:g} s; "
-                                                 f"waiting for tick {target - 1}")
+                                                 f"waiting for tick {target}")
                     seen = max(seen, message.tick)
             else:
                 if started is None:

@@ -70,6 +70,20 @@ def _grow_log(log, need):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
+def deliver(fired, nf, base, row0, indptr, target, weights, flat):  # pragma: no cover - compiled
+    """Add the input of spikes ``fired[:nf]`` of the group whose first cell is ``base``, emitted
+    in the tick whose ring row starts at ``row0`` of the flattened ring ``flat``."""
+    size = flat.shape[0]
+    for q in range(nf):
+        c = base + fired[q]
+        for syn in range(indptr[c], indptr[c + 1]):
+            x = row0 + target[syn]
+            if x >= size:
+                x -= size
+            flat[x] += weights[syn]
+
+
+@numba.njit(cache=True)
 def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights, buf,
               inj, inj_ptr, counts, bounds, fired, log):  # pragma: no cover - compiled
     """Advance ticks ``t0 .. t0 + n_ticks - 1``; returns ``(fired, log, n_log)``.
@@ -80,7 +94,6 @@ def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights
     rows, width = buf.shape[0], buf.shape[1]
     n_all = width // 2
     flat = buf.reshape(rows * width)
-    size = rows * width
     has_iext = iext.shape[0] > 0
     for step in range(n_ticks):
         t = t0 + step
@@ -119,14 +132,7 @@ def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights
                 fired[nf:nf + m] = inj[inj_ptr[g]:inj_ptr[g + 1]]
                 nf += m
             counts[g] += nf
-            base, row0 = meta[g, CELL], r0 * width
-            for q in range(nf):
-                c = base + fired[q]
-                for syn in range(indptr[c], indptr[c + 1]):
-                    x = row0 + target[syn]
-                    if x >= size:
-                        x -= size
-                    flat[x] += weights[syn]
+            deliver(fired, nf, meta[g, CELL], r0 * width, indptr, target, weights, flat)
             if keep[g] != 0 and nf > 0:
                 if n_log + nf > log.shape[1]:
                     log = _grow_log(log, n_log + nf)

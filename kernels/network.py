@@ -365,10 +365,45 @@ class Network:
 
     def inject(self, gid: int, indices: np.ndarray) -> None:
         """Extra spikes of source group ``gid``, emitted by the next step."""
+        self._source(gid).inject(indices)
+
+    def inject_arrived(self, gid: int, indices: np.ndarray, tick: int) -> bool:
+        """Spikes of source group ``gid`` that arrived while ``tick`` was in progress.
+
+        Live input: a SpiNNaker injector core sends a spike the moment it arrives, in the timer
+        tick in progress. When that tick has run (``tick == self.tick - 1``) the spikes are
+        emitted in it now: delivered into rows ``tick + d`` (never a row already read), counted
+        and recorded with ``tick``, so a target ``d`` ticks away sees them in tick ``tick + d``,
+        not one tick later; returns True. When no tick was in progress (``tick == self.tick``:
+        before a run's first tick) the next step emits them, as ``inject`` does; returns False.
+        """
+        g = self._source(gid)
+        if tick == self.tick:
+            g.inject(indices)
+            return False
+        if tick != self.tick - 1:
+            raise ConfigurationError(f"spikes that arrived in tick {tick} cannot be emitted now,"
+                                     f" at tick {self.tick}")
+        ids = np.array(indices, dtype=np.int64).ravel()  # a copy: the recorder keeps it
+        if ids.size and (ids.min() < 0 or ids.max() >= g.n):
+            raise ConfigurationError(f"injected index out of range 0..{g.n - 1}")
+        if self._dirty:
+            self._build()
+        table, data, t = self._table, self._buffer.data, int(tick)
+        assert table is not None
+        engine.deliver(ids, ids.size, self._meta[gid, engine.CELL], (t % data.shape[0])
+                       * data.shape[1], table.indptr, table.target, table.weights, data.reshape(-1))
+        self._counts[gid] += ids.size
+        rec = self._spike_recs.get(gid)
+        if rec is not None:
+            rec.add(ids, np.full(ids.size, t, dtype=np.int64))
+        return True
+
+    def _source(self, gid: int) -> Any:
         g = self._group(gid)
         if not g.is_source:
             raise ConfigurationError(f"group {gid} is not a spike source; cannot inject")
-        g.inject(indices)
+        return g
 
     def reset(self) -> None:
         """Tick 0, initial states, empty buffers, recorded data cleared (recorders kept)."""

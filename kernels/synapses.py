@@ -6,12 +6,12 @@ A spike emitted in tick ``t`` with delay ``d >= 1`` ticks is added to row ``(t +
 read by the target in tick ``t + d``: NEST adds it to the synaptic state at the end of that
 update, so it first moves the membrane in tick ``t + d + 1`` -- the same on both sides.
 Delivery is event driven: only the rows of the spiking presynaptic neurons are touched, in one
-compiled loop (``deliver``); a presynaptic index that spiked twice in a tick is delivered twice.
+compiled loop (``engine.deliver``); a presynaptic index that spiked twice in a tick is delivered
+twice.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from spinnlive.errors import ConfigurationError
@@ -100,16 +100,3 @@ class ConnectionTable:
     @property
     def max_delay(self) -> int:
         return int(self.delays.max()) if self.delays.size else 1
-
-    def deliver(self, spikes: np.ndarray, buffer: DelayBuffer, tick: int) -> None:
-        """Add the synaptic input of presynaptic ``spikes`` (emitted in ``tick``) to ``buffer``."""
-        if spikes.size:
-            _deliver(spikes, self.indptr, self.cols, self.weights, self.delays, buffer.data, tick)
-
-
-@numba.njit(cache=True)
-def _deliver(spikes, indptr, cols, weights, delays, buf, tick):  # pragma: no cover - compiled
-    rows = buf.shape[0]
-    for s in spikes:
-        for k in range(indptr[s], indptr[s + 1]):
-            buf[(tick + delays[k]) % rows, cols[k]] += weights[k]

@@ -124,28 +124,25 @@ class LiveReceiver:
         packet = decode_data_packet(data, semantics=PrefixSemantics.SPINNMAN)
         found = self._table.lookup(packet.keys)
         known = found.known
-        if not known.all():
+        all_known = bool(known.all())
+        if not all_known:
             for key in np.unique(packet.keys[~known]).tolist():
                 if key not in self._error_keys:
                     self._error_keys.add(key)
                     logger.warning("Received unexpected key %d", key)
-        labels = self._table.labels
-        keys, atoms, which = packet.keys[known], found.atom[known], found.label_index[known]
-        payloads = packet.payloads
-        submit = self._workers.submit
-        if data[1] & 0x10:  # T: events grouped by (time, label), in order of appearance
-            if payloads is None or not keys.size:
-                return  # T on a key-only type without D: the reference finds no payloads
-            times = payloads[known]
-            group = (times.astype(np.uint64) << np.uint64(32)) | which.astype(np.uint64)
-            _, first, inverse = np.unique(group, return_index=True, return_inverse=True)
-            for g in np.argsort(first):
-                chosen = inverse == g
-                label, time = labels[which[first[g]]], int(times[first[g]])
-                for callback, translate in list(self._time_cbs.get(label, ())):
-                    submit(label, callback, label, time, (atoms if translate else keys)[chosen]
-                           .tolist())
+        keys, atoms, which = ((packet.keys, found.atom, found.label_index) if all_known else
+                              (packet.keys[known], found.atom[known], found.label_index[known]))
+        if not keys.size:
             return
+        if data[1] & 0x10:  # T: one call per (time, label) group, in order of appearance
+            if packet.timestamp is not None:  # the live-output default: one time per packet
+                self._submit_timed(which, np.full(1, packet.timestamp), keys, atoms)
+            elif packet.payloads is not None:
+                self._submit_timed(which, packet.payloads[known], keys, atoms)
+            # else T on a key-only type without D: the reference finds no payloads
+            return
+        payloads = packet.payloads
+        labels, submit = self._table.labels, self._workers.submit
         values = None if payloads is None else payloads[known].tolist()
         for i, (key, atom, index) in enumerate(zip(keys.tolist(), atoms.tolist(),
                                                    which.tolist())):
@@ -153,3 +150,24 @@ class LiveReceiver:
             for callback, translate in list(self._no_time_cbs.get(label, ())):
                 submit(label, callback, label, atom if translate else key,
                        None if values is None else values[i])
+
+    def _submit_timed(self, which: np.ndarray, times: np.ndarray, keys: np.ndarray,
+                      atoms: np.ndarray) -> None:
+        """``cb(label, time, ids)`` per (time, label) group; ``times`` has one entry per event,
+        or one for the whole packet."""
+        labels, submit = self._table.labels, self._workers.submit
+        if times.size == 1 and which[0] == which[-1] and (which.size < 3 or
+                                                          (which == which[0]).all()):
+            label, time = labels[which[0]], int(times[0])  # one group: no grouping needed
+            for callback, translate in list(self._time_cbs.get(label, ())):
+                submit(label, callback, label, time, (atoms if translate else keys).tolist())
+            return
+        times = np.broadcast_to(times, which.shape)
+        group = (times.astype(np.uint64) << np.uint64(32)) | which.astype(np.uint64)
+        _, first, inverse = np.unique(group, return_index=True, return_inverse=True)
+        for g in np.argsort(first):
+            chosen = inverse == g
+            label, time = labels[which[first[g]]], int(times[first[g]])
+            for callback, translate in list(self._time_cbs.get(label, ())):
+                submit(label, callback, label, time, (atoms if translate else keys)[chosen]
+                       .tolist())

@@ -70,8 +70,8 @@ def _check_both_ways(cosim: NestCoSimulation, recorder, result: dict) -> None:
     got = sorted(zip((events["times"] - 1.0 - 1.0 + t0).astype(int).tolist(),
                      (events["senders"] - first).tolist(), strict=True))
     assert got == sorted(map(tuple, src.tolist()))
-    # NEST -> spinnlive: parrot spike in NEST step t + 1 => injector atom i fires at tick t + 3
-    assert sorted(map(tuple, result["inj"])) == sorted((t + 3, i) for t, i in src.tolist())
+    # NEST -> spinnlive: parrot spike in NEST step t + 1 => injector atom i fires at tick t + 2
+    assert sorted(map(tuple, result["inj"])) == sorted((t + 2, i) for t, i in src.tolist())
     assert cosim.stats.spikes_to_nest == 5 and cosim.stats.spikes_from_nest == 5
     assert cosim.stats.late_spikes == 0
     # and pop, one-to-one from inj with a 1 ms delay, answers each injected spike
@@ -120,7 +120,7 @@ def test_survives_the_bridge_going_away_and_coming_back(tmp_path, caplog):
         # the second run's src spikes crossed too, re-anchored at the new run's ticks
         t0 = cosim.anchor[0]
         assert t0 < 40
-        assert sorted(map(tuple, second["inj"])) == sorted((t + 3, i) for t, i in second["src"])
+        assert sorted(map(tuple, second["inj"])) == sorted((t + 2, i) for t, i in second["src"])
         assert cosim.stats.spikes_from_nest == 10 and cosim.stats.late_spikes == 0
     finally:
         cosim.close()

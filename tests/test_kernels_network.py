@@ -9,6 +9,7 @@ from spinnlive.errors import ConfigurationError
 from spinnlive.kernels import (
     DCSource,
     IFCurrExp,
+    InjectorGroup,
     Network,
     PoissonGroup,
     SpikeArrayGroup,
@@ -53,6 +54,54 @@ def test_reset_then_rerun_is_identical() -> None:
     other, _ = build(2)
     other.run(1500)
     assert not np.array_equal(other.spikes(gids[1])[0], first[1][0])
+
+
+def _with_injector(seed: int) -> tuple[Network, int, list[int]]:
+    """``build``'s network plus an injector (added last) into the excitatory group."""
+    net, gids = build(seed)
+    inj = net.add_group(InjectorGroup(10, net.dt))
+    rng = np.random.default_rng(seed)
+    pre = np.repeat(np.arange(10), 8)
+    net.connect(inj, gids[1], pre, rng.integers(0, 80, pre.size), 2.0,
+                rng.integers(1, 4, pre.size) * net.dt)
+    net.record(inj, "spikes")
+    return net, inj, [*gids, inj]
+
+
+def test_spikes_that_arrived_during_a_tick_are_emitted_in_it() -> None:
+    """inject_arrived(ids, t) after tick t ran == inject(ids) before it: same spikes and state,
+    bit for bit, ever after; the injector's spikes are counted and recorded at t."""
+    plan = {30: [1, 2, 2], 31: [0], 77: [9, 4]}
+    early, inj, gids = _with_injector(3)
+    late, _, _ = _with_injector(3)
+    for t in range(150):
+        if t in plan:
+            early.inject(inj, np.array(plan[t]))
+        early.step()
+        assert late.inject_arrived(inj, np.array(plan.get(t - 1, [])), t - 1) is True
+        late.step()
+    late.inject_arrived(inj, np.array(plan.get(149, [])), 149)
+    for g in gids:
+        for a, b in zip(early.spikes(g), late.spikes(g), strict=True):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(early.signal(gids[1], "v")[1], late.signal(gids[1], "v")[1])
+    np.testing.assert_array_equal(early.spike_counts(), late.spike_counts())
+    ids, times = late.spikes(inj)
+    assert sorted(zip(np.round(times / late.dt).astype(int) - 1, ids)) == \
+        [(30, 1), (30, 2), (30, 2), (31, 0), (77, 4), (77, 9)]
+
+
+def test_arrivals_before_a_tick_runs_wait_for_it_and_others_are_refused() -> None:
+    net, inj, gids = _with_injector(4)
+    assert net.inject_arrived(inj, np.array([3]), 0) is False  # no tick ran: tick 0 emits it
+    net.step()
+    assert net.spikes(inj)[0].tolist() == [3] and net.spike_counts()[inj] == 1
+    with pytest.raises(ConfigurationError, match="arrived in tick 5"):
+        net.inject_arrived(inj, np.array([3]), 5)
+    with pytest.raises(ConfigurationError, match="not a spike source"):
+        net.inject_arrived(gids[1], np.array([3]), 0)
+    with pytest.raises(ConfigurationError, match="out of range"):
+        net.inject_arrived(inj, np.array([10]), 0)
 
 
 def test_delay_and_weight_handles() -> None:

@@ -77,6 +77,43 @@ def test_injected_spikes_and_rates_apply_at_the_next_tick() -> None:
         rates.close()
 
 
+def test_spikes_injected_while_a_tick_runs_are_emitted_in_it() -> None:
+    """As on a board, where the injector core sends a spike the moment it arrives: a client that
+    answers tick 20's live output (10 ms ticks: it answers well within the tick) makes the
+    injector spike in tick 20 and a 1 ms-delay target fire in tick 21, the next tick."""
+    conn = SpynnakerLiveSpikesConnection(receive_labels=["pacer", "inj"], send_labels=["inj"],
+                                         local_port=0)
+    echoed: list[tuple[int, list[int]]] = []
+
+    def on_pacer(label: str, time: int, ids: list[int]) -> None:
+        if time == 20:
+            conn.send_spike("inj", 2)
+
+    conn.add_receive_callback("pacer", on_pacer)
+    conn.add_receive_callback("inj", lambda label, time, ids: echoed.append((time, list(ids))))
+    try:
+        sim.setup(timestep=1.0, time_scale_factor=10.0)
+        port = conn.local_port
+        pacer = sim.Population(1, sim.SpikeSourceArray(spike_times=[np.arange(1.0, 41.0)]),
+                               label="pacer")
+        inj = sim.Population(5, ext.SpikeInjector(database_notify_port_num=port), label="inj")
+        out = sim.Population(5, sim.IF_curr_delta(), label="out")
+        sim.Projection(inj, out, sim.OneToOneConnector(),
+                       sim.StaticSynapse(weight=30.0, delay=1.0))
+        for p in (pacer, inj):
+            ext.activate_live_output_for(p, database_notify_port_num=port)
+        for p in (inj, out):
+            p.record("spikes")
+        sim.run(40)
+        assert spikes_by_tick(inj) == {20: {2}}
+        assert spikes_by_tick(out) == {21: {2}}
+        wait_until(lambda: bool(echoed), 5.0)
+        assert echoed == [(20, [2])]  # the injector's live output carries the same tick
+        sim.end()
+    finally:
+        conn.close()
+
+
 def silent_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))

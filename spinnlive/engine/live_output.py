@@ -210,6 +210,7 @@ class LiveOutput:
             raise TransportError(f"live output cannot bind a socket on {host}: {error}") from None
         self._sock.setblocking(False)
         self._ticks = self._packets = self._events = self._bytes = 0
+        self._last_tick = -1
         self._dropped = DropCounter(logger, "live output (packets)")
         self._dropped_events = DropCounter(logging.getLogger(f"{__name__}.events"),
                                            "live output (events)")
@@ -220,8 +221,13 @@ class LiveOutput:
         return (host, port)
 
     def emit(self, tick: int, spikes: Mapping[str, npt.NDArray[np.integer]]) -> None:
-        """Send the spikes of ``tick`` (atom ids per population label); never blocks."""
-        self._ticks += 1
+        """Send the spikes of ``tick`` (atom ids per population label); never blocks.
+
+        A tick may be emitted twice (an injector's spikes that arrived while it ran, then the
+        next tick's); the packets-per-timestep cap applies to each call."""
+        if tick != self._last_tick:
+            self._ticks += 1
+            self._last_tick = tick
         for g in self._gatherers:
             parts = [g.values[s][ids] for s in g.sources
                      if (ids := spikes.get(s)) is not None and len(ids)]

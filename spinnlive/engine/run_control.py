@@ -74,6 +74,15 @@ class RunControl:
         self._scheduler: TickScheduler | None = None
         self._stop = threading.Event()
         self._continue = threading.Event()
+        self._ticking_from: int | None = None  #: first tick of the ticks running now
+
+    @property
+    def arrival_tick(self) -> int:
+        """The tick that live input arriving now is emitted in: the tick in progress (on a
+        board, the timer tick that ran last), or, while no ticks run (before a run step's first
+        tick, at a sync point, between runs), the next tick."""
+        tick, first = self.net.tick, self._ticking_from
+        return tick - 1 if first is not None and tick > first else tick
 
     @property
     def period_s(self) -> float:
@@ -160,7 +169,7 @@ class RunControl:
     def _drive(self, sched: TickScheduler, n: int | None, bar: StepProgress | None,
                done_before: int, total: int | None) -> int:
         """Run ``n`` ticks (None: until stopped) in the tick thread; returns the ticks run."""
-        sched.tick = first = self.net.tick
+        sched.tick = first = self._ticking_from = self.net.tick
         started = self.clock()
         sched.start(n)
         if self._stop.is_set():  # a stop requested before the loop began
@@ -180,6 +189,7 @@ class RunControl:
             sched.join()
             raise
         finally:
+            self._ticking_from = None
             stats = sched.statistics()
             self._timing.add(stats, sched.lateness_record(), self.clock() - started)
         if bar is not None and total:
@@ -195,16 +205,27 @@ class RunControl:
         return sched
 
     def _step(self, _tick: int) -> None:
-        """One tick, in the tick thread: injections in, network step, counts, live output."""
+        """One tick, in the tick thread: injections in, network step, counts, live output.
+
+        What arrived while the previous tick ran is emitted in that tick, as on a board
+        (:meth:`~spinnlive.kernels.network.Network.inject_arrived`): its targets see it after
+        their delay counted from then, and it leaves through live output stamped with that tick,
+        before this tick's spikes. Rate changes apply from this tick.
+        """
         net, live = self.net, self.live
         if live is not None:
-            injected = live.drain(net.tick)
+            arrival = self.arrival_tick
+            injected = live.drain(arrival)
             if not injected.empty:
                 by_label = self._by_label
+                emitted: dict[str, Any] = {}
                 for label, atoms in injected.spikes.items():
-                    net.inject(by_label[label].gid, atoms)
+                    if net.inject_arrived(by_label[label].gid, atoms, arrival):
+                        emitted[label] = atoms
                 for label, (atoms, rates) in injected.rates.items():
                     by_label[label].group.set_rates(atoms, rates)
+                if emitted and self._live_sources:
+                    live.emit(arrival, emitted)
         tick = net.tick
         fired = net.step()  # the network counts every group's spikes itself
         if self._live_sources:

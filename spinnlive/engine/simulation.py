@@ -307,7 +307,8 @@ class Simulation(SegmentRecordings, RunControl):
 
         board = "127.0.0.1"
         if self.live is not None and self.has_live_io:
-            board = self.live.open_board(lambda: self.net.tick if self.net is not None else 0)
+            board = self.live.open_board(
+                lambda: self.arrival_tick if self.net is not None else 0)
         vertices = network_vertices(self.populations, self._order, self.controls,
                                     self.neurons_per_core)
         config = Configuration(machine_time_step_us=self.dt * 1000.0,
