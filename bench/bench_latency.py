@@ -10,14 +10,16 @@ uniformly. The engine's own tick statistics come back from its run report.
     .venv/bin/python bench/bench_latency.py [--trials 1000] [--client spinnlive|spynnaker|both]
                                             [--model IF_curr_exp|IF_curr_delta]
 
-Where the time goes, at best: up to one tick waiting for the next tick to begin (injected
-spikes are taken at the start of a tick), the 1 ms synaptic delay, the tick(s) the neuron
-model needs to cross threshold (``IF_curr_delta`` fires in the tick its input arrives;
-``IF_curr_exp`` integrates its synaptic current from the step after, so it needs a short
-``tau_syn_E`` and a large weight to fire one tick later), then UDP and the client's callback
-thread. With
-``--client both`` sPyNNaker's own ``SpynnakerLiveSpikesConnection`` is measured as a peer
-against a fresh engine in the same run, and the ratio printed.
+Where the time goes: the rest of the tick in progress when the spike arrives (the injector
+emits it in that tick, as a board's injector core does, so a 1 ms delay reaches the target at
+the next tick: between 0 and 1 ms, uniform over trials), the tick(s) the neuron model needs to
+cross threshold (``IF_curr_delta`` fires in the tick its input arrives; ``IF_curr_exp``
+integrates its synaptic current from the step after, so it needs a short ``tau_syn_E`` and a
+large weight to fire one tick later), then the step, UDP and the client's receive and callback
+threads. A spike that reaches the engine's tick thread just after a tick began (the board's
+receive thread decodes it first) waits one more tick. With ``--client both`` sPyNNaker's own
+``SpynnakerLiveSpikesConnection`` is measured as a peer against a fresh engine in the same run,
+and the ratio printed.
 """
 
 from __future__ import annotations

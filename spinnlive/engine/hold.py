@@ -6,9 +6,10 @@ A timestamped injection (EIEIO with T set, the tick in the payload prefix) names
 which the injector population must spike. The board decodes it on the receive side and, like
 any batch, hands it to the tick thread through the injection queue; at the start of each tick
 the tick thread moves the newly arrived timestamped batches into this store and takes out what
-is due:
+is due at the arrival tick (the tick in which what arrives now is emitted: see
+:mod:`spinnlive.engine.board`):
 
-* events stamped with the current tick are delivered (the injector spikes at that tick);
+* events stamped with that tick are delivered (the injector spikes at that tick);
 * events stamped with a tick already past (they arrived while their tick was being computed, or
   the store was created after it) are counted as *late* and dropped;
 * everything else stays, sorted by stamp, arrival order kept among equal stamps.

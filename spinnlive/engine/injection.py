@@ -14,7 +14,7 @@ key, and this module does the same arithmetic with numpy, then maps the keys bac
   which contain the base already, stay what they are.
 * **Timestamps.** A packet is timestamped when T is set and it has a payload prefix (D, any
   key type: one tick for the whole packet) or per-event payloads (the prefix then counts as 0,
-  as on chip). A stamp before the current tick is *late* and dropped; any other stamp is kept
+  as on chip). A stamp before the arrival tick (the tick in progress) is *late* and dropped; any other stamp is kept
   until its tick (:mod:`spinnlive.engine.hold`), so the injector spikes exactly AT the stamped
   tick. This is a superset of the chip, which loses future stamps (a live injector has no
   send-buffer region) and does not check key-only packets with D + T at all; spinnlive holds
@@ -108,7 +108,7 @@ class InjectionBatch:
     atoms: npt.NDArray[np.int64]
     rates_hz: npt.NDArray[np.float64] | None  #: per atom, for RATES
     unknown: int  #: events dropped for an unknown key
-    tick: int | None = None  #: the stamped tick of a timestamped packet; None: the next tick
+    tick: int | None = None  #: the stamped tick of a timestamped packet; None: on arrival
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -216,8 +216,8 @@ class InjectionQueue:
     """Bounded hand-off of decoded batches from the receive side to the tick thread.
 
     One producer (the board's receive loop) appends; the tick thread calls :meth:`drain` at the
-    start of a tick and gets, merged, exactly what was queued before it plus the timestamped
-    events due at that tick (``deque`` appends and pops are atomic in CPython, so neither side
+    start of a tick with the arrival tick and gets, merged, exactly what was queued before it
+    plus the timestamped events stamped with the arrival tick (``deque`` appends and pops are atomic in CPython, so neither side
     takes a lock). Untimed batches are bounded in number (``max_batches``); timestamped ones in
     events waiting for their tick (``max_held``), counted with two totals that each side alone
     writes (queued by the producer, taken out of the hold by the tick thread), so the bound is
