@@ -177,3 +177,50 @@ def test_loop_thread_deadlines_and_the_coroutines_own_timeouts() -> None:
         loop.close()
     with pytest.raises(TransportError):
         loop.run(asyncio.sleep(0), 1.0)
+
+
+async def test_timed_live_output_is_grouped_by_time_and_label_in_order_of_appearance() -> None:
+    """One ``cb(label, time, ids)`` per (time, label) group of a packet, first appearance first:
+    a packet timestamp (the live-output default) with one label or two, and per-event times."""
+    from spinnlive.clock import MonotonicClock
+    from spinnlive.live_receiver import LiveReceiver
+    from spinnlive.protocol.eieio import EIEIOType, encode_events
+    from spinnlive.protocol.keys import KeyTable
+    from spinnlive.transport.udp import open_endpoint
+
+    a_keys, b_keys = [0x10000 + i for i in range(8)], [0x20000 + i for i in range(8)]
+    table = KeyTable.from_arrays([("a", range(8), a_keys), ("b", range(8), b_keys)])
+    calls: list[tuple[str, int, list[int]]] = []
+    done = threading.Event()
+
+    def record(label: str, time: int, ids: list[int]) -> None:
+        calls.append((label, time, ids))
+        if len(calls) == 6:
+            done.set()
+
+    workers = LabelWorkers("grouping")
+    endpoint = await open_endpoint(("127.0.0.1", 0))
+    receiver = LiveReceiver(endpoint, table, [], time_callbacks={"a": [(record, True)],
+                                                                  "b": [(record, False)]},
+                            no_time_callbacks={}, workers=workers, error_keys=set(),
+                            clock=MonotonicClock(), tag_timeout=1.0)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        packets = [
+            *encode_events([a_keys[3], a_keys[1]], eieio_type=EIEIOType.KEY_32_BIT,
+                           payload_prefix=7, is_time=True),
+            *encode_events([b_keys[2], a_keys[5], b_keys[4]], eieio_type=EIEIOType.KEY_32_BIT,
+                           payload_prefix=8, is_time=True),
+            *encode_events([a_keys[0], b_keys[1], a_keys[2]], [9, 9, 10],
+                           eieio_type=EIEIOType.KEY_PAYLOAD_32_BIT, is_time=True),
+        ]
+        for packet in packets:
+            sender.sendto(packet, endpoint.local_address)
+        assert await asyncio.to_thread(done.wait, 10.0)
+        by_label = {label: [c for c in calls if c[0] == label] for label in "ab"}
+        assert by_label["a"] == [("a", 7, [3, 1]), ("a", 8, [5]), ("a", 9, [0]), ("a", 10, [2])]
+        assert by_label["b"] == [("b", 8, [b_keys[2], b_keys[4]]), ("b", 9, [b_keys[1]])]
+    finally:
+        sender.close()
+        receiver.close()
+        workers.close()
