@@ -84,14 +84,18 @@ def warm_up(models: Iterable[str], dt: float) -> None:
     drive = net.add_group(make_group("SpikeSourcePoisson", 2, dt, {
         "rate": np.full(2, 1000.0), "start": np.zeros(2), "duration": np.full(2, 1e9)}, {},
         [0]))
+    inject = net.add_group(make_group("SpikeInjector", 2, dt, {}, {}, [0]))
     for model in key[0]:
         if model in SOURCE_MODELS:
             continue
         from spinnlive.kernels.neurons import MODELS
 
         gid = net.add_group(MODELS[model](2, dt))
-        net.connect(drive, gid, np.arange(2), np.arange(2), 1.0, dt)
+        for pre in (drive, inject):
+            net.connect(pre, gid, np.arange(2), np.arange(2), 1.0, dt)
         net.record(gid, "spikes")
         net.record(gid, next(iter(net.groups[gid].state)))
     net.run(3)
+    net.inject_arrived(inject, np.arange(2), net.tick - 1)  # live input's delivery kernel
+    net.step()
     _WARM.add(key)
