@@ -32,7 +32,6 @@ datagram itself (no copy), the others are fresh arrays. Copy before writing.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum

@@ -22,7 +22,6 @@ bytes are skipped, not checked, as SCAMP does.
 from __future__ import annotations
 
 import functools
-
 import ipaddress
 import struct
 from dataclasses import dataclass
