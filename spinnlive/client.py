@@ -20,8 +20,8 @@ SQLite file or a routing key. Then:
   (:meth:`SpikeStream.statistics`, docs/wire-format.md §8).
 * :meth:`Client.inject` and :meth:`Client.set_rates` send on one PUSH socket; at the high-water
   mark a send waits (bounded by the client's timeout) instead of dropping.
-* :meth:`Client.started` waits for the ``started`` lifecycle event (or returns at once when the
-  description already says ``running``).
+* :meth:`Client.started` waits for the ``started`` lifecycle event; once a sync echo shows its
+  subscription is live, it asks the description too, in case the run started before that.
 
 Every wait has a deadline (``timeout``, 5 s by default) and raises :class:`TransportError`
 naming the endpoint when it passes. :class:`SyncClient` wraps all of this for plain scripts with
@@ -285,18 +285,23 @@ class Client:
         """Wait until the simulation runs; returns the ``started`` event or the description."""
         limit = self.timeout if timeout is None else timeout
         sub = self._socket(zmq.SUB)
+        token = f"sync/{os.getpid()}-started-{next(_tokens)}".encode()
         try:
             sub.connect(self.endpoints["publish"])
             sub.setsockopt(zmq.SUBSCRIBE, b"lifecycle")
-            description = await self.describe()
-            if description["state"] == "running":
-                return description
+            sub.setsockopt(zmq.SUBSCRIBE, token)  # its echo: 'lifecycle' is live (slow joiner)
+            live = False
             while True:
                 frames = await _deadline(sub.recv_multipart(), limit,
                                          "the bridge did not announce 'started'")
-                body = json.loads(frames[2])
-                if body.get("event") == "started":
-                    return dict(body)
+                if frames[0] == token:
+                    if not live:  # a 'started' before this point was missed: ask instead
+                        live = True
+                        description = await self.describe()
+                        if description["state"] == "running":
+                            return description
+                elif json.loads(frames[2]).get("event") == "started":
+                    return dict(json.loads(frames[2]))
         finally:
             sub.close(linger=0)
 

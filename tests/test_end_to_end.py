@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+from board_harness import wait_for
 from cli_live_helpers import LiveRun
 
 from spinnlive.client import SpikeStream, connect
@@ -57,7 +58,11 @@ async def test_inject_and_receive_through_spinnlive_run(tmp_path):
                 await client.inject("stim", ids)
                 await asyncio.sleep(0.3)
             recorded = await asyncio.to_thread(run.wait_recorded)  # the script now holds
-            await asyncio.sleep(0.5)  # the last ticks in flight
+            # the last ticks in flight: every evoked spike, and noise (2000 cells at 500 Hz
+            # fire every tick) up to the last tick
+            await wait_for(lambda: len(got_a) == len(recorded["out"])
+                           and bool(got_noise) and got_noise[-1][0] == RUN_MS - 1,
+                           "the last ticks")
             for t in tasks:
                 t.cancel()
             # the slow one reads again: one checkpoint each, the bridge still up
