@@ -14,7 +14,8 @@ two ways, both as SDP in UDP to ``<board IP>:17893`` (protocol sheet §5.3-§5.5
   :class:`~spinnlive.engine.injection.InjectionDecoder` against the SDP header's destination
   core, and queued for the tick thread (:class:`~spinnlive.engine.injection.InjectionQueue`),
   which takes everything queued before a tick at its start. As on a board, where the injector
-  core sends a spike the moment it arrives, an injected spike is emitted in the tick in progress
+  core turns a packet into multicast the moment it arrives, not aligned to the timer (protocol
+  sheet §5.3), an injected spike is emitted in the tick in progress
   when it arrived (the *arrival tick*: the tick that ran last; while no ticks run, the next one),
   so a target 1 ms away sees it at the next tick; a rate change applies from the next tick.
 * **Timestamped injection** (T set, the tick in the payload prefix, KEY_16 or KEY_32 with D,
