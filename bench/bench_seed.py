@@ -16,7 +16,8 @@ population of N/10 sources at 50 Hz with 10 inputs per neuron, all spikes record
 size and prints the wall time per biological second; real time means < 1 s per second.
 Large sizes run for less biological time (printed) to keep the whole bench within ~3 minutes.
 
-    .venv/bin/python bench/bench_seed.py [--skip-nest] [--sizes 1000,10000,50000,100000]
+    .venv/bin/python bench/bench_seed.py [--skip-nest] [--only-scaling]
+                                         [--sizes 1000,10000,50000,100000]
 """
 
 from __future__ import annotations
@@ -166,11 +167,16 @@ def scaling(sizes: list[int]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-nest", action="store_true")
+    ap.add_argument("--only-scaling", action="store_true", help="part 2 only")
     ap.add_argument("--sizes", default="1000,10000,50000,100000")
     ap.add_argument("--repeats", type=int, default=3,
                     help="fresh builds per seed measurement; the best run() is kept (shared, "
                          "noisy machines)")
     args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.only_scaling:
+        scaling(sizes)
+        return
     warm = warm_up()
     print(f"numba warm-up (import + first tiny run, cache load or compile): {warm:.2f} s")
     import spinnlive.pynn as spin
@@ -191,7 +197,7 @@ def main() -> None:
             print(f"  {name:<24} {walls[name]:7.3f} s  ({walls[name] / SIM_MS * 1e6:.1f} "
                   f"us/tick, {n_nest} exc+inh spikes)  ratio {name} / spinnlive: "
                   f"{walls[name] / walls['spinnlive']:.2f}")
-    scaling([int(s) for s in args.sizes.split(",") if s])
+    scaling(sizes)
 
 
 if __name__ == "__main__":
