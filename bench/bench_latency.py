@@ -7,8 +7,8 @@ times until the receive callback reports neuron ``i`` of ``out``. Trials rotate 
 neurons and start at a random phase of the tick, so the wait for the next tick is sampled
 uniformly. The engine's own tick statistics come back from its run report.
 
-    .venv/bin/python bench/bench_latency.py [--trials 1000] [--client spinnlive|spynnaker|both]
-                                            [--model IF_curr_exp|IF_curr_delta]
+    .venv/bin/python bench/bench_latency.py [--trials 1000] [--model IF_curr_exp|IF_curr_delta]
+                                            [--client spinnlive|spynnaker|bridge|both|all]
 
 Where the time goes: the rest of the tick in progress when the spike arrives (the injector
 emits it in that tick, as a board's injector core does, so a 1 ms delay reaches the target at
@@ -19,7 +19,9 @@ large weight to fire one tick later), then the step, UDP and the client's receiv
 threads. A spike that reaches the engine's tick thread just after a tick began (the board's
 receive thread decodes it first) waits one more tick. With ``--client both`` sPyNNaker's own
 ``SpynnakerLiveSpikesConnection`` is measured as a peer against a fresh engine in the same run,
-and the ratio printed.
+and the ratio printed. ``bridge`` (in ``all``) closes the loop through a spinnlive bridge process
+instead: ``inject/inj`` on its ZeroMQ input, ``spikes/out`` from its publisher, so two more hops
+(ZeroMQ -> UDP and UDP -> ZeroMQ) and two more processes than the direct clients.
 """
 
 from __future__ import annotations
@@ -63,57 +65,111 @@ print("REPORT " + json.dumps(dict(
 """
 
 
-def connection_class(client: str) -> type:
-    if client == "spynnaker":
-        from spynnaker.pyNN.connections import SpynnakerLiveSpikesConnection
-    else:
-        from spinnlive.connections import SpynnakerLiveSpikesConnection
-    return SpynnakerLiveSpikesConnection
+class LiveConnectionClient:
+    """A ``SpynnakerLiveSpikesConnection`` (sPyNNaker's or spinnlive's) straight to the engine."""
+
+    def __init__(self, kind: str) -> None:
+        if kind == "spynnaker":
+            from spynnaker.pyNN.connections import SpynnakerLiveSpikesConnection
+        else:
+            from spinnlive.connections import SpynnakerLiveSpikesConnection
+        self.conn = SpynnakerLiveSpikesConnection(receive_labels=["out"], send_labels=["inj"],
+                                                  local_port=0)
+        self.notify_port = self.conn.local_port
+        self.arrived: dict[int, float] = {}
+        self.signal = threading.Condition()
+        self.started = threading.Event()
+        self.conn.add_receive_callback("out", self._on_receive)
+        self.conn.add_start_resume_callback("inj", lambda label, c: self.started.set())
+
+    def _on_receive(self, label: str, time_: int, ids: list[int]) -> None:
+        now = time.perf_counter()
+        with self.signal:
+            for i in ids:
+                self.arrived.setdefault(int(i), now)
+            self.signal.notify_all()
+
+    def wait_started(self, timeout: float) -> bool:
+        return self.started.wait(timeout)
+
+    def send(self, i: int) -> None:
+        with self.signal:
+            self.arrived.pop(i, None)
+        self.conn.send_spike("inj", i)
+
+    def wait(self, i: int, timeout: float) -> float | None:
+        with self.signal:
+            self.signal.wait_for(lambda: i in self.arrived, timeout=timeout)
+            return self.arrived.get(i)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class BridgeClient:
+    """ZeroMQ through a spinnlive bridge process: ``inject/inj`` out, ``spikes/out`` in."""
+
+    def __init__(self) -> None:
+        from spinnlive.adapters.bridge_link import BridgeLink
+        from spinnlive.launch import start_bridge
+
+        self.bridge, where = start_bridge()
+        self.notify_port = int(where["notify"][1])
+        # subscribed (sync echo seen) before the engine exists: 'started' cannot be missed
+        self.link = BridgeLink(where["discovery"], ("spikes/out", "lifecycle"), timeout=10.0)
+
+    def wait_started(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while (left := end - time.monotonic()) > 0:
+            message = self.link.receive(left)
+            if message is not None and message.is_json and message.json()["event"] == "started":
+                return True
+        return False
+
+    def send(self, i: int) -> None:
+        self.link.inject("inj", np.array([i], np.uint32))
+
+    def wait(self, i: int, timeout: float) -> float | None:
+        end = time.perf_counter() + timeout
+        while (left := end - time.perf_counter()) > 0:
+            message = self.link.receive(left)
+            if message is not None and message.topic == "spikes/out" and i in message.ids():
+                return time.perf_counter()
+        return None
+
+    def close(self) -> None:
+        from spinnlive.launch import stop
+
+        self.link.close()
+        stop(self.bridge)
 
 
 def measure(client: str, model: str, trials: int, warmup: int) -> dict[str, Any]:
-    conn = connection_class(client)(receive_labels=["out"], send_labels=["inj"], local_port=0)
-    arrived: dict[int, float] = {}
-    signal_arrival = threading.Condition()
-    started = threading.Event()
-
-    def on_receive(label: str, time_: int, ids: list[int]) -> None:
-        now = time.perf_counter()
-        with signal_arrival:
-            for i in ids:
-                arrived.setdefault(int(i), now)
-            signal_arrival.notify_all()
-
-    conn.add_receive_callback("out", on_receive)
-    conn.add_start_resume_callback("inj", lambda label, c: started.set())
+    peer = BridgeClient() if client == "bridge" else LiveConnectionClient(client)
     engine = subprocess.Popen(
-        [sys.executable, "-c", ENGINE, str(conn.local_port), model, str(MODELS[model][0]),
+        [sys.executable, "-c", ENGINE, str(peer.notify_port), model, str(MODELS[model][0]),
          json.dumps(MODELS[model][1]), str(N)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     latencies, missed = [], 0
     rng = random.Random(1)
     try:
-        if not started.wait(60):
+        if not peer.wait_started(60):
             raise SystemExit("the engine never started: " + engine.stderr.read()[-2000:])
         time.sleep(0.2)
         for trial in range(warmup + trials):
             i = trial % N
-            with signal_arrival:
-                arrived.pop(i, None)
             time.sleep(0.003 + rng.random() * 0.001)  # settle, then a random tick phase
             t0 = time.perf_counter()
-            conn.send_spike("inj", i)
-            with signal_arrival:
-                ok = signal_arrival.wait_for(lambda i=i: i in arrived, timeout=0.2)
-                got = arrived.get(i)
-            if not ok or got is None:
+            peer.send(i)
+            got = peer.wait(i, 0.2)
+            if got is None:
                 missed += 1
             elif trial >= warmup:
                 latencies.append(got - t0)
     finally:
         engine.send_signal(signal.SIGTERM)
         out, err = engine.communicate(timeout=60)
-        conn.close()
+        peer.close()
     lines = [x for x in out.splitlines() if x.startswith("REPORT ")]
     if engine.returncode != 0 or not lines:
         raise SystemExit(f"engine failed (rc {engine.returncode}):\n{err[-3000:]}")
@@ -131,27 +187,32 @@ def show(row: dict[str, Any]) -> None:
           f" p99 {e['p99_us']:.0f} us max {e['max_us']:.0f} us, overruns {e['overruns']}")
 
 
+CLIENTS = {"spinnlive": ["spinnlive"], "spynnaker": ["spynnaker"], "bridge": ["bridge"],
+           "both": ["spinnlive", "spynnaker"], "all": ["spinnlive", "spynnaker", "bridge"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--client", choices=["spinnlive", "spynnaker", "both"], default="both")
+    parser.add_argument("--client", choices=sorted(CLIENTS), default="both")
     parser.add_argument("--model", choices=sorted(MODELS), default="IF_curr_delta")
     args = parser.parse_args()
-    clients = ["spinnlive", "spynnaker"] if args.client == "both" else [args.client]
-    rows = []
-    for client in clients:
+    rows = {}
+    for client in CLIENTS[args.client]:
         try:
-            rows.append(measure(client, args.model, args.trials, args.warmup))
+            rows[client] = measure(client, args.model, args.trials, args.warmup)
         except ImportError as error:
             print(f"{client}: not measured ({error})")
             continue
-        show(rows[-1])
+        show(rows[client])
     print("target: p99 <= 2.5 ms at 1 ms ticks")
-    if len(rows) == 2:
-        for key in ("p50", "p99", "max"):
-            print(f"ratio spynnaker/spinnlive client latency {key}: "
-                  f"{rows[1][key] / rows[0][key]:.2f}x")
+    peer = rows.get("spynnaker")
+    for client in ("spinnlive", "bridge"):
+        if peer is not None and client in rows:
+            for key in ("p50", "p99", "max"):
+                print(f"ratio {client}/spynnaker latency {key}: "
+                      f"{rows[client][key] / peer[key]:.2f}x")
 
 
 if __name__ == "__main__":
