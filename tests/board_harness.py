@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from waiting import until
 
 from spinnlive.database.records import Configuration
 from spinnlive.database.writer import write_database
@@ -136,13 +137,6 @@ class MiniEngine:
             self.live.close()
 
 
-async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-    assert condition(), what
-
-
 def _events(records: list[tuple[str, int, list[int]]]) -> list[tuple[str, int, int]]:
     return sorted((label, time, i) for label, time, ids in records for i in ids)
 
@@ -178,7 +172,7 @@ async def live_spikes_scenario(connection_class: type, tmp_path: Path, *, n_inj:
                              before: int = before) -> None:
                 assert await asyncio.to_thread(started.wait, 20.0), "no start callback"
                 await asyncio.to_thread(conn.send_spikes, "inj", sent, full)
-                await wait_for(lambda: {i for _, _, ids in received[before:] for i in ids}
+                await until(lambda: {i for _, _, ids in received[before:] for i in ids}
                                >= set(sent), "evoked spikes of every injected neuron")
 
             first, last = await engine.run_step(during)
@@ -186,7 +180,7 @@ async def live_spikes_scenario(connection_class: type, tmp_path: Path, *, n_inj:
             in_step = (ticks >= first) & (ticks < last)
             expected = sorted(("pop", int(t), int(i)) for t, i in zip(ticks[in_step], ids[in_step]))
             n_expected = len(expected)
-            await wait_for(lambda before=before, n=n_expected:
+            await until(lambda before=before, n=n_expected:
                            len(_events(received[before:])) >= n, "all live spikes")
             assert await asyncio.to_thread(stopped.wait, 20.0), "no stop callback"
             assert _events(received[before:]) == expected  # labels, neuron ids, tick times
@@ -231,10 +225,10 @@ async def poisson_control_scenario(connection_class: type, tmp_path: Path,
         async def during() -> None:
             assert await asyncio.to_thread(started.wait, 20.0), "no start callback"
             await asyncio.to_thread(conn.set_rates, "poisson", list(enumerate(rates)))
-            await wait_for(lambda: sum(r[2].size for r in engine.rates_applied) >= len(rates),
+            await until(lambda: sum(r[2].size for r in engine.rates_applied) >= len(rates),
                            "every rate change")  # in one tick, or two if packets straddle one
             at = engine.rates_applied[-1][0]
-            await wait_for(lambda: engine.scheduler.tick > at + window, "the window", 30.0)
+            await until(lambda: engine.scheduler.tick > at + window, "the window", 30.0)
 
         first, last = await engine.run_step(during)
         assert labels == ["poisson"]

@@ -18,25 +18,16 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from waiting import wait_until
 
 DT = 1.0
 WEIGHT = 5.0  # nA into IF_curr_exp: one spike makes the target fire
 N = 10
 FOREIGN = ("spynnaker", "spinnman", "spinn_front_end_common", "spinn_utilities", "pacman",
            "spinn_machine")
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def build_injector_network(sim: Any, port: int) -> tuple[Any, Any]:
@@ -93,7 +84,7 @@ def two_runs(sim: Any, conn_class: type) -> dict[str, Any]:
             sim.run(500)
             expected = recorded_events(pop, "pop")
             n_expected = len(expected)
-            wait_for(lambda n=n_expected: len(_flat(received)) >= n, "the live spikes")
+            wait_until(lambda n=n_expected: len(_flat(received)) >= n, "the live spikes")
             assert _flat(received) == expected, (run, received, expected)
             fired = {i for _, t, i in expected if t >= run * 500}
             assert fired == set(sends[run]), (fired, sends[run])
@@ -104,7 +95,7 @@ def two_runs(sim: Any, conn_class: type) -> dict[str, Any]:
         assert len(lags) == 1 and lags.pop() >= 1  # evoked through the 1 ms delay, always alike
         report = sim.simulator.state.engine.report()
         assert report.live_io.board.injected_events == sum(map(len, sends))
-        wait_for(lambda: seen.count("stop inj") == 2, "two stop callbacks")
+        wait_until(lambda: seen.count("stop inj") == 2, "two stop callbacks")
         sim.end()
         final = sim.simulator.state.last_report
         assert final.population("pop").spikes == len(expected)
@@ -133,11 +124,11 @@ def forever(sim: Any, conn_class: type) -> dict[str, Any]:
         sim.external_devices.run_forever()
         stopped_at = sim.get_current_time()
         expected = recorded_events(pop, "pop")
-        wait_for(lambda: len(_flat(received)) >= len(expected), "the live spikes")
+        wait_until(lambda: len(_flat(received)) >= len(expected), "the live spikes")
         assert {i for _, _, i in expected} == set(sent)
         assert _flat(received) == expected
         sim.run(20)  # a normal run after run_forever: a new handshake, START and STOP
-        wait_for(lambda: seen.count("stop inj") == 2, "two stop callbacks")
+        wait_until(lambda: seen.count("stop inj") == 2, "two stop callbacks")
         sim.end()
         return {"stopped_at_ms": stopped_at, "events": len(expected)}
     finally:

@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from waiting import until
 
 from spinnlive.engine.board import BoardEndpoint
 from spinnlive.engine.drops import DropCounter
@@ -69,9 +70,7 @@ async def deliver(board: BoardEndpoint, peer: Peer, datagrams: list[bytes]) -> N
     target = board.statistics().received + len(datagrams)
     for data in datagrams:
         peer.sock.sendto(data, board.address)
-    async with asyncio.timeout(5):
-        while board.statistics().received < target:
-            await asyncio.sleep(0.002)
+    await until(lambda: board.statistics().received >= target, f"{len(datagrams)} datagrams", 5)
 
 
 def to_core(mapping: Mapping, label: str, events: list[bytes]) -> list[bytes]:

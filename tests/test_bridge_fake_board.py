@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import zmq
 import zmq.asyncio
-from board_harness import wait_for
 from bridge_helpers import (
     LPG_TAG,
     FakeBoard,
@@ -24,6 +23,7 @@ from bridge_helpers import (
     quick_config,
     write_bridge_database,
 )
+from waiting import until
 
 from spinnlive.bridge import Bridge
 from spinnlive.bridge.config import FLAG_DEADLINE, HEADER
@@ -143,7 +143,7 @@ async def test_lifecycle_epochs_and_tag_refresh(tmp_path, board):
             refreshed, _ = await board.answer_tag(2.0)  # the periodic refresh while running
             assert refreshed.tag == LPG_TAG
             await notifier.stop()
-            await _until_state(client, "paused")
+            await until(lambda: _state_is(client, "paused"), "the bridge paused")
             await board.recv_all(0.05)  # requests sent before STOP
             assert await board.recv_all(0.4) == []  # no refresh while paused
             # next run step: a new epoch, a new live socket, messages stamped with epoch 2
@@ -243,9 +243,9 @@ async def test_lossless_mode_books_balance_with_queue_full_drops(tmp_path, board
                 for packet in lpg_packets(tick, keys):
                     board.send(packet, live)
                 await asyncio.sleep(0.0005)
-            await wait_for(lambda: _exc(bridge).sequence == n_ticks, "every tick accepted")
+            await until(lambda: _exc(bridge).sequence == n_ticks, "every tick accepted")
             first = await slow.checkpoint(10.0)  # may overtake messages still queued
-            await wait_for(lambda: _exc(bridge).queue_depth == 0, "the topic queue drained")
+            await until(lambda: _exc(bridge).queue_depth == 0, "the topic queue drained")
             got = await slow.checkpoint(10.0)
         for books in (first, got):
             assert books.received_messages + books.missed_messages == books.announced_messages
@@ -269,7 +269,5 @@ def _exc(bridge: Bridge) -> Any:
     return bridge.statistics().streams["spikes/exc"]
 
 
-async def _until_state(client: Any, state: str) -> None:
-    async with asyncio.timeout(10.0):
-        while (await client.describe())["state"] != state:
-            await asyncio.sleep(0.01)
+async def _state_is(client: Any, state: str) -> bool:
+    return bool((await client.describe())["state"] == state)

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 from bridge_helpers import FakeBoard, announce, quick_config, write_bridge_database
+from waiting import until
 
 from spinnlive.bridge import Bridge
 from spinnlive.client import connect
@@ -24,9 +25,7 @@ async def test_the_confirmation_waits_for_ready_of_the_held_epoch(tmp_path, boar
     async with Bridge(quick_config(hold_confirmation=True, hold_timeout_s=30.0)) as bridge:
         async with connect(bridge.endpoints["discovery"]) as client:
             confirmed = asyncio.ensure_future(announce(bridge, path, board))
-            async with asyncio.timeout(10):
-                while not (await client.describe())["awaiting_ready"]:
-                    await asyncio.sleep(0.01)
+            await until(lambda: _awaiting_ready(client), "the held confirmation", 10)
             description = await client.describe()
             assert description["epoch"] == 1 and description["state"] == "ready"
             await client.inject("stim", [1], tick=5)  # loaded while the toolchain waits
@@ -51,3 +50,7 @@ async def test_without_ready_the_bridge_confirms_at_the_deadline_and_counts_it(t
         description = bridge.describe()
         assert description["hold"]["timeouts"] == 1 and not description["awaiting_ready"]
         notifier.close()
+
+
+async def _awaiting_ready(client) -> bool:  # type: ignore[no-untyped-def]
+    return bool((await client.describe())["awaiting_ready"])

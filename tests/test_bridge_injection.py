@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import zmq
 import zmq.asyncio
-from board_harness import wait_for
 from bridge_helpers import FakeBoard, announce, quick_config, write_bridge_database
+from waiting import until
 
 from spinnlive.bridge import Bridge
 from spinnlive.client import connect
@@ -92,7 +92,7 @@ async def test_rejected_input_is_counted_and_never_forwarded(tmp_path, board):
         push = ctx.socket(zmq.PUSH)
         push.connect(bridge.endpoints["input"])
         await push.send_multipart([b"inject/stim", np.uint32([1]).tobytes()])  # before any DB
-        await wait_for(lambda: "input" in bridge.statistics().streams,
+        await until(lambda: "input" in bridge.statistics().streams,
                        "the input before any database counted")
         notifier, _ = await announce(bridge, path, board)
         u32, f32 = np.uint32, np.float32

@@ -16,7 +16,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from board_harness import POISSON_RATES, MiniEngine, u1616, wait_for
+from board_harness import POISSON_RATES, MiniEngine, u1616
+from waiting import until
 
 from spinnlive.connections import SpynnakerLiveSpikesConnection, SpynnakerPoissonControlConnection
 from spinnlive.engine.loop_thread import LabelWorkers, LoopThread
@@ -85,11 +86,11 @@ async def test_no_time_packets_give_per_event_callbacks_like_the_reference(
         async def during() -> None:
             assert await asyncio.to_thread(started.wait, 20.0)
             await asyncio.to_thread(conn.send_spikes, "inj", [4, 5], True)  # full keys
-            await wait_for(lambda: {a for _, a, _ in events} >= {4, 5}, "spikes of 4 and 5")
+            await until(lambda: {a for _, a, _ in events} >= {4, 5}, "spikes of 4 and 5")
 
         await engine.run_step(during)
         _, ids = engine.recorded("pop")
-        await wait_for(lambda: len(events) >= ids.size, "every spike")
+        await until(lambda: len(events) >= ids.size, "every spike")
         assert sorted(events) == sorted(("pop", int(i), None) for i in ids)
     finally:
         conn.close()

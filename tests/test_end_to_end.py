@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import re
 
-from board_harness import wait_for
 from cli_live_helpers import LiveRun
+from waiting import until
 
 from spinnlive.client import SpikeStream, connect
 
@@ -60,7 +60,7 @@ async def test_inject_and_receive_through_spinnlive_run(tmp_path):
             recorded = await asyncio.to_thread(run.wait_recorded)  # the script now holds
             # the last ticks in flight: every evoked spike, and noise (2000 cells at 500 Hz
             # fire every tick) up to the last tick
-            await wait_for(lambda: len(got_a) == len(recorded["out"])
+            await until(lambda: len(got_a) == len(recorded["out"])
                            and bool(got_noise) and got_noise[-1][0] == RUN_MS - 1,
                            "the last ticks")
             for t in tasks:

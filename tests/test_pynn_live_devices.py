@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from waiting import wait_until
 
 import spinnlive.pynn as sim
 from spinnlive.connections import SpynnakerLiveSpikesConnection, SpynnakerPoissonControlConnection
@@ -39,15 +40,6 @@ def spikes_by_tick(population: Any) -> dict[int, set[int]]:
     return out
 
 
-def wait_until(condition: Any, timeout: float = 20.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_injected_spikes_and_rates_apply_at_the_next_tick() -> None:
     spikes = SpynnakerLiveSpikesConnection(send_labels=["inj"], local_port=0)
     rates = SpynnakerPoissonControlConnection(poisson_labels=["poisson"], local_port=0)
@@ -64,7 +56,7 @@ def test_injected_spikes_and_rates_apply_at_the_next_tick() -> None:
         sim.run(10)
         spikes.send_spikes("inj", [1, 4])
         rates.set_rates("poisson", [(i, 5000.0) for i in range(10)])
-        wait_until(lambda: report().live_io.board.injected_packets == 2)
+        wait_until(lambda: report().live_io.board.injected_packets == 2, "two packets injected")
         sim.run(10)
         assert spikes_by_tick(inj) == {10: {1, 4}}  # queued before tick 10: emitted in it
         fired = spikes_by_tick(pop)
@@ -107,7 +99,7 @@ def test_spikes_injected_while_a_tick_runs_are_emitted_in_it() -> None:
         sim.run(40)
         assert spikes_by_tick(inj) == {20: {2}}
         assert spikes_by_tick(out) == {21: {2}}
-        wait_until(lambda: bool(echoed), 5.0)
+        wait_until(lambda: bool(echoed), "the injector's live output", 5.0)
         assert echoed == [(20, [2])]  # the injector's live output carries the same tick
         sim.end()
     finally:
@@ -272,10 +264,10 @@ def test_every_run_step_is_bracketed_by_start_and_stop_also_after_reset() -> Non
         sim.Population(3, ext.SpikeInjector(database_notify_port_num=conn.local_port),
                        label="inj")
         sim.run(5)
-        wait_until(lambda: seen.count("stop") == 1)
+        wait_until(lambda: seen.count("stop") == 1, "the first stop callback")
         sim.reset()
         sim.run(5)
-        wait_until(lambda: seen.count("stop") == 2)
+        wait_until(lambda: seen.count("stop") == 2, "the second stop callback")
         (listener,) = report().live_io.listeners
         sim.end()
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncio_dgram
 import pytest
+from waiting import until
 
 import spinnlive
 from spinnlive.clock import MonotonicClock, VirtualClock, deadline_after
@@ -24,13 +25,6 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(LOOPBACK)
         return int(s.getsockname()[1])
-
-
-async def until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
-    """Wait (bounded) for the event loop to deliver what the kernel already has."""
-    async with asyncio.timeout(5):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 async def test_send_and_recv_between_two_endpoints_with_counters() -> None:
