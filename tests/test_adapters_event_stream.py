@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from closed_loop_helpers import fixed_bridge_ports, load_example
+from waiting import until
 
 import spinnlive
 from spinnlive.adapters.event_camera import EventBatch, encode_datagrams, spif_words
@@ -135,8 +136,7 @@ async def test_the_adapter_follows_a_new_run_and_a_restarted_bridge(caplog) -> N
                     fired.append((got, expected))
 
                 async def gone() -> None:
-                    while adapter.epoch is not None:
-                        await asyncio.sleep(0.05)
+                    await until(lambda: adapter.epoch is None, "the adapter noticing", 60)
 
                 await round_trip(1)
                 await loop.run_in_executor(None, example.stop, procs["network"])

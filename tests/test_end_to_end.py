@@ -54,9 +54,10 @@ async def test_inject_and_receive_through_spinnlive_run(tmp_path):
             tasks = [asyncio.ensure_future(_collect(s, got)) for s, got in
                      ((a, got_a), (b, got_b), (fast, got_noise))]
             sends = [[0, 3], [1, 2, 5], [7], [4, 6]]
-            for ids in sends:
+            for n, ids in enumerate(sends):  # each evoked before the next is sent
                 await client.inject("stim", ids)
-                await asyncio.sleep(0.3)
+                await until(lambda n=n: len(got_a) == sum(map(len, sends[:n + 1])),
+                            f"the spikes evoked by injection {n}")
             recorded = await asyncio.to_thread(run.wait_recorded)  # the script now holds
             # the last ticks in flight: every evoked spike, and noise (2000 cells at 500 Hz
             # fire every tick) up to the last tick

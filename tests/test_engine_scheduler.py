@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pytest
+from waiting import until
 
 from spinnlive.clock import PerfCounterClock
 from spinnlive.clock import VirtualThreadClock as VirtualClock
@@ -226,8 +227,7 @@ async def test_run_async_cancel_requests_stop_and_error_propagates() -> None:
     sched = TickScheduler(lambda t: None, 1e-3, TickMode.REALTIME, clock=PerfCounterClock())
     async with asyncio.timeout(10):
         task = asyncio.create_task(sched.run_async(None))
-        while sched.tick == 0:  # the loop has started ticking
-            await asyncio.sleep(0.005)
+        await until(lambda: sched.tick > 0, "the loop ticking", 10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
