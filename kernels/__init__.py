@@ -35,9 +35,9 @@ weights, delays_ms, receptor)`` -> ``Connection`` handle (``weights``, ``delays`
 settable); ``add_current(gid, source, indices)``; ``record(gid, 'spikes' | state name,
 indices=None)``; ``step()`` -> per-group spiking indices; ``run(n)``; ``spike_counts()`` ->
 spikes per group since reset (recorded or not); ``inject(gid, ids)`` (emitted by the next
-step); ``inject_arrived(gid, ids, tick)`` (live input that arrived while ``tick`` ran: emitted in it,
-as a board's injector core does); ``tick``; ``spikes(gid) -> (ids, times_ms)``; ``signal(gid, var) -> (times_ms,
-values[n_samples, n_recorded])``; ``reset()`` (tick 0, initial state, buffers cleared, recorded
+step); ``inject_arrived(gid, ids, tick)`` (live input that arrived while ``tick`` ran: emitted
+in it, as a board's injector core does); ``tick``; ``spikes(gid) -> (ids, times_ms)``;
+``signal(gid, var) -> (times_ms, values[n_samples, n_recorded])``; ``reset()`` (tick 0, initial state, buffers cleared, recorded
 data **cleared**: read it first). Times are NEST's: a spike of tick ``k`` has time
 ``(k + 1) * dt``; state samples are at 0 (before tick 0) and ``(k + 1) * dt`` after tick ``k``.
 

@@ -15,14 +15,14 @@ two ways, both as SDP in UDP to ``<board IP>:17893`` (protocol sheet §5.3-§5.5
   core, and queued for the tick thread (:class:`~spinnlive.engine.injection.InjectionQueue`),
   which takes everything queued before a tick at its start. As on a board, where the injector
   core turns a packet into multicast the moment it arrives, not aligned to the timer (protocol
-  sheet §5.3), an injected spike is emitted in the tick in progress
-  when it arrived (the *arrival tick*: the tick that ran last; while no ticks run, the next one),
-  so a target 1 ms away sees it at the next tick; a rate change applies from the next tick.
+  sheet §5.3), an injected spike is emitted in the tick in progress when it arrived (the
+  *arrival tick*: the tick that ran last; while no ticks run, the next one), so a target 1 ms
+  away sees it at the next tick; a rate change applies from the next tick.
 * **Timestamped injection** (T set, the tick in the payload prefix, KEY_16 or KEY_32 with D,
   or per-event payloads): the events are HELD until their tick and delivered so that the
   injector population spikes exactly AT the stamped tick, whatever the tick mode; a stamp
-  before the arrival tick is dropped and counted ``late_timestamp`` (whole packets on arrival, single
-  events when they fall due after their tick began), and a full store of held events
+  before the arrival tick is dropped and counted ``late_timestamp`` (whole packets on arrival,
+  single events when they fall due after their tick began), and a full store of held events
   (``max_held``) refuses the packet as ``hold_full``. **A superset of the real board:** a
   SpiNNaker live injector loses future-stamped packets (it has no send-buffer region) and
   forwards key-only D + T packets unchecked; spinnlive holds both, which is what lets a

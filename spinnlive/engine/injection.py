@@ -14,11 +14,12 @@ key, and this module does the same arithmetic with numpy, then maps the keys bac
   which contain the base already, stay what they are.
 * **Timestamps.** A packet is timestamped when T is set and it has a payload prefix (D, any
   key type: one tick for the whole packet) or per-event payloads (the prefix then counts as 0,
-  as on chip). A stamp before the arrival tick (the tick in progress) is *late* and dropped; any other stamp is kept
-  until its tick (:mod:`spinnlive.engine.hold`), so the injector spikes exactly AT the stamped
-  tick. This is a superset of the chip, which loses future stamps (a live injector has no
-  send-buffer region) and does not check key-only packets with D + T at all; spinnlive holds
-  them so that a replayer can load a whole run's inputs before a lock-step engine starts.
+  as on chip). A stamp before the arrival tick (the tick in progress) is *late* and dropped;
+  any other stamp is kept until its tick (:mod:`spinnlive.engine.hold`), so the injector spikes
+  exactly AT the stamped tick. This is a superset of the chip, which loses future stamps (a
+  live injector has no send-buffer region) and does not check key-only packets with D + T at
+  all; spinnlive holds them so that a replayer can load a whole run's inputs before a lock-step
+  engine starts.
   Rate-control packets cannot be timestamped (their payload is the rate).
 * **Targets.** A SpikeInjector core yields spikes of its atoms. A control core yields rate
   changes of the controlled Poisson population's neurons: the payload is the rate in Hz as
@@ -217,8 +218,8 @@ class InjectionQueue:
 
     One producer (the board's receive loop) appends; the tick thread calls :meth:`drain` at the
     start of a tick with the arrival tick and gets, merged, exactly what was queued before it
-    plus the timestamped events stamped with the arrival tick (``deque`` appends and pops are atomic in CPython, so neither side
-    takes a lock). Untimed batches are bounded in number (``max_batches``); timestamped ones in
+    plus the timestamped events stamped with the arrival tick (``deque`` appends and pops are
+    atomic in CPython, so neither side takes a lock). Untimed batches are bounded in number (``max_batches``); timestamped ones in
     events waiting for their tick (``max_held``), counted with two totals that each side alone
     writes (queued by the producer, taken out of the hold by the tick thread), so the bound is
     exact without a lock. :meth:`put` returns why it refused a batch, or None.
