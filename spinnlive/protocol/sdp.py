@@ -107,7 +107,14 @@ def wrap_sdp(header: SDPHeader, body: bytes) -> bytes:
     """The UDP datagram: padding, header, body (at most 272 bytes, as the chip accepts)."""
     if len(body) > SDP_BODY_MAX:
         raise LocalProtocolError(f"SDP body of {len(body)} bytes exceeds {SDP_BODY_MAX}")
-    return UDP_PADDING + header.to_bytes() + bytes(body)
+    return UDP_PADDING + _header_bytes(header) + bytes(body)
+
+
+@functools.lru_cache(maxsize=4096)
+def _header_bytes(header: SDPHeader) -> bytes:
+    """A header's bytes, built once per header value: construct's build costs ~30 us, which sat
+    on the send path of every injected spike."""
+    return header.to_bytes()
 
 
 def unwrap_sdp(datagram: bytes) -> tuple[SDPHeader, bytes]:
@@ -131,18 +138,13 @@ def unwrap_sdp(datagram: bytes) -> tuple[SDPHeader, bytes]:
 
 def injection_datagram(x: int, y: int, p: int, eieio_bytes: bytes, port: int = 1) -> bytes:
     """What ``LiveEventConnection`` sends to board:17893 to inject into core (x, y, p)."""
-    if len(eieio_bytes) > SDP_BODY_MAX:
-        raise LocalProtocolError(f"SDP body of {len(eieio_bytes)} bytes exceeds {SDP_BODY_MAX}")
-    return _injection_head(x, y, p, port) + bytes(eieio_bytes)
+    return wrap_sdp(_injection_header(x, y, p, port), eieio_bytes)
 
 
 @functools.lru_cache(maxsize=4096)
-def _injection_head(x: int, y: int, p: int, port: int) -> bytes:
-    """Padding and SDP header to one injector core, built once per core: construct's build
-    costs ~30 us, which sat on the send path of every spike."""
-    header = SDPHeader(flags=SDPFlag.REPLY_NOT_EXPECTED, tag=0, dest_port=port, dest_cpu=p,
-                       src_port=0, src_cpu=0, dest_x=x, dest_y=y, src_x=0, src_y=0)
-    return UDP_PADDING + header.to_bytes()
+def _injection_header(x: int, y: int, p: int, port: int) -> SDPHeader:
+    return SDPHeader(flags=SDPFlag.REPLY_NOT_EXPECTED, tag=0, dest_port=port, dest_cpu=p,
+                     src_port=0, src_cpu=0, dest_x=x, dest_y=y, src_x=0, src_y=0)
 
 
 # ---- SCP ------------------------------------------------------------------------------------
