@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -109,17 +110,22 @@ def test_cartpole_closed_loop_beats_a_random_policy_tenfold():
 
 
 class _Milestones(gym.Wrapper[Any, Any, Any, Any]):
-    """Counts resets; an event fires on the reset after each chosen number of episodes."""
+    """Counts resets; at a chosen reset it runs that milestone's disruption before resetting.
 
-    def __init__(self, env: gym.Env[Any, Any], at: dict[int, asyncio.Event]) -> None:
+    The disruption runs inside ``reset``, so the loop cannot finish its episodes on the old
+    network before the disruption has happened, however slow stopping processes is.
+    """
+
+    def __init__(self, env: gym.Env[Any, Any], at: dict[int, Callable[[], None]]) -> None:
         super().__init__(env)
         self.resets = 0
         self.at = at
 
     def reset(self, **kwargs: Any) -> Any:
         self.resets += 1
-        if self.resets in self.at:
-            self.at[self.resets].set()
+        disruption = self.at.get(self.resets)
+        if disruption is not None:
+            disruption()
         return self.env.reset(**kwargs)
 
 
@@ -128,32 +134,29 @@ async def test_the_loop_survives_a_new_run_and_a_restarted_bridge(caplog):
     endpoints, epochs from 1 again); the loop reconnects on its own and finishes its episodes."""
     example = load_example("cartpole_closed_loop")
     ports = fixed_bridge_ports()
-    loop = asyncio.get_running_loop()
     bridge, where = example.start_bridge(**ports)
     procs = {"bridge": bridge, "network": example.start_network(ports["notify_port"])}
-    milestones = {3: asyncio.Event(), 5: asyncio.Event()}
-    env = _Milestones(gym.make("CartPole-v1", max_episode_steps=60), milestones)
+
+    def new_run() -> None:  # two episodes done, the third starting
+        example.stop(procs["network"])
+        procs["network"] = example.start_network(ports["notify_port"])
+
+    def new_bridge() -> None:
+        for name in ("network", "bridge"):
+            example.stop(procs[name])
+        procs["bridge"], _ = example.start_bridge(**ports)
+        procs["network"] = example.start_network(ports["notify_port"])
+
+    env = _Milestones(gym.make("CartPole-v1", max_episode_steps=60), {3: new_run, 5: new_bridge})
     gym_loop = GymLoop(where["discovery"], env, example.ENCODER, example.DECODER,
                        LoopConfig(control_ticks=5, clock_label="clock", timeout_s=1.0,
                                   recovery_s=30.0))
-
-    async def disrupt() -> None:
-        await milestones[3].wait()  # two episodes done, the third under way
-        await loop.run_in_executor(None, example.stop, procs["network"])
-        procs["network"] = example.start_network(ports["notify_port"])
-        await milestones[5].wait()
-        for name in ("network", "bridge"):
-            await loop.run_in_executor(None, example.stop, procs[name])
-        procs["bridge"], _ = await loop.run_in_executor(
-            None, lambda: example.start_bridge(**ports))
-        procs["network"] = example.start_network(ports["notify_port"])
+    loop = asyncio.get_running_loop()
 
     caplog.set_level(logging.INFO, logger="spinnlive.adapters.gym")
     try:
         async with asyncio.timeout(100):
-            disruptor = asyncio.ensure_future(disrupt())
             report = await gym_loop.run(8, seed=0)
-            await disruptor
     finally:
         for proc in procs.values():
             await loop.run_in_executor(None, example.stop, proc)
