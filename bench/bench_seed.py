@@ -24,50 +24,28 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import warnings
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from pynn_scenarios import build_seed_network  # noqa: E402 - the one definition of the network
+
 os.environ.setdefault("PYNEST_QUIET", "1")
 warnings.filterwarnings("ignore")  # pyNN.nest's deprecation chatter
 
 SIM_MS = 5000.0
-CELL_EXC = {"tau_m": 20.0, "cm": 1.0, "v_rest": -65.0, "v_reset": -65.0, "v_thresh": -50.0,
-            "tau_syn_E": 5.0, "tau_syn_I": 15.0, "tau_refrac": 0.3, "i_offset": 0.0}
-CELL_INH = dict(CELL_EXC, tau_syn_I=5.0)
 
 
 def build_seed(sim: ModuleType) -> tuple[Any, Any, int]:
-    """The seed script's network (its SPINN branch, which both back ends accept)."""
-    poisson = sim.Population(250, sim.SpikeSourcePoisson(rate=50, duration=5000),
-                             label="poisson_source")
-    array = sim.Population(250, sim.SpikeSourceArray, {"spike_times": [1000]},
-                           label="spike_source")
-    exc = sim.Population(500, sim.IF_curr_exp(**CELL_EXC), label="excitatory_pop")
-    inh = sim.Population(125, sim.IF_curr_exp(**CELL_INH), label="inhibitory_pop")
-    rng = sim.NumpyRNG(seed=98766987, parallel_safe=True)
-    exc.initialize(v=sim.RandomDistribution("uniform", [-65.0, -50.0], rng=rng))
-    delays = sim.RandomDistribution("uniform", [1, 10], rng=rng)
-    fp = sim.FixedProbabilityConnector
-    n_syn = 0
-    for pre, post, conn, w, rec in (
-            (array, exc, fp(0.05), 0.1, "excitatory"),
-            (poisson, exc, fp(0.2), 0.06, "excitatory"),
-            (poisson, inh, fp(0.2), 0.03, "excitatory"),
-            (exc, exc, fp(0.1), 0.03, "excitatory"),
-            (exc, exc, sim.OneToOneConnector(), 0.03, "excitatory"),
-            (inh, inh, fp(0.1), -0.03, "inhibitory"),
-            (exc, inh, fp(0.2), 0.06, "excitatory"),
-            (inh, exc, fp(0.2), -0.06, "inhibitory")):
-        proj = sim.Projection(pre, post, conn, receptor_type=rec,
-                              synapse_type=sim.StaticSynapse(weight=w, delay=delays))
-        n_syn += proj.size()
-    exc.record("spikes")
-    inh.record("spikes")
-    return exc, inh, n_syn
+    """The seed script's network, as the NEST comparison tests build it; (exc, inh, synapses)."""
+    exc, inh, projections = build_seed_network(sim, simtime=SIM_MS)
+    return exc, inh, sum(p.size() for p in projections)
 
 
 def time_seed(sim: ModuleType, prebuild: bool, repeats: int = 1,

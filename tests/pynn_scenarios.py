@@ -107,14 +107,25 @@ def current_sources(sim: Any) -> dict[str, Any]:
 
 
 def seed_network(sim: Any, seed: int, simtime: float = 5000.0) -> dict[str, Any]:
-    """The seed document's E/I network (its SPINN=True form), with the run's seed varied.
-
-    ``seed`` drives the simulator's own random streams (Poisson sources) and the NumpyRNG of the
-    initial potentials and delays; the connectors keep PyNN's default RNG as in the document.
-    spinnlive initialises ``v`` with ``set(v=...)`` (the sPyNNaker habit the document relies
-    on); pyNN.nest needs ``initialize``.
-    """
+    """The seed document's E/I network run for ``simtime``: its exc and inh spikes."""
     setup(sim, 1.0, seed=seed)
+    exc, inh, _ = build_seed_network(sim, seed, simtime)
+    sim.run(simtime)
+    out = {"exc": spikes_of(exc.get_data("spikes")), "inh": spikes_of(inh.get_data("spikes"))}
+    sim.end()
+    return out
+
+
+def build_seed_network(sim: Any, seed: int = 0, simtime: float = 5000.0
+                       ) -> tuple[Any, Any, list[Any]]:
+    """The seed document's E/I network (its SPINN=True form), built after ``setup``, with exc
+    and inh spikes recorded: ``(exc, inh, projections)``. bench/bench_seed.py times this too.
+
+    ``seed`` drives the NumpyRNG of the initial potentials and delays (the simulator's own
+    streams, the Poisson sources, come from ``setup``); the connectors keep PyNN's default RNG
+    as in the document. spinnlive initialises ``v`` with ``set(v=...)`` (the sPyNNaker habit the
+    document relies on); pyNN.nest needs ``initialize``.
+    """
     poisson = sim.Population(250, sim.SpikeSourcePoisson(rate=50, duration=simtime),
                              label="poisson_source")
     array = sim.Population(250, sim.SpikeSourceArray(spike_times=[1000]), label="spike_source")
@@ -132,6 +143,7 @@ def seed_network(sim: Any, seed: int, simtime: float = 5000.0) -> dict[str, Any]
         exc.set(v=v_init)
     delay = sim.RandomDistribution("uniform", [1, 10], rng=rng)
     fp = sim.FixedProbabilityConnector
+    projections = []
     for pre, post, conn, w, receptor in [
             (array, exc, fp(0.05), 0.1, "excitatory"),
             (poisson, exc, fp(0.2), 0.06, "excitatory"),
@@ -141,11 +153,8 @@ def seed_network(sim: Any, seed: int, simtime: float = 5000.0) -> dict[str, Any]
             (inh, inh, fp(0.1), -0.03, "inhibitory"),
             (exc, inh, fp(0.2), 0.06, "excitatory"),
             (inh, exc, fp(0.2), -0.06, "inhibitory")]:
-        sim.Projection(pre, post, conn, sim.StaticSynapse(weight=w, delay=delay),
-                       receptor_type=receptor)
+        synapse = sim.StaticSynapse(weight=w, delay=delay)
+        projections.append(sim.Projection(pre, post, conn, synapse, receptor_type=receptor))
     exc.record("spikes")
     inh.record("spikes")
-    sim.run(simtime)
-    out = {"exc": spikes_of(exc.get_data("spikes")), "inh": spikes_of(inh.get_data("spikes"))}
-    sim.end()
-    return out
+    return exc, inh, projections
