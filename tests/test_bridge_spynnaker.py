@@ -8,14 +8,11 @@ label, key, placement and tag exactly as sPyNNaker's DatabaseReader does, and de
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-
 import numpy as np
 import pytest
 from bridge_helpers import quick_config
 from spynnaker_virtual import SPYNNAKER_CFG
+from subprocesses import run_python
 
 from spinnlive.bridge import Bridge, Direction
 from spinnlive.client import connect
@@ -42,18 +39,9 @@ sim.end()
 async def _run_spynnaker(tmp_path, port: int) -> tuple[int, str]:
     (tmp_path / ".spynnaker.cfg").write_text(SPYNNAKER_CFG)
     (tmp_path / "spynnaker.cfg").write_text(SPYNNAKER_CFG)
-    (tmp_path / "script.py").write_text(SCRIPT.format(port=port))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_CONFIG")}
-    env.update(HOME=str(tmp_path), MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "script.py", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), 100)
-    except asyncio.TimeoutError:
-        proc.kill()
-        raise
-    return proc.returncode or 0, out.decode(errors="replace")
+    code, out, err = await run_python(SCRIPT.format(port=port), [], tmp_path, 100,
+                                      env={"MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"})
+    return code, out + err
 
 
 async def test_bridge_follows_spynnaker_virtual_board(tmp_path):

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
-import sys
-import textwrap
 import threading
 from pathlib import Path
 
 import pytest
 from board_harness import POISSON_RATES, MiniEngine, u1616
+from subprocesses import run_python
 from waiting import until
 
 from spinnlive.connections import SpynnakerLiveSpikesConnection, SpynnakerPoissonControlConnection
@@ -50,20 +48,10 @@ print(json.dumps({{"steps": live["steps"], "poisson": poisson,
 
 async def test_our_connections_pass_the_interop_scenarios_without_spynnaker(
         tmp_path: Path) -> None:
-    (tmp_path / "script.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "script.py", str(TESTS), str(tmp_path), json.dumps(POISSON_RATES),
-        json.dumps(u1616(POISSON_RATES)), cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        async with asyncio.timeout(110):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0, err.decode(errors="replace")[-4000:]
-    result = json.loads(out.decode().strip().splitlines()[-1])
+    code, out, err = await run_python(SCRIPT, [TESTS, tmp_path, json.dumps(POISSON_RATES),
+                                               json.dumps(u1616(POISSON_RATES))], tmp_path, 110)
+    assert code == 0, err[-4000:]
+    result = json.loads(out.strip().splitlines()[-1])
     assert result["imported"] == []
     assert [s["events"] > 0 for s in result["steps"]] == [True, True]
     assert result["poisson"]["count"] > 0

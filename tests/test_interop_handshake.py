@@ -9,13 +9,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from subprocesses import run_python
 
 from spinnlive.handshake import DatabaseReady, Event, Paused, Started
 from spinnlive.transport import Listener, Notifier
@@ -73,23 +71,11 @@ def tiny_database(path: Path, marker: str) -> None:
     db.close()
 
 
-async def run_python(script: str, args: list[object], cwd: Path) -> str:
-    """Run ``script`` in a subprocess (HOME=cwd, so no user config is read or written)."""
-    (cwd / "script.py").write_text(textwrap.dedent(script), encoding="utf-8")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "script.py", *map(str, args),
-        cwd=cwd, env={**os.environ, "HOME": str(cwd)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        async with asyncio.timeout(90):
-            out, _ = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    text = out.decode(errors="replace")
-    assert proc.returncode == 0, text[-3000:]
+async def run_script(script: str, args: list[object], cwd: Path) -> str:
+    """The script's output (stdout, then stderr); fails the test if it failed."""
+    code, out, err = await run_python(script, args, cwd)
+    text = out + err
+    assert code == 0, text[-3000:]
     return text
 
 
@@ -148,7 +134,7 @@ async def test_fec_notification_protocol_drives_our_listener(tmp_path: Path) -> 
     events: list[Event] = []
     async with Listener(port=0, on_database=on_database) as listener:
         consumer = asyncio.create_task(collect(listener, 6, events))
-        out = await run_python(FEC_NOTIFIER_SCRIPT, [listener.address[1], *paths], tmp_path)
+        out = await run_script(FEC_NOTIFIER_SCRIPT, [listener.address[1], *paths], tmp_path)
         async with asyncio.timeout(10):
             await consumer
         stats = listener.statistics()
@@ -184,7 +170,7 @@ async def test_pynn_on_the_virtual_board_notifies_our_listener(tmp_path: Path) -
         # two sim.run() calls: two DATABASE notifications and no START/STOP (quirk 7.1), which
         # the reference LiveEventConnection does not survive
         consumer = asyncio.create_task(collect(listener, 2, events))
-        out = await run_python(PYNN_SCRIPT, [listener.address[1], 2], tmp_path)
+        out = await run_script(PYNN_SCRIPT, [listener.address[1], 2], tmp_path)
         async with asyncio.timeout(10):
             await consumer
         stats = listener.statistics()
