@@ -239,12 +239,25 @@ async def test_a_flood_of_injections_is_bounded_counted_and_ticks_go_on() -> Non
         async with asyncio.timeout(60):
             stats = await ticks
         assert stats.ticks == 300  # the tick loop kept its ticks
+
+        def all_read() -> bool:  # every datagram sent was handled, or dropped by the kernel
+            socket_side = endpoint.statistics().endpoint
+            return socket_side.queue_depth == 0 \
+                and socket_side.received + (socket_side.kernel_dropped or 0) == n_sent
+
+        await until(all_read, "every datagram of the flood to be read or counted")
         board = endpoint.statistics()
-        dropped = board.dropped.get("queue_full", 0) + board.endpoint.dropped.get("queue_full", 0)
-        assert dropped > 0 and board.queue_peak <= 32
+        # Where the excess went depends on the machine's speed (the kernel buffer on a slow one,
+        # the queues on a fast one), but not whether it is counted: 20000 datagrams cannot fit
+        # in 300 ticks of 32 batches plus the queues, so some are dropped, and each is counted.
+        assert board.endpoint.kernel_dropped is not None
+        queued = board.injected_packets
+        assert queued + board.dropped.get("queue_full", 0) == board.received
+        assert board.received + board.endpoint.dropped.get("queue_full", 0) \
+            + board.endpoint.kernel_dropped == n_sent
+        assert board.datagrams_dropped == n_sent - queued > 0
+        assert board.queue_peak <= 32
         assert board.injected_events == sum(drained) + board.queue_depth * N_INJ
-        assert board.injected_packets + board.dropped.get("queue_full", 0) <= board.received
-        assert board.received + board.endpoint.dropped.get("queue_full", 0) <= n_sent
     finally:
         flooder.close()
         await endpoint.aclose()

@@ -9,7 +9,8 @@ event loop reports it readable, it drains up to ``max_batch`` datagrams with non
 transport costs one selector round per datagram (about 120 k datagrams/s measured here, below a
 full LPG stream), which is why this socket does not use :mod:`spinnlive.transport.udp`. It keeps
 that module's rules: the queue is bounded (the kernel buffer, ``SO_RCVBUF``), overflow is a
-counted drop (the kernel's per-socket drop counter, read from ``/proc/net/udp``), nothing blocks.
+counted drop (the kernel's per-socket drop counter, :mod:`spinnlive.transport.kernel_buffer`),
+nothing blocks.
 
 :class:`TickAssembler` turns a stream of LPG packets into one batch per (LPG, tick). The LPG
 stamps each packet with its tick counter and sends a packet early only when its buffer is full
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +41,7 @@ from spinnlive.bridge.config import FLAG_DEADLINE
 from spinnlive.errors import RemoteProtocolError, TransportError
 from spinnlive.protocol.eieio import decode_live_output
 from spinnlive.protocol.keys import KeyTable
+from spinnlive.transport.kernel_buffer import DEFAULT_RCVBUF, kernel_drops, set_receive_buffer
 
 __all__ = ["Datagram", "LiveSocket", "TickAssembler"]
 
@@ -60,18 +61,17 @@ class LiveSocket:
     """A non-blocking UDP socket whose readable callback drains datagrams in batches."""
 
     def __init__(self, host: str, port: int, on_batch: Callable[[list[Datagram]], None], *,
-                 rcvbuf: int = 8 << 20, max_batch: int = 512) -> None:
+                 rcvbuf: int = 2 * DEFAULT_RCVBUF, max_batch: int = 512) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._sock.setblocking(False)
-            _set_rcvbuf(self._sock, rcvbuf)
+            set_receive_buffer(self._sock, rcvbuf)
             self._sock.bind((host, port))
         except OSError as exc:
             self._sock.close()
             raise TransportError(f"cannot open the live-output socket on {host}:{port}: {exc}") \
                 from exc
         self.local_address: Address = self._sock.getsockname()[:2]
-        self._inode = os.fstat(self._sock.fileno()).st_ino
         self._on_batch = on_batch
         self._max_batch = max_batch
         self._loop = asyncio.get_running_loop()
@@ -108,32 +108,13 @@ class LiveSocket:
 
     def kernel_drops(self) -> int:
         """Datagrams the kernel threw away for this socket (buffer full); 0 where unknown."""
-        try:
-            with open("/proc/net/udp") as table:
-                for line in table:
-                    fields = line.split()
-                    if len(fields) > 12 and fields[9] == str(self._inode):
-                        return int(fields[-1])
-        except OSError:
-            pass
-        return 0
+        return kernel_drops(self._sock) or 0
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
             self._loop.remove_reader(self._sock.fileno())
             self._sock.close()
-
-
-def _set_rcvbuf(sock: socket.socket, size: int) -> None:
-    """Ask for ``size`` bytes of kernel buffer; as root, past ``rmem_max`` (SO_RCVBUFFORCE)."""
-    force = getattr(socket, "SO_RCVBUFFORCE", 33 if os.uname().sysname == "Linux" else None)
-    try:
-        if force is None:
-            raise PermissionError
-        sock.setsockopt(socket.SOL_SOCKET, force, size)
-    except (PermissionError, OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
 @dataclass(slots=True)

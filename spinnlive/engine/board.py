@@ -108,7 +108,14 @@ class BoardStatistics:
     queue_peak: int
     held_events: int  #: timestamped events waiting for their tick
     tags: Mapping[int, TagTarget]
-    endpoint: EndpointStatistics  #: the socket's own counters ("queue_full" there)
+    endpoint: EndpointStatistics  #: the socket's own counters ("queue_full", kernel drops there)
+
+    @property
+    def datagrams_dropped(self) -> int:
+        """Every datagram lost on the way in, whatever the reason: the board's own reasons, the
+        socket queue's and the kernel buffer's (a flood's loss is there, not in ``dropped``)."""
+        kernel = self.endpoint.kernel_dropped or 0
+        return sum(self.dropped.values()) + sum(self.endpoint.dropped.values()) + kernel
 
 
 class BoardEndpoint:

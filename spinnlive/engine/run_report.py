@@ -153,7 +153,7 @@ def _live_io_text(live: LiveIOSummary) -> str:
     if live.board is not None:
         b = live.board
         parts.append(f"injected {b.injected_events} events in {b.injected_packets} packets,"
-                     f" {sum(b.dropped.values())} dropped")
+                     f" {b.datagrams_dropped} datagrams dropped")
     if live.live_output is not None:
         o = live.live_output
         parts.append(f"live output {o.events_sent} events in {o.packets_sent} packets,"

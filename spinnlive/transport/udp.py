@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from spinnlive.clock import Clock, MonotonicClock, wait_event_until
 from spinnlive.errors import TransportError
+from spinnlive.transport.kernel_buffer import DEFAULT_RCVBUF, kernel_drops, set_receive_buffer
 
 __all__ = [
     "Address", "EndpointStatistics", "UdpEndpoint", "format_address", "open_endpoint",
@@ -59,6 +60,9 @@ class EndpointStatistics:
     queue_depth: int
     queue_peak: int
     closed: bool
+    #: datagrams the kernel threw away before the queue saw them (receive buffer full);
+    #: ``None`` where the platform does not say (see :mod:`spinnlive.transport.kernel_buffer`)
+    kernel_dropped: int | None = None
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -107,6 +111,8 @@ class UdpEndpoint:
         self._protocol = protocol
         self._clock = clock
         self._sent = 0
+        self._fileno: int = transport.get_extra_info("socket").fileno()
+        self._kernel_dropped: int | None = None  # the last value read before close
         sockname = transport.get_extra_info("sockname")
         self.local_address: Address = (sockname[0], sockname[1])
         peer = transport.get_extra_info("peername")
@@ -146,6 +152,13 @@ class UdpEndpoint:
         """Count a datagram the owner threw away (it did not parse, or came at the wrong time)."""
         self._protocol.dropped[reason] += 1
 
+    def kernel_dropped(self) -> int | None:
+        """The kernel's drop counter of this socket (see :mod:`~spinnlive.transport.kernel_buffer`);
+        after close, the last value read."""
+        if not self.closed:
+            self._kernel_dropped = kernel_drops(self._fileno)
+        return self._kernel_dropped
+
     def statistics(self) -> EndpointStatistics:
         p = self._protocol
         return EndpointStatistics(
@@ -158,10 +171,12 @@ class UdpEndpoint:
             queue_depth=len(p.queue),
             queue_peak=p.peak,
             closed=self.closed,
+            kernel_dropped=self.kernel_dropped(),
         )
 
     def close(self) -> None:
         """Close the socket now; a task blocked in :meth:`recv` wakes with TransportError."""
+        self.kernel_dropped()  # its last value outlives the socket
         self._transport.close()
         self._protocol.closed = True
         self._protocol.wakeup.set()
@@ -177,11 +192,13 @@ async def open_endpoint(
     *,
     clock: Clock | None = None,
     max_queue: int = 256,
+    rcvbuf: int = DEFAULT_RCVBUF,
 ) -> UdpEndpoint:
     """Bind ``local`` (port 0: any free port) and, if ``remote`` is given, connect() to it.
 
     A connected endpoint only ever receives datagrams whose source is exactly ``remote``: the
-    kernel drops the rest, which is the reference toolchain's behaviour (quirk 7.3).
+    kernel drops the rest, which is the reference toolchain's behaviour (quirk 7.3). The kernel
+    buffer is sized to ``rcvbuf`` and its overflow is counted (``kernel_dropped``).
     """
     if max_queue < 1:
         raise ValueError("max_queue must be at least 1")
@@ -196,6 +213,7 @@ async def open_endpoint(
     except OSError as exc:
         where = f"{format_address(local)}" + (f" -> {format_address(remote)}" if remote else "")
         raise TransportError(f"cannot open UDP endpoint {where}: {exc}") from exc
+    set_receive_buffer(transport.get_extra_info("socket"), rcvbuf)  # type: ignore[arg-type]
     return UdpEndpoint(transport, protocol, clock or MonotonicClock())
 
 
