@@ -236,6 +236,11 @@ class GymLoop:
         self._tally = _Tally(0)
         self._recon = Reconnecting(endpoint, name="closed loop", log=logger)
 
+    @property
+    def recoveries(self) -> int:
+        """Interruptions the loop has recovered from so far (in the run in progress)."""
+        return self._recon.recoveries
+
     async def run(self, n_episodes: int, *, seed: int = 0) -> LoopReport:
         """Play ``n_episodes`` complete episodes; reconnect through run ends and bridge restarts."""
         started = time.perf_counter()

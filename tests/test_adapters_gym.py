@@ -110,22 +110,30 @@ def test_cartpole_closed_loop_beats_a_random_policy_tenfold():
 
 
 class _Milestones(gym.Wrapper[Any, Any, Any, Any]):
-    """Counts resets; at a chosen reset it runs that milestone's disruption before resetting.
+    """Counts resets and runs disruptions, one at a time, inside ``reset``.
 
-    The disruption runs inside ``reset``, so the loop cannot finish its episodes on the old
-    network before the disruption has happened, however slow stopping processes is.
+    Disruption ``k`` runs at the first reset from ``first_reset`` on at which the loop has
+    recovered from the ``k`` before it. A disruption runs inside ``reset``, so the loop cannot
+    finish its episodes on the old network before it has happened; and the next one waits for
+    the loop's recovery, not for a count of episodes: while stopping a process is slow (a loaded
+    machine), the loop still plays the old run's buffered spikes, and two disruptions would
+    otherwise merge into one interruption.
     """
 
-    def __init__(self, env: gym.Env[Any, Any], at: dict[int, Callable[[], None]]) -> None:
+    def __init__(self, env: gym.Env[Any, Any], first_reset: int,
+                 disruptions: list[Callable[[], None]]) -> None:
         super().__init__(env)
         self.resets = 0
-        self.at = at
+        self.first_reset = first_reset
+        self.pending = list(disruptions)
+        self.done = 0
+        self.recoveries: Callable[[], int] = lambda: 0
 
     def reset(self, **kwargs: Any) -> Any:
         self.resets += 1
-        disruption = self.at.get(self.resets)
-        if disruption is not None:
-            disruption()
+        if self.pending and self.resets >= self.first_reset and self.recoveries() >= self.done:
+            self.done += 1
+            self.pending.pop(0)()
         return self.env.reset(**kwargs)
 
 
@@ -137,7 +145,7 @@ async def test_the_loop_survives_a_new_run_and_a_restarted_bridge(caplog):
     bridge, where = example.start_bridge(**ports)
     procs = {"bridge": bridge, "network": example.start_network(ports["notify_port"])}
 
-    def new_run() -> None:  # two episodes done, the third starting
+    def new_run() -> None:  # two episodes done, the third starting: a new epoch
         example.stop(procs["network"])
         procs["network"] = example.start_network(ports["notify_port"])
 
@@ -147,10 +155,11 @@ async def test_the_loop_survives_a_new_run_and_a_restarted_bridge(caplog):
         procs["bridge"], _ = example.start_bridge(**ports)
         procs["network"] = example.start_network(ports["notify_port"])
 
-    env = _Milestones(gym.make("CartPole-v1", max_episode_steps=60), {3: new_run, 5: new_bridge})
+    env = _Milestones(gym.make("CartPole-v1", max_episode_steps=60), 3, [new_run, new_bridge])
     gym_loop = GymLoop(where["discovery"], env, example.ENCODER, example.DECODER,
                        LoopConfig(control_ticks=5, clock_label="clock", timeout_s=1.0,
                                   recovery_s=30.0))
+    env.recoveries = lambda: gym_loop.recoveries
     loop = asyncio.get_running_loop()
 
     caplog.set_level(logging.INFO, logger="spinnlive.adapters.gym")
@@ -160,7 +169,7 @@ async def test_the_loop_survives_a_new_run_and_a_restarted_bridge(caplog):
     finally:
         for proc in procs.values():
             await loop.run_in_executor(None, example.stop, proc)
-    assert len(report.episode_lengths) == 8
+    assert len(report.episode_lengths) == 8 and not env.pending  # both disruptions happened
     assert report.interrupted_episodes == report.recoveries >= 2
     assert len(report.epochs) == 1 + report.recoveries
     assert report.epochs[0] < report.epochs[1]  # the same bridge, a new run
