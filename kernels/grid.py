@@ -9,6 +9,8 @@ different rules; spike times only match NEST on the grid if each conversion uses
   up; 2.55 ms at dt 0.1 is 26 ticks, which ``2.55 / 0.1`` would make 25).
 * ``stamp_ticks``: ``Time::ms_stamp``: tics truncated, then moved up to the end of the step
   holding the time; a spike stamped ``T`` is emitted by the update of tick ``T / dt - 1``.
+  ``T = 0`` has no such tick: it is emitted by tick 0, as sPyNNaker emits it in its first
+  timestep (NEST refuses a spike_generator time of 0; see the README's PyNN section).
 
 Tick ``k`` is the update that takes the state from ``k * dt`` to ``(k + 1) * dt``; anything it
 emits (a spike) carries the time ``(k + 1) * dt``.
@@ -48,14 +50,17 @@ def stamp_ticks(times_ms: np.ndarray, dt: float) -> np.ndarray:
     """Tick that emits a source spike given at ``times_ms``, as ``Time::ms_stamp`` rounds it.
 
     Tics are truncated and an off-grid time moves **up** to the end of its step, which is what
-    grid-based neurons receive from pyNN.nest's SpikeSourceArray (checked in the tests).
+    grid-based neurons receive from NEST's spike_generator (checked in the tests). A time of
+    exactly 0 gives tick 0 (sPyNNaker's first timestep); a negative time gives a negative tick,
+    which no update emits (the caller counts it).
     """
     tps = tics_per_step(dt)
     t = np.asarray(times_ms, dtype=np.float64)
     n = (t * TICS_PER_MS).astype(np.int64)
     n -= n % tps
     n = np.where(n / tps * dt < t, n + tps, n)
-    return n // tps - 1
+    ticks = n // tps - 1
+    return np.where(t == 0.0, 0, ticks)
 
 
 def time_ticks(times_ms: np.ndarray | float, dt: float) -> np.ndarray:

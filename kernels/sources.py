@@ -8,8 +8,11 @@ input path; ``InjectorGroup`` is a source with nothing else).
 * ``SpikeArrayGroup``: a spike at ``T`` ms is emitted by tick ``T / dt - 1`` so it carries time
   ``T``, as NEST's spike_generator does on the grid; an off-grid time goes up to the next grid
   point, which is what a grid neuron receives through pyNN.nest's spike_generator -> parrot
-  chain (``spike_precision='on_grid'``). Times at or before 0, or before the current tick when
-  set, are skipped, as NEST skips them.
+  chain (``spike_precision='on_grid'``). A time of exactly 0 is emitted by tick 0, as
+  sPyNNaker emits it in its first timestep. Nothing is dropped silently: a negative time, or
+  one that a ``set_spike_times`` during a run puts before the tick in progress, cannot be
+  emitted and is counted in ``skipped`` by reason (``take_skipped``; the engine logs it); ``unemitted()`` counts
+  the times still ahead (after the end of the run, when the simulation ends).
 * ``PoissonGroup``: each neuron draws exponential inter-spike intervals in continuous time and a
   spike at ``t`` is emitted by the tick holding ``t``: counts per tick are Poisson(rate * dt)
   exactly, and the cost per tick is one comparison per neuron plus one draw per spike. Spikes
@@ -43,6 +46,8 @@ _EMPTY = np.empty(0, dtype=np.int64)
 
 #: group kinds of the network's compiled dispatch (neuron models use 10 and up)
 KIND_POISSON, KIND_ARRAY, KIND_INJECTOR = 1, 2, 3
+#: reasons a spike-array time is not emitted (``SpikeArrayGroup.skipped``)
+SKIP_NEGATIVE, SKIP_PAST = "negative time", "before the current time"
 
 
 @numba.njit(cache=True)
@@ -177,6 +182,8 @@ class SpikeArrayGroup(SourceGroup):
         self._times: list[np.ndarray] = [np.empty(0) for _ in range(self.n)]
         self._next_tick = 0
         self._pos = 0
+        #: spike times that could not be emitted, by reason (see the module docstring)
+        self.skipped: dict[str, int] = {SKIP_NEGATIVE: 0, SKIP_PAST: 0}
         self.set_spike_times(spike_times if spike_times is not None else self._times)
 
     @property
@@ -190,16 +197,37 @@ class SpikeArrayGroup(SourceGroup):
         if len(spike_times) != len(ids):
             raise ConfigurationError(
                 f"got {len(spike_times)} spike trains for {len(ids)} neurons")
+        changed_ids = []
         for i, t in zip(ids, spike_times, strict=True):
-            self._times[int(i)] = np.sort(np.asarray(t, dtype=np.float64).ravel())
+            new = np.sort(np.asarray(t, dtype=np.float64).ravel())
+            if not np.array_equal(new, self._times[int(i)]):
+                changed_ids.append(int(i))
+            self._times[int(i)] = new
         counts = np.array([t.size for t in self._times], dtype=np.int64)
         flat = np.concatenate([*self._times, np.empty(0)])
         ticks = stamp_ticks(flat, self.dt)
         owners = np.repeat(np.arange(self.n, dtype=np.int64), counts)
+        changed = np.isin(owners, changed_ids)
+        negative = ticks < 0
+        self.skipped[SKIP_NEGATIVE] += int(np.count_nonzero(negative & changed))
+        past = ~negative & (ticks < self._next_tick)
+        self.skipped[SKIP_PAST] += int(np.count_nonzero(past & changed))
+        keep = ~negative
+        ticks, owners = ticks[keep], owners[keep]
         order = np.argsort(ticks, kind="stable")
         self._i = np.ascontiguousarray(np.stack([ticks[order], owners[order]]), dtype=np.int64)
         layout.changed()
-        self._pos = int(np.searchsorted(self._i[0], max(self._next_tick, 0), "left"))
+        self._pos = int(np.searchsorted(self._i[0], self._next_tick, "left"))
+
+    def take_skipped(self) -> dict[str, int]:
+        """The non-zero ``skipped`` counts since the last call, and zero them."""
+        out = {reason: count for reason, count in self.skipped.items() if count}
+        self.skipped = dict.fromkeys(self.skipped, 0)
+        return out
+
+    def unemitted(self) -> int:
+        """Spike times not emitted yet (the tick in progress and later ones)."""
+        return int(self._i.shape[1] - self._pos)
 
     def reset_state(self) -> None:
         super().reset_state()

@@ -158,3 +158,29 @@ def build_seed_network(sim: Any, seed: int = 0, simtime: float = 5000.0
     exc.record("spikes")
     inh.record("spikes")
     return exc, inh, projections
+
+
+def decimal_trains_network(sim: Any, model: str, dt: float, seed: int) -> dict[str, Any]:
+    """What the dt 0.1 issue reports: ``model`` cells with i_offset > 0, driven by
+    SpikeSourceArray trains at 0.1 ms resolution (decimal literals) through excitatory and
+    inhibitory synapses with random 1-3 ms delays (FromListConnector). Spikes and v."""
+    setup(sim, dt)
+    rng = np.random.default_rng(seed)
+    trains = [Sequence(np.unique(np.round(rng.uniform(1.2, 180.0, 30), 1))) for _ in range(40)]
+    source = sim.Population(40, sim.SpikeSourceArray(spike_times=trains), label="input")
+    cells = sim.Population(20, getattr(sim, model)(i_offset=0.5, tau_refrac=2.0), label="cells")
+    weight = {"IF_curr_exp": 1.0, "IF_curr_alpha": 1.0, "IF_curr_delta": 3.0}[model]
+    pre, post = np.repeat(np.arange(40), 5), rng.integers(0, 20, 200)
+    pairs = np.unique(np.stack([pre, post], axis=1), axis=0)
+    delays = np.round(rng.uniform(1.0, 3.0, len(pairs)), 1)
+    inhibitory = pairs[:, 0] % 3 == 0
+    for sel, receptor, sign in ((~inhibitory, "excitatory", 1.0), (inhibitory, "inhibitory", -1.0)):
+        rows = [(int(a), int(b), sign * weight, float(d))
+                for (a, b), d in zip(pairs[sel], delays[sel], strict=True)]
+        sim.Projection(source, cells, sim.FromListConnector(rows, column_names=["weight", "delay"]),
+                       sim.StaticSynapse(), receptor_type=receptor)
+    cells.record(["spikes", "v"])
+    sim.run(200.0)
+    block = cells.get_data()
+    sim.end()
+    return {"spikes": spikes_of(block), "v": signal_of(block, "v")}

@@ -110,6 +110,41 @@ def test_exact_models_match_nest(name: str, dt: float) -> None:
         np.testing.assert_allclose(k_sig["isyn_inh"], n_sig["I_syn_in"] / 1000, rtol=0, atol=1e-9)
 
 
+def decimal_drive(dt: float, w_max: float, rng: np.random.Generator) -> Drive:
+    """What users write: trains at 0.1 ms resolution as decimal literals (``np.round(t, 1)``,
+    not ``k * dt``), delays of 1-3 ms at 0.1 ms resolution, a third of the sources inhibitory;
+    at dt 1.0 the times are off the grid and the delays round half up."""
+    trains = [np.unique(np.round(rng.uniform(0.1, T_STOP - 10, 60), 1)) for _ in range(N_SRC)]
+    inhibitory = rng.random(N_SRC) < 0.35
+    pre = np.repeat(np.arange(N_SRC), N)
+    post = np.tile(np.arange(N), N_SRC)
+    keep = rng.random(pre.size) < 0.5
+    pre, post = pre[keep], post[keep]
+    weights = rng.uniform(0.2, 1.0, pre.size) * w_max
+    delays = np.round(rng.uniform(1.0, 3.0, pre.size), 1)
+    return Drive(trains, inhibitory, pre, post, weights, delays)
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+@pytest.mark.parametrize("dt", [1.0, 0.1])
+@pytest.mark.parametrize("name", ["IF_curr_exp", "IF_curr_alpha", "IF_curr_delta"])
+def test_exact_models_match_nest_with_decimal_trains(name: str, dt: float, seed: int) -> None:
+    """Random 0.1 ms trains, random 1-3 ms delays, both receptors, i_offset > 0: spike for
+    spike and v to 1e-6 mV, at dt 0.1 and 1.0."""
+    rng = np.random.default_rng(seed)
+    params = make_params(name, rng)
+    params["i_offset"] = rng.uniform(0.2, 0.9, N)  # below threshold alone for most neurons
+    drive = decimal_drive(dt, W_MAX[name], rng)
+    n_ids, n_ticks, n_sig = run_nest(name, params, N, dt, drive, T_STOP, ("V_m",),
+                                     initial={"V_m": MODELS[name].STATE["v"]})
+    k_ids, k_ticks, k_sig = run_kernels(name, params, dt, drive, ("v",))
+    assert n_ids.size > 40
+    np.testing.assert_array_equal(spike_set(k_ids, k_ticks), spike_set(n_ids, n_ticks))
+    m = n_sig["V_m"].shape[0]  # NEST's multimeter lags by its min-delay slice (1 ms here)
+    assert m >= k_sig["v"].shape[0] - round(1.0 / dt)
+    np.testing.assert_allclose(k_sig["v"][:m], n_sig["V_m"], rtol=0, atol=1e-6)
+
+
 def test_izhikevich_matches_nest() -> None:
     """Same forward-Euler variant as NEST: spikes identical, v and u within 1e-9."""
     dt = 0.1

@@ -14,6 +14,8 @@ from spinnlive.kernels import (
     PoissonGroup,
     SpikeArrayGroup,
 )
+from spinnlive.kernels.grid import stamp_ticks
+from spinnlive.kernels.sources import SKIP_NEGATIVE, SKIP_PAST
 
 
 def counts(group: PoissonGroup, ticks: range) -> np.ndarray:
@@ -72,15 +74,32 @@ def test_poisson_seeded_and_reset_replays() -> None:
     assert not np.array_equal(counts(other, range(1000)), first)
 
 
-def test_spike_array_emits_at_stamp_and_skips_past() -> None:
+def test_spike_array_emits_at_stamp_and_counts_what_it_skips() -> None:
     g = SpikeArrayGroup(3, 0.1, [np.array([0.1, 0.5, 0.5]), np.array([0.33]), np.array([])])
     emitted = {t: sorted(g.step(t).tolist()) for t in range(10)}
     assert emitted[0] == [0] and emitted[4] == [0, 0] and emitted[3] == [1]  # 0.33 -> 0.4
     assert sum(len(v) for v in emitted.values()) == 4
+    assert g.take_skipped() == {}
     g.set_spike_times([np.array([0.3, 1.5])], ids=np.array([2]))  # 0.3 is in the past now
+    assert g.take_skipped() == {SKIP_PAST: 1} and g.take_skipped() == {}
     assert [g.step(t).tolist() for t in range(10, 16)] == [[], [], [], [], [2], []]
     g.reset_state()
     assert g.step(0).tolist() == [0]
+
+
+def test_spike_array_time_zero_is_tick_zero_and_negative_is_counted() -> None:
+    """sPyNNaker emits a spike at t = 0 in its first timestep: tick 0 here (NEST refuses it)."""
+    g = SpikeArrayGroup(2, 1.0, [np.array([0.0, 0.0, 2.0, 50.0]), np.array([-1.0, 0.0])])
+    assert g.take_skipped() == {SKIP_NEGATIVE: 1}
+    assert sorted(g.step(0).tolist()) == [0, 0, 1]
+    assert g.unemitted() == 2
+    assert g.step(1).tolist() == [0] and g.step(2).tolist() == []  # 2 ms: tick 1
+    assert g.unemitted() == 1  # 50 ms is still ahead
+    # re-setting the same trains (the front end re-sends all of them) counts nothing again
+    g.set_spike_times([np.array([0.0, 0.0, 2.0, 50.0]), np.array([-1.0, 0.0])])
+    assert g.take_skipped() == {}
+    np.testing.assert_array_equal(stamp_ticks(np.array([0.0, 0.05, 0.1, 0.11, -0.05, -0.1]),
+                                              0.1), [0, 0, 0, 1, -1, -2])
 
 
 def test_injector_group_emits_what_was_injected() -> None:

@@ -214,6 +214,7 @@ class Simulation(SegmentRecordings, RunControl):
             return
         if rec.model == "SpikeSourceArray":
             rec.group.set_spike_times(kernel_build.spike_lists(rec.parameters["spike_times"]))
+            self._log_skipped_times(rec)
         else:
             rec.group.set_parameters(**{n: rec.parameters[n] for n in names})
 
@@ -274,6 +275,13 @@ class Simulation(SegmentRecordings, RunControl):
         report = self.report()
         if not self._closed:
             self._closed = True
+            for rec in self.populations:
+                if rec.model == "SpikeSourceArray" and rec.group is not None:
+                    left = rec.group.unemitted()
+                    if left:
+                        logger.warning("population %r: %d spike time(s) after the end of the "
+                                       "run (%g ms) were not emitted", rec.label, left,
+                                       self.tick * self.dt)
             if self.live is not None:
                 self.live.close()
         return report
@@ -347,6 +355,14 @@ class Simulation(SegmentRecordings, RunControl):
         except ConfigurationError as error:
             raise ConfigurationError(f"population {rec.label!r}: {error}") from None
         rec.gid = self.net.add_group(rec.group)
+        if rec.model == "SpikeSourceArray":
+            self._log_skipped_times(rec)
+
+    def _log_skipped_times(self, rec: PopulationRecord) -> None:
+        """Warn about spike times the group could not emit (it counts them by reason)."""
+        for reason, count in rec.group.take_skipped().items():
+            logger.warning("population %r: %d spike time(s) not emitted: %s (tick %d)",
+                           rec.label, count, reason, self.tick)
 
     def _build_synapses(self, block: SynapseBlock) -> None:
         pre, post = self.populations[block.pre], self.populations[block.post]
