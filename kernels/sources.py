@@ -60,7 +60,8 @@ def grow(out, need):  # pragma: no cover - compiled
     if need <= out.shape[0]:
         return out
     new = np.empty(max(need, 2 * out.shape[0]), dtype=out.dtype)
-    new[:out.shape[0]] = out
+    for i in range(out.shape[0]):  # a loop, not a slice assignment: see engine's docstring
+        new[i] = out[i]
     return new
 
 
