@@ -16,7 +16,8 @@ columns ``offset[g] ..`` of each receptor half. Connections are kept per call to
 (the handle) and merged into one CSR table over all cells (sources included), rebuilt lazily
 after a structural change; setting a handle's weights or delays writes through to the merged
 table without a rebuild. Group arrays are handed to the compiled loop as typed lists, re-bound
-when a group replaced one (new spike times, constants that stopped being uniform).
+when a group replaced one (new spike times, constants that stopped being uniform). The loop
+is ``engine.run_ticks`` compiled for the network's neuron models only (``loops.tick_loop``).
 ``reset()`` puts the tick back to 0, every state to its initial value, clears the buffer and
 the recorded data (recorders stay configured: read the data before resetting).
 """
@@ -30,7 +31,7 @@ import numpy as np
 
 from spinnlive.errors import ConfigurationError
 
-from . import engine, layout
+from . import engine, layout, loops
 from .currents import CurrentSource
 from .grid import delay_ticks, tics_per_step
 from .recording import SignalRecord, SpikeRecord
@@ -125,6 +126,7 @@ class Network:
         self._fired = np.zeros(64, dtype=np.int64)
         self._log = np.zeros((3, 1024), dtype=np.int64)
         self._bounds = np.zeros(1, dtype=np.int64)
+        self._loop: Any = None
 
     # -- building ---------------------------------------------------------------------------
     def add_group(self, group: Any) -> int:
@@ -253,6 +255,8 @@ class Network:
         if self._fired.size < biggest:
             self._fired = np.zeros(biggest, dtype=np.int64)
         self._list = None
+        self._loop = loops.tick_loop(
+            {g.KIND: type(g).KERNEL for g in self.groups if not g.is_source})
         self._dirty = False
 
     def _bind(self) -> None:
@@ -285,7 +289,7 @@ class Network:
                 inj, inj_ptr = self._injected()
         table, t0 = self._table, self.tick
         assert table is not None
-        self._fired, self._log, n_log = engine.run_ticks(
+        self._fired, self._log, n_log = self._loop(
             n_ticks, t0, self.dt, meta, self._keep_all if keep_all else self._keep_rec,
             self._list, self._iext, table.indptr, table.target, table.weights,
             self._buffer.data, inj, inj_ptr, self._counts, self._bounds, self._fired, self._log)

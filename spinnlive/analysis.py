@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import signal as sps
 
 
 @dataclass(frozen=True)
@@ -75,6 +74,8 @@ def mean_cv_isi(ids: np.ndarray, times: np.ndarray, t_start: float, t_stop: floa
 def rate_spectrum(times: np.ndarray, t_start: float, t_stop: float, bin_ms: float = 1.0,
                   segment_ms: float = 2048.0) -> tuple[np.ndarray, np.ndarray]:
     """Welch power spectrum of the population spike-count histogram: ``(freqs_hz, power)``."""
+    from scipy import signal as sps  # here: importing scipy.signal costs ~1 s, rarely needed
+
     edges = np.arange(t_start, t_stop + bin_ms / 2, bin_ms)
     counts, _ = np.histogram(np.asarray(times, dtype=float), edges)
     x = counts - counts.mean()

@@ -8,6 +8,9 @@ the first one exactly.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +21,8 @@ from ..errors import ConfigurationError
 #: kernel models that are spike sources (take no synaptic input, have no state variables)
 SOURCE_MODELS = ("SpikeSourcePoisson", "SpikeSourceArray", "SpikeInjector")
 _CURRENT_NAMES = {"NoisyCurrentSource": {"dt": "noise_dt"}}
+
+logger = logging.getLogger(__name__)
 
 
 def make_group(model: str, size: int, dt: float, parameters: dict[str, np.ndarray],
@@ -69,33 +74,100 @@ def _plain(value: Any) -> Any:
     return float(arr) if arr.ndim == 0 else arr
 
 
-_WARM: set[tuple[tuple[str, ...], float]] = set()
+class WarmUp:
+    """Loading (or, on a cold cache, compiling) the kernels of a set of models, in a thread.
+
+    Started when a run step begins preparing, so compiling overlaps mapping, building the
+    kernel groups and writing the database (LLVM's optimisation runs in C, off the GIL);
+    :meth:`join` waits for it before the first tick and re-raises what it raised.
+    """
+
+    def __init__(self, models: tuple[str, ...], dt: float) -> None:
+        self.models, self.dt = models, dt
+        self.compiled: bool | None = None  #: True: compiled (cold cache); None: not known
+        self.seconds = 0.0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="spinnlive-kernels",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._load()
+        except BaseException as error:  # noqa: BLE001 - handed to join()'s caller
+            self._error = error
+
+    def _load(self) -> None:
+        from spinnlive.kernels import engine, loops, sources
+
+        started = time.perf_counter()
+        net = tiny_network(self.models, self.dt)
+        net.prepare()
+        needed = (net._loop, engine.deliver, engine._new_list, engine._append,
+                  sources.redraw_poisson)
+        states = [loops.is_cached(f) for f in needed]
+        cold = False in states
+        if cold:
+            logger.warning("Compiling the engine's kernels for %s, once per install (about 10 s"
+                           " on 2 cores; cached for later runs)", ", ".join(self.models))
+        net.run(3)
+        net.inject_arrived(1, np.arange(2), net.tick - 1)  # live input's delivery kernel
+        net.step()
+        self.seconds = time.perf_counter() - started
+        self.compiled = True if cold else (None if None in states else False)
+        if cold:
+            logger.warning("Compiled the engine's kernels in %.1f s", self.seconds)
+        else:
+            logger.debug("kernels loaded in %.3f s", self.seconds)
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
-def warm_up(models: Iterable[str], dt: float) -> None:
+_WARM: dict[tuple[tuple[str, ...], float], WarmUp] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def start_warm_up(models: Iterable[str], dt: float) -> WarmUp:
+    """Begin loading the kernels ``models`` need (once per process and set of models)."""
+    neurons = tuple(sorted(set(models) - set(SOURCE_MODELS)))
+    key = (neurons, float(dt))
+    with _WARM_LOCK:
+        handle = _WARM.get(key)
+        if handle is None:
+            handle = _WARM[key] = WarmUp(neurons, float(dt))
+    return handle
+
+
+def warm_up(models: Iterable[str], dt: float) -> WarmUp:
     """Step a tiny network of ``models`` once per process, so a real-time run's first ticks do
-    not pay for loading and dispatching the compiled kernels (about 20 ms, measured)."""
-    from spinnlive.kernels.network import Network
+    not pay for loading and dispatching the compiled kernels (about 20 ms, measured), and a
+    cold cache is compiled with a notice instead of silently."""
+    handle = start_warm_up(models, dt)
+    handle.join()
+    return handle
 
-    key = (tuple(sorted(set(models))), float(dt))
-    if key in _WARM:
-        return
+
+def tiny_network(models: Iterable[str], dt: float) -> Any:
+    """Two cells of each neuron model, driven by a Poisson source (gid 0) and an injector
+    (gid 1), spikes and one state variable recorded: every kernel a network of ``models``
+    runs."""
+    from spinnlive.kernels.network import Network
+    from spinnlive.kernels.neurons import MODELS
+
     net = Network(dt)
     drive = net.add_group(make_group("SpikeSourcePoisson", 2, dt, {
         "rate": np.full(2, 1000.0), "start": np.zeros(2), "duration": np.full(2, 1e9)}, {},
         [0]))
     inject = net.add_group(make_group("SpikeInjector", 2, dt, {}, {}, [0]))
-    for model in key[0]:
-        if model in SOURCE_MODELS:
-            continue
-        from spinnlive.kernels.neurons import MODELS
-
+    for model in models:
+        if model not in MODELS:
+            continue  # a ConfigurationError comes from building the real group
         gid = net.add_group(MODELS[model](2, dt))
         for pre in (drive, inject):
             net.connect(pre, gid, np.arange(2), np.arange(2), 1.0, dt)
         net.record(gid, "spikes")
         net.record(gid, next(iter(net.groups[gid].state)))
-    net.run(3)
-    net.inject_arrived(inject, np.arange(2), net.tick - 1)  # live input's delivery kernel
-    net.step()
-    _WARM.add(key)
+    return net

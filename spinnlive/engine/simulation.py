@@ -288,7 +288,12 @@ class Simulation(SegmentRecordings, RunControl):
 
     # -- building ---------------------------------------------------------------------------
     def _prepare(self, n: int | None) -> None:
-        """Map (if the graph changed), build the kernels (first step) and load live I/O."""
+        """Map (if the graph changed), build the kernels (first step) and load live I/O.
+
+        The compiled kernels load (or compile) in a thread meanwhile; the run step waits for
+        them before its first tick.
+        """
+        kernel_build.start_warm_up((r.model for r in self.populations), self.dt)
         if not self.live_outputs:
             for key in streamed_keys(self.populations, self.default_streams):
                 self.add_live_output(key, LiveOutputParameters())
