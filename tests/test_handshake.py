@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import spinnlive.handshake as hs
+import spinnlive.protocol.handshake as hs
 from spinnlive.errors import LocalProtocolError, RemoteProtocolError
-from spinnlive.handshake import (
+from spinnlive.protocol.handshake import (
     SENDER,
     TRANSITIONS,
     DatabaseConfirmed,
@@ -241,7 +241,7 @@ def test_committed_diagram_is_generated_from_the_table() -> None:
     committed = (REPO / "docs" / "handshake.md").read_text(encoding="utf-8")
     assert committed == hs.render_markdown()
     script = subprocess.run(
-        [sys.executable, "-m", "spinnlive.handshake"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "spinnlive.protocol.handshake"], capture_output=True, text=True, check=True
     )
     assert script.stdout == committed
     for (_role, state), moves in TRANSITIONS.items():

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from subprocesses import run_python
 
-from spinnlive.handshake import DatabaseReady, Event, Paused, Started
+from spinnlive.protocol.handshake import DatabaseReady, Event, Paused, Started
 from spinnlive.transport import Listener, Notifier
 
 pytest.importorskip("spinn_front_end_common")

@@ -10,7 +10,7 @@ import pytest
 
 from spinnlive.clock import VirtualClock
 from spinnlive.errors import HandshakeTimeout, TransportError
-from spinnlive.handshake import DatabaseReady, Event, Paused, Started, State
+from spinnlive.protocol.handshake import DatabaseReady, Event, Paused, Started, State
 from spinnlive.protocol.commands import (
     Database,
     EventStop,

@@ -18,7 +18,7 @@ from spinnlive.errors import (
     HandshakeTimeout,
     LocalProtocolError,
 )
-from spinnlive.handshake import DatabaseReady, Event, Paused, Started, State
+from spinnlive.protocol.handshake import DatabaseReady, Event, Paused, Started, State
 from spinnlive.transport import Listener, ListenerAddress, Notifier
 
 LOOPBACK = ("127.0.0.1", 0)

@@ -48,7 +48,7 @@ from spinnlive.bridge.session import Session
 from spinnlive.bridge.stats import BridgeStatistics, StreamCounters, UdpStatistics
 from spinnlive.bridge.zmq_side import Publisher, make_xpub
 from spinnlive.errors import SpinnliveError
-from spinnlive.handshake import Paused, Started
+from spinnlive.protocol.handshake import Paused, Started
 from spinnlive.transport.listener import Listener
 from spinnlive.transport.udp import UdpEndpoint, open_endpoint
 

@@ -1,7 +1,7 @@
 """Thin asyncio adapters that move datagrams between sockets and the sans-IO protocol objects.
 
 ``udp`` is the bounded, counted UDP endpoint; ``notifier`` and ``listener`` drive the two roles of
-:mod:`spinnlive.handshake` over it. No parsing and no policy beyond drops and counters lives here.
+:mod:`spinnlive.protocol.handshake` over it. No parsing and no policy beyond drops and counters lives here.
 """
 
 from spinnlive.transport.listener import Listener, ListenerStatistics

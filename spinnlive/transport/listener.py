@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 A :class:`Listener` binds one UDP socket (``127.0.0.1:19999`` by default; port 0 picks a free
 one) and is driven by whoever iterates :meth:`Listener.events`: each datagram goes through one
-:class:`~spinnlive.handshake.ListenerConnection`, and
+:class:`~spinnlive.protocol.handshake.ListenerConnection`, and
 
 * a DATABASE first awaits the ``on_database(path)`` hook (the application reads the database and
   sets up its IP tags there), and only when the hook has returned sends the bare ``01 40`` from
@@ -35,7 +35,7 @@ from types import TracebackType
 
 from spinnlive.clock import Clock, MonotonicClock, deadline_after
 from spinnlive.errors import HandshakeTimeout, RemoteProtocolError, TransportError
-from spinnlive.handshake import (
+from spinnlive.protocol.handshake import (
     TRANSITIONS,
     DatabaseConfirmed,
     DatabaseReady,

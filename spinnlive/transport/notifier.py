@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A :class:`Notifier` holds a list of listener addresses (deduplicated, like the reference's set
-of ``SocketAddress``) and, per listener, one :class:`~spinnlive.handshake.NotifierConnection`
+of ``SocketAddress``) and, per listener, one :class:`~spinnlive.protocol.handshake.NotifierConnection`
 that lives across run steps. Every :meth:`Notifier.notify_database` starts a run step the way
 the reference does (live-io-protocol.md section 3.2): it closes the previous step's sockets, opens
 a new socket per listener bound to ``ack_port`` (or any port) and connect()ed to the listener,
@@ -40,7 +40,7 @@ from spinnlive.errors import (
     RemoteProtocolError,
     TransportError,
 )
-from spinnlive.handshake import DatabaseReady, Event, NotifierConnection, Paused, Started, State
+from spinnlive.protocol.handshake import DatabaseReady, Event, NotifierConnection, Paused, Started, State
 from spinnlive.transport.udp import EndpointStatistics, UdpEndpoint, open_endpoint
 
 __all__ = ["ListenerAddress", "Notifier", "NotifierPeerStatistics"]

@@ -33,7 +33,7 @@ Rules of the table (``TRANSITIONS``)
    listener decodes commands with :func:`spinnlive.protocol.commands.decode_command` and accepts
    only DATABASE (with or without a path), START_RESUME and STOP_PAUSE.
 
-``python -m spinnlive.handshake > docs/handshake.md`` renders this table as mermaid diagrams; a
+``python -m spinnlive.protocol.handshake > docs/handshake.md`` renders this table as mermaid diagrams; a
 test keeps the committed file equal to :func:`render_markdown`.
 """
 
@@ -307,8 +307,8 @@ def render_markdown() -> str:
     out = [
         "# The database-notification handshake",
         "",
-        "Generated from `TRANSITIONS` in `spinnlive/handshake.py` by",
-        "`python -m spinnlive.handshake > docs/handshake.md`; do not edit by hand.",
+        "Generated from `TRANSITIONS` in `spinnlive/protocol/handshake.py` by",
+        "`python -m spinnlive.protocol.handshake > docs/handshake.md`; do not edit by hand.",
         "Arrows marked `send` are events this role sends, `recv` those it receives.",
         "",
     ]
