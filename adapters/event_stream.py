@@ -21,9 +21,9 @@ events into a 2-D ``SpikeInjector`` population through the bridge, as an ordinar
 * **No bridge.** Events that arrive while no run is being followed, or whose message the
   bridge's input does not take within ``send_timeout_s``, are dropped as ``no_bridge``: a late
   burst of stale events would be worse than a gap. A send that times out also ends the session.
-* **Sessions.** :class:`~.session.Reconnecting` connects, waits for a running network, checks
+* **Sessions.** :class:`~.reconnecting.Reconnecting` connects, waits for a running network, checks
   that ``label`` takes ``inject/`` and has room for the map's ids, and follows the run with a
-  :class:`~.session.BridgeWatch` (lifecycle + stats heartbeat). A new run epoch, a restarted or
+  :class:`~.reconnecting.BridgeWatch` (lifecycle + stats heartbeat). A new run epoch, a restarted or
   silent bridge ends the session; the adapter logs it, waits for the next running bridge and
   goes on injecting, its UDP port unchanged.
 
@@ -48,7 +48,7 @@ from spinnlive.client import Client, connect
 from spinnlive.errors import ConfigurationError, RemoteProtocolError, TransportError
 
 from .event_camera import EventCameraMap, decode_datagram_untrusted
-from .session import BridgeWatch, Reconnecting
+from .reconnecting import BridgeWatch, Reconnecting
 
 __all__ = ["EventStreamConfig", "EventStreamInput", "EventStreamStatistics"]
 

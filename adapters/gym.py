@@ -23,7 +23,7 @@ the loop follows *its* clock, never a sleep of its own:
 Recovery: when no message arrives for ``timeout_s``, or a message carries a new run epoch, or the
 tick goes backwards (a restarted bridge counts epochs from 1 again), the network's run is over
 or the bridge went away. The loop drops its connection and, through
-:class:`~spinnlive.adapters.session.Reconnecting` (which logs both ends of it), asks the
+:class:`~spinnlive.adapters.reconnecting.Reconnecting` (which logs both ends of it), asks the
 discovery endpoint again until a bridge answers in state ``running`` (``recovery_s`` in all),
 then resubscribes and starts a fresh episode; the interrupted one is counted, not recorded.
 
@@ -50,7 +50,7 @@ from spinnlive.errors import ConfigurationError
 
 from .decoding import PushPull, SpikeWindow
 from .encoding import FloatArray, IntArray, RateCode
-from .session import Interrupted, Reconnecting
+from .reconnecting import Interrupted, Reconnecting
 
 __all__ = ["GymLoop", "LoopConfig", "LoopReport", "PushPullAction", "SignedRateEncoder",
            "random_policy"]

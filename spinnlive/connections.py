@@ -44,9 +44,9 @@ from spinnlive.clock import MonotonicClock, PerfCounterClock
 from spinnlive.database import DEFAULT_LPG_LABEL, IODatabase
 from spinnlive.engine.loop_thread import LabelWorkers, LoopThread
 from spinnlive.errors import ConfigurationError, HandshakeTimeout, TransportError
-from spinnlive.protocol.handshake import Paused, Started
 from spinnlive.live_receiver import SCP_SCAMP_PORT, LiveReceiver, TagRoute
 from spinnlive.protocol.eieio import EIEIOType, encode_events
+from spinnlive.protocol.handshake import Paused, Started
 from spinnlive.protocol.keys import KeyTable
 from spinnlive.protocol.sdp import injection_datagram
 from spinnlive.transport.listener import Listener

@@ -2,7 +2,7 @@
 
 A model bridge (a list of accepted messages, each handed to ZeroMQ or dropped by the bridge, and
 each handed one delivered or dropped in this subscriber's pipe) announces its totals the way
-zmq_side.Publisher does; the ledger, fed only what the subscriber reads, must recover the losses
+publisher.Publisher does; the ledger, fed only what the subscriber reads, must recover the losses
 exactly, by reason, at every announcement.
 """
 

@@ -13,6 +13,13 @@ import pytest
 
 import spinnlive.protocol.handshake as hs
 from spinnlive.errors import LocalProtocolError, RemoteProtocolError
+from spinnlive.protocol.commands import (
+    Database,
+    EventStop,
+    StartResumeNotification,
+    StopPauseNotification,
+    encode_command,
+)
 from spinnlive.protocol.handshake import (
     SENDER,
     TRANSITIONS,
@@ -24,13 +31,6 @@ from spinnlive.protocol.handshake import (
     Role,
     Started,
     State,
-)
-from spinnlive.protocol.commands import (
-    Database,
-    EventStop,
-    StartResumeNotification,
-    StopPauseNotification,
-    encode_command,
 )
 
 REPO = Path(__file__).resolve().parents[1]

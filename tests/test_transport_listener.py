@@ -10,7 +10,6 @@ import pytest
 
 from spinnlive.clock import VirtualClock
 from spinnlive.errors import HandshakeTimeout, TransportError
-from spinnlive.protocol.handshake import DatabaseReady, Event, Paused, Started, State
 from spinnlive.protocol.commands import (
     Database,
     EventStop,
@@ -18,6 +17,7 @@ from spinnlive.protocol.commands import (
     StopPauseNotification,
     encode_command,
 )
+from spinnlive.protocol.handshake import DatabaseReady, Event, Paused, Started, State
 from spinnlive.transport import Listener
 
 DB = encode_command(Database(path="/tmp/run_1/input_output_database.sqlite3"))

@@ -2,7 +2,7 @@
 
 ``Bridge`` (service.py) listens for the toolchain's database notifications, reads each run's
 database into a :class:`~spinnlive.bridge.session.Session`, points the LPG IP tags at itself and
-then streams: live output to ``spikes/<label>`` (live_input.py, zmq_side.py), ``inject/<label>``
+then streams: live output to ``spikes/<label>`` (live_output.py, publisher.py), ``inject/<label>``
 and ``rates/<label>`` to the board (injection.py), a JSON description on the discovery socket,
 ``lifecycle`` and ``stats`` topics. docs/wire-format.md is the contract with clients;
 :mod:`spinnlive.client` is the Python one. ``python -m spinnlive.bridge`` runs one.

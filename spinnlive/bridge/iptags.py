@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from spinnlive.bridge.live_input import Address, LiveSocket
+from spinnlive.bridge.live_output import Address, LiveSocket
 from spinnlive.bridge.session import OutputTag
 from spinnlive.protocol.sdp import IPTagSetRequest, encode_iptag_set
 

@@ -43,10 +43,10 @@ from spinnlive.bridge.config import HEADER, BridgeConfig, bind_endpoint
 from spinnlive.bridge.confirmation import READY_TOPIC, ConfirmationHold, parse_ready
 from spinnlive.bridge.injection import Rejected, plan
 from spinnlive.bridge.iptags import TagPointer
-from spinnlive.bridge.live_input import Datagram, LiveSocket, TickAssembler
+from spinnlive.bridge.live_output import Datagram, LiveSocket, TickAssembler
+from spinnlive.bridge.publisher import Publisher, make_xpub
 from spinnlive.bridge.session import Session
 from spinnlive.bridge.stats import BridgeStatistics, StreamCounters, UdpStatistics
-from spinnlive.bridge.zmq_side import Publisher, make_xpub
 from spinnlive.errors import SpinnliveError
 from spinnlive.protocol.handshake import Paused, Started
 from spinnlive.transport.listener import Listener

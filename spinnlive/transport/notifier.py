@@ -40,7 +40,14 @@ from spinnlive.errors import (
     RemoteProtocolError,
     TransportError,
 )
-from spinnlive.protocol.handshake import DatabaseReady, Event, NotifierConnection, Paused, Started, State
+from spinnlive.protocol.handshake import (
+    DatabaseReady,
+    Event,
+    NotifierConnection,
+    Paused,
+    Started,
+    State,
+)
 from spinnlive.transport.udp import EndpointStatistics, UdpEndpoint, open_endpoint
 
 __all__ = ["ListenerAddress", "Notifier", "NotifierPeerStatistics"]
