@@ -45,7 +45,7 @@ import numpy.typing as npt
 import zmq
 import zmq.asyncio
 
-from spinnlive.bridge.accounting import SpikeStreamStatistics, StreamLedger
+from spinnlive.wire.ledger import SpikeStreamStatistics, StreamLedger
 from spinnlive.bridge.config import DEFAULT_DISCOVERY, FLAG_JSON, HEADER
 from spinnlive.errors import LocalProtocolError, TransportError
 
@@ -82,7 +82,7 @@ class SpikeStream:
 
     One SUB socket, subscribed to the topic, to ``lifecycle`` and ``stats`` (which may carry
     totals) and to this stream's ``sync/<token>``s. Every message goes into the
-    :class:`~spinnlive.bridge.accounting.StreamLedger` when it is read off the socket; spike
+    :class:`~spinnlive.wire.ledger.StreamLedger` when it is read off the socket; spike
     batches then wait in a deque until iterated, so a :meth:`checkpoint` can read past them.
     """
 

@@ -1,4 +1,4 @@
-"""spinnlive.bridge.accounting: a subscriber's books balance against the bridge's totals.
+"""spinnlive.wire.ledger: a subscriber's books balance against the bridge's totals.
 
 A model bridge (a list of accepted messages, each handed to ZeroMQ or dropped by the bridge, and
 each handed one delivered or dropped in this subscriber's pipe) announces its totals the way
@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spinnlive.bridge.accounting import StreamLedger
+from spinnlive.wire.ledger import StreamLedger
 
 TOPIC = "spikes/exc"
 FATES = ("delivered", "hwm", "queue_full")

@@ -1,0 +1,1 @@
+"""The ZeroMQ side's contract as sans-IO code (docs/wire-format.md)."""
