@@ -32,8 +32,8 @@ import numpy as np
 import numpy.typing as npt
 import zmq
 
-from spinnlive.bridge.config import FLAG_JSON, HEADER
 from spinnlive.errors import TransportError
+from spinnlive.wire.header import FLAG_JSON, HEADER
 
 __all__ = ["BridgeLink", "Message", "describe"]
 

@@ -29,7 +29,6 @@ Rules: every wait has a deadline; nothing here touches the adapter's data path.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -39,9 +38,10 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from spinnlive.bridge.config import HEADER
 from spinnlive.client import Client, connect
-from spinnlive.errors import ConfigurationError, TransportError
+from spinnlive.errors import ConfigurationError, RemoteProtocolError, TransportError
+from spinnlive.wire.output import Notice, decode_output
+from spinnlive.wire.topics import LIFECYCLE, STATS
 
 __all__ = ["BridgeWatch", "Interrupted", "Reconnecting", "wait_for_running"]
 
@@ -125,7 +125,7 @@ class BridgeWatch:
         sub = zmq.asyncio.Context.instance().socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.connect(self._client.endpoints["publish"])
-        for topic in (b"lifecycle", b"stats"):
+        for topic in (LIFECYCLE, STATS):
             sub.setsockopt(zmq.SUBSCRIBE, topic)
         self._sub = sub
         return self
@@ -152,16 +152,17 @@ class BridgeWatch:
                 raise Interrupted(f"no word from the bridge for {self.timeout_s:g} s")
 
     def _check(self, frames: list[bytes]) -> None:
-        if len(frames) != 3 or len(frames[1]) != HEADER.size:
-            raise Interrupted(f"a malformed {frames[0]!r} message from the bridge")
-        _, _, _, epoch, _, seq, _ = HEADER.unpack(frames[1])
+        try:
+            message = decode_output(frames)
+        except RemoteProtocolError as exc:
+            raise Interrupted(f"a malformed message from the bridge: {exc}") from None
+        epoch, seq = message.header.epoch, message.header.sequence
         if epoch != self.epoch:
             raise Interrupted(f"run epoch {epoch} replaced epoch {self.epoch}")
-        if frames[0] == b"stats":
+        if message.topic == STATS:
             if self._stats_seq is not None and seq < self._stats_seq:
                 raise Interrupted("a new bridge (its stats sequence started again)")
             self._stats_seq = seq
-        elif frames[0] == b"lifecycle":
-            event = json.loads(frames[2]).get("event")
-            if event != "started":
-                raise Interrupted(f"the bridge announced {event!r}")
+        elif message.topic == LIFECYCLE and isinstance(message, Notice):
+            if message.event != "started":
+                raise Interrupted(f"the bridge announced {message.event!r}")

@@ -34,7 +34,6 @@ import asyncio
 import itertools
 import json
 import os
-import struct
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
@@ -45,9 +44,11 @@ import numpy.typing as npt
 import zmq
 import zmq.asyncio
 
+from spinnlive.errors import RemoteProtocolError, TransportError
+from spinnlive.wire.input import Inject, InputMessage, Ready, SetRates, encode_input, ids_array
 from spinnlive.wire.ledger import SpikeStreamStatistics, StreamLedger
-from spinnlive.bridge.config import DEFAULT_DISCOVERY, FLAG_JSON, HEADER
-from spinnlive.errors import LocalProtocolError, TransportError
+from spinnlive.wire.output import Notice, decode_output
+from spinnlive.wire.topics import DEFAULT_DISCOVERY, LIFECYCLE, SPIKES, STATS, label_topic
 
 __all__ = ["Client", "SpikeStream", "SpikeStreamStatistics", "SyncClient", "SyncSpikeStream",
            "connect"]
@@ -58,7 +59,7 @@ T = TypeVar("T")
 _PUSH_LINGER_MS = 1000
 _tokens = itertools.count()
 #: Topics whose JSON bodies may carry the output totals (docs/wire-format.md §8).
-_TOTALS_TOPICS = (b"lifecycle", b"stats")
+_TOTALS_TOPICS = (LIFECYCLE, STATS)
 #: How long a checkpoint waits for one sync answer before asking again.
 _CHECKPOINT_RETRY_S = 0.5
 
@@ -68,13 +69,6 @@ async def _deadline(awaitable: Awaitable[T], timeout: float, what: str) -> T:
         return await asyncio.wait_for(awaitable, timeout)
     except asyncio.TimeoutError:
         raise TransportError(f"{what} within {timeout:g} s") from None
-
-
-def _header(frame: bytes) -> tuple[int, int, int, int, int, int]:
-    if len(frame) != HEADER.size:
-        raise TransportError(f"header frame of {len(frame)} bytes, expected {HEADER.size}")
-    version, flags, _, epoch, tick, seq, count = HEADER.unpack(frame)
-    return version, flags, epoch, tick, seq, count
 
 
 class SpikeStream:
@@ -89,7 +83,7 @@ class SpikeStream:
     def __init__(self, client: Client, label: str, *, rcvhwm: int | None = None,
                  rcvbuf: int | None = None) -> None:
         self.label = label
-        self.topic = f"spikes/{label}".encode()
+        self.topic = label_topic(SPIKES, label)
         self._name = self.topic.decode()
         self._client = client
         self._sock = client._socket(zmq.SUB)
@@ -174,22 +168,20 @@ class SpikeStream:
 
     def _take(self, frames: list[bytes]) -> None:
         """Account for one message read off the socket; keep a spike batch for iteration."""
-        if len(frames) != 3:
-            raise TransportError(f"{self._name}: message of {len(frames)} frames")
-        topic = frames[0]
-        _, flags, epoch, tick, seq, count = _header(frames[1])
-        if flags & FLAG_JSON:
-            if topic.startswith(self._sync) or topic in _TOTALS_TOPICS:
-                self._ledger.totals(json.loads(frames[2]), sync=topic.startswith(self._sync))
+        try:
+            message = decode_output(frames)
+        except RemoteProtocolError as exc:
+            raise TransportError(f"{self._name}: {exc}") from None
+        if isinstance(message, Notice):
+            ours = message.topic.startswith(self._sync)
+            if ours or message.topic in _TOTALS_TOPICS:
+                self._ledger.totals(message.body, sync=ours)
             return
-        if topic != self.topic:  # a longer label sharing our prefix
+        if message.topic != self.topic:  # a longer label sharing our prefix
             return
-        ids = np.frombuffer(frames[2], dtype="<u4")
-        if ids.size != count:
-            raise TransportError(f"{self._name}: header says {count} ids, "
-                                 f"payload has {ids.size}")
-        self._ledger.spike(epoch, seq, count)
-        self._pending.append((tick, ids, flags))
+        header = message.header
+        self._ledger.spike(header.epoch, header.sequence, header.count)
+        self._pending.append((header.tick, message.ids, header.flags))
 
     def __aiter__(self) -> AsyncIterator[tuple[int, npt.NDArray[np.uint32]]]:
         return self
@@ -258,22 +250,19 @@ class Client:
     async def inject(self, label: str, ids: npt.ArrayLike, tick: int | None = None) -> None:
         """Make neurons ``ids`` of injector ``label`` spike now, or AT ``tick`` (the engine
         holds stamped input until its tick; wire-format.md §4)."""
-        frames = [f"inject/{label}".encode(), _ids(ids).tobytes()]
-        if tick is not None:
-            frames.append(struct.pack("<I", tick))
-        await self._send(frames)
+        await self.send(Inject(label, ids_array(ids), tick))
 
     async def ready(self, epoch: int) -> None:
         """Release the confirmation a ``--hold-confirmation`` bridge holds for ``epoch``."""
-        await self._send([b"ready", struct.pack("<I", epoch)])
+        await self.send(Ready(epoch))
 
     async def set_rates(self, label: str, ids: npt.ArrayLike, rates: npt.ArrayLike) -> None:
         """Set the Poisson rates (Hz) of neurons ``ids`` of ``label`` (live rate control)."""
-        id_array = _ids(ids)
-        rate_array = np.asarray(rates, dtype="<f4").ravel()
-        if rate_array.shape != id_array.shape:
-            raise LocalProtocolError(f"{id_array.size} ids but {rate_array.size} rates")
-        await self._send([f"rates/{label}".encode(), id_array.tobytes(), rate_array.tobytes()])
+        await self.send(SetRates(label, ids_array(ids), np.asarray(rates, dtype="<f4")))
+
+    async def send(self, message: InputMessage) -> None:
+        """Any input message (``inject``, ``set_rates`` and ``ready`` say it shorter)."""
+        await self._send(encode_input(message))
 
     async def _send(self, frames: list[bytes]) -> None:
         if self._push is None:
@@ -320,17 +309,6 @@ class Client:
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.close()
-
-
-def _ids(ids: npt.ArrayLike) -> npt.NDArray[np.uint32]:
-    array = np.asarray(ids)
-    if array.size == 0:
-        return np.zeros(0, dtype="<u4")
-    if array.dtype.kind not in "iu":
-        raise LocalProtocolError(f"neuron ids must be integers, got dtype {array.dtype}")
-    if int(array.min()) < 0 or int(array.max()) > 0xFFFF_FFFF:
-        raise LocalProtocolError("neuron ids must be within 0..2**32-1")
-    return array.ravel().astype("<u4")
 
 
 def connect(endpoint: str | None = None, *, timeout: float = 5.0) -> Client:

@@ -26,9 +26,9 @@ from bridge_helpers import (
 from waiting import until
 
 from spinnlive.bridge import Bridge
-from spinnlive.bridge.config import FLAG_DEADLINE, HEADER
 from spinnlive.client import connect
 from spinnlive.protocol.keys import KeyTable
+from spinnlive.wire import FLAG_DEADLINE, HEADER
 
 
 @pytest.fixture

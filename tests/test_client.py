@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 
 import numpy as np
 import pytest
@@ -19,10 +18,11 @@ from bridge_helpers import (
 )
 from closed_loop_helpers import free_port
 
-from spinnlive.bridge import HEADER, Bridge
+from spinnlive.bridge import Bridge
 from spinnlive.client import SyncClient, connect
 from spinnlive.errors import LocalProtocolError, TransportError
 from spinnlive.transport.notifier import Notifier
+from spinnlive.wire.output import encode_json, json_frames, spike_frames
 
 
 async def test_no_bridge_is_a_transport_error_naming_the_endpoint():
@@ -74,12 +74,11 @@ async def test_gaps_epochs_and_losses_are_counted_against_the_totals():
     async def answer_sync(streams: dict) -> None:
         while not (sub := await asyncio.wait_for(pub.recv(), 5)).startswith(b"\x01sync/"):
             pass
-        await pub.send_multipart([sub[1:], HEADER.pack(1, 0x80, 0, 0, 0, 0, 2),
-                                  json.dumps({"event": "sync", "streams": streams}).encode()])
+        await pub.send_multipart(json_frames(sub[1:], 1, 0, encode_json(
+            {"event": "sync", "streams": streams})))
 
     async def spike(epoch: int, seq: int, tick: int, n: int, topic=b"spikes/exc") -> None:
-        await pub.send_multipart([topic, HEADER.pack(1, 0, 0, epoch, tick, seq, n),
-                                  np.full(n, tick, np.uint32).tobytes()])
+        await pub.send_multipart(spike_frames(topic, epoch, tick, seq, np.full(n, tick, np.uint32)))
 
     server = asyncio.ensure_future(serve())
     async with connect(rep.getsockopt_string(zmq.LAST_ENDPOINT)) as client:
@@ -96,8 +95,8 @@ async def test_gaps_epochs_and_losses_are_counted_against_the_totals():
             await spike(epoch, seq, tick, received[seq])
         await spike(2, 0, 99, 4, topic=b"spikes/exc2")  # shares the prefix: not ours
         at_stats = _totals(21, 9 + 9, 30 + sum(received.values()) + sum(missed.values()), (2, 4))
-        await pub.send_multipart([b"stats", HEADER.pack(1, 0x80, 0, 2, 0, 3, 2),
-                                  json.dumps({"epoch": 2, "streams": at_stats}).encode()])
+        await pub.send_multipart(json_frames(b"stats", 2, 3, encode_json(
+            {"epoch": 2, "streams": at_stats})))
         await spike(2, 21, 8, 6)  # after the stats: received, not yet announced
         got = [(await stream.next())[0] for _ in range(7)]
         assert got == [0, 1, 2, 5, 6, 7, 8]

@@ -1,4 +1,4 @@
-"""The bridge's settings, one frozen record, and the wire constants every module shares.
+"""The bridge's settings, one frozen record (the wire's own constants live in spinnlive.wire).
 
 Rules
 -----
@@ -11,30 +11,13 @@ Rules
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from enum import Enum
 
 from spinnlive.errors import ConfigurationError
+from spinnlive.wire.topics import DEFAULT_DISCOVERY, DEFAULT_INPUT, DEFAULT_PUBLISH
 
-__all__ = [
-    "DEFAULT_DISCOVERY", "DEFAULT_INPUT", "DEFAULT_PUBLISH", "FLAG_DEADLINE", "FLAG_JSON",
-    "HEADER", "HEADER_VERSION", "BridgeConfig", "OverflowPolicy", "bind_endpoint",
-]
-
-#: The well-known endpoints a client finds without being told (docs/wire-format.md §1).
-DEFAULT_DISCOVERY = "tcp://127.0.0.1:5570"
-DEFAULT_PUBLISH = "tcp://127.0.0.1:5571"
-DEFAULT_INPUT = "tcp://127.0.0.1:5572"
-
-#: The header frame of every published message: version u8, flags u8, reserved u16,
-#: run epoch u32, tick u32, per-topic sequence u32, count u32 (20 bytes, little-endian).
-HEADER = struct.Struct("<BBHIIII")
-HEADER_VERSION = 1
-#: Flag bit: the tick was closed by the flush deadline, not by the LPG (more may follow).
-FLAG_DEADLINE = 0x01
-#: Flag bit: the payload frame is UTF-8 JSON (lifecycle, stats, sync), ``count`` its bytes.
-FLAG_JSON = 0x80
+__all__ = ["BridgeConfig", "OverflowPolicy", "bind_endpoint"]
 
 
 class OverflowPolicy(Enum):

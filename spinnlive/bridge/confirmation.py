@@ -19,22 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 
-__all__ = ["READY_TOPIC", "ConfirmationHold", "parse_ready"]
+__all__ = ["ConfirmationHold"]
 
 logger = logging.getLogger(__name__)
-
-#: The input topic that releases a held confirmation; its one frame is the epoch (u32 LE).
-READY_TOPIC = b"ready"
-_EPOCH = struct.Struct("<I")
-
-
-def parse_ready(frames: list[bytes] | list[memoryview]) -> int | None:
-    """The epoch of a well-formed ``ready`` message, or None."""
-    if len(frames) != 2 or memoryview(frames[1]).nbytes != _EPOCH.size:
-        return None
-    return int(_EPOCH.unpack(bytes(frames[1]))[0])
 
 
 class ConfirmationHold:

@@ -3,10 +3,10 @@
 Theory of operation
 -------------------
 An input message is ``[topic, ids]`` or ``[topic, ids, tick]`` for ``inject/<label>`` and
-``[topic, ids, rates]`` for ``rates/<label>`` (wire-format.md §4): ``ids`` little-endian uint32
-neuron ids, ``tick`` one little-endian uint32 (the tick at which the injector must spike),
-``rates`` little-endian float32 Hz, one per id. :func:`plan` checks the whole message first and either
-rejects it whole with a reason (nothing of it is forwarded) or returns every datagram to send,
+``[topic, ids, rates]`` for ``rates/<label>`` (wire-format.md §4), decoded and checked by
+:func:`spinnlive.wire.input.decode_input`. :func:`plan` checks the record against the run (the
+label takes this kind of input, the ids exist) and either rejects it whole with a reason
+(nothing of it is forwarded) or returns every datagram to send,
 byte for byte what sPyNNaker's clients send for the same request (protocol sheet §5.3, §5.5):
 
 * ``inject``: KEY_16_BIT packets of the raw ids, <= 127 each (``send_events``), or KEY_32_BIT
@@ -34,21 +34,20 @@ import numpy.typing as npt
 from spinnlive.bridge.session import Direction, Session, Target
 from spinnlive.protocol.eieio import EIEIODataHeader, EIEIOType, encode_events
 from spinnlive.protocol.sdp import injection_datagram
+from spinnlive.wire.input import (
+    ID_OUT_OF_RANGE,
+    NO_SESSION,
+    RATE_OUT_OF_RANGE,
+    UNKNOWN_LABEL,
+    Inject,
+    InputRejected,
+    SetRates,
+)
 
-__all__ = ["Plan", "Rejected", "parse_topic", "plan"]
+__all__ = ["Plan", "plan"]
 
 _MAX_RATE_FIXED = 0xFFFF_FFFF
-_TICK_BYTES = 4
 _HOST_BUDGET = 256  #: spinnman's UDP_MESSAGE_MAX_SIZE: 126 KEY_16 or 62 KEY_32 events with D
-
-
-class Rejected(Exception):
-    """An input message that is not forwarded; ``reason`` is the stats key."""
-
-    def __init__(self, reason: str, message: str, events: int = 0) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.events = events
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,49 +59,26 @@ class Plan:
     datagrams: tuple[bytes, ...]
 
 
-def parse_topic(topic: bytes) -> tuple[Direction, str]:
-    text = topic.decode("utf-8", errors="replace")
-    for direction in (Direction.IN, Direction.RATES):
-        if text.startswith(direction.topic_prefix):
-            return direction, text[len(direction.topic_prefix):]
-    raise Rejected("bad_topic", f"input topic {text!r} is neither inject/<label> nor rates/<label>")
-
-
-def _array(frame: bytes | memoryview, dtype: str, what: str) -> npt.NDArray[np.generic]:
-    view = memoryview(frame)
-    if view.nbytes % 4:
-        raise Rejected("bad_payload", f"{what} frame of {view.nbytes} bytes is not a whole "
-                       "number of 4-byte values")
-    return np.frombuffer(view, dtype=dtype)
-
-
-def plan(session: Session | None, frames: list[bytes] | list[memoryview]) -> Plan:
-    """Validate one input message and encode it, or raise :class:`Rejected`."""
-    if not frames:
-        raise Rejected("bad_payload", "empty message")
-    direction, label = parse_topic(bytes(frames[0]))
-    want = (2, 3) if direction is Direction.IN else (3,)
-    if len(frames) not in want:
-        raise Rejected("bad_payload", f"{direction.topic_prefix}{label} takes "
-                       f"{' or '.join(map(str, want))} frames, got {len(frames)}")
-    ids = _array(frames[1], "<u4", "ids")
+def plan(session: Session | None, message: Inject | SetRates) -> Plan:
+    """Check a decoded input message against the run and encode it, or raise
+    :class:`~spinnlive.wire.input.InputRejected`."""
+    ids = message.ids
     if session is None:
-        raise Rejected("no_session", "no database has been announced yet", ids.size)
+        raise InputRejected(NO_SESSION, "no database has been announced yet", ids.size)
+    direction = Direction.IN if isinstance(message, Inject) else Direction.RATES
+    label = message.label
     target = session.targets.get((direction, label))
     if target is None:
         known = sorted(t for d, t in session.targets if d is direction)
-        raise Rejected("unknown_label", f"no population {label!r} takes "
-                       f"{direction.topic_prefix} (known: {known})", ids.size)
+        raise InputRejected(UNKNOWN_LABEL, f"no population {label!r} takes "
+                            f"{direction.topic_prefix} (known: {known})", ids.size)
     if ids.size and int(ids.max()) >= target.size:
-        raise Rejected("id_out_of_range", f"{label!r} has ids 0..{target.size - 1}, got "
-                       f"{int(ids.max())}", ids.size)
-    if direction is Direction.IN:
-        packets = _inject(target, ids, _tick(frames[2]) if len(frames) == 3 else None)
+        raise InputRejected(ID_OUT_OF_RANGE, f"{label!r} has ids 0..{target.size - 1}, got "
+                            f"{int(ids.max())}", ids.size)
+    if isinstance(message, Inject):
+        packets = _inject(target, ids, message.tick)
     else:
-        rates = _array(frames[2], "<f4", "rates")
-        if rates.size != ids.size:
-            raise Rejected("bad_payload", f"{ids.size} ids but {rates.size} rates", ids.size)
-        packets = _rates(target, ids, rates)
+        packets = _rates(target, ids, message.rates)
     return Plan(target, int(ids.size),
                 tuple(injection_datagram(target.x, target.y, target.p, packet)
                       for packet in packets))
@@ -111,15 +87,9 @@ def plan(session: Session | None, frames: list[bytes] | list[memoryview]) -> Pla
 def _keys(target: Target, ids: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     keys = target.keys[ids.astype(np.intp)] if target.keys.size else np.full(ids.size, -1)
     if keys.size and int(keys.min()) < 0:
-        raise Rejected("id_out_of_range", f"{target.label!r} has no key for some ids", ids.size)
+        raise InputRejected(ID_OUT_OF_RANGE, f"{target.label!r} has no key for some ids",
+                            ids.size)
     return keys.astype(np.uint32)
-
-
-def _tick(frame: bytes | memoryview) -> int:
-    view = memoryview(frame)
-    if view.nbytes != _TICK_BYTES:
-        raise Rejected("bad_payload", f"the tick frame has {view.nbytes} bytes, not 4 (u32)")
-    return int(np.frombuffer(view, "<u4")[0])
 
 
 def _inject(target: Target, ids: npt.NDArray[np.uint32], tick: int | None) -> list[bytes]:
@@ -139,7 +109,7 @@ def _rates(target: Target, ids: npt.NDArray[np.uint32],
     fixed = np.rint(rates.astype(np.float64) * 65536.0)
     bad = ~np.isfinite(fixed) | (fixed < 0) | (fixed > _MAX_RATE_FIXED)
     if np.any(bad):
-        raise Rejected("rate_out_of_range", f"rates must be 0 <= Hz < 65536, got "
-                       f"{float(rates[np.flatnonzero(bad)[0]])}", ids.size)
+        raise InputRejected(RATE_OUT_OF_RANGE, f"rates must be 0 <= Hz < 65536, got "
+                            f"{float(rates[np.flatnonzero(bad)[0]])}", ids.size)
     return encode_events(_keys(target, ids), fixed.astype(np.uint32),
                          eieio_type=EIEIOType.KEY_PAYLOAD_32_BIT)

@@ -19,7 +19,7 @@ stamps each packet with its tick counter and sends a packet early only when its 
 1. a packet arrives with fewer events than a full one (the LPG's flush): closed at once;
 2. a packet from the same source carries another timestamp: the open tick closes first;
 3. ``tick_flush_s`` has passed since the tick's first packet (its last packet was full and
-   nothing followed): closed with :data:`~spinnlive.bridge.config.FLAG_DEADLINE` set.
+   nothing followed): closed with :data:`~spinnlive.wire.header.FLAG_DEADLINE` set.
 
 A closed tick's keys go through one :meth:`KeyTable.lookup` and are split by population into
 ``uint32`` neuron-id arrays, in arrival order; the ``emit`` callback publishes each. Unknown
@@ -37,11 +37,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from spinnlive.bridge.config import FLAG_DEADLINE
 from spinnlive.errors import RemoteProtocolError, TransportError
 from spinnlive.protocol.eieio import decode_live_output
 from spinnlive.protocol.keys import KeyTable
 from spinnlive.transport.kernel_buffer import DEFAULT_RCVBUF, kernel_drops, set_receive_buffer
+from spinnlive.wire.header import FLAG_DEADLINE
 
 __all__ = ["Datagram", "LiveSocket", "TickAssembler"]
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -43,35 +42,31 @@ import numpy.typing as npt
 import zmq
 import zmq.asyncio
 
-from spinnlive.bridge.config import (
-    FLAG_JSON,
-    HEADER,
-    HEADER_VERSION,
-    BridgeConfig,
-    OverflowPolicy,
-)
+from spinnlive.bridge.config import BridgeConfig, OverflowPolicy
 from spinnlive.bridge.stats import StreamCounters, StreamStatistics
+from spinnlive.wire.output import encode_json, json_frames, spike_frames
+from spinnlive.wire.topics import SYNC
 
-__all__ = ["SYNC_PREFIX", "Publisher"]
+__all__ = ["Publisher", "make_xpub"]
 
 logger = logging.getLogger(__name__)
 
-SYNC_PREFIX = b"sync/"
 _RETRY_S = 0.001
 #: pyzmq's advice: below this, copying a frame is cheaper than tracking a zero-copy one.
 _COPY_THRESHOLD = 65536
 
-#: topic, header, payload (a buffer, or a callable rendering JSON bytes at hand-off), events
-_Message = tuple[bytes, bytes, Any, int]
+_Frames = tuple[bytes, bytes, Any]
+#: the frames (or a function rendering a JSON message's frames at hand-off), and its events
+_Message = tuple[_Frames | Callable[[], _Frames], int]
 #: A JSON body, or a function making it when the message is handed to ZeroMQ.
 JsonBody = dict[str, Any] | Callable[[], dict[str, Any]]
-_COUNT_OFFSET = HEADER.size - 4
 
 
 class _Topic:
-    __slots__ = ("counters", "queue")
+    __slots__ = ("counters", "name", "queue")
 
     def __init__(self, name: bytes) -> None:
+        self.name = name
         self.counters = StreamCounters(name.decode())
         self.queue: collections.deque[_Message] = collections.deque()
 
@@ -87,6 +82,8 @@ class Publisher:
         self._topics: dict[bytes, _Topic] = {}
         self._subs: collections.Counter[bytes] = collections.Counter()
         self._wanted: dict[bytes, bool] = {}
+        #: the run epoch the bridge is in; sync answers carry it in their header (§2)
+        self.epoch = 0
         self._retry: asyncio.TimerHandle | None = None
         self._watcher: asyncio.Task[None] | None = None
 
@@ -104,44 +101,43 @@ class Publisher:
     def publish(self, topic: bytes, epoch: int, tick: int, ids: npt.NDArray[np.uint32],
                 flags: int = 0) -> None:
         """One spike batch: ``ids`` as little-endian uint32."""
-        payload = ids if ids.dtype == np.dtype("<u4") else ids.astype("<u4")
-        self._accept(topic, epoch, tick, payload, int(payload.size), flags)
+        state = self._state(topic)
+        frames = spike_frames(topic, epoch, tick, state.counters.next_sequence(), ids, flags)
+        self._accept(state, (frames, int(ids.size)))
 
     def publish_json(self, topic: bytes, epoch: int, body: JsonBody, tick: int = 0) -> None:
         """A JSON message; a callable ``body`` is called when the message is handed to ZeroMQ
         (so totals inside it match what precedes it in every pipe)."""
         make = body if callable(body) else (lambda: body)
-        self._accept(topic, epoch, tick, lambda: _json(make()), 0, FLAG_JSON)
+        sequence = self._state(topic).counters.next_sequence()
+        self._accept(self._topics[topic],
+                     (lambda: json_frames(topic, epoch, sequence, encode_json(make()), tick), 0))
 
-    def _accept(self, topic: bytes, epoch: int, tick: int, payload: Any, count: int,
-                flags: int) -> None:
+    def _state(self, topic: bytes) -> _Topic:
         state = self._topics.get(topic)
         if state is None:
             state = self._topics[topic] = _Topic(topic)
-        counters = state.counters
-        header = HEADER.pack(HEADER_VERSION, flags, 0, epoch & 0xFFFF_FFFF, tick & 0xFFFF_FFFF,
-                             counters.sequence & 0xFFFF_FFFF, count)
-        counters.sequence += 1
-        events = 0 if flags & FLAG_JSON else count
-        if not self._is_wanted(topic):
-            counters.drop("no_subscriber", events)
+        return state
+
+    def _accept(self, state: _Topic, message: _Message) -> None:
+        if not self._is_wanted(state.name):
+            state.counters.drop("no_subscriber", message[1])
             return
-        if state.queue or not self._send(state, (topic, header, payload, events)):
-            self._enqueue(state, (topic, header, payload, events))
+        if state.queue or not self._send(state, message):
+            self._enqueue(state, message)
 
     def _send(self, state: _Topic, message: _Message) -> bool:
-        topic, header, payload, events = message
-        if callable(payload):  # JSON rendered now: its totals count what went before it
-            payload = payload()
-            header = header[:_COUNT_OFFSET] + len(payload).to_bytes(4, "little")
+        frames, events = message
+        if callable(frames):  # JSON rendered now: its totals count what went before it
+            frames = frames()
         try:
-            self._sock.send_multipart((topic, header, payload), flags=zmq.NOBLOCK,
-                                      copy=_nbytes(payload) < _COPY_THRESHOLD)
+            self._sock.send_multipart(frames, flags=zmq.NOBLOCK,
+                                      copy=_nbytes(frames[2]) < _COPY_THRESHOLD)
         except zmq.Again:
             return False
         except zmq.ZMQError as exc:
             state.counters.drop("send_error", events)
-            logger.warning("publishing on %s failed: %s", topic.decode(), exc)
+            logger.warning("publishing on %s failed: %s", state.name.decode(), exc)
             return True
         state.counters.messages += 1
         state.counters.events += events
@@ -151,9 +147,9 @@ class Publisher:
         queue = state.queue
         if len(queue) >= self._limit:
             if self._policy is OverflowPolicy.DROP_NEWEST:
-                state.counters.drop("queue_full", message[3])
+                state.counters.drop("queue_full", message[1])
                 return
-            state.counters.drop("queue_full", queue.popleft()[3])
+            state.counters.drop("queue_full", queue.popleft()[1])
         queue.append(message)
         state.counters.queue_peak = max(state.counters.queue_peak, len(queue))
         if self._retry is None:
@@ -192,9 +188,9 @@ class Publisher:
             prefix = bytes(message[1:])
             if message[0] == 1:
                 self._subs[prefix] += 1
-                if prefix.startswith(SYNC_PREFIX):
+                if prefix.startswith(SYNC):
                     self._wanted.clear()
-                    self.publish_json(prefix, 0, lambda: {"event": "sync",
+                    self.publish_json(prefix, self.epoch, lambda: {"event": "sync",
                                                           "streams": self.totals()})
             elif message[0] == 0 and self._subs[prefix] > 0:
                 self._subs[prefix] -= 1
@@ -206,16 +202,12 @@ class Publisher:
 
     def statistics(self) -> dict[str, StreamStatistics]:
         return {name.decode(): state.counters.snapshot(len(state.queue), self.subscribers(name))
-                for name, state in self._topics.items() if not name.startswith(SYNC_PREFIX)}
+                for name, state in self._topics.items() if not name.startswith(SYNC)}
 
     def totals(self) -> dict[str, dict[str, Any]]:
         """Per topic, what a subscriber accounts its losses against (wire-format.md §8)."""
         return {name.decode(): state.counters.snapshot().totals()
-                for name, state in self._topics.items() if not name.startswith(SYNC_PREFIX)}
-
-
-def _json(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
+                for name, state in self._topics.items() if not name.startswith(SYNC)}
 
 
 def _nbytes(payload: Any) -> int:

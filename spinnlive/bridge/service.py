@@ -39,9 +39,9 @@ import numpy.typing as npt
 import zmq
 import zmq.asyncio
 
-from spinnlive.bridge.config import HEADER, BridgeConfig, bind_endpoint
-from spinnlive.bridge.confirmation import READY_TOPIC, ConfirmationHold, parse_ready
-from spinnlive.bridge.injection import Rejected, plan
+from spinnlive.bridge.config import BridgeConfig, bind_endpoint
+from spinnlive.bridge.confirmation import ConfirmationHold
+from spinnlive.bridge.injection import plan
 from spinnlive.bridge.iptags import TagPointer
 from spinnlive.bridge.live_output import Datagram, LiveSocket, TickAssembler
 from spinnlive.bridge.publisher import Publisher, make_xpub
@@ -51,6 +51,9 @@ from spinnlive.errors import SpinnliveError
 from spinnlive.protocol.handshake import Paused, Started
 from spinnlive.transport.listener import Listener
 from spinnlive.transport.udp import UdpEndpoint, open_endpoint
+from spinnlive.wire.header import HEADER, HEADER_VERSION
+from spinnlive.wire.input import NOT_HELD, InputRejected, Ready, decode_input
+from spinnlive.wire.topics import LIFECYCLE, READY, SPIKES, STATS, label_topic
 
 __all__ = ["Bridge"]
 
@@ -67,7 +70,7 @@ class _Epoch:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.topics = [f"spikes/{label}".encode() for label in session.output_table.labels]
+        self.topics = [label_topic(SPIKES, label) for label in session.output_table.labels]
         self.live: LiveSocket | None = None
         self.assembler: TickAssembler | None = None
         self.tags: TagPointer | None = None
@@ -176,6 +179,8 @@ class Bridge:
             self._current = None
         self._stop_refresh()
         self.epoch += 1
+        if self._publisher is not None:
+            self._publisher.epoch = self.epoch
         self._publish_lifecycle("new-epoch", database=path)
         try:
             session = (Session.empty(self.epoch) if path is None else Session.load(
@@ -253,17 +258,18 @@ class Bridge:
 
     def handle_input(self, frames: list[memoryview] | list[bytes]) -> None:
         """Validate, encode and send one input message; a rejection is counted, never raised."""
-        if frames and bytes(frames[0]) == READY_TOPIC:
-            self._ready(frames)
-            return
-        current = self._current
-        topic = bytes(frames[0]).decode("utf-8", "replace") if frames else ""
-        known = current is not None and any(p.topic == topic for p in current.session.populations)
-        counters = self._input_counters(topic if known else _INPUT_OTHER)
+        counters = self._input_counters(self._input_stream(frames))
         counters.messages += 1
+        current = self._current
         try:
-            accepted = plan(current.session if current else None, list(frames))
-        except Rejected as exc:
+            message = decode_input(frames)
+            if isinstance(message, Ready):
+                if not self._hold.ready(message.epoch):
+                    raise InputRejected(NOT_HELD, f"'ready' for epoch {message.epoch}, which "
+                                        "is not held")
+                return
+            accepted = plan(current.session if current else None, message)
+        except InputRejected as exc:
             counters.drop(exc.reason, exc.events)
             logger.warning("input rejected (%s): %s", exc.reason, exc)
             return
@@ -275,15 +281,16 @@ class Bridge:
         counters.packets += len(accepted.datagrams)
         counters.forwarded_events += accepted.events
 
-    def _ready(self, frames: list[memoryview] | list[bytes]) -> None:
-        """A client's ``ready``: release the held confirmation of its epoch."""
-        counters = self._input_counters(READY_TOPIC.decode())
-        counters.messages += 1
-        epoch = parse_ready(frames)
-        if epoch is None:
-            counters.drop("bad_payload", 0)
-        elif not self._hold.ready(epoch):
-            counters.drop("not_held", 0)
+    def _input_stream(self, frames: list[memoryview] | list[bytes]) -> str:
+        """The input stream a message is counted on: its topic when that names a population
+        (or is ``ready``), else ``input``."""
+        topic = bytes(frames[0]) if frames else b""
+        if topic == READY:
+            return READY.decode()
+        current = self._current
+        name = topic.decode("utf-8", "replace")
+        known = current is not None and any(p.topic == name for p in current.session.populations)
+        return name if known else _INPUT_OTHER
 
     def _input_counters(self, topic: str) -> StreamCounters:
         counters = self._inputs.get(topic)
@@ -307,7 +314,7 @@ class Bridge:
             "endpoints": dict(self.endpoints),
             "notify": list(self.notify_address),
             "topics": {"lifecycle": "lifecycle", "stats": "stats", "sync": "sync/<token>"},
-            "header": {"struct": HEADER.format, "size": HEADER.size, "version": 1},
+            "header": {"struct": HEADER.format, "size": HEADER.size, "version": HEADER_VERSION},
             "policy": {"overflow": self.config.overflow.value,
                        "topic_queue": self.config.topic_queue, "sndhwm": self.config.sndhwm,
                        "lossless": self.config.lossless,
@@ -354,14 +361,14 @@ class Bridge:
                 body.update(self._current.session.describe())
             publisher = self._publisher
             if event in _TOTALS_EVENTS:
-                publisher.publish_json(b"lifecycle", self.epoch,
+                publisher.publish_json(LIFECYCLE, self.epoch,
                                        lambda: {**body, "streams": publisher.totals()})
             else:
-                publisher.publish_json(b"lifecycle", self.epoch, body)
+                publisher.publish_json(LIFECYCLE, self.epoch, body)
 
     def _publish_stats(self) -> None:
         if self._publisher is not None:
-            self._publisher.publish_json(b"stats", self.epoch,
+            self._publisher.publish_json(STATS, self.epoch,
                                          lambda: self.statistics().to_json())
 
     async def _publish_stats_forever(self) -> None:

@@ -58,6 +58,11 @@ class StreamCounters:
     queue_peak: int = 0
     sequence: int = 0
 
+    def next_sequence(self) -> int:
+        """Accept one message: its sequence number (every accepted message takes one)."""
+        self.sequence += 1
+        return self.sequence - 1
+
     def drop(self, reason: str, events: int) -> None:
         self.dropped[reason] += 1
         self.dropped_events[reason] += events
