@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 
 from . import progress
-from .bridge.config import DEFAULT_DISCOVERY, BridgeConfig
+from .bridge.config import BridgeConfig
 from .bridge.options import add_input_options, input_options
 from .errors import SpinnliveError
+from .wire.topics import DEFAULT_DISCOVERY
 
 logger = logging.getLogger("spinnlive")
 

@@ -13,9 +13,10 @@ import logging
 import signal
 import sys
 
-from spinnlive.bridge.config import DEFAULT_DISCOVERY, DEFAULT_INPUT, DEFAULT_PUBLISH, BridgeConfig
+from spinnlive.bridge.config import BridgeConfig
 from spinnlive.bridge.options import add_input_options, input_options
 from spinnlive.bridge.service import Bridge
+from spinnlive.wire.topics import DEFAULT_DISCOVERY, DEFAULT_INPUT, DEFAULT_PUBLISH
 
 
 def _parser() -> argparse.ArgumentParser:
