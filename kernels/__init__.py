@@ -11,11 +11,12 @@ start-up); ``bench/bench_kernels.py`` and ``bench/bench_seed.py`` report both.
 API
 ---
 ``neurons.MODELS``: PyNN name -> ``NeuronGroup`` subclass (IF_curr_exp, IF_curr_alpha,
-IF_curr_delta, IF_cond_exp, Izhikevich). ``Model(n, dt, **params)``; ``PARAMETERS``/``STATE``
+IF_curr_delta, IF_cond_exp, IF_cond_alpha, EIF_cond_exp_isfa_ista, EIF_cond_alpha_isfa_ista,
+Izhikevich). ``Model(n, dt, **params)``; ``PARAMETERS``/``STATE``
 (PyNN defaults), ``params``/``state`` (arrays updated in place), ``set_parameters(ids=None, **a)``,
 ``set_initial_values(ids=None, **a)``, ``reset_state()``,
 ``step(exc, inh, i_ext) -> spiking indices``. ``exc``/``inh`` are positive magnitudes arriving
-this tick (nA; uS for IF_cond_exp; mV jumps for IF_curr_delta and Izhikevich); ``i_ext`` is the
+this tick (nA; uS for the conductance models; mV jumps for IF_curr_delta and Izhikevich); ``i_ext`` is the
 injected current (nA) during this tick or None. ``isyn_inh`` is recorded signed (negative).
 
 ``sources``: ``PoissonGroup(n, dt, rate, start, duration, rng)`` (``set_rates(ids, rates)``,

@@ -4,6 +4,7 @@ propagators) and ``neurons_ode`` (ODE models)."""
 from __future__ import annotations
 
 from .neuron_base import NeuronGroup
+from .neurons_cond import EIFCondAlphaIsfaIsta, EIFCondExpIsfaIsta, IFCondAlpha
 from .neurons_ode import IFCondExp, Izhikevich
 from .neurons_psc import IFCurrAlpha, IFCurrDelta, IFCurrExp
 
@@ -13,7 +14,10 @@ MODELS: dict[str, type[NeuronGroup]] = {
     "IF_curr_delta": IFCurrDelta,
     "IF_cond_exp": IFCondExp,
     "Izhikevich": Izhikevich,
+    "IF_cond_alpha": IFCondAlpha,
+    "EIF_cond_exp_isfa_ista": EIFCondExpIsfaIsta,
+    "EIF_cond_alpha_isfa_ista": EIFCondAlphaIsfaIsta,
 }
 
-__all__ = ["MODELS", "IFCondExp", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "Izhikevich",
+__all__ = ["MODELS", "EIFCondAlphaIsfaIsta", "EIFCondExpIsfaIsta", "IFCondAlpha", "IFCondExp", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "Izhikevich",
            "NeuronGroup"]

@@ -74,6 +74,27 @@ class IF_cond_exp(cells.IF_cond_exp):
     variable_map = {"v": "v", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
 
 
+class IF_cond_alpha(cells.IF_cond_alpha):
+    __doc__ = cells.IF_cond_alpha.__doc__
+    kernel_model = "IF_cond_alpha"
+    translations = _identity(cells.IF_cond_alpha)
+    variable_map = {"v": "v", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
+
+
+class EIF_cond_exp_isfa_ista(cells.EIF_cond_exp_isfa_ista):
+    __doc__ = cells.EIF_cond_exp_isfa_ista.__doc__
+    kernel_model = "EIF_cond_exp_isfa_ista"
+    translations = _identity(cells.EIF_cond_exp_isfa_ista)
+    variable_map = {"v": "v", "w": "w", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
+
+
+class EIF_cond_alpha_isfa_ista(cells.EIF_cond_alpha_isfa_ista):
+    __doc__ = cells.EIF_cond_alpha_isfa_ista.__doc__
+    kernel_model = "EIF_cond_alpha_isfa_ista"
+    translations = _identity(cells.EIF_cond_alpha_isfa_ista)
+    variable_map = {"v": "v", "w": "w", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
+
+
 class Izhikevich(cells.Izhikevich):
     __doc__ = cells.Izhikevich.__doc__
     kernel_model = "Izhikevich"
@@ -96,7 +117,8 @@ class SpikeSourceArray(cells.SpikeSourceArray):
 
 
 SUPPORTED_CELL_TYPES: tuple[type, ...] = (
-    IF_curr_exp, IF_curr_alpha, IF_curr_delta, IF_cond_exp, Izhikevich,
+    IF_curr_exp, IF_curr_alpha, IF_curr_delta, IF_cond_exp, IF_cond_alpha,
+    EIF_cond_exp_isfa_ista, EIF_cond_alpha_isfa_ista, Izhikevich,
     SpikeSourcePoisson, SpikeSourceArray,
 )
 
@@ -112,10 +134,7 @@ def _unsupported(name: str) -> type:
     return type(name, (getattr(cells, name),), {"__init__": __init__, "__doc__": __init__.__doc__})
 
 
-IF_cond_alpha = _unsupported("IF_cond_alpha")
 HH_cond_exp = _unsupported("HH_cond_exp")
-EIF_cond_alpha_isfa_ista = _unsupported("EIF_cond_alpha_isfa_ista")
-EIF_cond_exp_isfa_ista = _unsupported("EIF_cond_exp_isfa_ista")
 IF_cond_exp_gsfa_grr = _unsupported("IF_cond_exp_gsfa_grr")
 IF_facets_hardware1 = _unsupported("IF_facets_hardware1")
 SpikeSourceGamma = _unsupported("SpikeSourceGamma")
