@@ -78,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="populations given live output when the script asks for none "
                           "(default: all but the injectors)")
     run.add_argument("--no-bridge", action="store_true", help="run the script alone")
+    run.add_argument("--n-boards-required", type=_positive, default=None, metavar="N",
+                     help="embedded: map on a machine of at least N boards, as sPyNNaker's "
+                          "setup(n_boards_required=N); each board its own endpoint (spinnaker: "
+                          "the machine comes from sPyNNaker's own cfg, unchanged)")
     _bridge_options(run, DEFAULT_DISCOVERY, 0)
 
     bridge = sub.add_parser("bridge", help="attach a bridge to a toolchain started elsewhere")
@@ -105,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
         client_command.add_argument("--discovery", default=DEFAULT_DISCOVERY)
         client_command.add_argument("--timeout", type=float, default=5.0)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +158,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.clock is not None:
         os.environ["SPINNLIVE_CLOCK"] = args.clock
     argv = [str(script), *args.script_args]
+    if args.backend == "spinnaker" and args.n_boards_required is not None:
+        logger.error("--n-boards-required is for the embedded engine; on SpiNNaker the machine"
+                     " is sPyNNaker's own: setup(n_boards_required=N) in the script, or its"
+                     " cfg ([Machine] spalloc_server / machine_name / virtual_board ...)")
+        return 2
     with _bridge_beside(args) as bridge:
         if args.backend == "spinnaker":
             return _run_on_spinnaker(script, argv, bridge)
@@ -155,8 +171,9 @@ def _run(args: argparse.Namespace) -> int:
 
         progress.enable()
         logger.info("running %s on the embedded engine", script)
-        hooks = (attach_embedded(bridge.notify, args.stream) if bridge is not None
-                 else contextlib.nullcontext())
+        hooks = attach_embedded(bridge.notify if bridge is not None else None,
+                                args.stream if bridge is not None else ("none",),
+                                args.n_boards_required)
         with hooks:
             spinnaker_compat.run_script(script, args.script_args)
         engine = simulator.state.engine

@@ -172,17 +172,20 @@ def format_bridge_summary(stats: BridgeStatistics | None) -> str:
 # -- run hooks ------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def attach_embedded(notify: tuple[str, int], stream: Sequence[str]) -> Iterator[None]:
-    """While active, every ``setup()`` of spinnlive.pynn registers the bridge as a listener and
-    streams the ``--stream`` populations (:class:`spinnlive.pynn.simulator.HostHooks`)."""
+def attach_embedded(notify: tuple[str, int] | None, stream: Sequence[str],
+                    n_boards_required: int | None = None) -> Iterator[None]:
+    """While active, every ``setup()`` of spinnlive.pynn registers the bridge (``notify``; None:
+    no bridge) as a listener, streams the ``--stream`` populations and maps on at least
+    ``n_boards_required`` boards (:class:`spinnlive.pynn.simulator.HostHooks`)."""
     from .pynn import simulator
     from .pynn.simulator import HostHooks
     from .transport.notifier import ListenerAddress
 
     state = simulator.state
     saved = state.host_hooks
-    state.host_hooks = HostHooks(listeners=(ListenerAddress(notify[0], notify[1], None),),
-                                 stream=tuple(stream))
+    listeners = () if notify is None else (ListenerAddress(notify[0], notify[1], None),)
+    state.host_hooks = HostHooks(listeners=listeners, stream=tuple(stream),
+                                 n_boards_required=n_boards_required)
     try:
         yield
     finally:

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spinnlive.database.records import Configuration
+from spinnlive.database.records import Configuration, Placement
 from spinnlive.database.writer import write_database
 from spinnlive.engine.keyspace import CoreKeys, check_disjoint
-from spinnlive.engine.mapping import CHIPS_PER_BOARD, N_CORES, Mapping, map_network
+from spinnlive.engine.mapping import CHIPS_PER_BOARD, N_CORES, Mapping, machine_boards, map_network
 from spinnlive.engine.vertices import AppVertex, LiveOutputParameters, LiveOutputRequest
 from spinnlive.errors import ConfigurationError, UnknownLabelError
 
@@ -146,7 +146,7 @@ def test_lpg_first_on_core_1_then_cores_in_order_and_shared_lpgs() -> None:
         live_outputs=[LiveOutputRequest("a", shared), LiveOutputRequest("b", shared),
                       LiveOutputRequest("c")])
     assert [(lpg.label, lpg.tag, lpg.sources) for lpg in mapping.lpgs] == [
-        ("LiveSpikeReceiver", 7, ("a", "b")), ("LiveSpikeReceiver_1", 6, ("c",))]
+        ("LiveSpikeReceiver", 7, ("a", "b")), ("LiveSpikeReceiver1", 6, ("c",))]
     assert [(p.x, p.y, p.p) for p in (lpg.placement for lpg in mapping.lpgs)] == [
         (0, 0, 1), (0, 0, 2)]
     cores = [c.placement.p for v in mapping.vertices for c in v.cores]
@@ -164,34 +164,78 @@ def test_requested_tags_are_kept_and_auto_tags_avoid_them() -> None:
     assert [lpg.tag for lpg in mapping.lpgs] == [6, 7]
 
 
-def test_several_board_network_grows_the_machine_and_logs_it(
+def test_several_board_network_grows_the_machine_as_spynnaker_does(
         caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """One board more than fits: a triad (3 boards, 16x16 chips), each its own Ethernet chip
+    and address; the big population spans boards 0 and 1 but leaves through board 0's LPG."""
     per_board = CHIPS_PER_BOARD * (N_CORES - 1)
     big = AppVertex("big", 256 * (per_board + 40), "neuron")
+    vertices = [AppVertex("inj", 10, "injector"), big, AppVertex("tail", 10, "injector")]
     done: list[tuple[int, int]] = []
+    outputs = [LiveOutputRequest("big"), LiveOutputRequest("tail")]
+    assert machine_boards(vertices, outputs) == 3
     with caplog.at_level(logging.INFO, logger="spinnlive.engine.mapping"):
-        mapping = map_network([AppVertex("inj", 10, "injector"), big], board_address=BOARD,
-                              live_outputs=[LiveOutputRequest("big")],
+        mapping = map_network(vertices, board_address=BOARD, live_outputs=outputs,
                               progress=lambda d, t: done.append((d, t)))
-    assert mapping.n_boards == 2
-    assert any("2 boards" in r.getMessage() for r in caplog.records)
+    assert mapping.n_boards == 3
+    assert [(b.address, b.ethernet) for b in mapping.boards] == [
+        ("127.0.0.2", (0, 0)), ("127.0.0.3", (4, 8)), ("127.0.0.4", (8, 4))]
+    assert any("3 boards" in r.getMessage() for r in caplog.records)
     assert any("taken by Mapping" in r.getMessage() for r in caplog.records)
     assert done[-1][0] == done[-1][1] and [d for d, _ in done] == sorted(d for d, _ in done)
     chips = {(c.x, c.y): c for c in mapping.machine.chips}
-    assert len(chips) == 2 * CHIPS_PER_BOARD
+    assert len(chips) == 3 * CHIPS_PER_BOARD
+    assert (mapping.machine.width, mapping.machine.height) == (16, 16)
     placements = [c.placement for v in mapping.vertices for c in v.cores]
     placements += [lpg.placement for lpg in mapping.lpgs]
-    assert len(set(placements)) == len(placements) == per_board + 40 + 2
+    assert len(set(placements)) == len(placements) == per_board + 40 + 2 + 2 * 3
     assert all((p.x, p.y) in chips and 1 <= p.p < N_CORES for p in placements)
-    far = mapping.vertex("big").cores[-1].placement
-    assert (far.x, far.y) not in {(x, y) for x in range(8) for y in range(8)}
+    spans = {mapping.board_of(c.placement).index for c in mapping.vertex("big").cores}
+    assert spans == {0, 1}
+    tail = mapping.vertex("tail").cores[0].placement
+    assert mapping.board_of(tail).index == 1
+    # an LPG core per board and parameter set (the colour bits differ: two sets); each
+    # population's cores go to the LPG on the board of its FIRST core
+    assert [(lpg.label, lpg.tag, lpg.board, lpg.placement, lpg.sources)
+            for lpg in mapping.lpgs] == [
+        ("LiveSpikeReceiver", 7, 0, Placement(0, 0, 1), ("big",)),
+        ("LiveSpikeReceiver", 7, 1, Placement(4, 8, 1), ()),
+        ("LiveSpikeReceiver", 7, 2, Placement(8, 4, 1), ()),
+        ("LiveSpikeReceiver1", 6, 0, Placement(0, 0, 2), ()),
+        ("LiveSpikeReceiver1", 6, 1, Placement(4, 8, 2), ("tail",)),
+        ("LiveSpikeReceiver1", 6, 2, Placement(8, 4, 2), ())]
     assert_key_spaces_disjoint(mapping)
 
     path = write_database(mapping.to_database_records(), tmp_path / "db.sqlite3")
+    far = mapping.vertex("big").cores[-1].placement
     with reader(path) as db:
-        assert db.get_ip_address(far.x, far.y) == BOARD  # one endpoint for the whole machine
+        assert db.get_ip_address(far.x, far.y) == "127.0.0.3"  # its own board's Ethernet
+        assert db.get_ip_address(tail.x, tail.y) == "127.0.0.3"
+        assert db.get_ip_address(0, 0) == "127.0.0.2"
         atom_to_key = db.get_atom_id_to_key_mapping("big")
         assert atom_to_key[big.n_atoms - 1] == int(mapping.keys("big")[-1])
+        assert db.get_live_output_details("big", "LiveSpikeReceiver")[3:] == (
+            "127.0.0.2", 7, 0, 0)
+        assert db.get_live_output_details("tail", "LiveSpikeReceiver")[3:] == (
+            "127.0.0.3", 6, 4, 8)
+
+
+@pytest.mark.parametrize(("asked", "boards", "size"), [
+    (1, 1, (8, 8)), (2, 3, (16, 16)), (3, 3, (16, 16)), (4, 6, (28, 16)), (6, 6, (28, 16)),
+    (7, 12, (28, 28))])
+def test_boards_asked_for_give_spynnakers_machine(asked: int, boards: int,
+                                                   size: tuple[int, int]) -> None:
+    mapping = map_network([AppVertex("a", 5, "neuron")], board_address=BOARD,
+                          n_boards_required=asked)
+    assert (mapping.n_boards, (mapping.machine.width, mapping.machine.height)) == (boards, size)
+    geometry = pytest.importorskip("spinn_machine.spinnaker_triad_geometry")
+    if boards > 1:  # spinn_machine's own Ethernet chips, in its order
+        assert [b.ethernet for b in mapping.boards] == geometry.SpiNNakerTriadGeometry \
+            .get_spinn5_geometry().get_potential_ethernet_chips(*size)
+    for board in mapping.boards:
+        on_board = [c for c in mapping.machine.chips if c.nearest_ethernet == board.ethernet]
+        assert len(on_board) == CHIPS_PER_BOARD
+        assert [c.ip_address for c in on_board if c.ip_address] == [board.address]
 
 
 # --------------------------------------------------------------------------- the database

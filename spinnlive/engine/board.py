@@ -166,14 +166,20 @@ class BoardEndpoint:
     def name(self) -> str:
         return f"{self.address[0]}:{self.address[1]}"
 
-    def load(self, mapping: EngineMapping, controls: Mapping[str, str] | None = None) -> None:
-        """Take a (new) mapping: its injection targets and its IP tags' configured targets.
+    def load(self, mapping: EngineMapping, controls: Mapping[str, str] | None = None,
+             board: int = 0) -> None:
+        """Take a (new) mapping as its board ``board``: the injection targets on that board's
+        chips and that board's IP tags with their configured targets.
 
         ``controls`` maps rate-control labels to Poisson labels when they are not named
-        ``<poisson>_control``. Like loading a new application, this resets every tag.
+        ``<poisson>_control``. Like loading a new application, this resets every tag. An
+        injector on another board is not reachable here (``unknown_core``): a board's Ethernet
+        serves its own chips, and every client addresses the board ``get_ip_address`` names.
         """
-        self._decoder = InjectionDecoder(targets_from_mapping(mapping, controls))
-        self.tags.load(default_tag_targets(mapping))
+        self._decoder = InjectionDecoder(
+            [t for t in targets_from_mapping(mapping, controls)
+             if mapping.chip_boards[t.core[:2]] == board])
+        self.tags.load(default_tag_targets(mapping, board))
 
     def drain(self, tick: int | None = None) -> TickInjections:
         """Tick thread, at the start of ``tick`` (None: ``tick_source()``): everything injected

@@ -5,12 +5,12 @@ Theory of operation
 The engine plays the board and the toolchain at once, so a live client (sPyNNaker's own
 ``SpynnakerLiveSpikesConnection`` included) sees what it would see on hardware:
 
-1. :meth:`LiveIO.open_board` binds the board endpoint on its own loopback address at port
-   17893 (:class:`~spinnlive.engine.board.BoardEndpoint`); that address is the Ethernet chip's
-   IP in the mapping and the database.
-2. :meth:`LiveIO.load` takes a mapping: writes the I/O database into the run folder, gives the
-   board its injection targets and IP tags, and builds the live packet gatherers
-   (:class:`~spinnlive.engine.live_output.LiveOutput`) that read those tags.
+1. :meth:`LiveIO.open_boards` binds one board endpoint per board of the machine, each on its
+   own loopback address at port 17893 (:class:`~spinnlive.engine.board.BoardEndpoint`); those
+   addresses are the Ethernet chips' IPs in the mapping and the database.
+2. :meth:`LiveIO.load` takes a mapping: writes the I/O database into the run folder, gives each
+   board the injection targets on its chips and its IP tags, and builds the live packet
+   gatherers (:class:`~spinnlive.engine.live_output.LiveOutput`) that read those tags.
 3. Every run step is bracketed by :meth:`begin_step` (DATABASE(path) to every listener, wait
    for the confirmations under one deadline, then START_RESUME) and :meth:`end_step`
    (STOP_PAUSE), as the hardware path of sPyNNaker does (protocol sheet §3.2, quirk 7.1).
@@ -73,7 +73,7 @@ class LiveIO:
         self.keep_database = keep_database
         self._board_host, self._board_port = board_host, board_port
         self._loop = LoopThread("spinnlive-live-io")
-        self.board: BoardEndpoint | None = None
+        self.boards: list[BoardEndpoint] = []
         self.live_output: LiveOutput | None = None
         self.database: Path | None = None
         self._notifier: Notifier | None = None
@@ -81,30 +81,46 @@ class LiveIO:
         self._closed = False
 
     # ------------------------------------------------------------------ set-up (PyNN thread)
-    def open_board(self, tick_source: Callable[[], int]) -> str:
-        """Bind the board endpoint (once); returns its IP, the mapping's board address."""
-        if self.board is None:
-            self.board = self._loop.run(
-                BoardEndpoint.open(self._board_host, self._board_port, tick_source=tick_source),
-                _SETUP_TIMEOUT_S, "opening the board endpoint")
-        return self.board.address[0]
+    @property
+    def board(self) -> BoardEndpoint | None:
+        """The first board (the only one of a one-board machine)."""
+        return self.boards[0] if self.boards else None
+
+    def open_boards(self, n_boards: int, tick_source: Callable[[], int]) -> list[str]:
+        """Bind board endpoints until there are ``n_boards`` (a remap may need more; extra ones
+        stay open, unused); returns the first ``n_boards`` IPs, the mapping's board addresses.
+
+        A given ``board_host`` is the first board's; the others take free loopback addresses."""
+        while len(self.boards) < n_boards:
+            host = self._board_host if not self.boards else None
+            self.boards.append(self._loop.run(
+                BoardEndpoint.open(host, self._board_port, tick_source=tick_source),
+                _SETUP_TIMEOUT_S, f"opening board endpoint {len(self.boards)}"))
+        return [board.address[0] for board in self.boards[:n_boards]]
 
     def load(self, mapping: EngineMapping, run_number: int,
              controls: Mapping[str, str] | None = None) -> Path:
-        """Write ``mapping``'s database and load it into the board and live output."""
-        if self.board is None:
-            raise RuntimeError("open_board() before load()")
+        """Write ``mapping``'s database and load it into the boards and live output."""
+        if len(self.boards) < mapping.n_boards:
+            raise RuntimeError("open_boards() before load()")
         path = self._folders.database_path(run_number)
         old = self.database
         self.database = write_database(mapping.to_database_records(), path)
         if old is not None and old != self.database and not self.keep_database:
             self._folders.discard(old)
-        board = self.board
-        self._loop.call(lambda: board.load(mapping, controls), _SETUP_TIMEOUT_S)
+        boards = self.boards[:mapping.n_boards]
+
+        def load_boards() -> None:
+            for index, board in enumerate(boards):
+                board.load(mapping, controls, index)
+
+        self._loop.call(load_boards, _SETUP_TIMEOUT_S)
         if self.live_output is not None:
             self.live_output.close()
-        self.live_output = LiveOutput(mapping, board.tags) if mapping.lpgs else None
-        logger.info("I/O database written to %s; board %s", self.database, board.name)
+        self.live_output = (LiveOutput(mapping, [b.tags for b in boards]) if mapping.lpgs
+                            else None)
+        logger.info("I/O database written to %s; board%s %s", self.database,
+                    "s" if len(boards) > 1 else "", ", ".join(b.name for b in boards))
         return self.database
 
     # ------------------------------------------------------------------ run steps (PyNN thread)
@@ -117,8 +133,8 @@ class LiveIO:
         logger.info("** Notifying external sources that the database is ready for reading **")
         self._loop.run(notifier.notify_database(path), self.confirmation_timeout + 5.0,
                        "the database notification")
-        if self.board is not None:  # what listeners injected before confirming is queued now
-            self._loop.run(self.board.settle(), _SETUP_TIMEOUT_S, "settling the board endpoint")
+        for board in self.boards:  # what listeners injected before confirming is queued now
+            self._loop.run(board.settle(), _SETUP_TIMEOUT_S, f"settling board {board.name}")
         logger.info("** Sending start / resume message to external sources **")
         self._loop.run(notifier.start(), _SETUP_TIMEOUT_S, "START_RESUME")
 
@@ -143,9 +159,19 @@ class LiveIO:
 
     # ------------------------------------------------------------------ tick thread
     def drain(self, tick: int | None = None) -> TickInjections:
-        """What was injected untimed before ``tick`` began, or stamped ``tick`` (never blocks)."""
-        board = self.board
-        return EMPTY_INJECTIONS if board is None else board.drain(tick)
+        """What was injected untimed before ``tick`` began, or stamped ``tick``, on every board
+        (never blocks). An injector sits on one board, so the boards' labels never meet."""
+        boards = self.boards
+        if len(boards) == 1:
+            return boards[0].drain(tick)
+        merged = EMPTY_INJECTIONS
+        for board in boards:
+            part = board.drain(tick)
+            if part.empty:
+                continue
+            merged = part if merged.empty else TickInjections(
+                {**merged.spikes, **part.spikes}, {**merged.rates, **part.rates})
+        return merged
 
     def emit(self, tick: int, spikes: Mapping[str, np.ndarray]) -> None:
         """Send ``tick``'s spikes through the live packet gatherers (never blocks)."""
@@ -155,12 +181,14 @@ class LiveIO:
     # ------------------------------------------------------------------ reporting, closing
     def summary(self) -> LiveIOSummary:
         notifier, board, output = self._notifier, self.board, self.live_output
+        boards = () if self._closed else tuple(b.statistics() for b in self.boards)
         return LiveIOSummary(
             board_address=None if board is None else board.address,
             database=None if self.database is None else str(self.database),
             listeners=() if notifier is None else notifier.statistics(),
-            board=None if board is None or self._closed else board.statistics(),
-            live_output=None if output is None else output.statistics())
+            board=boards[0] if boards else None,
+            live_output=None if output is None else output.statistics(),
+            boards=boards)
 
     def close(self) -> None:
         """Close every socket, stop the loop thread, delete the database unless kept."""
@@ -170,8 +198,8 @@ class LiveIO:
         try:
             if self._notifier is not None:
                 self._loop.call(self._notifier.close, _SETUP_TIMEOUT_S)
-            if self.board is not None:
-                self._loop.run(self.board.aclose(), _SETUP_TIMEOUT_S, "closing the board")
+            for board in self.boards:
+                self._loop.run(board.aclose(), _SETUP_TIMEOUT_S, f"closing board {board.name}")
         finally:
             if self.live_output is not None:
                 self.live_output.close()

@@ -20,7 +20,10 @@ each gatherer sends them the way live_packet_gather.c (FEC 7.x) does:
   the rest is counted (``packet_cap``), not dropped silently.
 * **Timestamp** = the engine tick the spikes happened in: the LPG's counter starts at 0 on the
   first tick and continues across runs, which is what the engine's tick counter does.
-* **Destination**: the IP tag's current target in the shared :class:`TagTable`, which the board
+* **Boards.** Each board of the mapping has its own :class:`TagTable` and its own socket, bound
+  on that board's address, so a gatherer sends from the board it sits on, as a board's Ethernet
+  does; LPG cores that no population feeds send nothing.
+* **Destination**: the IP tag's current target in its board's :class:`TagTable`, which the board
   endpoint updates when a client reprograms the tag (SCP IP-tag set with use_sender). Before
   that, the database's host:port when it is a real address (``localhost`` and ``.`` are the host
   itself, 127.0.0.1, as the tag loader makes them); ``0.0.0.0`` has no target and the packets are
@@ -36,7 +39,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,10 +87,11 @@ def resolve_tag_host(host: str, port: int) -> Address | None:
                                      ) from None
 
 
-def default_tag_targets(mapping: EngineMapping) -> dict[int, TagTarget]:
-    """The targets the mapping's IP tags have before any client reprograms them."""
+def default_tag_targets(mapping: EngineMapping, board: int = 0) -> dict[int, TagTarget]:
+    """The targets board ``board``'s IP tags have before any client reprograms them."""
     return {lpg.tag: TagTarget(resolve_tag_host(lpg.parameters.host, lpg.parameters.port),
-                               lpg.parameters.strip_sdp) for lpg in mapping.lpgs}
+                               lpg.parameters.strip_sdp)
+            for lpg in mapping.lpgs if lpg.board == board}
 
 
 class TagTable:
@@ -139,7 +143,7 @@ class _Gatherer:
             raise ConfigurationError(
                 f"live output {lpg.label}: timestamps go in the payload prefix or in each"
                 " payload, not both")
-        self.label, self.tag, self.sources = lpg.label, lpg.tag, lpg.sources
+        self.label, self.tag, self.sources, self.board = lpg.label, lpg.tag, lpg.sources, lpg.board
         self.wide = etype.key_bytes == 4
         self.has_payload = etype.has_payload
         self.timestamps = p.payload_as_time_stamps
@@ -193,22 +197,31 @@ class _Gatherer:
 
 
 class LiveOutput:
-    """The live packet gatherers of one mapping, sending through one non-blocking socket."""
+    """The live packet gatherers of one mapping, sending through one non-blocking socket per
+    board (``tags``: one table per board of the mapping, or the one board's table)."""
 
-    def __init__(self, mapping: EngineMapping, tags: TagTable, *,
+    def __init__(self, mapping: EngineMapping, tags: TagTable | Sequence[TagTable], *,
                  local_host: str | None = None) -> None:
-        self._gatherers = tuple(_Gatherer(lpg, mapping) for lpg in mapping.lpgs)
-        self._tags = tags
+        self._gatherers = tuple(_Gatherer(lpg, mapping) for lpg in mapping.lpgs if lpg.sources)
+        self._tags = [tags] if isinstance(tags, TagTable) else list(tags)
+        if len(self._tags) != mapping.n_boards:
+            raise ConfigurationError(
+                f"live output needs one tag table per board: {mapping.n_boards} boards,"
+                f" {len(self._tags)} tables")
         #: every population with live output (the labels :meth:`emit` looks for)
         self.sources = tuple(dict.fromkeys(s for g in self._gatherers for s in g.sources))
-        host = local_host or mapping.board_address
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            self._sock.bind((host, 0))
-        except OSError as error:
-            self._sock.close()
-            raise TransportError(f"live output cannot bind a socket on {host}: {error}") from None
-        self._sock.setblocking(False)
+        self._socks: list[socket.socket] = []
+        for board in mapping.boards:
+            host = local_host or board.address
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._socks.append(sock)
+            try:
+                sock.bind((host, 0))
+            except OSError as error:
+                self.close()
+                raise TransportError(
+                    f"live output cannot bind a socket on {host}: {error}") from None
+            sock.setblocking(False)
         self._ticks = self._packets = self._events = self._bytes = 0
         self._last_tick = -1
         self._dropped = DropCounter(logger, "live output (packets)")
@@ -217,8 +230,13 @@ class LiveOutput:
 
     @property
     def local_address(self) -> Address:
-        host, port = self._sock.getsockname()[:2]
-        return (host, port)
+        """The first board's sending address."""
+        return self.local_addresses[0]
+
+    @property
+    def local_addresses(self) -> tuple[Address, ...]:
+        """Each board's sending address, in board order."""
+        return tuple((s.getsockname()[0], s.getsockname()[1]) for s in self._socks)
 
     def emit(self, tick: int, spikes: Mapping[str, npt.NDArray[np.integer]]) -> None:
         """Send the spikes of ``tick`` (atom ids per population label); never blocks.
@@ -239,18 +257,19 @@ class LiveOutput:
                 over = packets[g.cap:]
                 self._drop("packet_cap", len(over), sum(p[0] for p in over), g.label)
                 packets = packets[:g.cap]
-            target = self._tags.target(g.tag)
+            target = self._tags[g.board].target(g.tag)
             if target is None or target.address is None:
                 self._drop("no_target", len(packets), sum(p[0] for p in packets),
                            f"{g.label}: tag {g.tag} has no target (no client set it yet)")
                 continue
+            sock = self._socks[g.board]
             for packet in packets:
-                self._send(packet if target.strip_sdp else g.sdp + packet, target.address,
+                self._send(sock, packet if target.strip_sdp else g.sdp + packet, target.address,
                            packet[0])
 
-    def _send(self, data: bytes, address: Address, n_events: int) -> None:
+    def _send(self, sock: socket.socket, data: bytes, address: Address, n_events: int) -> None:
         try:
-            self._sock.sendto(data, address)
+            sock.sendto(data, address)
         except BlockingIOError:
             self._drop("would_block", 1, n_events, address)
         except OSError as error:  # e.g. ICMP refusals reported on a later send
@@ -271,7 +290,8 @@ class LiveOutput:
             dropped_events=self._dropped_events.snapshot())
 
     def close(self) -> None:
-        self._sock.close()
+        for sock in self._socks:
+            sock.close()
 
     def __enter__(self) -> LiveOutput:
         return self

@@ -13,16 +13,26 @@ requests and the run configuration and produces a frozen :class:`Mapping`, which
 3. **Live output.** Requests with equal parameters (and equal colour mask) share one live
    packet gatherer (LPG) and one IP tag, as sPyNNaker's plugin manager does. Tags are the
    requested ones, else taken from the top of 1..7 (the reason sPyNNaker's first LPG gets 7).
-4. **Place** on a virtual SpiNN-5 machine: 48 chips per board in the 8x8 hexagon, 18 cores per
-   chip, core 0 the monitor. LPGs go first, on chip (0, 0) from core 1 as in sPyNNaker, then
-   every application core in vertex order, filling chips in (x, y) order. A network needing
-   more cores than a board gets more boards, tiled as 8x8 blocks (logged).
+4. **Machine** (:func:`machine_boards`): one SpiNN-5 board (8x8 chips) or, when the network
+   needs more cores or ``n_boards_required`` asks for more, the machine sPyNNaker's virtual
+   board and spalloc give for that many boards: a rectangle of triads (``12 w + 4`` by
+   ``12 h + 4`` chips, 3 boards per triad, no wrap-around), each board's Ethernet chip at a
+   triad root (0, 0), (4, 8), (8, 4) plus multiples of 12, in spinn_machine's order. Each board
+   has its own address (one board endpoint each, as each real board has its own Ethernet);
+   every chip names its own board's Ethernet chip as its nearest.
+5. **Place**: the LPGs first, on every board's Ethernet chip from core 1, as sPyNNaker's LPG
+   splitter makes one LPG core per Ethernet chip for each parameter set; then every application
+   core in vertex order, board by board, filling each board's chips in (x, y) order.
+6. **Route live output** as sPyNNaker's LPG splitter does: every core of a live-output
+   population sends to the LPG on the board of the population's FIRST core, so a population
+   whose cores span boards still leaves through one board (its spikes cross the board links).
 
 Rules
 -----
-* The engine is ONE endpoint at the board address, so chip (0, 0) is the only Ethernet chip and
-  every chip names it as its nearest Ethernet chip: ``get_ip_address(x, y)`` then gives the
-  board address for every core (also sidestepping protocol sheet §7.10).
+* ``get_ip_address(x, y)`` gives each core's own board address (the nearest Ethernet chip);
+  an injector is reached through the board it sits on.
+* Tags are per board: every LPG parameter set holds the same tag on every board (7, then 6 ...),
+  so a board's 7 tags bound the number of parameter sets.
 * System vertices (ExtraMonitor, PacketGatherer) are not modelled: the engine has none, so
   application cores start right after the LPGs (sPyNNaker's own cores numbers differ there).
 * The database carries events only where sPyNNaker writes them (§4.2): injection-mode vertices
@@ -34,6 +44,7 @@ Rules
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -55,8 +66,9 @@ from spinnlive.errors import ConfigurationError, UnknownLabelError
 from spinnlive.protocol.keys import core_keys
 
 __all__ = [
-    "AppVertex", "CoreMapping", "LiveOutputParameters", "LiveOutputRequest", "LpgMapping",
-    "Mapping", "VertexKind", "VertexMapping", "map_network",
+    "AppVertex", "Board", "CoreMapping", "LiveOutputParameters", "LiveOutputRequest",
+    "LpgMapping", "Mapping", "VertexKind", "VertexMapping", "consecutive_addresses",
+    "machine_boards", "map_network",
 ]
 
 logger = logging.getLogger(__name__)
@@ -67,6 +79,8 @@ Progress = Callable[[int, int], None]
 N_CORES = 18  # per chip, SpiNN-5
 CHIPS_PER_BOARD = 48
 BOARD_SIDE = 8
+TRIAD_SIDE = 12  # a triad of boards repeats every 12 chips in x and y
+_TRIAD_ROOTS = ((0, 0), (4, 8), (8, 4))  # Ethernet chips of a triad's three boards
 _IP_TAGS = range(1, 8)  # pacman's tags per Ethernet chip
 
 
@@ -74,6 +88,15 @@ def board_chip_offsets() -> list[tuple[int, int]]:
     """The 48 (x, y) chip offsets of a SpiNN-5 board within its 8x8 box, in (x, y) order."""
     return [(x, y) for x in range(BOARD_SIDE) for y in range(BOARD_SIDE)
             if -4 < x - y < 5]  # row y holds x from max(0, y-4) to min(7, y+4)
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """One board of the virtual machine: its Ethernet chip and that chip's IP (its endpoint)."""
+
+    index: int
+    address: str
+    ethernet: tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,27 +140,45 @@ class VertexMapping:
 
 @dataclass(frozen=True, slots=True)
 class LpgMapping:
-    """One live packet gatherer: the sources it forwards and the IP tag it sends through."""
+    """One live packet gatherer core: the sources it forwards and the IP tag it sends through.
 
-    label: str  #: ``LiveSpikeReceiver``, then ``LiveSpikeReceiver_1`` ... (the reader's LIKE)
+    A parameter set has one such core on every board (all labelled ``LiveSpikeReceiver``, the
+    reader's LIKE); their application vertex is ``label``."""
+
+    label: str  #: ``LiveSpikeReceiver``, then ``LiveSpikeReceiver1`` ... as sPyNNaker names them
     parameters: LiveOutputParameters
     received_key_mask: int
     translated_key_right_shift: int
     tag: int
-    placement: db.Placement
-    sources: tuple[str, ...]  #: population labels, in request order
+    placement: db.Placement  #: on its board's Ethernet chip
+    sources: tuple[str, ...]  #: population labels whose first core is on this board
+    board: int = 0  #: index into :attr:`Mapping.boards`
 
 
 @dataclass(frozen=True, slots=True)
 class Mapping:
     """The whole mapping of one network on the virtual machine."""
 
-    board_address: str
+    boards: tuple[Board, ...]
     configuration: db.Configuration
     machine: db.Machine
-    n_boards: int
     vertices: tuple[VertexMapping, ...]
-    lpgs: tuple[LpgMapping, ...]
+    lpgs: tuple[LpgMapping, ...]  #: every LPG core: parameter set by parameter set, board order
+
+    @property
+    def n_boards(self) -> int:
+        return len(self.boards)
+
+    @property
+    def board_address(self) -> str:
+        """The first board's address (the only one on a one-board machine)."""
+        return self.boards[0].address
+
+    chip_boards: dict[tuple[int, int], int] = field(repr=False, compare=False)
+
+    def board_of(self, placement: db.Placement) -> Board:
+        """The board whose chips hold ``placement``."""
+        return self.boards[self.chip_boards[(placement.x, placement.y)]]
 
     def vertex(self, label: str) -> VertexMapping:
         for vertex in self.vertices:
@@ -166,14 +207,16 @@ class Mapping:
             for v in self.vertices}
         apps = [db.ApplicationVertex(label, mvs) for label, mvs in cores.items()]
         edges: list[db.LpgEdge] = []
+        lpg_cores: dict[str, list[db.MachineVertex]] = {}
         for lpg in self.lpgs:
-            tag = db.IPTag(lpg.tag, self.board_address, lpg.parameters.host,
+            tag = db.IPTag(lpg.tag, self.boards[lpg.board].address, lpg.parameters.host,
                            lpg.parameters.port, lpg.parameters.strip_sdp)
-            lpg_core = db.MachineVertex(lpg.label, lpg.placement, ip_tags=(tag,))
-            apps.append(db.ApplicationVertex(lpg.label, (lpg_core,)))
+            lpg_core = db.MachineVertex(db.DEFAULT_LPG_LABEL, lpg.placement, ip_tags=(tag,))
+            lpg_cores.setdefault(lpg.label, []).append(lpg_core)
             edges.extend(db.LpgEdge(core, lpg_core, partition)
                          for source in lpg.sources for core in cores[source]
                          for partition in lpg.parameters.partition_ids)
+        apps.extend(db.ApplicationVertex(label, tuple(mvs)) for label, mvs in lpg_cores.items())
         return db.Mapping(self.machine, tuple(apps), self.configuration, tuple(edges))
 
 
@@ -195,16 +238,20 @@ class _Timer:
 def map_network(
     vertices: Sequence[AppVertex],
     *,
-    board_address: str,
+    board_address: str | Sequence[str],
     live_outputs: Sequence[LiveOutputRequest] = (),
     configuration: db.Configuration | None = None,
     progress: Progress | None = None,
     max_boards: int | None = None,
+    n_boards_required: int | None = None,
 ) -> Mapping:
-    """Map ``vertices`` (in key-allocation order) onto a virtual machine at ``board_address``.
+    """Map ``vertices`` (in key-allocation order) onto a virtual machine.
 
-    To reproduce sPyNNaker's keys exactly, give the vertices in the order their first outgoing
-    partition was made (projections in script order, live outputs at run time).
+    ``board_address`` is one address per board of the machine the network needs
+    (:func:`machine_boards` says how many), or the first board's address, the others then
+    following it (127.0.0.2, 127.0.0.3 ...; see :func:`consecutive_addresses`). To reproduce sPyNNaker's keys exactly,
+    give the vertices in the order their first outgoing partition was made (projections in
+    script order, live outputs at run time).
     """
     timer = _Timer()
     begin = stage = timer.now()
@@ -222,17 +269,21 @@ def map_network(
 
     groups = _group_sources(live_outputs, by_label)
     tags = _allocate_tags([params for (params, _, _), _ in groups])
-    n_cores = len(groups) + sum(len(s) for s in slices)
-    n_boards, machine = _virtual_machine(n_cores, board_address, max_boards)
-    cores = _core_sequence(machine)
-    lpgs = tuple(
-        LpgMapping(db.DEFAULT_LPG_LABEL if i == 0 else f"{db.DEFAULT_LPG_LABEL}_{i}",
-                   params, mask, shift, tag, next(cores), tuple(sources))
-        for i, (((params, mask, shift), sources), tag) in enumerate(zip(groups, tags)))
-    for lpg in lpgs:
-        if lpg.label in by_label:
-            raise ConfigurationError(
-                f"population label {lpg.label!r} is the name of a live packet gatherer; rename it")
+    n_boards = machine_boards(vertices, live_outputs, n_boards_required=n_boards_required,
+                              max_boards=max_boards)
+    addresses = (consecutive_addresses(board_address, n_boards)
+                 if isinstance(board_address, str) else list(board_address))
+    if len(addresses) != n_boards:
+        raise ConfigurationError(
+            f"the network is mapped on {n_boards} boards but {len(addresses)} board addresses"
+            f" were given ({addresses}); give one per board")
+    boards, machine = _virtual_machine(addresses)
+    chip_boards = {(c.x, c.y): b.index for b in boards for c in machine.chips
+                   if c.nearest_ethernet == b.ethernet}
+    lpg_placements = [[db.Placement(*b.ethernet, 1 + g) for b in boards]
+                      for g in range(len(groups))]
+    used = {p for per_group in lpg_placements for p in per_group}
+    cores = (p for p in _core_sequence(machine) if p not in used)
     _report(progress, 2, total)
 
     mapped = []
@@ -240,11 +291,83 @@ def map_network(
             zip(vertices, slices, allocated), start=3):
         mapped.append(_map_vertex(vertex, vertex_slices, core_keys_, cores))
         _report(progress, done, total)
+    first_board = {v.label: chip_boards[(v.cores[0].placement.x, v.cores[0].placement.y)]
+                   for v in mapped}
+    lpgs = tuple(
+        LpgMapping(db.DEFAULT_LPG_LABEL if g == 0 else f"{db.DEFAULT_LPG_LABEL}{g}",
+                   params, mask, shift, tag, lpg_placements[g][b.index],
+                   tuple(s for s in sources if first_board[s] == b.index), b.index)
+        for g, (((params, mask, shift), sources), tag) in enumerate(zip(groups, tags))
+        for b in boards)
+    for lpg in lpgs:
+        if lpg.label in by_label:
+            raise ConfigurationError(
+                f"population label {lpg.label!r} is the name of a live packet gatherer; rename it")
+    if n_boards > 1:
+        spans = {v.label: sorted({chip_boards[(c.placement.x, c.placement.y)] for c in v.cores})
+                 for v in mapped}
+        logger.info("%d boards (%dx%d chips) at %s; boards per population: %s", n_boards,
+                    machine.width, machine.height, ", ".join(addresses), spans)
     timer("Placer", stage)
-    mapping = Mapping(board_address, configuration or db.Configuration(), machine, n_boards,
-                      tuple(mapped), lpgs)
+    mapping = Mapping(tuple(boards), configuration or db.Configuration(), machine,
+                      tuple(mapped), lpgs, chip_boards)
     timer("Mapping", begin)
     return mapping
+
+
+def consecutive_addresses(first: str, n_boards: int) -> list[str]:
+    """``n_boards`` IPv4 addresses counting up from ``first`` (the boards of a mapping made
+    without endpoints; the engine gives the addresses its endpoints bound)."""
+    try:
+        start = ipaddress.IPv4Address(first)
+    except ValueError:
+        raise ConfigurationError(f"board address {first!r} is not an IPv4 address") from None
+    return [str(start + i) for i in range(n_boards)]
+
+
+def machine_boards(vertices: Sequence[AppVertex],
+                   live_outputs: Sequence[LiveOutputRequest] = (), *,
+                   n_boards_required: int | None = None, max_boards: int | None = None) -> int:
+    """How many boards the machine for this network has, before any address is known.
+
+    Enough boards for every core and every board's LPG cores (``n_boards_required`` at least),
+    rounded up to the machine sPyNNaker's virtual board and spalloc build for that many: one
+    board, else whole triads in a rectangle (2 -> 3, 4 -> 6, 7 -> 12 boards).
+    """
+    if n_boards_required is not None and n_boards_required < 1:
+        raise ConfigurationError(f"n_boards_required must be at least 1, got {n_boards_required}")
+    by_label = {v.label: v for v in vertices}
+    n_groups = len(_group_sources(live_outputs, by_label))
+    n_cores = sum(len(v.slices()) for v in vertices)
+    per_board = CHIPS_PER_BOARD * (N_CORES - 1) - n_groups
+    n_boards = _machine_size(n_boards_required or 1)[2]
+    while n_cores > n_boards * per_board:
+        n_boards = _machine_size(n_boards + 1)[2]
+    if max_boards is not None and n_boards > max_boards:
+        raise ConfigurationError(
+            f"the network needs {n_cores} cores = {n_boards} boards of {per_board} application"
+            f" cores, more than the {max_boards} allowed")
+    return n_boards
+
+
+def _machine_size(n_boards: int) -> tuple[int, int, int]:
+    """(width, height, boards) of the machine sPyNNaker builds for at least ``n_boards``."""
+    if n_boards <= 1:
+        return BOARD_SIDE, BOARD_SIDE, 1
+    triads = math.ceil(n_boards / 3)
+    across = math.ceil(math.sqrt(triads))
+    down = math.ceil(triads / across)
+    return across * TRIAD_SIDE + 4, down * TRIAD_SIDE + 4, 3 * across * down
+
+
+def _ethernet_chips(width: int, height: int) -> list[tuple[int, int]]:
+    """The Ethernet chips of a machine of triads, in spinn_machine's order (root by root,
+    then row by row)."""
+    if (width, height) == (BOARD_SIDE, BOARD_SIDE):
+        return [(0, 0)]
+    last_x, last_y = width - BOARD_SIDE, height - BOARD_SIDE
+    return [(x, y) for rx, ry in _TRIAD_ROOTS
+            for y in range(ry, last_y + 1, TRIAD_SIDE) for x in range(rx, last_x + 1, TRIAD_SIDE)]
 
 
 def _report(progress: Progress | None, done: int, total: int) -> None:
@@ -313,29 +436,23 @@ def _allocate_tags(parameters: Sequence[LiveOutputParameters]) -> list[int]:
     return tags
 
 
-def _virtual_machine(n_cores: int, board_address: str,
-                     max_boards: int | None) -> tuple[int, db.Machine]:
-    per_board = CHIPS_PER_BOARD * (N_CORES - 1)
-    n_boards = max(1, math.ceil(n_cores / per_board))
-    if max_boards is not None and n_boards > max_boards:
+def _virtual_machine(addresses: Sequence[str]) -> tuple[list[Board], db.Machine]:
+    """The machine for ``len(addresses)`` boards (a count :func:`machine_boards` gave)."""
+    width, height, n_boards = _machine_size(len(addresses))
+    if n_boards != len(addresses):
         raise ConfigurationError(
-            f"the network needs {n_cores} cores = {n_boards} boards of {per_board} application"
-            f" cores, more than the {max_boards} allowed")
-    across = math.ceil(math.sqrt(n_boards))
-    down = math.ceil(n_boards / across)
-    if n_boards > 1:
-        logger.info("network needs %d cores: using %d boards (%dx%d chips)", n_cores, n_boards,
-                    across * BOARD_SIDE, down * BOARD_SIDE)
+            f"a machine has 1 board or a multiple of 3; {len(addresses)} addresses given")
+    boards = [Board(i, address, eth)
+              for i, (address, eth) in enumerate(zip(addresses, _ethernet_chips(width, height)))]
     chips = tuple(
-        db.Chip(bx * BOARD_SIDE + dx, by * BOARD_SIDE + dy, N_CORES,
-                board_address if (b, dx, dy) == (0, 0, 0) else None, (0, 0))
-        for b in range(n_boards) for bx, by in [(b % across, b // across)]
-        for dx, dy in board_chip_offsets())
-    return n_boards, db.Machine(across * BOARD_SIDE, down * BOARD_SIDE, chips)
+        db.Chip(bx + dx, by + dy, N_CORES, board.address if (dx, dy) == (0, 0) else None,
+                board.ethernet)
+        for board in boards for bx, by in [board.ethernet] for dx, dy in board_chip_offsets())
+    return boards, db.Machine(width, height, chips)
 
 
 def _core_sequence(machine: db.Machine) -> Iterator[db.Placement]:
-    """Application cores in placement order: chip by chip (board by board), cores 1..17."""
+    """Cores in placement order: board by board, chip by chip in (x, y) order, cores 1..17."""
     for chip in machine.chips:
         for p in range(1, chip.n_processors):
             yield db.Placement(chip.x, chip.y, p)

@@ -89,8 +89,9 @@ class LiveIOSummary:
     board_address: tuple[str, int] | None
     database: str | None
     listeners: tuple[Any, ...]  #: NotifierPeerStatistics per listener
-    board: Any | None  #: BoardStatistics
+    board: Any | None  #: BoardStatistics of the first board
     live_output: Any | None  #: LiveOutputStatistics
+    boards: tuple[Any, ...] = ()  #: BoardStatistics of every board, in board order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,12 +149,17 @@ class RunReport:
 
 def _live_io_text(live: LiveIOSummary) -> str:
     parts = []
-    if live.board_address is not None:
-        parts.append(f"board {live.board_address[0]}:{live.board_address[1]}")
-    if live.board is not None:
-        b = live.board
-        parts.append(f"injected {b.injected_events} events in {b.injected_packets} packets,"
-                     f" {b.datagrams_dropped} datagrams dropped")
+    if len(live.boards) > 1:
+        parts.extend(f"board {b.address[0]}:{b.address[1]} injected {b.injected_events} events"
+                     f" in {b.injected_packets} packets, {b.datagrams_dropped} datagrams dropped"
+                     for b in live.boards)
+    else:
+        if live.board_address is not None:
+            parts.append(f"board {live.board_address[0]}:{live.board_address[1]}")
+        if live.board is not None:
+            b = live.board
+            parts.append(f"injected {b.injected_events} events in {b.injected_packets}"
+                         f" packets, {b.datagrams_dropped} datagrams dropped")
     if live.live_output is not None:
         o = live.live_output
         parts.append(f"live output {o.events_sent} events in {o.packets_sent} packets,"

@@ -12,7 +12,7 @@ the first run step (``run_until``, ``run_forever``, ``run_sync``), which
    (:func:`~spinnlive.engine.description.network_vertices`);
 2. builds one kernel group per population, one ``Network.connect`` per synapse block and one
    kernel current per source;
-3. with live I/O, opens the board endpoint and writes the I/O database
+3. with live I/O, opens one board endpoint per board and writes the I/O database
    (:class:`~spinnlive.engine.live_io.LiveIO`);
 
 each phase timed and logged the way sPyNNaker's toolchain logs its algorithms. Anything added
@@ -99,6 +99,8 @@ class Simulation(SegmentRecordings, RunControl):
                              "keep_database": bool(keep_database)}
         self.base_dir = (base_dir or Path.cwd()).resolve()
         self.neurons_per_core: dict[str, int] = {}
+        #: the least number of boards to map on (sPyNNaker's ``n_boards_required``)
+        self.n_boards_required: int | None = None
         self.populations: list[PopulationRecord] = []
         self.synapses: list[SynapseBlock] = []
         self.currents: list[CurrentRecord] = []
@@ -316,20 +318,23 @@ class Simulation(SegmentRecordings, RunControl):
         self.net.prepare()
 
     def _map(self, n: int | None) -> None:
-        from .mapping import map_network
+        from .mapping import machine_boards, map_network
 
-        board = "127.0.0.1"
-        if self.live is not None and self.has_live_io:
-            board = self.live.open_board(
-                lambda: self.arrival_tick if self.net is not None else 0)
         vertices = network_vertices(self.populations, self._order, self.controls,
                                     self.neurons_per_core)
+        n_boards = machine_boards(vertices, self.live_outputs,
+                                  n_boards_required=self.n_boards_required)
+        boards = [f"127.0.0.{1 + i}" for i in range(n_boards)]  # placeholders: nothing is live
+        if self.live is not None and self.has_live_io:
+            boards = self.live.open_boards(
+                n_boards, lambda: self.arrival_tick if self.net is not None else 0)
         config = Configuration(machine_time_step_us=self.dt * 1000.0,
                                time_scale_factor=self.time_scale_factor,
                                runtime_ms=None if n is None else n * self.dt)
         bar = StepProgress(self, "Mapping the network")
-        self.mapping = map_network(vertices, board_address=board, live_outputs=self.live_outputs,
-                                   configuration=config, progress=bar)
+        self.mapping = map_network(vertices, board_address=boards, live_outputs=self.live_outputs,
+                                   configuration=config, progress=bar,
+                                   n_boards_required=self.n_boards_required)
         bar.finish()
         for rec in self.populations:
             rec.cores = [slice(lo, hi + 1) for lo, hi in self.mapping.vertex(rec.label).slices]

@@ -2,8 +2,9 @@
 
 sPyNNaker compatibility: ``timestep`` defaults to 1 ms (sPyNNaker's default, "biological real
 time"); ``time_scale_factor`` defaults as sPyNNaker's does (``max(1, ceil(step_us / 10000))``);
-``database_socket_addresses`` registers notification listeners; ``n_chips_required`` /
-``n_boards_required`` are accepted and ignored; the random seed of the engine's sources is
+``database_socket_addresses`` registers notification listeners; ``n_boards_required`` (or the
+deprecated ``n_chips_required``, 48 chips a board) maps the network on at least that many boards,
+as on sPyNNaker's virtual board or spalloc: 1 board, or whole triads of 3; the random seed of the engine's sources is
 ``seed=`` (or pyNN.nest's ``rng_seed=``).
 
 The clock: ``realtime=True`` runs each tick at its wall-clock deadline, ``realtime=False`` as
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMESTEP = 1.0
 CLOCK_ENV = "SPINNLIVE_CLOCK"
 _CLOCKS = {"realtime": True, "fast": False}
-_IGNORED = ("n_chips_required", "n_boards_required")
+_IGNORED = ("n_chips_required", "n_boards_required")  # passed on, taken by the engine
 _LIVE_OPTIONS = {"wait_on_confirmation": "wait_on_confirmation",
                  "wait_on_confirmation_timeout": "confirmation_timeout",
                  "keep_input_output_database": "keep_database"}
@@ -68,7 +69,27 @@ def setup(timestep: float | None = DEFAULT_TIMESTEP, min_delay: float | str | No
                               time_scale_factor, extra_params, live)
     for address in listeners:
         simulator.state.engine.add_listener(listener_address(address))
+    requested = boards_required(extra_params.get("n_boards_required"),
+                                extra_params.get("n_chips_required"))
+    hooked = simulator.state.host_hooks.n_boards_required
+    if hooked is not None:
+        requested = max(requested or 1, hooked)
+    simulator.state.engine.n_boards_required = requested
     return rank()
+
+
+def boards_required(n_boards: Any, n_chips: Any) -> int | None:
+    """sPyNNaker's machine-size arguments as a number of boards (None: as the network needs)."""
+    if n_boards is not None and n_chips is not None:
+        raise ConfigurationError("setup(): give n_boards_required or n_chips_required, not both")
+    for name, value, per_board in (("n_boards_required", n_boards, 1),
+                                   ("n_chips_required", n_chips, 48)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigurationError(f"setup(): {name} must be a positive integer, got {value!r}")
+        return -(-value // per_board)
+    return None
 
 
 def clock_from_environment() -> bool | None:

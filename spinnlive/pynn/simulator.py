@@ -45,10 +45,12 @@ class HostHooks:
     scripts it runs, so that an unchanged script gets the host's bridge as a listener and its
     populations streamed: ``listeners`` are notified like ``add_database_socket_address``
     ones; ``stream`` is ``("none",)``, ``("all",)`` or labels (used when the script itself
-    activates no live output)."""
+    activates no live output); ``n_boards_required`` is the least machine size in boards
+    (the larger of it and the script's own ``setup(n_boards_required=...)`` wins)."""
 
     listeners: tuple[ListenerAddress, ...] = ()
     stream: tuple[str, ...] = ("none",)
+    n_boards_required: int | None = None
 
 
 class State(common.control.BaseState):
