@@ -23,7 +23,9 @@ stamps each packet with its tick counter and sends a packet early only when its 
 
 A closed tick's keys go through one :meth:`KeyTable.lookup` and are split by population into
 ``uint32`` neuron-id arrays, in arrival order; the ``emit`` callback publishes each. Unknown
-keys, malformed packets and timestamps older than the source's last closed tick are counted.
+keys, malformed packets and timestamps older than the source's last closed tick are counted,
+in total and per sending host (:attr:`TickAssembler.hosts`: on a multi-board machine each
+board's LPGs send from that board's address, so these are the per-board counters).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from spinnlive.protocol.keys import KeyTable
 from spinnlive.transport.kernel_buffer import DEFAULT_RCVBUF, kernel_drops, set_receive_buffer
 from spinnlive.wire.header import FLAG_DEADLINE
 
-__all__ = ["Datagram", "LiveSocket", "TickAssembler"]
+__all__ = ["Datagram", "HostCounters", "LiveSocket", "TickAssembler"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +120,17 @@ class LiveSocket:
 
 
 @dataclass(slots=True)
+class HostCounters:
+    """What one sending host (a board) delivered."""
+
+    packets: int = 0
+    events: int = 0
+    bad_packets: int = 0
+    unknown_keys: int = 0
+    last_tick: int | None = None
+
+
+@dataclass(slots=True)
 class _OpenTick:
     tick: int
     parts: list[npt.NDArray[np.uint32]]
@@ -140,17 +153,31 @@ class TickAssembler:
         self.unknown_keys = 0
         self.late_ticks = 0
         self.by_deadline = 0
+        #: sending host (board IP) -> its counters
+        self.hosts: dict[str, HostCounters] = {}
+
+    def host(self, address: str) -> HostCounters:
+        counters = self.hosts.get(address)
+        if counters is None:
+            counters = self.hosts[address] = HostCounters()
+        return counters
 
     def feed(self, batch: list[Datagram]) -> None:
         """Take a batch of untrusted datagrams (commands and garbage are counted as bad)."""
         opened = self._open
+        hosts = self.hosts
         for data, source in batch:
+            counters = hosts.get(source[0]) or self.host(source[0])
+            counters.packets += 1
             try:
                 tick, keys = decode_live_output(data)
             except RemoteProtocolError as exc:
                 self.bad_packets += 1
+                counters.bad_packets += 1
                 logger.debug("bad live-output datagram from %s: %s", source, exc)
                 continue
+            counters.events += keys.size
+            counters.last_tick = tick
             current = opened.get(source)
             if current is not None and current.tick != tick:
                 self._close(source, opened.pop(source), 0)
@@ -197,7 +224,9 @@ class TickAssembler:
         found = self._table.lookup(keys)
         known = found.known
         n_known = int(np.count_nonzero(known))
-        self.unknown_keys += keys.size - n_known
+        if n_known != keys.size:
+            self.unknown_keys += keys.size - n_known
+            self.host(source[0]).unknown_keys += keys.size - n_known
         if n_known == 0:
             return
         atoms = found.atom

@@ -13,7 +13,12 @@ UDP state that every DATABASE notification rebuilds:
    listener send ``01 40``. With ``hold_confirmation`` it first waits (bounded) for a client's
    ``ready`` for the epoch (:mod:`spinnlive.bridge.confirmation`). A database that cannot be read is logged and confirmed with an empty
    session: the toolchain must never hang on the bridge.
-2. START_RESUME: state ``running``; the IP tags are refreshed every ``tag_refresh_s``.
+2. START_RESUME: state ``running``; the IP tags are refreshed every ``tag_refresh_s``, every
+   board in parallel. A board that answered and stops answering is *silent*: a ``board-silent``
+   lifecycle event names it and its topics, input for it is counted (``board_silent``) instead
+   of sent, and every other board's streams go on; ``board-answering`` follows when it is back.
+   ``stats`` carries per-board counters (``boards``: packets, events, drops, tags, state, the
+   ticks missed while silent).
 3. STOP_PAUSE: state ``paused``; open ticks are flushed, the refresh stops. A START may follow
    (resume) or a new DATABASE (next run step, ``reset``, a remap); a virtual board sends neither.
 
@@ -42,11 +47,16 @@ import zmq.asyncio
 from spinnlive.bridge.config import BridgeConfig, bind_endpoint
 from spinnlive.bridge.confirmation import ConfirmationHold
 from spinnlive.bridge.injection import plan
-from spinnlive.bridge.iptags import TagPointer
+from spinnlive.bridge.iptags import ANSWERING, SILENT, TagPointer
 from spinnlive.bridge.live_output import Datagram, LiveSocket, TickAssembler
 from spinnlive.bridge.publisher import Publisher, make_xpub
 from spinnlive.bridge.session import Session
-from spinnlive.bridge.stats import BridgeStatistics, StreamCounters, UdpStatistics
+from spinnlive.bridge.stats import (
+    BoardStatistics,
+    BridgeStatistics,
+    StreamCounters,
+    UdpStatistics,
+)
 from spinnlive.errors import SpinnliveError
 from spinnlive.protocol.handshake import Paused, Started
 from spinnlive.transport.listener import Listener
@@ -75,6 +85,10 @@ class _Epoch:
         self.assembler: TickAssembler | None = None
         self.tags: TagPointer | None = None
         self.sender: UdpEndpoint | None = None
+        self.board_topics = session.board_populations()
+        self.injected: dict[str, int] = {}  #: board -> input datagrams sent to it
+        self.refused: dict[str, int] = {}  #: board -> input events not sent (board silent)
+        self.silent_periods: dict[str, int] = {}
 
     def close(self) -> None:
         if self.assembler is not None:
@@ -214,7 +228,26 @@ class Bridge:
                                         cfg.tick_flush_s)
         epoch.tags = TagPointer(epoch.live, session.tags, cfg.board_port,
                                 resend_s=cfg.tag_resend_s, timeout_s=cfg.tag_timeout_s,
-                                refresh_s=cfg.tag_refresh_s)
+                                refresh_s=cfg.tag_refresh_s,
+                                on_board=lambda board, state: self._on_board(epoch, board, state))
+
+    def _on_board(self, epoch: _Epoch, board: str, state: str) -> None:
+        """A board went silent or came back (the tag refresh says so): report it by name."""
+        if epoch is not self._current or epoch.assembler is None:
+            return
+        host = epoch.assembler.hosts.get(board)
+        last = None if host is None else host.last_tick
+        topics = epoch.board_topics.get(board, [])
+        if state == SILENT:
+            epoch.silent_periods[board] = epoch.silent_periods.get(board, 0) + 1
+            logger.warning("board %s stopped answering (last tick %s); its topics %s pause, "
+                           "the other boards go on", board, last, topics)
+        elif state == ANSWERING and epoch.silent_periods.get(board):
+            logger.warning("board %s answers again", board)
+        else:
+            return
+        self._publish_lifecycle(f"board-{state}", board=board, topics=topics, last_tick=last)
+        self._publish_stats()
 
     async def _follow_toolchain(self) -> None:
         async for event in self._listener.events():
@@ -275,9 +308,15 @@ class Bridge:
             return
         counters.events += accepted.events
         assert current is not None and current.sender is not None
-        board = (accepted.target.board, self.config.board_port)
+        host = accepted.target.board
+        if current.tags is not None and current.tags.boards.get(host) == SILENT:
+            counters.drop("board_silent", accepted.events)
+            current.refused[host] = current.refused.get(host, 0) + accepted.events
+            return
+        board = (host, self.config.board_port)
         for datagram in accepted.datagrams:
             current.sender.send(datagram, board)
+        current.injected[host] = current.injected.get(host, 0) + len(accepted.datagrams)
         counters.packets += len(accepted.datagrams)
         counters.forwarded_events += accepted.events
 
@@ -345,7 +384,8 @@ class Bridge:
             injected_packets=sender.statistics().sent if sender else 0)
         streams = dict(self._publisher.statistics()) if self._publisher else {}
         streams.update((name, c.snapshot()) for name, c in self._inputs.items())
-        return BridgeStatistics(self.epoch, self.state, udp, streams)
+        boards = _board_statistics(current) if current else {}
+        return BridgeStatistics(self.epoch, self.state, udp, streams, boards)
 
     def _set_state(self, state: str, **extra: Any) -> None:
         self.state = state
@@ -375,6 +415,32 @@ class Bridge:
         while True:
             await asyncio.sleep(self.config.stats_interval_s)
             self._publish_stats()
+
+
+def _board_statistics(epoch: _Epoch) -> dict[str, BoardStatistics]:
+    """Every board the epoch knows (the machine's, then any a tag or target names)."""
+    hosts = epoch.assembler.hosts if epoch.assembler else {}
+    tags = epoch.tags
+    ticks = {h: c.last_tick for h, c in hosts.items() if c.last_tick is not None}
+    boards: dict[str, BoardStatistics] = {}
+    for board, topics in epoch.board_topics.items():
+        host = hosts.get(board)
+        state = tags.boards.get(board, "input-only") if tags else "input-only"
+        last = None if host is None else host.last_tick
+        others = [t for h, t in ticks.items() if h != board]
+        missed = (max(others) - (last if last is not None else max(others))
+                  if state == SILENT and others else 0)
+        boards[board] = BoardStatistics(
+            address=board, state=state, topics=tuple(topics),
+            packets=host.packets if host else 0, events=host.events if host else 0,
+            bad_packets=host.bad_packets if host else 0,
+            unknown_keys=host.unknown_keys if host else 0, last_tick=last,
+            tags={str(tag): ok for (b, tag), ok in tags.pointed.items() if b == board}
+            if tags else {},
+            injected_packets=epoch.injected.get(board, 0),
+            dropped_input_events=epoch.refused.get(board, 0), missed_ticks=max(0, missed),
+            silent_periods=epoch.silent_periods.get(board, 0))
+    return boards
 
 
 def _loopback(address: str) -> bool:

@@ -9,7 +9,8 @@ would choose its labels:
 
 * ``out``: a label with a live-output row to an LPG labelled ``lpg_label*``
   (``get_live_output_details``); its keys go into one :class:`KeyTable` for the receive path and
-  its (board, tag, LPG chip) into the list of IP tags to point at the bridge;
+  the (board, tag, LPG chip) of every LPG core its cores feed into the list of IP tags to point
+  at the bridge (on a multi-board machine each board has its own LPG cores and tags);
 * ``rates``: ``L`` when ``L_control`` is a label with keys (``add_poisson_live_rate_control``);
   the control vertex's keys and first core are the target, as ``SpynnakerPoissonControlConnection``;
 * ``in``: any other label with keys (SpikeInjector), or exactly ``inject_labels`` when given.
@@ -23,7 +24,7 @@ guessed; the session is immutable once built, so the receive and send paths shar
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -105,11 +106,27 @@ class Session:
     output_table: KeyTable
     tags: tuple[OutputTag, ...]
     targets: dict[tuple[Direction, str], Target]
+    #: every board's Ethernet IP, as the machine lists them (one on a one-board machine)
+    boards: tuple[str, ...] = ()
+    #: output label -> the boards whose LPGs carry it
+    output_boards: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, epoch: int) -> Session:
         """The toolchain made no database (bare DATABASE): nothing to stream this epoch."""
         return cls(epoch, None, 1.0, 1.0, None, (), KeyTable.from_arrays([]), (), {})
+
+    def board_populations(self) -> dict[str, list[str]]:
+        """Board IP -> the topics it carries (live output through its tags, input to its cores),
+        every board of the machine listed."""
+        topics: dict[str, list[str]] = {board: [] for board in self.boards}
+        for label, boards in self.output_boards.items():
+            for board in boards:
+                topics.setdefault(board, []).append(f"spikes/{label}")
+        for (direction, label), target in self.targets.items():
+            topics.setdefault(target.board, []).append(direction.topic_prefix + label)
+        return topics
+
 
     @classmethod
     def load(cls, path: str | Path, epoch: int, *, lpg_label: str = "LiveSpikeReceiver",
@@ -121,20 +138,23 @@ class Session:
             config = db.configuration()
             out: list[str] = []
             tags: dict[tuple[str, int], OutputTag] = {}
+            output_boards: dict[str, tuple[str, ...]] = {}
             for label in sizes:
                 if label not in keyed:
                     continue
-                try:
-                    details = db.live_output(label, lpg_label)
-                except DatabaseError:
+                every = db.live_output_tags(label, lpg_label)
+                if not every:
                     continue
-                if not details.strip_sdp:
+                if not all(details.strip_sdp for details in every):
                     logger.warning("live output of %r uses a tag that keeps SDP headers; the "
                                    "reference refuses it and so does the bridge", label)
                     continue
                 out.append(label)
-                tags.setdefault((details.board_address, details.tag), OutputTag(
-                    details.board_address, details.tag, details.chip_x, details.chip_y))
+                output_boards[label] = tuple(dict.fromkeys(d.board_address for d in every))
+                for details in every:
+                    tags.setdefault((details.board_address, details.tag), OutputTag(
+                        details.board_address, details.tag, details.chip_x, details.chip_y))
+            boards = tuple(db.board_addresses())
             controls = {label[:-len(CONTROL_SUFFIX)]: label for label in keyed
                         if label.endswith(CONTROL_SUFFIX) and label[:-len(CONTROL_SUFFIX)] in sizes}
             if inject_labels is None:
@@ -158,7 +178,7 @@ class Session:
         runtime = config.runtime_ms
         return cls(epoch, str(path), config.machine_time_step_us / 1000.0,
                    config.time_scale_factor, runtime, tuple(populations), table,
-                   tuple(tags.values()), targets)
+                   tuple(tags.values()), targets, boards, output_boards)
 
     def population(self, direction: Direction, label: str) -> Population | None:
         for pop in self.populations:

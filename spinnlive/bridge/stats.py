@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["BridgeStatistics", "StreamCounters", "StreamStatistics", "UdpStatistics"]
+__all__ = ["BoardStatistics", "BridgeStatistics", "StreamCounters", "StreamStatistics",
+           "UdpStatistics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +93,38 @@ class UdpStatistics:
 
 
 @dataclass(frozen=True, slots=True)
+class BoardStatistics:
+    """One board of the machine, as the bridge sees it (every board the database names)."""
+
+    address: str
+    #: "answering" (its tags answered), "silent" (answered, then stopped: reported, its
+    #: streams pause, the others go on), "unanswered" (never did: a virtual board), or
+    #: "input-only" (no live-output tag to ask it about)
+    state: str
+    topics: tuple[str, ...]  #: the topics it carries
+    packets: int  #: live-output datagrams received from it
+    events: int  #: events in them
+    bad_packets: int
+    unknown_keys: int
+    last_tick: int | None  #: the newest tick it sent
+    tags: Mapping[str, bool]  #: tag -> whether its last IP-tag request was answered
+    injected_packets: int  #: input datagrams sent to it
+    #: input events not sent because it was silent ("board_silent")
+    dropped_input_events: int
+    #: while silent: ticks the other boards' streams moved on past its last tick (lost to it)
+    missed_ticks: int
+    silent_periods: int  #: how many times it went silent
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeStatistics:
     epoch: int
     state: str
     udp: UdpStatistics
     streams: Mapping[str, StreamStatistics]
+    boards: Mapping[str, BoardStatistics] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "state": self.state, "udp": asdict(self.udp),
-                "streams": {name: asdict(s) for name, s in self.streams.items()}}
+                "streams": {name: asdict(s) for name, s in self.streams.items()},
+                "boards": {name: asdict(b) for name, b in self.boards.items()}}

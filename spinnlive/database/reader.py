@@ -177,6 +177,26 @@ class IODatabase:
         return LiveOutputDetails(str(ip), int(port), bool(strip), str(board), int(tag),
                                  int(x), int(y))
 
+    def live_output_tags(self, label: str,
+                         lpg_label: str = DEFAULT_LPG_LABEL) -> list[LiveOutputDetails]:
+        """Every distinct IP tag and LPG chip carrying some core of ``label``'s live output.
+
+        sPyNNaker sends all of a population's cores to one LPG (on its first core's board), so
+        this is :meth:`live_output`'s one row there; a database that splits a population over
+        several boards' LPGs gives each of them. Empty when ``label`` has no live output."""
+        self._require_label(label)
+        rows = self._query(
+            "SELECT DISTINCT ip_address, port, strip_sdp, board_address, tag, chip_x, chip_y"
+            " FROM app_output_tag_view WHERE pre_vertex_label = ? AND post_vertex_label LIKE ?",
+            label, f"{lpg_label}%")
+        return [LiveOutputDetails(str(ip), int(port), bool(strip), str(board), int(tag), int(x),
+                                  int(y)) for ip, port, strip, board, tag, x, y in rows]
+
+    def board_addresses(self) -> list[str]:
+        """The IP of every Ethernet chip of the machine, in chip row order (every board)."""
+        return [str(ip) for (ip,) in self._query(
+            "SELECT ip_address FROM Machine_chip WHERE ip_address IS NOT NULL")]
+
     def placements(self, label: str) -> npt.NDArray[np.int64]:
         """(x, y, p) of each core of ``label``, shape (n, 3), in the reference reader's order.
 
