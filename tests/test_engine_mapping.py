@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 from spinnlive.database.records import Configuration, Placement
 from spinnlive.database.writer import write_database
 from spinnlive.engine.keyspace import CoreKeys, check_disjoint
-from spinnlive.engine.mapping import CHIPS_PER_BOARD, N_CORES, Mapping, machine_boards, map_network
+from spinnlive.engine.mapping import (
+    CHIPS_PER_BOARD,
+    CORES_PER_BOARD,
+    N_CORES,
+    Mapping,
+    machine_boards,
+    map_network,
+)
 from spinnlive.engine.vertices import AppVertex, LiveOutputParameters, LiveOutputRequest
 from spinnlive.errors import ConfigurationError, UnknownLabelError
 
@@ -168,7 +175,7 @@ def test_several_board_network_grows_the_machine_as_spynnaker_does(
         caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     """One board more than fits: a triad (3 boards, 16x16 chips), each its own Ethernet chip
     and address; the big population spans boards 0 and 1 but leaves through board 0's LPG."""
-    per_board = CHIPS_PER_BOARD * (N_CORES - 1)
+    per_board = CORES_PER_BOARD
     big = AppVertex("big", 256 * (per_board + 40), "neuron")
     vertices = [AppVertex("inj", 10, "injector"), big, AppVertex("tail", 10, "injector")]
     done: list[tuple[int, int]] = []

@@ -425,7 +425,7 @@ def _board_statistics(epoch: _Epoch) -> dict[str, BoardStatistics]:
     boards: dict[str, BoardStatistics] = {}
     for board, topics in epoch.board_topics.items():
         host = hosts.get(board)
-        state = tags.boards.get(board, "input-only") if tags else "input-only"
+        state = tags.boards.get(board, "untracked") if tags else "untracked"
         last = None if host is None else host.last_tick
         others = [t for h, t in ticks.items() if h != board]
         missed = (max(others) - (last if last is not None else max(others))

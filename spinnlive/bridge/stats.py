@@ -99,7 +99,7 @@ class BoardStatistics:
     address: str
     #: "answering" (its tags answered), "silent" (answered, then stopped: reported, its
     #: streams pause, the others go on), "unanswered" (never did: a virtual board), or
-    #: "input-only" (no live-output tag to ask it about)
+    #: "untracked" (no live-output tag to ask it about, so its liveness is unknown)
     state: str
     topics: tuple[str, ...]  #: the topics it carries
     packets: int  #: live-output datagrams received from it

@@ -13,7 +13,8 @@ requests and the run configuration and produces a frozen :class:`Mapping`, which
 3. **Live output.** Requests with equal parameters (and equal colour mask) share one live
    packet gatherer (LPG) and one IP tag, as sPyNNaker's plugin manager does. Tags are the
    requested ones, else taken from the top of 1..7 (the reason sPyNNaker's first LPG gets 7).
-4. **Machine** (:func:`machine_boards`): one SpiNN-5 board (8x8 chips) or, when the network
+4. **Machine** (:func:`machine_boards`): one SpiNN-5 board (48 chips of 18 cores in the 8x8
+   box, 8 of them with 17 as spinn_machine's virtual board has them) or, when the network
    needs more cores or ``n_boards_required`` asks for more, the machine sPyNNaker's virtual
    board and spalloc give for that many boards: a rectangle of triads (``12 w + 4`` by
    ``12 h + 4`` chips, 3 boards per triad, no wrap-around), each board's Ethernet chip at a
@@ -82,12 +83,20 @@ BOARD_SIDE = 8
 TRIAD_SIDE = 12  # a triad of boards repeats every 12 chips in x and y
 _TRIAD_ROOTS = ((0, 0), (4, 8), (8, 4))  # Ethernet chips of a triad's three boards
 _IP_TAGS = range(1, 8)  # pacman's tags per Ethernet chip
+#: board offsets of the chips with 17 cores (16 application cores), as spinn_machine's SpiNN-5
+#: board has them (the million-core machine's boards have their 17-core chips there)
+_SEVENTEEN_CORE_CHIPS = frozenset({(1, 1), (1, 3), (3, 1), (3, 3), (3, 5), (5, 2), (5, 4),
+                                   (5, 6)})
 
 
 def board_chip_offsets() -> list[tuple[int, int]]:
     """The 48 (x, y) chip offsets of a SpiNN-5 board within its 8x8 box, in (x, y) order."""
     return [(x, y) for x in range(BOARD_SIDE) for y in range(BOARD_SIDE)
             if -4 < x - y < 5]  # row y holds x from max(0, y-4) to min(7, y+4)
+
+
+#: application cores of one board: 17 on 40 chips, 16 on 8
+CORES_PER_BOARD = sum(N_CORES - 1 - (xy in _SEVENTEEN_CORE_CHIPS) for xy in board_chip_offsets())
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +348,7 @@ def machine_boards(vertices: Sequence[AppVertex],
     by_label = {v.label: v for v in vertices}
     n_groups = len(_group_sources(live_outputs, by_label))
     n_cores = sum(len(v.slices()) for v in vertices)
-    per_board = CHIPS_PER_BOARD * (N_CORES - 1) - n_groups
+    per_board = CORES_PER_BOARD - n_groups
     n_boards = _machine_size(n_boards_required or 1)[2]
     while n_cores > n_boards * per_board:
         n_boards = _machine_size(n_boards + 1)[2]
@@ -445,8 +454,8 @@ def _virtual_machine(addresses: Sequence[str]) -> tuple[list[Board], db.Machine]
     boards = [Board(i, address, eth)
               for i, (address, eth) in enumerate(zip(addresses, _ethernet_chips(width, height)))]
     chips = tuple(
-        db.Chip(bx + dx, by + dy, N_CORES, board.address if (dx, dy) == (0, 0) else None,
-                board.ethernet)
+        db.Chip(bx + dx, by + dy, N_CORES - ((dx, dy) in _SEVENTEEN_CORE_CHIPS),
+                board.address if (dx, dy) == (0, 0) else None, board.ethernet)
         for board in boards for bx, by in [board.ethernet] for dx, dy in board_chip_offsets())
     return boards, db.Machine(width, height, chips)
 
