@@ -72,6 +72,8 @@ logger = logging.getLogger(__name__)
 #: Input messages rejected before a population is known are counted on this stream.
 _INPUT_OTHER = "input"
 #: Lifecycle events that carry every output topic's totals (docs/wire-format.md §6, §8).
+#: Input for a board that stopped answering is counted under this reason, not sent.
+BOARD_SILENT = "board_silent"
 _TOTALS_EVENTS = frozenset({"paused", "closing"})
 
 
@@ -310,7 +312,7 @@ class Bridge:
         assert current is not None and current.sender is not None
         host = accepted.target.board
         if current.tags is not None and current.tags.boards.get(host) == SILENT:
-            counters.drop("board_silent", accepted.events)
+            counters.drop(BOARD_SILENT, accepted.events)
             current.refused[host] = current.refused.get(host, 0) + accepted.events
             return
         board = (host, self.config.board_port)
