@@ -57,6 +57,7 @@ from numba.typed import List
 from .neurons_cond import _cond_kernel
 from .neurons_ode import _cond_exp_kernel, _izhikevich_kernel
 from .neurons_psc import _psc_alpha_kernel, _psc_delta_kernel, _psc_exp_kernel
+from .plasticity import pre_spikes, record_post
 from .sources import KIND_ARRAY, KIND_POISSON, emit_array, emit_poisson, grow
 
 # meta columns
@@ -138,10 +139,13 @@ def deliver(fired, nf, base, row0, indptr, target, weights, flat):  # pragma: no
 
 @numba.njit(cache=True)
 def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights, buf,
-              inj, inj_ptr, counts, bounds, fired, log):  # pragma: no cover - compiled
+              inj, inj_ptr, counts, bounds, fired, log, plastic, tps):  # pragma: no cover
     """Advance ticks ``t0 .. t0 + n_ticks - 1``; returns ``(fired, log, n_log)``.
 
     ``bounds[g]:bounds[g + 1]`` are group ``g``'s entries of the last tick in the log.
+    ``plastic``: the plastic connections (``plasticity.kernel_tuple``): a group's spikes are
+    archived for the plastic connections into it and update those out of it before their
+    delivery; ``tps``: tics per tick, for NEST's spike times in ms.
     """
     n_log = 0
     rows, width = buf.shape[0], buf.shape[1]
@@ -187,6 +191,11 @@ def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights
                     fired[nf + q] = inj[inj_ptr[g] + q]
                 nf += m
             counts[g] += nf
+            if nf > 0:
+                t_ms = (t + 1) * tps * 0.001
+                if kind >= 10:
+                    record_post(plastic, g, fired, nf, t_ms)
+                pre_spikes(plastic, g, fired, nf, t_ms, weights)
             deliver(fired, nf, meta[g, CELL], r0 * width, indptr, target, weights, flat)
             if keep[g] != 0 and nf > 0:
                 if n_log + nf > log.shape[1]:

@@ -31,9 +31,11 @@ import numpy as np
 
 from spinnlive.errors import ConfigurationError
 
-from . import engine, layout, loops
+from . import engine, layout, loops, plasticity
 from .currents import CurrentSource
 from .grid import delay_ticks, tics_per_step
+from .plasticity import PlasticState
+from .plasticity_rules import Rule
 from .recording import SignalRecord, SpikeRecord
 from .synapses import ConnectionTable, DelayBuffer
 
@@ -46,30 +48,85 @@ class Connection:
 
     def __init__(self, net: Network, pre_gid: int, post_gid: int, pre_idx: np.ndarray,
                  post_idx: np.ndarray, weights: np.ndarray, delays: np.ndarray,
-                 receptor: Receptor) -> None:
+                 receptor: Receptor, plastic: PlasticState | None = None) -> None:
         self._net = net
         self.pre_gid, self.post_gid, self.receptor = pre_gid, post_gid, receptor
         self.pre_idx, self.post_idx = pre_idx, post_idx
         self._weights, self._delays = weights, delays
         self._slots: np.ndarray | None = None  # positions in the merged table, once built
+        #: the rule's state (None: a static connection)
+        self.plastic = plastic
+        self._set_weights = weights.copy()  # what reset() returns a learning connection to
 
     def __len__(self) -> int:
         return int(self.pre_idx.size)
 
     @property
+    def learns(self) -> bool:
+        """Whether the kernel changes these weights (STDP): then the table holds them."""
+        return self.plastic is not None and self.plastic.rule.LEARNS
+
+    @property
     def weights(self) -> np.ndarray:
-        """Weights (positive magnitudes, the unit of the target model), a copy."""
-        return self._weights.copy()
+        """Weights (positive magnitudes, the unit of the target model), a copy; a learning
+        connection's as learned so far."""
+        return self.read_weights()
 
     @weights.setter
     def weights(self, values: np.ndarray | float) -> None:
-        w = np.broadcast_to(np.asarray(values, dtype=np.float64), self._weights.shape)
-        if np.any(w < 0):
-            raise ConfigurationError("weights are magnitudes >= 0; the receptor gives the sign")
-        self._weights[:] = w
+        self.write_weights(values)
+
+    def synapses(self, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+        """Positions of the synapses ``pre[i] -> post[i]`` (every synapse of each pair, in
+        connection order); a pair without a synapse is an error naming it."""
+        pre = np.asarray(pre, dtype=np.int64).ravel()
+        post = np.asarray(post, dtype=np.int64).ravel()
+        if pre.shape != post.shape:
+            raise ConfigurationError("pre and post index arrays differ in length")
+        n_post = int(self.post_idx.max(initial=0)) + 1
+        keys = self.pre_idx * n_post + self.post_idx
+        order = np.argsort(keys, kind="stable")
+        want = pre * n_post + post
+        valid = (pre >= 0) & (post >= 0) & (post < n_post)
+        lo = np.searchsorted(keys[order], want, side="left")
+        hi = np.searchsorted(keys[order], want, side="right")
+        missing = ~valid | (hi == lo)
+        if np.any(missing):
+            i = int(np.flatnonzero(missing)[0])
+            raise ConfigurationError(
+                f"no synapse {int(pre[i])} -> {int(post[i])} in this connection "
+                f"({int(missing.sum())} of {pre.size} pairs have none)")
+        return np.concatenate([order[a:b] for a, b in zip(lo.tolist(), hi.tolist())]) \
+            if pre.size else np.zeros(0, dtype=np.int64)
+
+    def read_weights(self, at: np.ndarray | None = None) -> np.ndarray:
+        """Weights of synapses ``at`` (positions, all if None), a copy; between ticks."""
+        table = self._net._table
+        if self.learns and self._slots is not None and table is not None:
+            slots = self._slots if at is None else self._slots[at]
+            return table.weights[slots].copy()
+        return self._weights.copy() if at is None else self._weights[at]
+
+    def write_weights(self, values: np.ndarray | float, at: np.ndarray | None = None) -> None:
+        """Set the weights of synapses ``at`` (positions, all if None); applies from the next
+        tick. A Tsodyks-Markram connection keeps them as the base it scales."""
+        target = self._weights if at is None else self._weights[at]
+        w = np.broadcast_to(np.asarray(values, dtype=np.float64), np.shape(target))
+        if np.any(w < 0) or not np.all(np.isfinite(w)):
+            raise ConfigurationError("weights are finite magnitudes >= 0; the receptor gives "
+                                     "the sign")
+        if at is None:
+            self._weights[:] = w
+        else:
+            self._weights[at] = w
+        if self.learns:
+            if at is None:
+                self._set_weights[:] = w
+            else:
+                self._set_weights[at] = w
         table = self._net._table
         if self._slots is not None and table is not None:
-            table.weights[self._slots] = w
+            table.weights[self._slots if at is None else self._slots[at]] = w
 
     @property
     def delays(self) -> np.ndarray:
@@ -86,6 +143,8 @@ class Connection:
             if int(d.max(initial=1)) > self._net._buffer.max_delay:
                 self._net._buffer.resize(self._net._buffer.n_post, int(d.max()),
                                          self._net.tick)
+        if self.plastic is not None:
+            self._net._plastic = None  # its index holds the delays
 
 
 @dataclass(frozen=True)
@@ -123,6 +182,8 @@ class Network:
         self._no_inj = (np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
         self._list: Any = None
         self._bound_at = -1
+        self._plastic: Any = None  # typed list of plasticity.kernel_tuple, once built
+        self._plastic_conns: list[Connection] = []
         self._fired = np.zeros(64, dtype=np.int64)
         self._log = np.zeros((3, 1024), dtype=np.int64)
         self._bounds = np.zeros(1, dtype=np.int64)
@@ -149,8 +210,11 @@ class Network:
 
     def connect(self, pre_gid: int, post_gid: int, pre_idx: np.ndarray, post_idx: np.ndarray,
                 weights: np.ndarray | float, delays_ms: np.ndarray | float,
-                receptor: Receptor = "excitatory") -> Connection:
-        """Add synapses ``pre_idx[k] -> post_idx[k]``; weights are magnitudes >= 0."""
+                receptor: Receptor = "excitatory", rule: Rule | None = None) -> Connection:
+        """Add synapses ``pre_idx[k] -> post_idx[k]``; weights are magnitudes >= 0.
+
+        ``rule`` (a :class:`~.plasticity.Rule`) makes them plastic; see ``plasticity``.
+        """
         pre_g, post_g = self._group(pre_gid), self._group(post_gid)
         if post_g.is_source:
             raise ConfigurationError(f"group {post_gid} is a spike source; it takes no input")
@@ -167,7 +231,8 @@ class Network:
         if np.any(w < 0):
             raise ConfigurationError("weights are magnitudes >= 0; the receptor gives the sign")
         d = np.array(self._delay_ticks(np.broadcast_to(delays_ms, pre.shape)))
-        conn = Connection(self, pre_gid, post_gid, pre, post, w, d, receptor)
+        state = None if rule is None else PlasticState(rule, pre_g.n, post_g.n, pre.size)
+        conn = Connection(self, pre_gid, post_gid, pre, post, w, d, receptor, state)
         self._connections.append(conn)
         self._dirty = True
         return conn
@@ -215,6 +280,9 @@ class Network:
         sizes = np.array([g.n for g in self.groups], dtype=np.int64)
         cells = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         conns = self._connections
+        for c in conns:  # what learning connections learned lives in the old table
+            if c.learns and c._slots is not None and self._table is not None:
+                c._weights[:] = self._table.weights[c._slots]
         if conns:
             pre = np.concatenate([c.pre_idx + cells[c.pre_gid] for c in conns])
             cols = np.concatenate([c.post_idx + self._offsets[c.post_gid]
@@ -255,9 +323,29 @@ class Network:
         if self._fired.size < biggest:
             self._fired = np.zeros(biggest, dtype=np.int64)
         self._list = None
+        self._plastic = None
         self._loop = loops.tick_loop(
             {g.KIND: type(g).KERNEL for g in self.groups if not g.is_source})
         self._dirty = False
+
+    def _bind_plastic(self) -> None:
+        """The plastic connections' kernel tuples (a placeholder when there are none)."""
+        table = self._table
+        assert table is not None
+        max_ms = table.max_delay * self.dt
+        items = [plasticity.kernel_tuple(
+            c.plastic, c.pre_gid, c.post_gid,
+            plasticity.index(c.pre_idx, c.post_idx, c._slots, c._delays,
+                             self.groups[c.pre_gid].n, self.dt),
+            c._weights, max_ms)
+            for c in self._connections if c.plastic is not None and c._slots is not None]
+        self._plastic = engine.typed_list(items or [plasticity.empty_tuple()])
+        self._plastic_conns = [c for c in self._connections if c.plastic is not None]
+
+    def _adopt_plastic(self) -> None:
+        """Take back history rings the kernel grew (it replaces them in the typed list)."""
+        for c, item in zip(self._plastic_conns, self._plastic):
+            c.plastic.adopt(item)  # type: ignore[union-attr]
 
     def _bind(self) -> None:
         """Hand the groups' arrays to the compiled loop as one typed list of tuples."""
@@ -289,11 +377,16 @@ class Network:
                 inj, inj_ptr = self._injected()
         table, t0 = self._table, self.tick
         assert table is not None
+        if self._plastic is None:
+            self._bind_plastic()
         self._fired, self._log, n_log = self._loop(
             n_ticks, t0, self.dt, meta, self._keep_all if keep_all else self._keep_rec,
             self._list, self._iext, table.indptr, table.target, table.weights,
-            self._buffer.data, inj, inj_ptr, self._counts, self._bounds, self._fired, self._log)
+            self._buffer.data, inj, inj_ptr, self._counts, self._bounds, self._fired, self._log,
+            self._plastic, tics_per_step(self.dt))
         self.tick = t0 + n_ticks
+        if self._plastic_conns:
+            self._adopt_plastic()
         for gid, g in sources:
             g.advanced(self.tick, int(meta[gid, engine.CURSOR]))
         return self._log[:, :n_log]
@@ -395,6 +488,10 @@ class Network:
             self._build()
         table, data, t = self._table, self._buffer.data, int(tick)
         assert table is not None
+        if self._plastic is None:
+            self._bind_plastic()
+        plasticity.pre_spikes(self._plastic, gid, ids, ids.size,
+                              (t + 1) * tics_per_step(self.dt) * 0.001, table.weights)
         engine.deliver(ids, ids.size, self._meta[gid, engine.CELL], (t % data.shape[0])
                        * data.shape[1], table.indptr, table.target, table.weights, data.reshape(-1))
         self._counts[gid] += ids.size
@@ -422,6 +519,11 @@ class Network:
         for srec in self._signal_recs.values():
             srec.clear()
         self._counts[:] = 0
+        for c in self._connections:
+            if c.plastic is not None:
+                c.plastic.reset()
+            if c.learns:  # PyNN: reset() returns weights to their initial values
+                c.write_weights(c._set_weights.copy())
         self._initial_sample_due = True
 
     # -- reading ----------------------------------------------------------------------------

@@ -205,7 +205,9 @@ def test_assemblies_and_views_in_projections_and_recording() -> None:
 
 @pytest.mark.parametrize("make", [
     lambda: sim.STDPMechanism(),
-    lambda: sim.TsodyksMarkramSynapse(),
+    lambda: sim.ElectricalSynapse(),
+    lambda: sim.STDPMechanism(timing_dependence=sim.Vogels2011Rule(alpha=0.1),
+                              weight_dependence=sim.MultiplicativeWeightDependence()),
     lambda: sim.HH_cond_exp(),
     lambda: sim.SpikeSourceGamma(),
     lambda: sim.external_devices.activate_live_output_for(None),

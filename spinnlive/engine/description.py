@@ -62,6 +62,7 @@ class SynapseBlock:
     weights: np.ndarray
     delays: np.ndarray
     receptor: str
+    rule: Any = None  #: a kernels plasticity rule (None: static)
     handle: Any = None
 
 

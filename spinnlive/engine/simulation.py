@@ -154,10 +154,12 @@ class Simulation(SegmentRecordings, RunControl):
         return rec.key, label
 
     def add_projection(self, pre: int, post: int, pre_idx: np.ndarray, post_idx: np.ndarray,
-                       weights: np.ndarray, delays: np.ndarray, receptor: str) -> int:
+                       weights: np.ndarray, delays: np.ndarray, receptor: str,
+                       rule: Any = None) -> int:
+        """A synapse block; ``rule`` (a kernels plasticity rule) makes it plastic."""
         block = SynapseBlock(pre, post, np.asarray(pre_idx, np.int64),
                              np.asarray(post_idx, np.int64), np.asarray(weights, float),
-                             np.asarray(delays, float), receptor)
+                             np.asarray(delays, float), receptor, rule)
         self.synapses.append(block)
         self._partition(self.populations[pre].label)
         if self.net is not None:
@@ -231,6 +233,11 @@ class Simulation(SegmentRecordings, RunControl):
         if block.handle is not None:
             block.handle.weights = block.weights
             block.handle.delays = block.delays
+
+    def synapse_weights(self, key: int) -> np.ndarray:
+        """Block ``key``'s weight magnitudes now (what a plastic block learned so far)."""
+        block = self.synapses[key]
+        return block.weights.copy() if block.handle is None else block.handle.weights
 
     def set_current_parameters(self, key: int, parameters: dict[str, Any]) -> None:
         rec = self.currents[key]
@@ -377,7 +384,8 @@ class Simulation(SegmentRecordings, RunControl):
     def _build_synapses(self, block: SynapseBlock) -> None:
         pre, post = self.populations[block.pre], self.populations[block.post]
         block.handle = self.net.connect(pre.gid, post.gid, block.pre_idx, block.post_idx,
-                                        block.weights, block.delays, block.receptor)
+                                        block.weights, block.delays, block.receptor,
+                                        rule=block.rule)
 
     def _build_current(self, rec: CurrentRecord) -> None:
         seed = [self.seed, 1 << 20, self.currents.index(rec)] if rec.seed is None else rec.seed

@@ -13,7 +13,7 @@ from pyNN.random import GSLRNG, NumpyRNG, RandomDistribution  # noqa: F401
 from pyNN.recording import *  # noqa: F403
 from pyNN.space import Cuboid, Grid2D, Grid3D, Line, RandomStructure, Space, Sphere  # noqa: F401
 
-from . import external_devices  # noqa: F401
+from . import external_devices, extra_models  # noqa: F401
 from .control import (  # noqa: F401
     end,
     get_current_time,

@@ -28,7 +28,13 @@ from ..errors import ConfigurationError
 from . import simulator
 from .connectors import wire
 from .populations import locate
-from .standardmodels.synapses import StaticSynapse
+from .standardmodels.synapses import (
+    SUPPORTED,
+    StaticSynapse,
+    STDPMechanism,
+    TsodyksMarkramSynapse,
+    homogeneous,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +71,11 @@ class Projection(common.Projection):
                  connector: Any, synapse_type: Any = None, source: str | None = None,
                  receptor_type: str | None = None, space: Space = Space(),  # noqa: B008
                  label: str | None = None) -> None:
-        if synapse_type is not None and not isinstance(synapse_type, StaticSynapse):
+        if synapse_type is not None and not isinstance(
+                synapse_type, (StaticSynapse, STDPMechanism, TsodyksMarkramSynapse)):
             raise ConfigurationError(
-                f"synapse type {type(synapse_type).__name__} is not supported by spinnlive; "
-                "use spinnlive.pynn.StaticSynapse (plasticity is not implemented)")
+                f"synapse type {type(synapse_type).__name__} is not supported by spinnlive "
+                f"(no kernel); supported: {SUPPORTED}")
         common.Projection.__init__(self, presynaptic_population, postsynaptic_population,
                                    connector, synapse_type, source, receptor_type, space, label)
         if source is not None:
@@ -93,11 +100,16 @@ class Projection(common.Projection):
             if connector.callback is not None:
                 connector.callback(1.0)
         self._values["delay"] = self._round_delays(self._values["delay"])
+        rule = self._plasticity_rule()
+        if rule is not None:  # rule parameters are the projection's, not per connection
+            self._values = {n: self._values[n] for n in ("weight", "delay")}
         self._keys = [
             (state.engine.add_projection(pre_pop._key, post_pop._key, pre_idx, post_idx,
                                          np.abs(self._values["weight"][where]),
-                                         self._values["delay"][where], self.receptor_type), where)
+                                         self._values["delay"][where], self.receptor_type,
+                                         rule=rule), where)
             for pre_pop, post_pop, pre_idx, post_idx, where in self._blocks()]
+        self._learns = rule is not None and rule.LEARNS
         logger.debug("projection %s: %d connections in %.3f s", self.label, len(self),
                      state.engine.clock() - started)
 
@@ -112,6 +124,42 @@ class Projection(common.Projection):
         wanted = "inhibitory" if negative else "excitatory"
         types = list(self.post.receptor_types)
         self.receptor_type = wanted if wanted in types else types[0]
+
+    # -- plasticity ---------------------------------------------------------------------------
+    def _plasticity_rule(self) -> Any:
+        """The kernel rule of a plastic synapse type (None for StaticSynapse)."""
+        st = self.synapse_type
+        if isinstance(st, StaticSynapse):
+            return None
+        what = f"projection {self.label!r} ({type(st).__name__})"
+        values = homogeneous(st.native_parameters, st.RULE_NAMES, what)
+        tau_psc = 0.0
+        if isinstance(st, TsodyksMarkramSynapse):
+            name = "tau_syn_I" if self.receptor_type == "inhibitory" else "tau_syn_E"
+            if not self.post.celltype.has_parameter(name):
+                raise ConfigurationError(
+                    f"{what}: TsodyksMarkramSynapse takes the target's {name} as its tau_psc "
+                    f"(as pyNN.nest does); {type(self.post.celltype).__name__} has none")
+            taus = np.unique(np.atleast_1d(np.asarray(self.post.get(name), dtype=float)))
+            if taus.size != 1:
+                raise ConfigurationError(f"{what}: the targets' {name} differ; spinnlive needs "
+                                         "one tau_psc per projection")
+            tau_psc = float(taus[0])
+        try:
+            rule = st.kernel_rule(values, tau_psc)
+            rule.check()
+        except ConfigurationError as error:
+            raise ConfigurationError(f"{what}: {error}") from None
+        return rule
+
+    def _sync_learned(self) -> None:
+        """Read what the engine learned into ``_values['weight']`` (PyNN's signs kept)."""
+        if not getattr(self, "_learns", False):
+            return
+        weights = self._values["weight"]
+        sign = np.where(weights < 0, -1.0, 1.0)
+        for key, where in self._keys:
+            weights[where] = sign[where] * simulator.state.engine.synapse_weights(key)
 
     # -- building ---------------------------------------------------------------------------
     def _evaluate(self, connector: Any, overrides: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -159,14 +207,17 @@ class Projection(common.Projection):
         return int(self._pre.size)
 
     def __getitem__(self, i: int) -> Connection:
+        self._sync_learned()
         return Connection(self, range(len(self))[i])
 
     @property
     def connections(self) -> list[Connection]:
+        self._sync_learned()
         return [Connection(self, i) for i in range(len(self))]
 
     def _get_attributes_as_list(self, names: Any) -> list[tuple[Any, ...]]:
         # Overridden to read the arrays column-wise instead of one Connection at a time.
+        self._sync_learned()
         columns = {"presynaptic_index": self._pre, "postsynaptic_index": self._post,
                    **self._values}
         return list(zip(*(columns[n].tolist() for n in names)))
@@ -174,6 +225,7 @@ class Projection(common.Projection):
     def _get_attributes_as_arrays(self, names: Any, multiple_synapses: str = "sum"
                                   ) -> list[np.ndarray]:
         # Overridden to fill the (pre, post) matrices with one scatter each, not a Python loop.
+        self._sync_learned()
         result = []
         for name in names:
             name = name[:-1] if name.endswith("s") and name[:-1] in self._values else name
@@ -193,9 +245,12 @@ class Projection(common.Projection):
         return result
 
     def _set_attributes(self, parameter_space: ParameterSpace) -> None:
+        self._sync_learned()
         for name, larr in parameter_space.items():
             if name not in self._values:
-                raise ConfigurationError(f"StaticSynapse has no attribute {name!r}")
+                raise ConfigurationError(
+                    f"projection {self.label!r}: {name!r} cannot be set per connection "
+                    f"({type(self.synapse_type).__name__} has {sorted(self._values)} settable)")
             if isinstance(larr.base_value, IndexBasedExpression):
                 larr.base_value.projection = self
             values = values_at(larr, self._pre, self._post)
@@ -209,4 +264,6 @@ class Projection(common.Projection):
                 delays=self._values["delay"][where])
 
     def _set_initial_value_array(self, variable: str, value: Any) -> None:
-        raise ConfigurationError("StaticSynapse has no state variables to initialise")
+        raise ConfigurationError(
+            f"{type(self.synapse_type).__name__}: initial values of synaptic state variables "
+            "cannot be set in spinnlive (traces and resources start at NEST's defaults)")

@@ -1,0 +1,325 @@
+"""Plastic synapses: the per-synapse state beside the static CSR rows, and the compiled updates.
+
+Why this shape
+--------------
+A plastic projection's synapses stay in the network's merged ``ConnectionTable``: delivery is
+the static path (``engine.deliver`` adds ``table.weights[syn]``), unchanged. What plasticity
+adds is, per projection, an index of its synapses by presynaptic neuron (``slot``: positions
+in the merged table, ``post``: local target index, ``dms``: the delay in ms) and the state of
+its rule, all numpy arrays handed to the compiled tick loop as one tuple per projection in a
+typed list (:func:`kernel_tuple`). The update runs when a presynaptic spike is emitted, right
+before its delivery, so the spike carries the weight *after* its own update, as NEST sends it.
+
+Rules (NEST 3.10 semantics, the way pyNN.nest maps PyNN's synapse types):
+
+* ``SpikePair`` = ``stdp_synapse`` (all-to-all pairing): at a presynaptic spike at ``t``
+  through a synapse of delay ``d`` (NEST takes all of it as dendritic), facilitate once per
+  postsynaptic spike ``t_post`` with ``t_last - d < t_post <= t - d`` using the presynaptic
+  trace, then depress with the postsynaptic trace just before ``t - d``. Additive and
+  multiplicative weight dependences are its ``mu_plus``/``mu_minus`` of 0 and 1.
+* ``NearestPair`` = ``stdp_nn_symm_synapse``: the same window, each of its postsynaptic spikes
+  facilitates with ``exp(-(t_post + d - t_last) / tau_plus)`` (a unit presynaptic trace reset
+  at ``t_last``), depression by the nearest earlier postsynaptic spike alone.
+* ``Vogels`` = ``vogels_sprekeler_synapse``: facilitation for every pairing, both ways, and a
+  constant depression ``alpha * eta`` per presynaptic spike.
+* ``Triplet`` = ``stdp_triplet_synapse`` (Pfister & Gerstner 2006, all-to-all).
+* ``Tsodyks`` = ``tsodyks_synapse``: the delivered amount is ``weight * u * x`` of the
+  synapse's resources; the weight itself does not change.
+
+The presynaptic traces (``pre_s``: K+, t_last, K+ triplet) are kept per presynaptic neuron:
+NEST keeps them per synapse, but they only depend on the presynaptic spike train and the
+projection's time constants, so all synapses of one neuron in one projection hold equal
+values. Postsynaptic spikes are archived per target neuron in a ring (``ht`` times in ms,
+``hk`` K- and K- triplet after the spike, ``hc`` spikes so far). An entry may be overwritten
+only once it is older than ``window`` ms (the largest delay plus 50 of the largest time
+constant): every pairing it could still take part in is weighted by less than ``e**-50``.
+When a spike would overwrite a younger entry the ring doubles (:func:`_grow`), so nothing a
+pairing can see is ever lost.
+
+Times are in ms computed from integer ticks as NEST computes them from tics
+(``(tick + 1) * tics_per_step * 0.001``), so the windows' comparisons (with NEST's
+``stdp_eps``) and the exponentials take the same arguments as NEST's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+
+from .plasticity_rules import (
+    I_KIND,
+    I_POST,
+    I_PRE,
+    N_PARAMS,
+    NEAREST,
+    P_A3_MINUS,
+    P_A3_PLUS,
+    P_ALPHA,
+    P_LAMBDA,
+    P_MU_MINUS,
+    P_MU_PLUS,
+    P_TAU_FAC,
+    P_TAU_MINUS,
+    P_TAU_PLUS,
+    P_TAU_PSC,
+    P_TAU_REC,
+    P_TAU_X,
+    P_TAU_Y,
+    P_U,
+    P_WINDOW,
+    P_WMAX,
+    P_WMIN,
+    TRIPLET,
+    TSODYKS,
+    VOGELS,
+    Rule,
+)
+
+STDP_EPS = 1.0e-6  # NEST's connection_manager stdp_eps (ms)
+HISTORY = 8  # initial ring entries per postsynaptic neuron
+_WINDOW_TAUS = 50.0
+
+
+class PlasticState:
+    """The state of one plastic connection (``Network.connect(..., rule=...)``).
+
+    Arrays are in the connection's own order (``k``: its ``k``-th synapse) except the CSR index,
+    rebuilt with the merged table (``index``). ``reset()`` returns traces and resources to
+    their initial values (the weights are the network's business).
+    """
+
+    def __init__(self, rule: Rule, n_pre: int, n_post: int, n_syn: int) -> None:
+        rule.check()
+        self.rule = rule
+        self.n_pre, self.n_post, self.n_syn = int(n_pre), int(n_post), int(n_syn)
+        self.params = rule.vector()
+        self.pre_s = np.zeros((self.n_pre, 3))
+        self.syn_s = np.zeros((self.n_syn if rule.KIND == TSODYKS else 0, 4))
+        self.ht = np.zeros((self.n_post, HISTORY))
+        self.hk = np.zeros((self.n_post, HISTORY, 2))
+        self.hc = np.zeros(self.n_post, dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        self.pre_s[:] = 0.0
+        self.syn_s[:] = 0.0
+        if self.syn_s.size:
+            self.syn_s[:, 0] = 1.0  # x: all resources recovered
+        self.hc[:] = 0
+        self.ht[:] = 0.0
+        self.hk[:] = 0.0
+
+    def adopt(self, item: tuple[Any, ...]) -> None:
+        """Take back the arrays the kernel may have replaced (a grown history ring)."""
+        self.ht, self.hk = item[10], item[11]
+
+
+def index(pre_idx: np.ndarray, post_idx: np.ndarray, slots: np.ndarray, delay_ticks: np.ndarray,
+          n_pre: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+    """CSR over presynaptic neurons of one connection: ``(indptr, slot, post, syn, dms)``.
+
+    ``syn`` is each entry's position in the connection; within a presynaptic neuron entries keep
+    the connection's order (NEST meets a neuron's synapses in creation order).
+    """
+    order = np.argsort(pre_idx, kind="stable")
+    indptr = np.zeros(n_pre + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pre_idx, minlength=n_pre), out=indptr[1:])
+    return (indptr, np.ascontiguousarray(slots[order], dtype=np.int64),
+            np.ascontiguousarray(post_idx[order], dtype=np.int64), order.astype(np.int64),
+            np.ascontiguousarray(delay_ticks[order] * dt_ms, dtype=np.float64))
+
+
+def kernel_tuple(state: PlasticState, pre_gid: int, post_gid: int, csr: tuple[np.ndarray, ...],
+                 base_w: np.ndarray, max_delay_ms: float) -> tuple[Any, ...]:
+    """The tuple the compiled loop takes for one plastic connection."""
+    ints = np.array([state.rule.KIND, pre_gid, post_gid], dtype=np.int64)
+    params = state.params.copy()
+    params[P_WINDOW] = max_delay_ms + _WINDOW_TAUS * max(state.rule.taus(), default=0.0)
+    indptr, slot, post, syn, dms = csr
+    return (ints, indptr, slot, post, syn, dms, params, state.pre_s, state.syn_s, base_w,
+            state.ht, state.hk, state.hc)
+
+
+def empty_tuple() -> tuple[Any, ...]:
+    """A placeholder entry (matching no group) so the typed list is never empty."""
+    z, zf = np.zeros(0, dtype=np.int64), np.zeros(0)
+    return (np.array([0, -1, -1], dtype=np.int64), np.zeros(1, dtype=np.int64), z, z, z, zf,
+            np.zeros(N_PARAMS), np.zeros((0, 3)), np.zeros((0, 4)), zf, np.zeros((0, 1)),
+            np.zeros((0, 1, 2)), z)
+
+
+# -- compiled ----------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def _grow(ht, hk, hc):  # pragma: no cover - compiled
+    """Double the history rings, keeping each neuron's entries at ``count % new_size``."""
+    n, h = ht.shape
+    h2 = 2 * h
+    nt = np.zeros((n, h2))
+    nk = np.zeros((n, h2, 2))
+    for j in range(n):
+        c = hc[j]
+        for i in range(max(0, c - h), c):
+            nt[j, i % h2] = ht[j, i % h]
+            nk[j, i % h2, 0] = hk[j, i % h, 0]
+            nk[j, i % h2, 1] = hk[j, i % h, 1]
+    return nt, nk
+
+
+@numba.njit(cache=True)
+def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
+    """Archive the spikes ``fired[:nf]`` of group ``g`` (at ``t_ms``) for its plastic inputs."""
+    for p in range(len(plastic)):
+        item = plastic[p]
+        ints, params = item[0], item[6]
+        if ints[I_POST] != g or nf == 0:
+            continue
+        if ints[I_KIND] == TSODYKS:
+            continue
+        ht, hk, hc = item[10], item[11], item[12]
+        inv_m = 1.0 / params[P_TAU_MINUS]
+        inv_y = 1.0 / params[P_TAU_Y] if ints[I_KIND] == TRIPLET else 0.0
+        window = params[P_WINDOW]
+        for q in range(nf):
+            j = fired[q]
+            c = hc[j]
+            h = ht.shape[1]
+            if c >= h and ht[j, c % h] > t_ms - window:
+                ht, hk = _grow(ht, hk, hc)
+                plastic[p] = (ints, item[1], item[2], item[3], item[4], item[5], params, item[7],
+                              item[8], item[9], ht, hk, hc)
+                h = ht.shape[1]
+            if c > 0:
+                last = ht[j, (c - 1) % h]
+                km = hk[j, (c - 1) % h, 0] * np.exp((last - t_ms) * inv_m) + 1.0
+                ky = hk[j, (c - 1) % h, 1] * np.exp((last - t_ms) * inv_y) + 1.0
+            else:
+                km = 1.0
+                ky = 1.0
+            ht[j, c % h] = t_ms
+            hk[j, c % h, 0] = km
+            hk[j, c % h, 1] = ky
+            hc[j] = c + 1
+
+
+@numba.njit(cache=True)
+def _facilitate(kind, w, k, ky, pr):  # pragma: no cover - compiled
+    wmax = pr[P_WMAX]
+    if kind == VOGELS:
+        return min(w + pr[P_LAMBDA] * k, wmax)
+    if kind == TRIPLET:
+        new_w = w + k * (pr[P_LAMBDA] + pr[P_A3_PLUS] * ky)
+        return new_w if new_w < wmax else wmax
+    norm_w = w / wmax + pr[P_LAMBDA] * (1.0 - w / wmax) ** pr[P_MU_PLUS] * k
+    return norm_w * wmax if norm_w < 1.0 else wmax
+
+
+@numba.njit(cache=True)
+def _depress(kind, w, k, kx, pr):  # pragma: no cover - compiled
+    wmax, wmin = pr[P_WMAX], pr[P_WMIN]
+    if kind == VOGELS:
+        return max(w - pr[P_ALPHA], wmin)
+    if kind == TRIPLET:
+        new_w = w - k * (pr[P_ALPHA] + pr[P_A3_MINUS] * kx)
+        return new_w if new_w > wmin else wmin
+    norm_w = w / wmax - pr[P_ALPHA] * (w / wmax - wmin / wmax) ** pr[P_MU_MINUS] * k
+    low = wmin / wmax
+    return norm_w * wmax if norm_w > low else wmin
+
+
+@numba.njit(cache=True)
+def _stdp_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
+    """NEST's ``send`` of every synapse of presynaptic neuron ``j`` of one STDP connection."""
+    ints, indptr, slot, post, dms, pr, pre_s = (item[0], item[1], item[2], item[3], item[5],
+                                                item[6], item[7])
+    ht, hk, hc = item[10], item[11], item[12]
+    kind = ints[I_KIND]
+    h = ht.shape[1]
+    tau_p, inv_m = pr[P_TAU_PLUS], 1.0 / pr[P_TAU_MINUS]
+    kplus, t_last, kx = pre_s[j, 0], pre_s[j, 1], pre_s[j, 2]
+    if kind == TRIPLET:
+        kx *= np.exp((t_last - t_spike) / pr[P_TAU_X])
+    for e in range(indptr[j], indptr[j + 1]):
+        s, k, d = slot[e], post[e], dms[e]
+        w = weights[s]
+        c = hc[k]
+        lowest = max(0, c - h)
+        t_hi, t_lo = t_spike - d, t_last - d
+        i = c - 1
+        while i >= lowest and ht[k, i % h] >= t_hi + STDP_EPS:
+            i -= 1
+        last_in = i  # newest archived spike at or before t_hi
+        while i >= lowest and ht[k, i % h] >= t_lo + STDP_EPS:
+            i -= 1
+        first_in = i + 1
+        for m in range(first_in, last_in + 1):
+            minus_dt = t_last - (ht[k, m % h] + d)
+            if kind == NEAREST:  # a unit trace per pairing, no presynaptic sum
+                w = _facilitate(kind, w, np.exp(minus_dt / tau_p), 0.0, pr)
+            else:
+                ky = hk[k, m % h, 1] - 1.0
+                w = _facilitate(kind, w, kplus * np.exp(minus_dt / tau_p), ky, pr)
+        # the postsynaptic trace strictly before t_hi
+        i = last_in
+        while i >= lowest and not (t_hi - ht[k, i % h] > STDP_EPS):
+            i -= 1
+        km = 0.0
+        if i >= lowest:
+            if kind == NEAREST:
+                km = np.exp((ht[k, i % h] - t_hi) * inv_m)
+            else:
+                km = hk[k, i % h, 0] * np.exp((ht[k, i % h] - t_hi) * inv_m)
+        if kind == VOGELS:
+            w = _facilitate(kind, w, km, 0.0, pr)
+            w = _depress(kind, w, 0.0, 0.0, pr)
+        else:
+            w = _depress(kind, w, km, kx, pr)
+        weights[s] = w
+    if kind == TRIPLET:
+        pre_s[j, 2] = kx + 1.0
+    pre_s[j, 0] = kplus * np.exp((t_last - t_spike) / tau_p) + 1.0
+    pre_s[j, 1] = t_spike
+
+
+@numba.njit(cache=True)
+def _tsodyks_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
+    """NEST ``tsodyks_synapse::send`` for every synapse of presynaptic neuron ``j``."""
+    indptr, slot, syn, pr, st, base = item[1], item[2], item[4], item[6], item[8], item[9]
+    tau_fac, tau_psc, tau_rec, big_u = pr[P_TAU_FAC], pr[P_TAU_PSC], pr[P_TAU_REC], pr[P_U]
+    for e in range(indptr[j], indptr[j + 1]):
+        k = syn[e]
+        x, y, u = st[k, 0], st[k, 1], st[k, 2]
+        h = t_spike - st[k, 3]
+        puu = 0.0 if tau_fac == 0.0 else np.exp(-h / tau_fac)
+        pyy = np.exp(-h / tau_psc)
+        pzz = np.exp(-h / tau_rec)
+        pxy = ((pzz - 1.0) * tau_rec - (pyy - 1.0) * tau_psc) / (tau_psc - tau_rec)
+        pxz = 1.0 - pzz
+        z = 1.0 - x - y
+        u *= puu
+        x += pxy * y + pxz * z
+        y *= pyy
+        u += big_u * (1.0 - u)
+        delta = u * x
+        x -= delta
+        y += delta
+        st[k, 0], st[k, 1], st[k, 2], st[k, 3] = x, y, u, t_spike
+        weights[slot[e]] = delta * base[k]
+
+
+@numba.njit(cache=True)
+def pre_spikes(plastic, g, fired, nf, t_spike, weights):  # pragma: no cover - compiled
+    """Update the synapses of spikes ``fired[:nf]`` of group ``g`` before they are delivered."""
+    if nf == 0:
+        return
+    for p in range(len(plastic)):
+        item = plastic[p]
+        if item[0][I_PRE] != g:
+            continue
+        tsodyks = item[0][I_KIND] == TSODYKS
+        for q in range(nf):
+            if tsodyks:
+                _tsodyks_spike(item, fired[q], t_spike, weights)
+            else:
+                _stdp_spike(item, fired[q], t_spike, weights)

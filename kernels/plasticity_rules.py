@@ -1,0 +1,152 @@
+"""Plasticity rules as the kernels take them: NEST's native parameters in PyNN's units.
+
+Plain dataclasses (no numba), so the PyNN front end can build and check a rule without loading
+the compiled kernels; :mod:`kernels.plasticity` holds the state and the compiled updates, and
+its docstring the semantics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+import numpy as np
+
+from spinnlive.errors import ConfigurationError
+
+# rule kinds (kernel dispatch)
+PAIR, NEAREST, VOGELS, TRIPLET, TSODYKS = 1, 2, 3, 4, 5
+# ints columns
+I_KIND, I_PRE, I_POST = 0, 1, 2
+# params columns (STDP): time constants, amplitudes, weight bounds, archive window
+P_TAU_PLUS, P_TAU_MINUS, P_LAMBDA, P_ALPHA, P_MU_PLUS, P_MU_MINUS = range(6)
+P_WMAX, P_WMIN, P_WINDOW, P_TAU_X, P_TAU_Y, P_A3_PLUS, P_A3_MINUS = range(6, 13)
+# params columns (Tsodyks)
+P_U, P_TAU_REC, P_TAU_FAC, P_TAU_PSC = range(4)
+N_PARAMS = 13
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A plasticity rule's parameters in NEST's native names and PyNN's units."""
+
+    KIND: ClassVar[int] = 0
+    #: whether the rule changes the stored weights (else it scales what it delivers)
+    LEARNS: ClassVar[bool] = True
+
+    def vector(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def taus(self) -> tuple[float, ...]:
+        return ()
+
+    def check(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not np.isfinite(value):
+                raise ConfigurationError(f"{type(self).__name__}.{f.name} = {value} is not finite")
+            if f.name.startswith("tau") and value < 0:
+                raise ConfigurationError(f"{type(self).__name__}.{f.name} must be >= 0")
+
+
+@dataclass(frozen=True)
+class SpikePair(Rule):
+    """``stdp_synapse``: Δw = a_plus·Wmax·(1 - w/Wmax)^mu_plus·K+ at each pairing and
+    -a_minus·Wmax·(w/Wmax)^mu_minus·K- per presynaptic spike (NEST's λ and α·λ)."""
+
+    KIND: ClassVar[int] = PAIR
+    tau_plus: float = 20.0
+    tau_minus: float = 20.0
+    a_plus: float = 0.01
+    a_minus: float = 0.01
+    mu_plus: float = 0.0
+    mu_minus: float = 0.0
+    w_max: float = 1.0
+    w_min: float = 0.0
+
+    def taus(self) -> tuple[float, ...]:
+        return (self.tau_plus, self.tau_minus)
+
+    def vector(self) -> np.ndarray:
+        v = np.zeros(N_PARAMS)
+        v[[P_TAU_PLUS, P_TAU_MINUS, P_LAMBDA, P_ALPHA, P_MU_PLUS, P_MU_MINUS, P_WMAX,
+           P_WMIN]] = [self.tau_plus, self.tau_minus, self.a_plus, self.a_minus, self.mu_plus,
+                       self.mu_minus, self.w_max, self.w_min]
+        return v
+
+    def check(self) -> None:
+        super().check()
+        if self.w_max <= 0 or self.w_min < 0 or self.w_min > self.w_max:
+            raise ConfigurationError(
+                f"{type(self).__name__}: need 0 <= w_min <= w_max and w_max > 0 (weights are "
+                f"magnitudes), got w_min={self.w_min}, w_max={self.w_max}")
+        if min(self.taus()) <= 0:
+            raise ConfigurationError(f"{type(self).__name__}: time constants must be > 0")
+
+
+@dataclass(frozen=True)
+class NearestPair(SpikePair):
+    """``stdp_nn_symm_synapse``: nearest-neighbour pairing, same weight dependence."""
+
+    KIND: ClassVar[int] = NEAREST
+
+
+@dataclass(frozen=True)
+class Vogels(SpikePair):
+    """``vogels_sprekeler_synapse``: Δw = η·K (both ways), -α·η per presynaptic spike.
+
+    ``a_plus`` is η, ``a_minus`` α·η (weight units) and ``tau_plus`` = ``tau_minus`` = τ.
+    """
+
+    KIND: ClassVar[int] = VOGELS
+
+
+@dataclass(frozen=True)
+class Triplet(SpikePair):
+    """``stdp_triplet_synapse``: pair amplitudes ``a_plus`` (A2+), ``a_minus`` (A2-), triplet
+    amplitudes ``a3_plus``/``a3_minus``, triplet time constants ``tau_x`` (pre), ``tau_y``
+    (post); all in weight units (NEST's ``Aplus`` ... are absolute)."""
+
+    KIND: ClassVar[int] = TRIPLET
+    tau_x: float = 100.0
+    tau_y: float = 100.0
+    a3_plus: float = 0.0
+    a3_minus: float = 0.0
+
+    def taus(self) -> tuple[float, ...]:
+        return (self.tau_plus, self.tau_minus, self.tau_x, self.tau_y)
+
+    def vector(self) -> np.ndarray:
+        v = super().vector()
+        v[[P_TAU_X, P_TAU_Y, P_A3_PLUS, P_A3_MINUS]] = [
+            self.tau_x, self.tau_y, self.a3_plus, self.a3_minus]
+        return v
+
+
+@dataclass(frozen=True)
+class Tsodyks(Rule):
+    """``tsodyks_synapse``: resources x (recovered), y (active, decays with ``tau_psc``), u."""
+
+    KIND: ClassVar[int] = TSODYKS
+    LEARNS: ClassVar[bool] = False
+    U: float = 0.5
+    tau_rec: float = 800.0
+    tau_fac: float = 0.0
+    tau_psc: float = 5.0
+
+    def vector(self) -> np.ndarray:
+        v = np.zeros(N_PARAMS)
+        v[[P_U, P_TAU_REC, P_TAU_FAC, P_TAU_PSC]] = [
+            self.U, self.tau_rec, self.tau_fac, self.tau_psc]
+        return v
+
+    def check(self) -> None:
+        super().check()
+        if not 0.0 <= self.U <= 1.0:
+            raise ConfigurationError(f"TsodyksMarkram U must lie in [0, 1], got {self.U}")
+        if self.tau_rec <= 0 or self.tau_psc <= 0:
+            raise ConfigurationError("TsodyksMarkram tau_rec and tau_psc must be > 0")
+        if abs(self.tau_psc - self.tau_rec) < 1e-12:
+            raise ConfigurationError(
+                f"TsodyksMarkram tau_rec ({self.tau_rec} ms) equals the target's synaptic "
+                "time constant; NEST's tsodyks_synapse propagator is singular there")
