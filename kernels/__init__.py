@@ -21,7 +21,8 @@ injected current (nA) during this tick or None. ``isyn_inh`` is recorded signed 
 
 ``sources``: ``PoissonGroup(n, dt, rate, start, duration, rng)`` (``set_rates(ids, rates)``,
 from the next step; ``reset_state`` replays the same spikes), ``SpikeArrayGroup(n, dt,
-spike_times)`` (``set_spike_times``), ``InjectorGroup(n)``; all have ``step(tick)``,
+spike_times)`` (``set_spike_times``), ``VariablePoissonGroup(n, dt, rates, starts,
+durations, rng)`` (sPyNNaker's rate schedules), ``InjectorGroup(n)``; all have ``step(tick)``,
 ``inject(ids)`` and ``reset_state()``.
 
 ``currents``: ``DCSource``, ``StepCurrentSource``, ``ACSource``, ``NoisyCurrentSource``: objects
@@ -58,12 +59,18 @@ from .neurons import (
     Izhikevich,
     NeuronGroup,
 )
-from .sources import InjectorGroup, PoissonGroup, SourceGroup, SpikeArrayGroup
+from .sources import (
+    InjectorGroup,
+    PoissonGroup,
+    SourceGroup,
+    SpikeArrayGroup,
+    VariablePoissonGroup,
+)
 from .synapses import ConnectionTable, DelayBuffer
 
 __all__ = [
     "MODELS", "ACSource", "Connection", "ConnectionTable", "CurrentSource", "DCSource",
     "DelayBuffer", "IFCondExp", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "InjectorGroup",
     "Izhikevich", "Network", "NeuronGroup", "NoisyCurrentSource", "PoissonGroup",
-    "SourceGroup", "SpikeArrayGroup", "StepCurrentSource",
+    "SourceGroup", "SpikeArrayGroup", "StepCurrentSource", "VariablePoissonGroup",
 ]

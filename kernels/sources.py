@@ -25,8 +25,10 @@ input path; ``InjectorGroup`` is a source with nothing else).
 The emission loops are compiled (``emit_poisson``, ``emit_array``) and shared with the
 network's tick loop (``engine``); they append to a growable ``out`` buffer and return it with
 the new count. Layout as for neurons: ``_s`` holds the per-neuron state (Poisson: the next spike
-time), ``_k`` the constants (Poisson: mean interval ms, start, stop), ``_i`` integer tables
-(spike arrays: emitting tick and index, sorted by tick; Poisson: the generator state).
+time and the segment it belongs to), ``_k`` the constants (Poisson: per segment, mean interval
+ms, start, stop; SpikeSourcePoisson has one segment, ``VariablePoissonGroup`` one per rate of
+its schedule), ``_i`` integer tables (spike arrays: emitting tick and index, sorted by tick;
+Poisson: the generator state).
 """
 
 from __future__ import annotations
@@ -65,6 +67,20 @@ def grow(out, need):  # pragma: no cover - compiled
     return new
 
 
+@numba.njit(cache=True, inline="always")
+def _next_in_schedule(k, j, seg, x, state):  # pragma: no cover - compiled
+    """The first spike at or after candidate ``x`` of segment ``seg``, moving on through the
+    later segments while ``x`` falls past a segment's stop (memorylessness: the next
+    segment's process starts afresh at its start). Returns ``(time or inf, segment)``."""
+    n_seg = k.shape[0] // 3
+    while x > k[3 * seg + 2, j]:
+        seg += 1
+        if seg >= n_seg:
+            return np.inf, seg
+        x = k[3 * seg + 1, j] + exponential(state) * k[3 * seg, j]
+    return x, seg
+
+
 @numba.njit(cache=True)
 def emit_poisson(s, k, rng, t_end, out, n_out, j):  # pragma: no cover - compiled
     """Append neurons ``j..`` whose next spike is at or before ``t_end`` ms; draw their next.
@@ -72,7 +88,7 @@ def emit_poisson(s, k, rng, t_end, out, n_out, j):  # pragma: no cover - compile
     Returns ``(n_out, j)``: ``j == n`` when done, else ``out`` filled up at neuron ``j``
     (call again with a larger ``out`` from there: the state is consistent).
     """
-    nxt, scale, stop = s[0], k[0], k[2]
+    nxt, seg = s[0], s[1]
     state = rng[0]
     cap = out.shape[0]
     while j < nxt.shape[0]:
@@ -81,19 +97,24 @@ def emit_poisson(s, k, rng, t_end, out, n_out, j):  # pragma: no cover - compile
                 return n_out, j
             out[n_out] = j
             n_out += 1
-            x = nxt[j] + exponential(state) * scale[j]
-            nxt[j] = x if x <= stop[j] else np.inf
+            m = int(seg[j])
+            x, m = _next_in_schedule(k, j, m, nxt[j] + exponential(state) * k[3 * m, j], state)
+            nxt[j], seg[j] = x, m
         j += 1
     return n_out, j
 
 
 @numba.njit(cache=True)
 def redraw_poisson(s, k, rng, ids, now):  # pragma: no cover - compiled
-    """Next spike of ``ids`` drawn afresh from ``max(now, start)``."""
+    """Next spike of ``ids`` drawn afresh from ``now``, in the segment holding ``now``."""
     state = rng[0]
+    n_seg = k.shape[0] // 3
     for j in ids:
-        x = max(now, k[1, j]) + exponential(state) * k[0, j]
-        s[0, j] = x if x <= k[2, j] else np.inf
+        m = 0
+        while m < n_seg - 1 and k[3 * m + 2, j] <= now:
+            m += 1
+        x = max(now, k[3 * m + 1, j]) + exponential(state) * k[3 * m, j]
+        s[0, j], s[1, j] = _next_in_schedule(k, j, m, x, state)
 
 
 @numba.njit(cache=True)
@@ -264,8 +285,8 @@ class PoissonGroup(SourceGroup):
         self._seed = int(rng.integers(2**63))
         self.params = {k: np.full(self.n, v, dtype=np.float64)
                        for k, v in self.PARAMETERS.items()}
-        self._s = np.full((1, self.n), np.inf)
-        self._k = np.zeros((3, self.n), dtype=np.float64)
+        self._s = np.full((2, self.n), np.inf)  # next spike, its segment
+        self._k = np.zeros((3, self.n), dtype=np.float64)  # one segment
         self._i = seed_state(self._seed).reshape(1, 4)
         self._now = 0.0
         self._assign(None, {"rate": rate, "start": start, "duration": duration})
@@ -315,3 +336,72 @@ class PoissonGroup(SourceGroup):
             out = grow(out, n_out + 1)
             n_out, j = emit_poisson(self._s, self._k, self._i, t_end, out, n_out, j)
         return out[:n_out].copy()
+
+
+def _mean_interval_ms(rate_hz: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.minimum(1000.0 / np.asarray(rate_hz, dtype=np.float64), 1e300)
+
+
+class VariablePoissonGroup(PoissonGroup):
+    """sPyNNaker's SpikeSourcePoissonVariable: per neuron, a schedule of rates (Hz), each from
+    its start (ms) for its duration (ms; default until the next start, the last one forever),
+    silent outside them. A segment ends at ``min(start + duration, next start)``.
+
+    The schedule is the Poisson kernel's segment table (one ``(interval, start, stop)`` triple
+    per segment, rows ``3m..3m+2`` of ``_k``; neurons with fewer segments are padded with
+    segments that never start), so the compiled emission and the network's loop are the
+    SpikeSourcePoisson ones.
+    """
+
+    PARAMETERS: ClassVar[dict[str, float]] = {}
+
+    def __init__(self, n: int, dt: float, rates: list[np.ndarray], starts: list[np.ndarray],
+                 durations: list[np.ndarray] | None = None,
+                 rng: np.random.Generator | None = None) -> None:
+        SourceGroup.__init__(self, n, dt)
+        rng = np.random.default_rng() if rng is None else rng
+        self._seed = int(rng.integers(2**63))
+        self.params = {}
+        self._s = np.full((2, self.n), np.inf)
+        self._k = np.zeros((3, self.n), dtype=np.float64)
+        self._i = seed_state(self._seed).reshape(1, 4)
+        self._now = 0.0
+        self.set_schedule(rates, starts, durations)
+        self.reset_state()
+
+    def set_schedule(self, rates: list[np.ndarray], starts: list[np.ndarray],
+                     durations: list[np.ndarray] | None = None) -> None:
+        """Replace every neuron's schedule; takes effect from the next step."""
+        if durations is None:
+            durations = [np.full(np.size(r), np.inf) for r in rates]
+        if not len(rates) == len(starts) == len(durations) == self.n:
+            raise ConfigurationError(
+                f"SpikeSourcePoissonVariable needs rates, starts and durations for each of its "
+                f"{self.n} neurons (got {len(rates)}, {len(starts)}, {len(durations)})")
+        rows = []
+        for j, (r, t0, d) in enumerate(zip(rates, starts, durations, strict=True)):
+            r, t0, d = (np.asarray(x, dtype=np.float64).ravel() for x in (r, t0, d))
+            if not r.size == t0.size == d.size:
+                raise ConfigurationError(
+                    f"SpikeSourcePoissonVariable neuron {j}: {r.size} rates, {t0.size} starts, "
+                    f"{d.size} durations")
+            if np.any(r < 0) or np.any(t0 < 0) or np.any(d < 0) or np.any(np.diff(t0) < 0):
+                raise ConfigurationError(
+                    f"SpikeSourcePoissonVariable neuron {j}: rates, starts and durations must "
+                    "be >= 0 and the starts ascending")
+            stops = np.minimum(t0 + d, np.append(t0[1:], np.inf))
+            rows.append(np.stack([_mean_interval_ms(r), t0, stops]))
+        n_seg = max([1, *(row.shape[1] for row in rows)])
+        table = np.tile(np.array([[1.0], [np.inf], [np.inf]]), (n_seg, self.n))
+        for j, row in enumerate(rows):
+            table[:3 * row.shape[1], j] = row.T.ravel()
+        if table.shape != self._k.shape:
+            layout.changed()
+        self._k = np.ascontiguousarray(table)
+        self._redraw(np.arange(self.n))
+
+    def set_parameters(self, ids: np.ndarray | None = None,
+                       **arrays: np.ndarray | float) -> None:
+        raise ConfigurationError("SpikeSourcePoissonVariable's schedule changes with "
+                                 "set_schedule (rates, starts, durations), not per parameter")

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from spinnlive.errors import ConfigurationError
 from spinnlive.kernels import (
     IFCurrExp,
     InjectorGroup,
@@ -15,7 +16,7 @@ from spinnlive.kernels import (
     SpikeArrayGroup,
 )
 from spinnlive.kernels.grid import stamp_ticks
-from spinnlive.kernels.sources import SKIP_NEGATIVE, SKIP_PAST
+from spinnlive.kernels.sources import SKIP_NEGATIVE, SKIP_PAST, VariablePoissonGroup
 
 
 def counts(group: PoissonGroup, ticks: range) -> np.ndarray:
@@ -142,3 +143,33 @@ def test_spike_array_off_grid_matches_pynn_nest(dt: float) -> None:
     assert net.spikes(s)[0].size == sum(t.size for t in trains)
     assert np.ptp(v_ref) > 1.0
     np.testing.assert_allclose(v, v_ref[:v.size], rtol=0, atol=1e-6)
+
+
+def test_variable_poisson_follows_its_schedule() -> None:
+    """sPyNNaker's SpikeSourcePoissonVariable: each rate from its start for its duration, then
+    the next; silent between segments and before the first; counts Poisson in each."""
+    dt, n = 0.1, 400
+    rates = [np.array([200.0, 0.0, 50.0])] * (n // 2) + [np.array([20.0])] * (n // 2)
+    starts = [np.array([10.0, 30.0, 60.0])] * (n // 2) + [np.array([0.0])] * (n // 2)
+    durations = [np.array([10.0, 30.0, 40.0])] * (n // 2) + [np.array([100.0])] * (n // 2)
+    g = VariablePoissonGroup(n, dt, rates, starts, durations, rng=np.random.default_rng(4))
+    c = counts(g, range(1200))  # 0 .. 120 ms
+    times = (np.arange(1200) + 1) * dt
+    first = c[:, : n // 2].sum(axis=1)
+    for lo, hi, rate in ((0, 10, 0), (10, 20, 200), (20, 60, 0), (60, 100, 50), (100, 120, 0)):
+        sel = (times > lo + 1e-9) & (times <= hi + 1e-9)
+        lam = rate * (hi - lo) / 1000.0 * (n // 2)
+        assert abs(first[sel].sum() - lam) <= 4 * np.sqrt(lam) + 1e-9, (lo, hi)
+    second = c[:, n // 2:].sum(axis=1)
+    lam = 20.0 * 100.0 / 1000.0 * (n // 2)
+    assert abs(second[times <= 100.0 + 1e-9].sum() - lam) < 4 * np.sqrt(lam)
+    assert second[times > 100.0 + 1e-9].sum() == 0
+    g.reset_state()
+    np.testing.assert_array_equal(counts(g, range(1200)), c)
+
+
+def test_variable_poisson_rejects_a_bad_schedule() -> None:
+    with pytest.raises(ConfigurationError, match="starts ascending"):
+        VariablePoissonGroup(1, 1.0, [np.array([1.0, 2.0])], [np.array([5.0, 1.0])])
+    with pytest.raises(ConfigurationError, match="2 rates, 1 starts"):
+        VariablePoissonGroup(1, 1.0, [np.array([1.0, 2.0])], [np.array([5.0])])

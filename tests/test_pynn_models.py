@@ -1,4 +1,5 @@
-"""The conductance and AdEx cell types through PyNN: recorded state, lock-step equals real time.
+"""The conductance, AdEx and variable-rate Poisson cell types through PyNN: recorded state,
+lock-step equals real time.
 
 Their numerics are checked against NEST in ``test_kernels_neurons.py``; here the front end: the
 cell class maps to its kernel, its state variables record, and a real-time run gives exactly
@@ -20,15 +21,21 @@ CELLS = ("IF_cond_alpha", "EIF_cond_exp_isfa_ista", "EIF_cond_alpha_isfa_ista")
 def run(realtime: bool) -> dict[str, Any]:
     sim.setup(timestep=1.0, realtime=realtime, seed=4)
     src = sim.Population(5, sim.SpikeSourcePoisson(rate=200.0), label="drive")
+    varying = sim.Population(5, sim.SpikeSourcePoissonVariable(rates=[300, 50],
+                                                               starts=[0, 150]), label="varying")
+    varying.record("spikes")
     out: dict[str, Any] = {}
     pops = []
     for name in CELLS:
         pop = sim.Population(3, getattr(sim, name)(), label=name)
-        sim.Projection(src, pop, sim.AllToAllConnector(),
-                       sim.StaticSynapse(weight=0.02, delay=1.0))
+        for pre in (src, varying):
+            sim.Projection(pre, pop, sim.AllToAllConnector(),
+                           sim.StaticSynapse(weight=0.01, delay=1.0))
         pop.record(["spikes", *pop.celltype.recordable[1:]])
         pops.append(pop)
     sim.run(300.0)
+    out["varying"] = {"spikes": [np.asarray(s.magnitude)
+                                 for s in varying.get_data().segments[0].spiketrains]}
     for pop in pops:
         seg = pop.get_data().segments[0]
         out[pop.label] = {"spikes": [np.asarray(s.magnitude) for s in seg.spiketrains],
@@ -56,7 +63,40 @@ def test_cell_records_its_state(lockstep: dict[str, Any], name: str) -> None:
 
 def test_real_time_run_equals_lockstep(lockstep: dict[str, Any]) -> None:
     realtime = run(True)
-    for name in CELLS:
+    assert sum(s.size for s in realtime["varying"]["spikes"]) > 100
+    for name in (*CELLS, "varying"):
         for a, b in zip(lockstep[name]["spikes"], realtime[name]["spikes"], strict=True):
             np.testing.assert_array_equal(a, b)
-        np.testing.assert_array_equal(lockstep[name]["v"], realtime[name]["v"])
+        if name != "varying":
+            np.testing.assert_array_equal(lockstep[name]["v"], realtime[name]["v"])
+
+
+def test_spike_source_poisson_variable_through_pynn() -> None:
+    """sPyNNaker's signature (one schedule for all, or one per neuron), recorded spikes follow
+    the schedule, and a new schedule set between runs applies from the next run."""
+    sim.setup(timestep=1.0, seed=9)
+    shared = sim.Population(200, sim.SpikeSourcePoissonVariable(
+        rates=[100, 0, 20], starts=[0, 100, 200], durations=[100, 100, 100]), label="shared")
+    each = sim.Population(2, sim.SpikeSourcePoissonVariable(
+        rates=[[500, 0], [0]], starts=[[0, 50], [0]]), label="each")
+    shared.record("spikes")
+    each.record("spikes")
+    sim.run(400.0)
+
+    def counts(pop: Any, edges: list[float]) -> np.ndarray:
+        trains = pop.get_data().segments[0].spiketrains
+        times = np.concatenate([np.asarray(s.magnitude) for s in trains])
+        return np.histogram(times, bins=np.asarray(edges) + 0.5)[0]  # spikes stamp (k+1) dt
+
+    c = counts(shared, [0, 100, 200, 300, 400])
+    for got, rate in zip(c, (100.0, 0.0, 20.0, 0.0), strict=True):
+        lam = rate * 0.1 * 200
+        assert abs(got - lam) <= 4 * np.sqrt(lam) + 3, (c, rate)  # + a boundary tick's spikes
+    per = [np.asarray(s.magnitude) for s in each.get_data().segments[0].spiketrains]
+    assert 10 < per[0].size and per[0].max() <= 50.0 and per[1].size == 0
+    shared.set(rates=[50], starts=[450], durations=[100])
+    sim.run(200.0)
+    c = counts(shared, [400, 450, 550, 600])
+    assert c[0] == 0 and c[2] == 0
+    assert abs(c[1] - 1000) < 4 * np.sqrt(1000) + 3
+    sim.end()

@@ -33,7 +33,9 @@ __all__ = ["CurrentRecord", "PopulationRecord", "SynapseBlock", "network_vertice
 
 logger = logging.getLogger(__name__)
 
-_KINDS = {"SpikeSourcePoisson": VertexKind.POISSON, "SpikeSourceArray": VertexKind.SPIKE_ARRAY,
+_KINDS = {"SpikeSourcePoisson": VertexKind.POISSON,
+          "SpikeSourcePoissonVariable": VertexKind.POISSON,
+          "SpikeSourceArray": VertexKind.SPIKE_ARRAY,
           "SpikeInjector": VertexKind.INJECTOR}
 #: sPyNNaker ``additional_parameters`` that change the mapping (the rest are accepted and logged)
 VERTEX_PARAMETERS = ("virtual_key", "max_atoms_per_core", "n_colour_bits")

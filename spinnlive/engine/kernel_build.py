@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import ConfigurationError
 
 #: kernel models that are spike sources (take no synaptic input, have no state variables)
-SOURCE_MODELS = ("SpikeSourcePoisson", "SpikeSourceArray", "SpikeInjector")
+SOURCE_MODELS = ("SpikeSourcePoisson", "SpikeSourceArray", "SpikeInjector",
+                 "SpikeSourcePoissonVariable")
 _CURRENT_NAMES = {"NoisyCurrentSource": {"dt": "noise_dt"}}
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ def make_group(model: str, size: int, dt: float, parameters: dict[str, np.ndarra
                                     duration=p["duration"], rng=np.random.default_rng(seed))
     if model == "SpikeSourceArray":
         return sources.SpikeArrayGroup(size, dt, spike_lists(p["spike_times"]))
+    if model == "SpikeSourcePoissonVariable":
+        return sources.VariablePoissonGroup(size, dt, *variable_schedule(p),
+                                            rng=np.random.default_rng(seed))
     if model == "SpikeInjector":
         return sources.InjectorGroup(size, dt)
     if model in MODELS:
@@ -60,6 +64,16 @@ def make_current(kind: str, dt: float, parameters: dict[str, Any],
 def spike_lists(values: np.ndarray) -> list[np.ndarray]:
     """PyNN ``Sequence`` objects (or arrays) per cell -> float arrays of spike times."""
     return [np.asarray(getattr(v, "value", v), dtype=float).ravel() for v in values]
+
+
+def variable_schedule(p: dict[str, np.ndarray]
+                      ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray] | None]:
+    """SpikeSourcePoissonVariable's per-neuron rates, starts and durations (None: forever)."""
+    rates, starts = spike_lists(p["rates"]), spike_lists(p["starts"])
+    durations = spike_lists(p["durations"])
+    if all(d.size == 0 for d in durations):
+        return rates, starts, None
+    return rates, starts, durations
 
 
 def current_kwargs(kind: str, parameters: dict[str, Any]) -> dict[str, Any]:

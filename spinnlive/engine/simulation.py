@@ -219,6 +219,8 @@ class Simulation(SegmentRecordings, RunControl):
         if rec.model == "SpikeSourceArray":
             rec.group.set_spike_times(kernel_build.spike_lists(rec.parameters["spike_times"]))
             self._log_skipped_times(rec)
+        elif rec.model == "SpikeSourcePoissonVariable":
+            rec.group.set_schedule(*kernel_build.variable_schedule(rec.parameters))
         else:
             rec.group.set_parameters(**{n: rec.parameters[n] for n in names})
 
