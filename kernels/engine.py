@@ -55,6 +55,7 @@ from numba.extending import intrinsic
 from numba.typed import List
 
 from .neurons_cond import _cond_kernel
+from .neurons_hh import _hh_kernel
 from .neurons_ode import _cond_exp_kernel, _izhikevich_kernel
 from .neurons_psc import _psc_alpha_kernel, _psc_delta_kernel, _psc_exp_kernel
 from .plasticity import pre_spikes, record_post
@@ -104,6 +105,8 @@ def neuron_step(kind, s, k, exc, inh, iext, has_iext, out):  # pragma: no cover 
         return _izhikevich_kernel(s, k, exc, inh, iext, has_iext, out)
     if 15 <= kind <= 17:  # IF_cond_alpha, AdEx exp / alpha (flags in k)
         return _cond_kernel(s, k, exc, inh, iext, has_iext, out)
+    if kind == 18:
+        return _hh_kernel(s, k, exc, inh, iext, has_iext, out)
     return 0
 
 

@@ -1,10 +1,11 @@
 """Neuron models by PyNN name. Base class in ``neuron_base``; models in ``neurons_psc`` (exact
-propagators) and ``neurons_ode`` (ODE models)."""
+propagators), ``neurons_ode``, ``neurons_cond`` and ``neurons_hh`` (ODE models)."""
 
 from __future__ import annotations
 
 from .neuron_base import NeuronGroup
 from .neurons_cond import EIFCondAlphaIsfaIsta, EIFCondExpIsfaIsta, IFCondAlpha
+from .neurons_hh import HHCondExp
 from .neurons_ode import IFCondExp, Izhikevich
 from .neurons_psc import IFCurrAlpha, IFCurrDelta, IFCurrExp
 
@@ -17,7 +18,9 @@ MODELS: dict[str, type[NeuronGroup]] = {
     "IF_cond_alpha": IFCondAlpha,
     "EIF_cond_exp_isfa_ista": EIFCondExpIsfaIsta,
     "EIF_cond_alpha_isfa_ista": EIFCondAlphaIsfaIsta,
+    "HH_cond_exp": HHCondExp,
 }
 
-__all__ = ["MODELS", "EIFCondAlphaIsfaIsta", "EIFCondExpIsfaIsta", "IFCondAlpha", "IFCondExp", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "Izhikevich",
+__all__ = ["MODELS", "EIFCondAlphaIsfaIsta", "EIFCondExpIsfaIsta", "HHCondExp", "IFCondAlpha",
+           "IFCondExp", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "Izhikevich",
            "NeuronGroup"]

@@ -1,4 +1,4 @@
-"""The conductance, AdEx and variable-rate Poisson cell types through PyNN: recorded state,
+"""The conductance, AdEx, HH and variable-rate Poisson cell types through PyNN: recorded state,
 lock-step equals real time.
 
 Their numerics are checked against NEST in ``test_kernels_neurons.py``; here the front end: the
@@ -15,11 +15,11 @@ import pytest
 
 import spinnlive.pynn as sim
 
-CELLS = ("IF_cond_alpha", "EIF_cond_exp_isfa_ista", "EIF_cond_alpha_isfa_ista")
+CELLS = ("IF_cond_alpha", "EIF_cond_exp_isfa_ista", "EIF_cond_alpha_isfa_ista", "HH_cond_exp")
 
 
 def run(realtime: bool) -> dict[str, Any]:
-    sim.setup(timestep=1.0, realtime=realtime, seed=4)
+    sim.setup(timestep=0.1, realtime=realtime, seed=4)  # HH's spike rule wants dt <= 0.1
     src = sim.Population(5, sim.SpikeSourcePoisson(rate=200.0), label="drive")
     varying = sim.Population(5, sim.SpikeSourcePoissonVariable(rates=[300, 50],
                                                                starts=[0, 150]), label="varying")
@@ -33,7 +33,7 @@ def run(realtime: bool) -> dict[str, Any]:
                            sim.StaticSynapse(weight=0.01, delay=1.0))
         pop.record(["spikes", *pop.celltype.recordable[1:]])
         pops.append(pop)
-    sim.run(300.0)
+    sim.run(200.0)
     out["varying"] = {"spikes": [np.asarray(s.magnitude)
                                  for s in varying.get_data().segments[0].spiketrains]}
     for pop in pops:
@@ -52,9 +52,10 @@ def lockstep() -> dict[str, Any]:
 @pytest.mark.parametrize("name", CELLS)
 def test_cell_records_its_state(lockstep: dict[str, Any], name: str) -> None:
     data = lockstep[name]
-    expected = {"v", "gsyn_exc", "gsyn_inh"} | ({"w"} if name.startswith("EIF") else set())
+    expected = {"v", "gsyn_exc", "gsyn_inh"} | ({"w"} if name.startswith("EIF") else set()) | (
+        {"m", "h", "n"} if name.startswith("HH") else set())
     assert expected <= set(data)
-    assert all(data[var].shape == (301, 3) for var in expected)
+    assert all(data[var].shape == (2001, 3) for var in expected)
     assert sum(s.size for s in data["spikes"]) > 3  # the drive makes them fire
     assert data["gsyn_exc"].max() > 0.0
     if name.startswith("EIF"):

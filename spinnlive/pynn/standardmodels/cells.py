@@ -95,6 +95,17 @@ class EIF_cond_alpha_isfa_ista(cells.EIF_cond_alpha_isfa_ista):
     variable_map = {"v": "v", "w": "w", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
 
 
+class HH_cond_exp(cells.HH_cond_exp):
+    __doc__ = cells.HH_cond_exp.__doc__
+    kernel_model = "HH_cond_exp"
+    translations = _identity(cells.HH_cond_exp)
+    recordable = [*cells.HH_cond_exp.recordable, "m", "h", "n"]
+    units = {**cells.HH_cond_exp.units, "m": "", "h": "", "n": ""}
+    receptor_types = ("excitatory", "inhibitory")
+    variable_map = {"v": "v", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh", "m": "m",
+                    "h": "h", "n": "n"}
+
+
 class Izhikevich(cells.Izhikevich):
     __doc__ = cells.Izhikevich.__doc__
     kernel_model = "Izhikevich"
@@ -118,7 +129,7 @@ class SpikeSourceArray(cells.SpikeSourceArray):
 
 SUPPORTED_CELL_TYPES: tuple[type, ...] = (
     IF_curr_exp, IF_curr_alpha, IF_curr_delta, IF_cond_exp, IF_cond_alpha,
-    EIF_cond_exp_isfa_ista, EIF_cond_alpha_isfa_ista, Izhikevich,
+    EIF_cond_exp_isfa_ista, EIF_cond_alpha_isfa_ista, HH_cond_exp, Izhikevich,
     SpikeSourcePoisson, SpikeSourceArray,
 )
 
@@ -134,7 +145,6 @@ def _unsupported(name: str) -> type:
     return type(name, (getattr(cells, name),), {"__init__": __init__, "__doc__": __init__.__doc__})
 
 
-HH_cond_exp = _unsupported("HH_cond_exp")
 IF_cond_exp_gsfa_grr = _unsupported("IF_cond_exp_gsfa_grr")
 IF_facets_hardware1 = _unsupported("IF_facets_hardware1")
 SpikeSourceGamma = _unsupported("SpikeSourceGamma")
