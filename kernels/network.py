@@ -543,3 +543,11 @@ class Network:
 
     def connections(self) -> list[Connection]:
         return list(self._connections)
+
+    def weight_table(self) -> np.ndarray:
+        """The merged table's weights, the array the tick loop reads (a live view: copy it
+        between ticks); a handle's ``_slots`` index it."""
+        if self._dirty or self._table is None:
+            self._build()
+        assert self._table is not None
+        return self._table.weights

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ConfigurationError
 from .vertices import AppVertex, VertexKind
 
-__all__ = ["CurrentRecord", "PopulationRecord", "SynapseBlock", "network_vertices",
+__all__ = ["CurrentRecord", "PopulationRecord", "ProjectionRecord", "SynapseBlock", "network_vertices",
            "unique_label", "vertex_kind"]
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,23 @@ class SynapseBlock:
     receptor: str
     rule: Any = None  #: a kernels plasticity rule (None: static)
     handle: Any = None
+
+
+@dataclass(eq=False)
+class ProjectionRecord:
+    """A PyNN projection by label, for the live state plane: its connections in the
+    projection's order (local pre/post indices) and the synapse blocks that hold them."""
+
+    label: str
+    pre_label: str
+    post_label: str
+    pre_size: int
+    post_size: int
+    receptor: str
+    pre: np.ndarray
+    post: np.ndarray
+    blocks: list[tuple[int, np.ndarray]]  #: (synapse block key, projection positions in it)
+    sign: float  #: -1.0 when the script gave negative weights (PyNN's sign on reads)
 
 
 @dataclass(eq=False)

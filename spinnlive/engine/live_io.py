@@ -7,7 +7,9 @@ The engine plays the board and the toolchain at once, so a live client (sPyNNake
 
 1. :meth:`LiveIO.open_boards` binds one board endpoint per board of the machine, each on its
    own loopback address at port 17893 (:class:`~spinnlive.engine.board.BoardEndpoint`); those
-   addresses are the Ethernet chips' IPs in the mapping and the database.
+   addresses are the Ethernet chips' IPs in the mapping and the database. The live state
+   plane's service listens beside the first one, on TCP at the same address and port
+   (:mod:`~spinnlive.engine.state_service`).
 2. :meth:`LiveIO.load` takes a mapping: writes the I/O database into the run folder, gives each
    board the injection targets on its chips and its IP tags, and builds the live packet
    gatherers (:class:`~spinnlive.engine.live_output.LiveOutput`) that read those tags.
@@ -52,6 +54,9 @@ from spinnlive.engine.loop_thread import LoopThread
 from spinnlive.engine.mapping import Mapping as EngineMapping
 from spinnlive.engine.run_folder import RunFolders
 from spinnlive.engine.run_report import LiveIOSummary
+from spinnlive.engine.state_plane import Catalogue
+from spinnlive.engine.state_service import StateService
+from spinnlive.errors import TransportError
 from spinnlive.transport.notifier import ListenerAddress, Notifier
 
 __all__ = ["LiveIO"]
@@ -74,6 +79,7 @@ class LiveIO:
         self._board_host, self._board_port = board_host, board_port
         self._loop = LoopThread("spinnlive-live-io")
         self.boards: list[BoardEndpoint] = []
+        self.state: StateService | None = None  #: TCP beside the first board's UDP port
         self.live_output: LiveOutput | None = None
         self.database: Path | None = None
         self._notifier: Notifier | None = None
@@ -96,7 +102,23 @@ class LiveIO:
             self.boards.append(self._loop.run(
                 BoardEndpoint.open(host, self._board_port, tick_source=tick_source),
                 _SETUP_TIMEOUT_S, f"opening board endpoint {len(self.boards)}"))
+            if len(self.boards) == 1:
+                self._open_state_service(tick_source)
         return [board.address[0] for board in self.boards[:n_boards]]
+
+    def _open_state_service(self, tick_source: Callable[[], int]) -> None:
+        """The live state plane's TCP endpoint beside the first board's UDP port."""
+        host, port = self.boards[0].address
+        try:
+            self.state = self._loop.run(StateService.open(host, port, tick_source),
+                                        _SETUP_TIMEOUT_S, "opening the state service")
+        except TransportError as error:  # live I/O goes on; the bridge will say why
+            logger.warning("no live state plane for this run: %s", error)
+
+    def set_catalogue(self, catalogue: Catalogue) -> None:
+        """What the state service may read and write from this run step on."""
+        if self.state is not None:
+            self.state.catalogue = catalogue
 
     def load(self, mapping: EngineMapping, run_number: int,
              controls: Mapping[str, str] | None = None) -> Path:
@@ -173,6 +195,11 @@ class LiveIO:
                 {**merged.spikes, **part.spikes}, {**merged.rates, **part.rates})
         return merged
 
+    def apply_state(self, tick: int) -> None:
+        """The state plane's jobs due before ``tick`` is computed (never blocks)."""
+        if self.state is not None:
+            self.state.apply(tick)
+
     def emit(self, tick: int, spikes: Mapping[str, np.ndarray]) -> None:
         """Send ``tick``'s spikes through the live packet gatherers (never blocks)."""
         if self.live_output is not None:
@@ -198,6 +225,8 @@ class LiveIO:
         try:
             if self._notifier is not None:
                 self._loop.call(self._notifier.close, _SETUP_TIMEOUT_S)
+            if self.state is not None:
+                self._loop.run(self.state.aclose(), _SETUP_TIMEOUT_S, "closing the state service")
             for board in self.boards:
                 self._loop.run(board.aclose(), _SETUP_TIMEOUT_S, f"closing board {board.name}")
         finally:

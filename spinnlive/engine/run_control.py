@@ -210,7 +210,9 @@ class RunControl:
         What arrived while the previous tick ran is emitted in that tick, as on a board
         (:meth:`~spinnlive.kernels.network.Network.inject_arrived`): its targets see it after
         their delay counted from then, and it leaves through live output stamped with that tick,
-        before this tick's spikes. Rate changes apply from this tick.
+        before this tick's spikes. Rate changes apply from this tick, and so do the state
+        plane's writes (:mod:`~spinnlive.engine.state_plane`), whose reads see the state after
+        the previous tick.
         """
         net, live = self.net, self.live
         if live is not None:
@@ -226,6 +228,7 @@ class RunControl:
                     by_label[label].group.set_rates(atoms, rates)
                 if emitted and self._live_sources:
                     live.emit(arrival, emitted)
+            live.apply_state(net.tick)  # reads and writes of the state plane due now
         tick = net.tick
         fired = net.step()  # the network counts every group's spikes itself
         if self._live_sources:

@@ -53,6 +53,7 @@ from . import kernel_build
 from .description import (
     CurrentRecord,
     PopulationRecord,
+    ProjectionRecord,
     SynapseBlock,
     network_vertices,
     unique_label,
@@ -103,6 +104,7 @@ class Simulation(SegmentRecordings, RunControl):
         self.n_boards_required: int | None = None
         self.populations: list[PopulationRecord] = []
         self.synapses: list[SynapseBlock] = []
+        self.projections: dict[str, ProjectionRecord] = {}  #: by label (the state plane's)
         self.currents: list[CurrentRecord] = []
         self.live_outputs: list[LiveOutputRequest] = []
         #: populations to stream when the script activates no live output itself: ("none",),
@@ -165,6 +167,13 @@ class Simulation(SegmentRecordings, RunControl):
         if self.net is not None:
             self._build_synapses(block)
         return len(self.synapses) - 1
+
+    def name_projection(self, record: ProjectionRecord) -> str:
+        """Register a projection's label for the live state plane; returns it made unique
+        (a taken label gets PACMAN's counter, as a population's does)."""
+        record.label = unique_label(record.label, self.projections.keys())
+        self.projections[record.label] = record
+        return record.label
 
     def add_current(self, kind: str, parameters: dict[str, Any],
                     targets: list[tuple[int, np.ndarray]], seed: int | None = None) -> int:
@@ -325,6 +334,22 @@ class Simulation(SegmentRecordings, RunControl):
         sources = dict.fromkeys(r.label for r in self.live_outputs)
         self._live_sources = tuple((label, self._by_label[label].gid) for label in sources)
         self.net.prepare()
+        if self.live is not None:
+            self.live.set_catalogue(self._catalogue())
+
+    def _catalogue(self) -> Any:
+        """What the live state plane may read and write now (built kernel objects only)."""
+        from .state_plane import ProjectionEntry, build_catalogue, population_entry
+
+        projections = [
+            ProjectionEntry(r.label, r.pre_label, r.post_label, r.pre_size, r.post_size,
+                            r.receptor, r.pre, r.post,
+                            tuple(self.synapses[key].handle for key, _ in r.blocks),
+                            tuple(where for _, where in r.blocks), r.sign)
+            for r in self.projections.values()]
+        populations = [population_entry(r.label, r.model, r.size, r.group, r.parameters)
+                       for r in self.populations if r.group is not None]
+        return build_catalogue(self.net, projections, populations)
 
     def _map(self, n: int | None) -> None:
         from .mapping import machine_boards, map_network

@@ -11,6 +11,9 @@ Rules:
   magnitudes, the receptor gives the sign. Delays are rounded to whole time steps when stored.
 * Pre or post may be views or assemblies: the engine gets one synapse block per pair of root
   populations.
+* Every projection has a label, unique in the simulation: the script's, or PyNN's default
+  ``"<pre>→<post>"``, with PACMAN's counter when taken (``"exc→exc1"``). The live state plane
+  names projections by it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pyNN.core import IndexBasedExpression
 from pyNN.parameters import LazyArray, ParameterSpace
 from pyNN.space import Space
 
+from ..engine.description import ProjectionRecord
 from ..errors import ConfigurationError
 from . import simulator
 from .connectors import wire
@@ -110,6 +114,10 @@ class Projection(common.Projection):
                                          rule=rule), where)
             for pre_pop, post_pop, pre_idx, post_idx, where in self._blocks()]
         self._learns = rule is not None and rule.LEARNS
+        self.label = state.engine.name_projection(ProjectionRecord(
+            self.label, self.pre.label, self.post.label, self.pre.size, self.post.size,
+            self.receptor_type, self._pre, self._post, self._keys,
+            -1.0 if np.any(self._values["weight"] < 0) else 1.0))
         logger.debug("projection %s: %d connections in %.3f s", self.label, len(self),
                      state.engine.clock() - started)
 
