@@ -45,13 +45,14 @@ import zmq
 import zmq.asyncio
 
 from spinnlive.errors import RemoteProtocolError, TransportError
+from spinnlive.state_client import StateChannel, VariableRead, WeightsRead
 from spinnlive.wire.input import Inject, InputMessage, Ready, SetRates, encode_input, ids_array
 from spinnlive.wire.ledger import SpikeStreamStatistics, StreamLedger
 from spinnlive.wire.output import Notice, decode_output
 from spinnlive.wire.topics import DEFAULT_DISCOVERY, LIFECYCLE, SPIKES, STATS, label_topic
 
 __all__ = ["Client", "SpikeStream", "SpikeStreamStatistics", "SyncClient", "SyncSpikeStream",
-           "connect"]
+           "VariableRead", "WeightsRead", "connect"]
 
 T = TypeVar("T")
 #: How long close() lets queued inject/rates messages reach the bridge (a one-shot sender,
@@ -211,6 +212,7 @@ class Client:
         self._sockets: list[zmq.asyncio.Socket] = []
         self._push: zmq.asyncio.Socket | None = None
         self._sizes: dict[tuple[str, str], int] = {}
+        self._state: StateChannel | None = None
 
     def _socket(self, kind: int) -> zmq.asyncio.Socket:
         sock = self._ctx.socket(kind)
@@ -270,6 +272,54 @@ class Client:
         await _deadline(self._push.send_multipart(frames), self.timeout,
                         f"bridge input {self.endpoints.get('input')} did not take a message")
 
+    # -- the live state plane (docs/wire-format.md, State plane; spinnlive.state_client) -----
+    def _state_plane(self) -> StateChannel:
+        if self._state is None:
+            if "state" not in self.endpoints:
+                raise TransportError(f"the bridge at {self.discovery} has no state endpoint")
+            self._state = StateChannel(self._ctx, self.endpoints["state"], self.timeout)
+        return self._state
+
+    async def describe_state(self) -> dict[str, Any]:
+        """What the engine can read and write: projections, populations, names, the tick now."""
+        return await self._state_plane().describe()
+
+    async def weights(self, projection: str, pre: npt.ArrayLike | None = None,
+                      post: npt.ArrayLike | None = None, *, tick: int | None = None
+                      ) -> WeightsRead:
+        """Projection ``projection``'s weights (rows ``pre`` / columns ``post`` only, if
+        given), read between ticks at ``tick`` (default: the next one); ``.array()`` is the
+        matrix ``Projection.get("weight", format="array")`` gives."""
+        return await self._state_plane().weights(projection, pre, post, tick=tick)
+
+    async def set_weights(self, projection: str, values: npt.ArrayLike,
+                          pre: npt.ArrayLike | None = None, post: npt.ArrayLike | None = None,
+                          *, tick: int | None = None) -> int:
+        """Set weights: all (in connection order), ``pre[i] -> post[i]`` pairs, or the rows /
+        columns given; one value or one each. Returns the tick they apply from."""
+        return await self._state_plane().set_weights(projection, values, pre, post, tick=tick)
+
+    async def get(self, population: str, name: str, ids: npt.ArrayLike | None = None, *,
+                  tick: int | None = None) -> VariableRead:
+        """A parameter or state variable (``v``, ``i_offset``, ...) of ``population``."""
+        return await self._state_plane().get(population, name, ids, tick=tick)
+
+    async def set(self, population: str, name: str, values: npt.ArrayLike,
+                  ids: npt.ArrayLike | None = None, *, tick: int | None = None) -> int:
+        """Set a parameter of ``population`` (all or ``ids``); returns the tick it applies from."""
+        return await self._state_plane().set(population, name, values, ids, tick=tick)
+
+    async def stream_state(self, every: int, *, projection: str | None = None,
+                           population: str | None = None, name: str | None = None,
+                           tick: int | None = None) -> dict[str, Any]:
+        """Publish a projection's weights (or a population's variable) every ``every`` ticks;
+        returns ``{"topic": "state/<n>", "stream": n, ...}`` (read it with :meth:`snapshots`)."""
+        return await self._state_plane().stream(every, projection=projection,
+                                                population=population, name=name, tick=tick)
+
+    async def unstream_state(self, stream: int) -> dict[str, Any]:
+        return await self._state_plane().unstream(stream)
+
     async def started(self, timeout: float | None = None) -> dict[str, Any]:
         """Wait until the simulation runs; returns the ``started`` event or the description."""
         limit = self.timeout if timeout is None else timeout
@@ -295,6 +345,8 @@ class Client:
             sub.close(linger=0)
 
     async def close(self) -> None:
+        if self._state is not None:
+            self._state.close()
         for sock in self._sockets:  # input already sent on may flush for up to 1 s
             sock.close(linger=_PUSH_LINGER_MS if sock is self._push else 0)
         self._ctx.term()
@@ -368,6 +420,26 @@ class SyncClient:
 
     def started(self, timeout: float | None = None) -> dict[str, Any]:
         return self._run(self._client.started(timeout))
+
+    def describe_state(self) -> dict[str, Any]:
+        return self._run(self._client.describe_state())
+
+    def weights(self, projection: str, pre: npt.ArrayLike | None = None,
+                post: npt.ArrayLike | None = None, *, tick: int | None = None) -> WeightsRead:
+        return self._run(self._client.weights(projection, pre, post, tick=tick))
+
+    def set_weights(self, projection: str, values: npt.ArrayLike,
+                    pre: npt.ArrayLike | None = None, post: npt.ArrayLike | None = None, *,
+                    tick: int | None = None) -> int:
+        return self._run(self._client.set_weights(projection, values, pre, post, tick=tick))
+
+    def get(self, population: str, name: str, ids: npt.ArrayLike | None = None, *,
+            tick: int | None = None) -> VariableRead:
+        return self._run(self._client.get(population, name, ids, tick=tick))
+
+    def set(self, population: str, name: str, values: npt.ArrayLike,
+            ids: npt.ArrayLike | None = None, *, tick: int | None = None) -> int:
+        return self._run(self._client.set(population, name, values, ids, tick=tick))
 
     def spikes(self, label: str, timeout: float | None = None) -> SyncSpikeStream:
         """A live subscription (already confirmed by the bridge) to ``label``'s spikes."""

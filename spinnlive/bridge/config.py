@@ -43,6 +43,9 @@ class BridgeConfig:
     discovery: str = DEFAULT_DISCOVERY
     publish: str = DEFAULT_PUBLISH
     input: str = DEFAULT_INPUT
+    #: The state plane's ROUTER (wire-format.md, State plane); any free port unless named, as
+    #: clients find it in the discovery reply.
+    state: str = "tcp://127.0.0.1:0"
     #: The LPG label prefix, as ``LiveEventConnection(live_packet_gather_label=...)``.
     lpg_label: str = "LiveSpikeReceiver"
     #: Labels that accept ``inject/``; None infers them (labels with keys that are neither live

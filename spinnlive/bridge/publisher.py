@@ -44,7 +44,7 @@ import zmq.asyncio
 
 from spinnlive.bridge.config import BridgeConfig, OverflowPolicy
 from spinnlive.bridge.stats import StreamCounters, StreamStatistics
-from spinnlive.wire.output import encode_json, json_frames, spike_frames
+from spinnlive.wire.output import encode_json, json_frames, snapshot_frames, spike_frames
 from spinnlive.wire.topics import SYNC
 
 __all__ = ["Publisher", "make_xpub"]
@@ -104,6 +104,13 @@ class Publisher:
         state = self._state(topic)
         frames = spike_frames(topic, epoch, tick, state.counters.next_sequence(), ids, flags)
         self._accept(state, (frames, int(ids.size)))
+
+    def publish_values(self, topic: bytes, epoch: int, tick: int,
+                       values: npt.NDArray[np.float64]) -> None:
+        """One state-plane snapshot (``state/<n>``): ``values`` as little-endian float64."""
+        state = self._state(topic)
+        frames = snapshot_frames(topic, epoch, tick, state.counters.next_sequence(), values)
+        self._accept(state, (frames, int(values.size)))
 
     def publish_json(self, topic: bytes, epoch: int, body: JsonBody, tick: int = 0) -> None:
         """A JSON message; a callable ``body`` is called when the message is handed to ZeroMQ

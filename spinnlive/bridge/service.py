@@ -51,6 +51,7 @@ from spinnlive.bridge.iptags import ANSWERING, SILENT, TagPointer
 from spinnlive.bridge.live_output import Datagram, LiveSocket, TickAssembler
 from spinnlive.bridge.publisher import Publisher, make_xpub
 from spinnlive.bridge.session import Session
+from spinnlive.bridge.state_proxy import StateProxy
 from spinnlive.bridge.stats import (
     BoardStatistics,
     BridgeStatistics,
@@ -118,6 +119,7 @@ class Bridge:
         self._refresh: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
         self._hold = ConfirmationHold(self.config.hold_timeout_s)
+        self._state: StateProxy | None = None
         self._totals = {"tag_requests": 0, "tag_replies": 0, "tag_timeouts": 0}
 
     # -- lifetime ---------------------------------------------------------------------------
@@ -128,9 +130,11 @@ class Bridge:
         xpub = make_xpub(self._ctx, cfg)
         pull = self._ctx.socket(zmq.PULL)
         rep = self._ctx.socket(zmq.REP)
+        router = self._ctx.socket(zmq.ROUTER)
         try:
             for name, sock, where in (("publish", xpub, cfg.publish), ("input", pull, cfg.input),
-                                      ("discovery", rep, cfg.discovery)):
+                                      ("discovery", rep, cfg.discovery),
+                                      ("state", router, cfg.state)):
                 sock.setsockopt(zmq.LINGER, 0)
                 sock.bind(bind_endpoint(where))
                 self.endpoints[name] = sock.getsockopt_string(zmq.LAST_ENDPOINT)
@@ -140,9 +144,10 @@ class Bridge:
             raise
         self._publisher = Publisher(xpub, cfg)
         self._publisher.start()
+        self._state = StateProxy(router, self._publish_values)
         self._tasks = [asyncio.ensure_future(coro) for coro in (
             self._follow_toolchain(), self._serve_input(pull), self._serve_discovery(rep),
-            self._publish_stats_forever())]
+            self._publish_stats_forever(), self._state.serve())]
         logger.info("bridge listening for notifications on %s:%d; %s", *self.notify_address,
                     self.endpoints)
         return self
@@ -168,6 +173,8 @@ class Bridge:
             if task is not None:
                 task.cancel()
         self._listener.close()
+        if self._state is not None:
+            self._state.close()
         if self._current is not None:
             self._current.close()
         if self._publisher is not None:
@@ -207,6 +214,9 @@ class Bridge:
                          "stream so the toolchain goes on", path, exc)
             session = Session.empty(self.epoch)
         epoch = self._current = _Epoch(session)
+        if self._state is not None:  # the embedded engine's state service, beside SCAMP's port
+            self._state.new_epoch(tuple((board, self.config.board_port)
+                                        for board in session.boards))
         await self._open_udp(epoch)
         confirmed = await epoch.tags.point_all() if epoch.tags else 0
         self._set_state("ready", tags_confirmed=confirmed,
@@ -283,6 +293,10 @@ class Bridge:
               flags: int) -> None:
         assert self._publisher is not None
         self._publisher.publish(epoch.topics[index], epoch.session.epoch, tick, ids, flags)
+
+    def _publish_values(self, topic: bytes, tick: int, values: npt.NDArray[np.float64]) -> None:
+        if self._publisher is not None:
+            self._publisher.publish_values(topic, self.epoch, tick, values)
 
     # -- input: ZeroMQ -> UDP ---------------------------------------------------------------
 
@@ -361,6 +375,7 @@ class Bridge:
                        "lossless": self.config.lossless,
                        "tick_flush_ms": self.config.tick_flush_s * 1000.0},
             "streams": self._publisher.totals() if self._publisher else {},
+            "state_plane": self._state.describe() if self._state else {"available": False},
             "awaiting_ready": self._hold.holding == self.epoch and self.epoch > 0,
             "hold": {"enabled": self.config.hold_confirmation, "released": self._hold.released,
                      "timeouts": self._hold.timeouts, "ignored": self._hold.ignored},

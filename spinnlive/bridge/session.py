@@ -127,7 +127,6 @@ class Session:
             topics.setdefault(target.board, []).append(direction.topic_prefix + label)
         return topics
 
-
     @classmethod
     def load(cls, path: str | Path, epoch: int, *, lpg_label: str = "LiveSpikeReceiver",
              inject_labels: tuple[str, ...] | None = None) -> Session:

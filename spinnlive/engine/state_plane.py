@@ -151,6 +151,7 @@ class Catalogue:
     def describe(self) -> dict[str, Any]:
         return {
             "projections": [{"label": p.label, "pre": p.pre_label, "post": p.post_label,
+                             "pre_size": p.pre_size, "post_size": p.post_size,
                              "connections": len(p), "receptor": p.receptor}
                             for p in self.projections.values()],
             "populations": [{"label": p.label, "model": p.model, "size": p.size,

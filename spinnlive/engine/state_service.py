@@ -225,10 +225,16 @@ class StateService:
         self.plane.submit(job)
         return None
 
-    async def aclose(self) -> None:
+    async def aclose(self, flush_s: float = 2.0) -> None:
+        """Stop accepting; send what is queued for each bridge (the replies of a run's last
+        ticks, up to ``flush_s``), then close the connections."""
         self._server.close()
+        writers = [peer.writer for peer in self._peers if peer.writer is not None]
         for peer in list(self._peers):
             peer.outbox.put_nowait(None)
+        if writers:
+            await asyncio.wait(writers, timeout=flush_s)
+        for peer in list(self._peers):
             self._drop(peer)
         if self._task is not None:
             self._task.cancel()

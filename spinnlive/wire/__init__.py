@@ -20,7 +20,7 @@ from spinnlive.wire.input import (
     ids_array,
 )
 from spinnlive.wire.ledger import SpikeStreamStatistics, StreamLedger
-from spinnlive.wire.output import Notice, OutputMessage, SpikeBatch, decode_output
+from spinnlive.wire.output import Notice, OutputMessage, SpikeBatch, StateSnapshot, decode_output
 from spinnlive.wire.topics import (
     DEFAULT_DISCOVERY,
     DEFAULT_INPUT,
@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_DISCOVERY", "DEFAULT_INPUT", "DEFAULT_PUBLISH", "FLAG_DEADLINE", "FLAG_JSON",
     "HEADER", "HEADER_VERSION", "INJECT", "LIFECYCLE", "RATES", "READY", "SPIKES", "STATS",
     "SYNC", "Header", "Inject", "InputMessage", "InputRejected", "Notice", "OutputMessage",
-    "Ready", "SetRates", "SpikeBatch", "SpikeStreamStatistics", "StreamLedger", "decode_input",
+    "Ready", "SetRates", "SpikeBatch", "SpikeStreamStatistics", "StateSnapshot", "StreamLedger",
+    "decode_input",
     "decode_output", "encode_input", "ids_array", "label_topic", "new_sync_token",
 ]

@@ -18,12 +18,13 @@ import numpy.typing as npt
 
 from spinnlive.errors import RemoteProtocolError
 from spinnlive.wire.header import FLAG_JSON, Header, pack_header
-from spinnlive.wire.topics import SPIKES, SYNC, label_of
+from spinnlive.wire.topics import SPIKES, STATE, SYNC, label_of
 
-__all__ = ["Notice", "OutputMessage", "SpikeBatch", "decode_output", "encode_json",
-           "json_frames", "spike_frames"]
+__all__ = ["Notice", "OutputMessage", "SpikeBatch", "StateSnapshot", "decode_output",
+           "encode_json", "json_frames", "snapshot_frames", "spike_frames"]
 
 IDS = np.dtype("<u4")
+VALUES = np.dtype("<f8")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -55,7 +56,16 @@ class Notice:
         return None if event is None else str(event)
 
 
-OutputMessage = SpikeBatch | Notice
+@dataclass(frozen=True, slots=True, eq=False)
+class StateSnapshot:
+    """One read of a state-plane stream (``state/<n>``), stamped with its tick."""
+
+    topic: bytes
+    header: Header
+    values: npt.NDArray[np.float64]
+
+
+OutputMessage = SpikeBatch | Notice | StateSnapshot
 
 
 def encode_json(body: dict[str, Any]) -> bytes:
@@ -69,6 +79,13 @@ def spike_frames(topic: bytes, epoch: int, tick: int, sequence: int,
     they already are."""
     payload = ids if ids.dtype == IDS else ids.astype(IDS)
     return topic, pack_header(flags, epoch, tick, sequence, int(payload.size)), payload
+
+
+def snapshot_frames(topic: bytes, epoch: int, tick: int, sequence: int,
+                    values: npt.NDArray[np.float64]) -> tuple[bytes, bytes, npt.NDArray[Any]]:
+    """The frames of one stream snapshot: ``values`` as little-endian float64."""
+    payload = values if values.dtype == VALUES else values.astype(VALUES)
+    return topic, pack_header(0, epoch, tick, sequence, int(payload.size)), payload
 
 
 def json_frames(topic: bytes, epoch: int, sequence: int, body: bytes, tick: int = 0
@@ -96,6 +113,11 @@ def decode_output(frames: list[bytes]) -> OutputMessage:
         if not isinstance(body, dict):
             raise RemoteProtocolError(f"{topic!r}: JSON body is not an object", field="payload")
         return Notice(topic, header, body)
+    if topic.startswith(STATE.encode()):
+        if len(payload) != 8 * header.count:
+            raise RemoteProtocolError(f"{topic!r}: header says {header.count} values, payload "
+                                      f"has {len(payload)} bytes", field="count")
+        return StateSnapshot(topic, header, np.frombuffer(payload, dtype=VALUES))
     label = label_of(topic, SPIKES)
     if label is None:
         raise RemoteProtocolError(f"{topic!r} carries ids but is no spikes/<label> topic",

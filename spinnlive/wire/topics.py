@@ -28,6 +28,8 @@ DEFAULT_INPUT = "tcp://127.0.0.1:0"
 SPIKES = "spikes/"
 INJECT = "inject/"
 RATES = "rates/"
+#: A state-plane stream's snapshots: ``state/<n>`` (docs/wire-format.md, State plane).
+STATE = "state/"
 #: Whole topics: run announcements, the statistics, the confirmation release (input).
 LIFECYCLE = b"lifecycle"
 STATS = b"stats"
