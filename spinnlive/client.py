@@ -48,7 +48,7 @@ from spinnlive.errors import RemoteProtocolError, TransportError
 from spinnlive.state_client import StateChannel, VariableRead, WeightsRead
 from spinnlive.wire.input import Inject, InputMessage, Ready, SetRates, encode_input, ids_array
 from spinnlive.wire.ledger import SpikeStreamStatistics, StreamLedger
-from spinnlive.wire.output import Notice, decode_output
+from spinnlive.wire.output import Notice, SpikeBatch, decode_output
 from spinnlive.wire.topics import DEFAULT_DISCOVERY, LIFECYCLE, SPIKES, STATS, label_topic
 
 __all__ = ["Client", "SpikeStream", "SpikeStreamStatistics", "SyncClient", "SyncSpikeStream",
@@ -178,8 +178,8 @@ class SpikeStream:
             if ours or message.topic in _TOTALS_TOPICS:
                 self._ledger.totals(message.body, sync=ours)
             return
-        if message.topic != self.topic:  # a longer label sharing our prefix
-            return
+        if not isinstance(message, SpikeBatch) or message.topic != self.topic:
+            return  # a longer label sharing our prefix, or a state snapshot
         header = message.header
         self._ledger.spike(header.epoch, header.sequence, header.count)
         self._pending.append((header.tick, message.ids, header.flags))
