@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -342,10 +343,8 @@ class Simulation(SegmentRecordings, RunControl):
         from .state_plane import ProjectionEntry, build_catalogue, population_entry
 
         projections = [
-            ProjectionEntry(r.label, r.pre_label, r.post_label, r.pre_size, r.post_size,
-                            r.receptor, r.pre, r.post,
-                            tuple(self.synapses[key].handle for key, _ in r.blocks),
-                            tuple(where for _, where in r.blocks), r.sign)
+            ProjectionEntry(**{f.name: getattr(r, f.name) for f in fields(r)},
+                            handles=tuple(self.synapses[key].handle for key, _ in r.blocks))
             for r in self.projections.values()]
         populations = [population_entry(r.label, r.model, r.size, r.group, r.parameters)
                        for r in self.populations if r.group is not None]

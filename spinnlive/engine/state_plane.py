@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from spinnlive.engine.description import ProjectionRecord
 from spinnlive.protocol.state import Code, Op, StateError, StateReply, StateRequest
 
 __all__ = ["Catalogue", "Job", "PopulationEntry", "ProjectionEntry", "StatePlane",
@@ -59,21 +60,16 @@ _F64 = npt.NDArray[np.float64]
 
 
 @dataclass(eq=False)
-class ProjectionEntry:
-    """One PyNN projection as the engine holds it: connections in the projection's order."""
+class ProjectionEntry(ProjectionRecord):
+    """A projection's record with its kernel ``Connection`` per synapse block (``blocks``)."""
 
-    label: str
-    pre_label: str
-    post_label: str
-    pre_size: int
-    post_size: int
-    receptor: str
-    pre: _I64  #: per connection
-    post: _I64
-    handles: tuple[Any, ...]  #: kernel ``Connection`` per synapse block
-    where: tuple[_I64, ...]  #: per block, the projection positions of its connections
-    sign: float  #: -1 when the script gave negative (inhibitory) weights: PyNN's sign
+    handles: tuple[Any, ...] = ()
     _keys: tuple[_I64, _I64] | None = field(default=None, repr=False)
+
+    @property
+    def where(self) -> tuple[_I64, ...]:
+        """Per block, the projection positions of its connections."""
+        return tuple(where for _, where in self.blocks)
 
     def __len__(self) -> int:
         return int(self.pre.size)
