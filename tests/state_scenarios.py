@@ -61,7 +61,8 @@ def spikes(pop) -> list[list[int]]:  # type: ignore[no-untyped-def]
 def main(mode: str, notify: int | None) -> None:
     import spinnlive.pynn as sim
 
-    sim.setup(timestep=1.0, realtime=False)  # lock-step: never waits for a client
+    # lock-step: never waits for a client; a loaded machine may take a while to confirm
+    sim.setup(timestep=1.0, realtime=False, wait_on_confirmation_timeout=60.0)
     _, pop, drive = build(sim)
     result: dict[str, object] = {}
     if mode == "live":

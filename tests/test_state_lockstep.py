@@ -44,7 +44,7 @@ async def _scenario(mode: str, cwd: Path, *args: object) -> dict[str, list]:  # 
 
 @pytest.fixture
 def bridge():
-    proc, where = start_bridge_process("--hold-confirmation", "--hold-timeout", "30")
+    proc, where = start_bridge_process("--hold-confirmation", "--hold-timeout", "50")
     yield where
     stop(proc)
 
