@@ -13,11 +13,13 @@ separately on a tiny network first.
 Part 2 runs balanced networks built directly on ``kernels.network.Network`` (80 % exc / 20 %
 inh IF_curr_exp, in-degree 100 = 80 exc + 20 inh, delays 1-10 ms, bias current plus a Poisson
 population of N/10 sources at 50 Hz with 10 inputs per neuron, all spikes recorded) of growing
-size and prints the wall time per biological second; real time means < 1 s per second.
-Large sizes run for less biological time (printed) to keep the whole bench within ~3 minutes.
+size and prints the wall time per biological second, on one thread and on ``--threads``
+(``Network.threads``: threaded delivery, the same results bit for bit) side by side, in
+alternating chunks; real time means < 1 s per second. Large sizes run for less biological time
+(printed) to keep the whole bench within ~3 minutes.
 
     .venv/bin/python bench/bench_seed.py [--skip-nest] [--only-scaling]
-                                         [--sizes 1000,10000,50000,100000]
+                                         [--sizes 1000,10000,50000,100000] [--threads 2]
 """
 
 from __future__ import annotations
@@ -117,29 +119,47 @@ def build_balanced(n: int, seed: int = 1) -> tuple[Any, list[int], int]:
     return net, [exc, inh], n_syn
 
 
-def scaling(sizes: list[int]) -> None:
-    print("\nscaling: balanced IF_curr_exp networks on kernels.network.Network, dt = 1 ms")
-    print(f"{'neurons':>8} {'synapses':>10} {'bio s':>6} {'build s':>8} {'wall s':>7} "
-          f"{'s per bio s':>11} {'us/tick':>8} {'rate Hz':>8}  real time")
-    largest = 0
+def scaling(sizes: list[int], threads: int = 2, chunk: int = 50) -> None:
+    """Wall time per biological second, one thread and ``threads`` side by side.
+
+    The two alternate on the same network in chunks of ``chunk`` ticks (A B A B ...: switching
+    is free, the results are the same bit for bit), so a machine whose load drifts slows both
+    alike; the speed-up is the median of the per-pair ratios.
+    """
+    print("\nscaling: balanced IF_curr_exp networks on kernels.network.Network, dt = 1 ms, "
+          f"1 vs {threads} threads in alternating {chunk}-tick chunks")
+    print(f"{'neurons':>8} {'synapses':>10} {'bio s':>6} {'build s':>8} {'s/bio s 1t':>10} "
+          f"{f's/bio s {threads}t':>10} {'speed-up':>8} {'rate Hz':>8}  real time (best)")
+    largest = {1: 0, threads: 0}
     for n in sizes:
         bio_ms = 2000.0 if n <= 10_000 else 1000.0
         t0 = time.perf_counter()
         net, neurons, n_syn = build_balanced(n)
-        net.run(1)  # table build
+        for t in (threads, 1):  # table build, split, and both loops loaded
+            net.threads = t
+            net.run(1)
         build = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        net.run(int(bio_ms) - 1)
-        wall = time.perf_counter() - t0
-        per_s = wall / ((bio_ms - 1) / 1000.0)
+        walls: dict[int, list[float]] = {1: [], threads: []}
+        done = 2
+        while done + 2 * chunk <= bio_ms:
+            for t in (1, threads):
+                net.threads = t
+                t0 = time.perf_counter()
+                net.run(chunk)
+                walls[t].append(time.perf_counter() - t0)
+            done += 2 * chunk
+        per_s = {t: float(np.median(w)) / (chunk / 1000.0) for t, w in walls.items()}
+        gain = float(np.median(np.array(walls[1]) / np.array(walls[threads])))
         n_spk = sum(net.spikes(g)[0].size for g in neurons)
-        rate = n_spk / n / (bio_ms / 1000.0)
-        ok = per_s < 1.0
-        largest = n if ok else largest
-        print(f"{n:>8} {n_syn:>10} {bio_ms / 1000:>6.1f} {build:>8.2f} {wall:>7.3f} "
-              f"{per_s:>11.3f} {per_s * 1e3:>8.0f} {rate:>8.1f}  {'yes' if ok else 'no'}")
+        rate = n_spk / n / (done / 1000.0)
+        for t in walls:
+            largest[t] = n if per_s[t] < 1.0 else largest[t]
+        best = min(per_s.values())
+        print(f"{n:>8} {n_syn:>10} {done / 1000:>6.1f} {build:>8.2f} {per_s[1]:>10.3f} "
+              f"{per_s[threads]:>10.3f} {gain:>7.2f}x {rate:>8.1f}  {'yes' if best < 1 else 'no'}")
         del net
-    print(f"largest size in real time: {largest} neurons")
+    print(f"largest size in real time: {largest[1]} neurons on 1 thread, {largest[threads]} on "
+          f"{threads}")
 
 
 def main() -> None:
@@ -147,13 +167,14 @@ def main() -> None:
     ap.add_argument("--skip-nest", action="store_true")
     ap.add_argument("--only-scaling", action="store_true", help="part 2 only")
     ap.add_argument("--sizes", default="1000,10000,50000,100000")
+    ap.add_argument("--threads", type=int, default=2, help="the threaded side of part 2")
     ap.add_argument("--repeats", type=int, default=3,
                     help="fresh builds per seed measurement; the best run() is kept (shared, "
                          "noisy machines)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.only_scaling:
-        scaling(sizes)
+        scaling(sizes, args.threads)
         return
     warm = warm_up()
     print(f"numba warm-up (import + first tiny run, cache load or compile): {warm:.2f} s")
@@ -175,7 +196,7 @@ def main() -> None:
             print(f"  {name:<24} {walls[name]:7.3f} s  ({walls[name] / SIM_MS * 1e6:.1f} "
                   f"us/tick, {n_nest} exc+inh spikes)  ratio {name} / spinnlive: "
                   f"{walls[name] / walls['spinnlive']:.2f}")
-    scaling(sizes)
+    scaling(sizes, args.threads)
 
 
 if __name__ == "__main__":

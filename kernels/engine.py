@@ -141,6 +141,64 @@ def deliver(fired, nf, base, row0, indptr, target, weights, flat):  # pragma: no
 
 
 @numba.njit(cache=True)
+def emit_group(g, first, t, dt, row, n_all, meta, groups, iext, inj, inj_ptr,
+               fired):  # pragma: no cover - compiled
+    """Group ``g``'s spikes of tick ``t`` into ``fired[:nf]``; returns ``(fired, nf)``.
+
+    A source emits; a neuron group reads its columns of the tick's ring ``row``, integrates and
+    clears them; on the ``first`` tick of a call the spikes injected since the last call are
+    appended.
+    """
+    kind, n, col = meta[g, KIND], meta[g, SIZE], meta[g, COLUMN]
+    gs, gk, gi = groups[g]
+    has_iext = iext.shape[0] > 0
+    nf = 0
+    if kind == KIND_POISSON:
+        j = 0
+        t_end = (t + 1) * dt
+        while True:
+            nf, j = emit_poisson(gs, gk, gi, t_end, fired, nf, j)
+            if j >= n:
+                break
+            fired = grow(fired, nf + 1)
+    elif kind == KIND_ARRAY:
+        while True:
+            nf, meta[g, CURSOR], done = emit_array(gi, meta[g, CURSOR], t, fired, nf)
+            if done:
+                break
+            fired = grow(fired, nf + 1)
+    elif kind >= 10:
+        exc = row[col:col + n]
+        inh = row[n_all + col:n_all + col + n]
+        ie = iext[col:col + n] if has_iext else iext
+        nf = neuron_step(kind, gs, gk, exc, inh, ie, has_iext, fired)
+        for j in range(n):
+            exc[j] = 0.0
+            inh[j] = 0.0
+    if first and inj_ptr[g + 1] > inj_ptr[g]:
+        m = inj_ptr[g + 1] - inj_ptr[g]
+        if nf + m > fired.shape[0]:
+            fired = grow(fired, nf + m)
+        for q in range(m):
+            fired[nf + q] = inj[inj_ptr[g] + q]
+        nf += m
+    return fired, nf
+
+
+@numba.njit(cache=True)
+def _log_spikes(log, n_log, g, fired, nf, t):  # pragma: no cover - compiled
+    """Append ``(g, fired[q], t)`` for ``q < nf``; returns ``(log, n_log)``."""
+    if n_log + nf > log.shape[1]:
+        log = _grow_log(log, n_log + nf)
+    for q in range(nf):
+        log[0, n_log] = g
+        log[1, n_log] = fired[q]
+        log[2, n_log] = t
+        n_log += 1
+    return log, n_log
+
+
+@numba.njit(cache=True)
 def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights, buf,
               inj, inj_ptr, counts, bounds, fired, log, plastic, tps):  # pragma: no cover
     """Advance ticks ``t0 .. t0 + n_ticks - 1``; returns ``(fired, log, n_log)``.
@@ -152,64 +210,67 @@ def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights
     """
     n_log = 0
     rows, width = buf.shape[0], buf.shape[1]
-    n_all = width // 2
     flat = buf.reshape(rows * width)
-    has_iext = iext.shape[0] > 0
     for step in range(n_ticks):
         t = t0 + step
         r0 = t % rows
-        row = buf[r0]
-        t_end = (t + 1) * dt
         for g in range(meta.shape[0]):
-            kind, n, col = meta[g, KIND], meta[g, SIZE], meta[g, COLUMN]
-            gs, gk, gi = groups[g]
             bounds[g] = n_log
-            nf = 0
-            if kind == KIND_POISSON:
-                j = 0
-                while True:
-                    nf, j = emit_poisson(gs, gk, gi, t_end, fired, nf, j)
-                    if j >= n:
-                        break
-                    fired = grow(fired, nf + 1)
-            elif kind == KIND_ARRAY:
-                while True:
-                    nf, meta[g, CURSOR], done = emit_array(gi, meta[g, CURSOR], t, fired, nf)
-                    if done:
-                        break
-                    fired = grow(fired, nf + 1)
-            elif kind >= 10:
-                exc = row[col:col + n]
-                inh = row[n_all + col:n_all + col + n]
-                ie = iext[col:col + n] if has_iext else iext
-                nf = neuron_step(kind, gs, gk, exc, inh, ie, has_iext, fired)
-                for j in range(n):
-                    exc[j] = 0.0
-                    inh[j] = 0.0
-            if step == 0 and inj_ptr[g + 1] > inj_ptr[g]:
-                m = inj_ptr[g + 1] - inj_ptr[g]
-                if nf + m > fired.shape[0]:
-                    fired = grow(fired, nf + m)
-                for q in range(m):
-                    fired[nf + q] = inj[inj_ptr[g] + q]
-                nf += m
+            fired, nf = emit_group(g, step == 0, t, dt, buf[r0], width // 2, meta, groups, iext,
+                                   inj, inj_ptr, fired)
             counts[g] += nf
             if nf > 0:
                 t_ms = (t + 1) * tps * 0.001
-                if kind >= 10:
+                if meta[g, KIND] >= 10:
                     record_post(plastic, g, fired, nf, t_ms)
                 pre_spikes(plastic, g, fired, nf, t_ms, weights)
             deliver(fired, nf, meta[g, CELL], r0 * width, indptr, target, weights, flat)
             if keep[g] != 0 and nf > 0:
-                if n_log + nf > log.shape[1]:
-                    log = _grow_log(log, n_log + nf)
-                for q in range(nf):
-                    log[0, n_log] = g
-                    log[1, n_log] = fired[q]
-                    log[2, n_log] = t
-                    n_log += 1
+                log, n_log = _log_spikes(log, n_log, g, fired, nf, t)
         bounds[meta.shape[0]] = n_log
     return fired, log, n_log
+
+
+@numba.njit(cache=True, parallel=True)
+def run_ticks_parallel(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights,
+                       buf, inj, inj_ptr, counts, bounds, fired, log,
+                       spikes):  # pragma: no cover - compiled
+    """``run_ticks`` with the delivery split over threads: ``indptr[p]`` (one row per part)
+    indexes part ``p``'s synapses in ``target``/``weights``, the parts' targets disjoint.
+
+    Per tick every group emits first (one thread), its spikes gathered in ``spikes``; then each
+    part delivers all of them, group by group, spike by spike, into its own cells, so every
+    cell receives its additions in the order ``run_ticks`` adds them: the same sums, bit for
+    bit. Emitting all groups before delivering is ``run_ticks``' order too (a delivery never
+    writes the row being read). Static synapses only: a plastic connection changes weights
+    as spikes arrive, in the table's one copy, so ``Network`` runs plastic networks on
+    ``run_ticks``. Returns ``(fired, log, n_log, spikes)``.
+    """
+    n_log = 0
+    n_groups = meta.shape[0]
+    rows, width = buf.shape[0], buf.shape[1]
+    flat = buf.reshape(rows * width)
+    ptr = np.zeros(n_groups + 1, dtype=np.int64)
+    for step in range(n_ticks):
+        t = t0 + step
+        r0 = t % rows
+        for g in range(n_groups):
+            bounds[g] = n_log
+            fired, nf = emit_group(g, step == 0, t, dt, buf[r0], width // 2, meta, groups, iext,
+                                   inj, inj_ptr, fired)
+            counts[g] += nf
+            spikes = grow(spikes, ptr[g] + nf)
+            for q in range(nf):
+                spikes[ptr[g] + q] = fired[q]
+            ptr[g + 1] = ptr[g] + nf
+            if keep[g] != 0 and nf > 0:
+                log, n_log = _log_spikes(log, n_log, g, fired, nf, t)
+        bounds[n_groups] = n_log
+        for p in numba.prange(indptr.shape[0]):
+            for g in range(n_groups):
+                deliver(spikes[ptr[g]:], ptr[g + 1] - ptr[g], meta[g, CELL], r0 * width,
+                        indptr[p], target, weights, flat)
+    return fired, log, n_log, spikes
 
 
 @numba.njit(cache=True)

@@ -31,7 +31,7 @@ import numpy as np
 
 from spinnlive.errors import ConfigurationError
 
-from . import engine, layout, loops, plasticity
+from . import engine, layout, loops, partition, plasticity
 from .currents import CurrentSource
 from .grid import delay_ticks, tics_per_step
 from .plasticity import PlasticState
@@ -127,6 +127,7 @@ class Connection:
         table = self._net._table
         if self._slots is not None and table is not None:
             table.weights[self._slots if at is None else self._slots[at]] = w
+            self._net._split = None
 
     @property
     def delays(self) -> np.ndarray:
@@ -140,6 +141,7 @@ class Connection:
         table = self._net._table
         if self._slots is not None and table is not None:
             table.set_delays(self._slots, d)
+            self._net._split = None
             if int(d.max(initial=1)) > self._net._buffer.max_delay:
                 self._net._buffer.resize(self._net._buffer.n_post, int(d.max()),
                                          self._net.tick)
@@ -156,11 +158,19 @@ class _CurrentBinding:
 
 
 class Network:
-    """A simulation at a fixed ``dt`` (ms) over integer ticks."""
+    """A simulation at a fixed ``dt`` (ms) over integer ticks.
 
-    def __init__(self, dt: float) -> None:
+    ``threads > 1`` delivers spikes on that many threads (``engine.run_ticks_parallel``: the
+    same sums bit for bit) when no connection is plastic; it pays from about a million
+    synapses on a machine with an idle core (``bench_seed.py``).
+    """
+
+    def __init__(self, dt: float, threads: int = 1) -> None:
         tics_per_step(dt)  # validates dt
+        if int(threads) < 1:
+            raise ConfigurationError(f"threads must be >= 1, got {threads}")
         self.dt = float(dt)
+        self.threads = int(threads)
         self.tick = 0
         self.groups: list[Any] = []
         self._offsets: list[int] = []
@@ -188,6 +198,9 @@ class Network:
         self._log = np.zeros((3, 1024), dtype=np.int64)
         self._bounds = np.zeros(1, dtype=np.int64)
         self._loop: Any = None
+        self._parallel_loop: Any = None
+        self._split: partition.Split | None = None
+        self._spikes = np.zeros(64, dtype=np.int64)  # a tick's spikes (threaded delivery)
 
     # -- building ---------------------------------------------------------------------------
     def add_group(self, group: Any) -> int:
@@ -324,8 +337,9 @@ class Network:
             self._fired = np.zeros(biggest, dtype=np.int64)
         self._list = None
         self._plastic = None
-        self._loop = loops.tick_loop(
-            {g.KIND: type(g).KERNEL for g in self.groups if not g.is_source})
+        self._loop = loops.tick_loop(self._kernels())
+        self._parallel_loop = None
+        self._split = None
         self._dirty = False
 
     def _bind_plastic(self) -> None:
@@ -346,6 +360,9 @@ class Network:
         """Take back history rings the kernel grew (it replaces them in the typed list)."""
         for c, item in zip(self._plastic_conns, self._plastic):
             c.plastic.adopt(item)  # type: ignore[union-attr]
+
+    def _kernels(self) -> dict[int, Any]:
+        return {g.KIND: type(g).KERNEL for g in self.groups if not g.is_source}
 
     def _bind(self) -> None:
         """Hand the groups' arrays to the compiled loop as one typed list of tuples."""
@@ -379,11 +396,23 @@ class Network:
         assert table is not None
         if self._plastic is None:
             self._bind_plastic()
-        self._fired, self._log, n_log = self._loop(
-            n_ticks, t0, self.dt, meta, self._keep_all if keep_all else self._keep_rec,
-            self._list, self._iext, table.indptr, table.target, table.weights,
-            self._buffer.data, inj, inj_ptr, self._counts, self._bounds, self._fired, self._log,
-            self._plastic, tics_per_step(self.dt))
+        args = (n_ticks, t0, self.dt, meta, self._keep_all if keep_all else self._keep_rec,
+                self._list, self._iext)
+        rest = (self._buffer.data, inj, inj_ptr, self._counts, self._bounds, self._fired,
+                self._log)
+        if self.threads > 1 and not self._plastic_conns:
+            if self._split is None:
+                self._split = partition.split_table(table, self._n_neurons, self.threads)
+            if self._parallel_loop is None:
+                loops.prefer_sleeping_workers()
+                self._parallel_loop = loops.tick_loop(self._kernels(), parallel=True)
+            split = self._split
+            self._fired, self._log, n_log, self._spikes = self._parallel_loop(
+                *args, split.indptr, split.target, split.weights, *rest, self._spikes)
+        else:
+            self._fired, self._log, n_log = self._loop(
+                *args, table.indptr, table.target, table.weights, *rest, self._plastic,
+                tics_per_step(self.dt))
         self.tick = t0 + n_ticks
         if self._plastic_conns:
             self._adopt_plastic()

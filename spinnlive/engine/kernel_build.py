@@ -96,8 +96,8 @@ class WarmUp:
     :meth:`join` waits for it before the first tick and re-raises what it raised.
     """
 
-    def __init__(self, models: tuple[str, ...], dt: float) -> None:
-        self.models, self.dt = models, dt
+    def __init__(self, models: tuple[str, ...], dt: float, threads: int) -> None:
+        self.models, self.dt, self.threads = models, dt, threads
         self.compiled: bool | None = None  #: True: compiled (cold cache); None: not known
         self.seconds = 0.0
         self._error: BaseException | None = None
@@ -115,7 +115,7 @@ class WarmUp:
         from spinnlive.kernels import engine, loops, sources
 
         started = time.perf_counter()
-        net = tiny_network(self.models, self.dt)
+        net = tiny_network(self.models, self.dt, self.threads)
         net.prepare()
         needed = (net._loop, engine.deliver, engine._new_list, engine._append,
                   sources.redraw_poisson)
@@ -140,38 +140,38 @@ class WarmUp:
             raise self._error
 
 
-_WARM: dict[tuple[tuple[str, ...], float], WarmUp] = {}
+_WARM: dict[tuple[tuple[str, ...], float, int], WarmUp] = {}
 _WARM_LOCK = threading.Lock()
 
 
-def start_warm_up(models: Iterable[str], dt: float) -> WarmUp:
-    """Begin loading the kernels ``models`` need (once per process and set of models)."""
+def start_warm_up(models: Iterable[str], dt: float, threads: int = 1) -> WarmUp:
+    """Begin loading the kernels ``models`` need on ``threads`` (once per process and set)."""
     neurons = tuple(sorted(set(models) - set(SOURCE_MODELS)))
-    key = (neurons, float(dt))
+    key = (neurons, float(dt), int(threads))
     with _WARM_LOCK:
         handle = _WARM.get(key)
         if handle is None:
-            handle = _WARM[key] = WarmUp(neurons, float(dt))
+            handle = _WARM[key] = WarmUp(neurons, float(dt), int(threads))
     return handle
 
 
-def warm_up(models: Iterable[str], dt: float) -> WarmUp:
+def warm_up(models: Iterable[str], dt: float, threads: int = 1) -> WarmUp:
     """Step a tiny network of ``models`` once per process, so a real-time run's first ticks do
     not pay for loading and dispatching the compiled kernels (about 20 ms, measured), and a
     cold cache is compiled with a notice instead of silently."""
-    handle = start_warm_up(models, dt)
+    handle = start_warm_up(models, dt, threads)
     handle.join()
     return handle
 
 
-def tiny_network(models: Iterable[str], dt: float) -> Any:
+def tiny_network(models: Iterable[str], dt: float, threads: int = 1) -> Any:
     """Two cells of each neuron model, driven by a Poisson source (gid 0) and an injector
     (gid 1), spikes and one state variable recorded: every kernel a network of ``models``
     runs."""
     from spinnlive.kernels.network import Network
     from spinnlive.kernels.neurons import MODELS
 
-    net = Network(dt)
+    net = Network(dt, threads=threads)
     drive = net.add_group(make_group("SpikeSourcePoisson", 2, dt, {
         "rate": np.full(2, 1000.0), "start": np.zeros(2), "duration": np.full(2, 1e9)}, {},
         [0]))

@@ -135,7 +135,7 @@ class RunControl:
         self._prepare(n)
         sched = self._scheduler_for(self.clock_mode)
         # kernels loaded before the loop: no 20 ms first tick (late in real time, an overrun)
-        kernel_build.warm_up((r.model for r in self.populations), self.dt)
+        kernel_build.warm_up((r.model for r in self.populations), self.dt, self.net.threads)
         self._stop.clear()
         logger.info("Simulating for %s %g ms timesteps (%s, period %g ms)",
                     "ever" if n is None else n, self.dt, sched.mode.value, self.period_s * 1e3)

@@ -39,6 +39,7 @@ Rules
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -84,7 +85,8 @@ class Simulation(SegmentRecordings, RunControl):
                  clock: Callable[[], float] | None = None,
                  thread_clock: ThreadClock | None = None,
                  wait_on_confirmation: bool = True, confirmation_timeout: float = 10.0,
-                 keep_database: bool = False, base_dir: Path | None = None) -> None:
+                 keep_database: bool = False, base_dir: Path | None = None,
+                 threads: int = 1) -> None:
         SegmentRecordings.__init__(self)
         RunControl.__init__(self)
         self.dt = float(dt)
@@ -100,6 +102,8 @@ class Simulation(SegmentRecordings, RunControl):
                              "confirmation_timeout": float(confirmation_timeout),
                              "keep_database": bool(keep_database)}
         self.base_dir = (base_dir or Path.cwd()).resolve()
+        #: kernel threads asked for (``Network.threads``); see :meth:`kernel_threads`
+        self.threads = int(threads)
         self.neurons_per_core: dict[str, int] = {}
         #: the least number of boards to map on (sPyNNaker's ``n_boards_required``)
         self.n_boards_required: int | None = None
@@ -135,6 +139,15 @@ class Simulation(SegmentRecordings, RunControl):
         """An injector, a live output or a Poisson rate control: the network talks live."""
         return bool(self.live_outputs or self.controls or any(
             r.model == "SpikeInjector" for r in self.populations))
+
+    @property
+    def kernel_threads(self) -> int:
+        """The threads the kernels use: those asked for, but with live I/O one core is left
+        to the board's sockets, the loop thread and the clients (a late receive is a late
+        spike), so at most ``cores - 1``."""
+        if self.has_live_io:
+            return max(1, min(self.threads, (os.cpu_count() or 1) - 1))
+        return self.threads
 
     @property
     def clock_mode(self) -> TickMode:
@@ -314,7 +327,8 @@ class Simulation(SegmentRecordings, RunControl):
         The compiled kernels load (or compile) in a thread meanwhile; the run step waits for
         them before its first tick.
         """
-        kernel_build.start_warm_up((r.model for r in self.populations), self.dt)
+        kernel_build.start_warm_up((r.model for r in self.populations), self.dt,
+                                   self.kernel_threads)
         if not self.live_outputs:
             for key in streamed_keys(self.populations, self.default_streams):
                 self.add_live_output(key, LiveOutputParameters())
@@ -377,7 +391,10 @@ class Simulation(SegmentRecordings, RunControl):
     def _build(self) -> None:
         from spinnlive.kernels.network import Network
 
-        self.net = Network(self.dt)
+        self.net = Network(self.dt, threads=self.kernel_threads)
+        if self.net.threads < self.threads:
+            logger.info("kernels on %d of the %d threads asked for: one core is left to live "
+                        "I/O", self.net.threads, self.threads)
         with self._phase("Neuron groups"):
             for rec in self.populations:
                 self._build_population(rec)

@@ -1,0 +1,93 @@
+"""Threaded delivery (Network.threads = 2) gives the one-thread results bit for bit."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from spinnlive.engine.simulation import Simulation
+from spinnlive.errors import ConfigurationError
+from spinnlive.kernels import IFCondExp, IFCurrExp, Network, PoissonGroup, SpikeArrayGroup
+from spinnlive.kernels.partition import split_table
+
+
+def build(threads: int) -> tuple[Network, list[int], list]:
+    rng = np.random.default_rng(7)
+    net = Network(1.0, threads=threads)
+    poisson = net.add_group(PoissonGroup(40, 1.0, rate=80.0, rng=np.random.default_rng(3)))
+    array = net.add_group(SpikeArrayGroup(5, 1.0, [np.array([2.0, 9.0])] * 5))
+    exc = net.add_group(IFCurrExp(120, 1.0, i_offset=0.3, tau_refrac=2.0))
+    cond = net.add_group(IFCondExp(60, 1.0, i_offset=0.4))
+    net.groups[exc].set_initial_values(v=rng.uniform(-65.0, -50.0, 120))
+    handles = []
+    for pre, n_pre in ((poisson, 40), (array, 5), (exc, 120), (cond, 60)):
+        for post, n_post, w in ((exc, 120, 0.4), (cond, 60, 0.01)):
+            m = 6 * n_post
+            for receptor in ("excitatory", "inhibitory"):
+                handles.append(net.connect(
+                    pre, post, rng.integers(0, n_pre, m), rng.integers(0, n_post, m),
+                    rng.uniform(0.2, 1.0, m) * w, rng.integers(1, 6, m).astype(float),
+                    receptor))
+    for gid in (poisson, exc, cond):
+        net.record(gid, "spikes")
+    return net, [poisson, exc, cond], handles
+
+
+def run(threads: int) -> tuple[list, np.ndarray, list[np.ndarray], np.ndarray]:
+    net, recorded, handles = build(threads)
+    net.run(60)
+    handles[4].weights = handles[4].weights * 1.5  # the split copy must follow the table
+    handles[5].delays = 2.0
+    net.run(60)
+    for _ in range(20):  # one call per tick, as a real-time run makes them
+        net.step()
+    return ([net.spikes(g) for g in recorded], net._buffer.data.copy(),
+            [g._s.copy() for g in net.groups if not g.is_source], net.spike_counts())
+
+
+def test_two_threads_give_the_one_thread_sums_bit_for_bit() -> None:
+    one, two = run(1), run(2)
+    assert one[3].sum() > 100  # the network is active
+    assert np.array_equal(one[3], two[3])
+    for (ids_a, t_a), (ids_b, t_b) in zip(one[0], two[0], strict=True):
+        assert np.array_equal(ids_a, ids_b) and np.array_equal(t_a, t_b)
+    assert np.array_equal(one[1], two[1])  # every pending input, to the last bit
+    for a, b in zip(one[2], two[2], strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_the_split_balances_synapses_and_keeps_each_rows_order() -> None:
+    net, _, _ = build(2)
+    net.prepare()
+    table = net._table
+    assert table is not None
+    split = split_table(table, net._n_neurons, 2)
+    sizes = np.diff(split.indptr[:, [0, -1]], axis=1).ravel()
+    assert sizes.sum() == table.target.size and abs(int(sizes[0] - sizes[1])) < 0.1 * sizes.sum()
+    width = table.width
+    for cell in range(0, table.indptr.size - 1, 17):
+        row = table.target[table.indptr[cell]:table.indptr[cell + 1]]
+        parts = [split.target[split.indptr[p, cell]:split.indptr[p, cell + 1]] for p in (0, 1)]
+        neuron = [(part % width) % net._n_neurons for part in parts]
+        assert np.all(neuron[0] < split.bounds[1]) and np.all(neuron[1] >= split.bounds[1])
+        merged = np.concatenate(parts)
+        assert sorted(merged.tolist()) == sorted(row.tolist())
+        for part in parts:  # CSR order within each part
+            pos = [int(np.flatnonzero(row == x)[0]) for x in part]
+            assert pos == sorted(pos) or len(set(part.tolist())) < len(part)
+
+
+def test_threads_must_be_positive() -> None:
+    with pytest.raises(ConfigurationError, match="threads"):
+        Network(1.0, threads=0)
+
+
+def test_live_io_leaves_one_core_to_the_sockets(tmp_path) -> None:
+    live = Simulation(1.0, threads=2, base_dir=tmp_path)
+    live.add_population("stim", "SpikeInjector", 2, {}, {})
+    assert live.kernel_threads == max(1, min(2, (os.cpu_count() or 1) - 1))
+    offline = Simulation(1.0, threads=2, base_dir=tmp_path)
+    offline.add_population("pop", "IF_curr_exp", 2, {}, {})
+    assert offline.kernel_threads == 2
