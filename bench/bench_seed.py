@@ -91,7 +91,8 @@ def warm_up() -> float:
 
 
 # -- part 2: scaling on the kernels directly ----------------------------------------------------
-def build_balanced(n: int, seed: int = 1) -> tuple[Any, list[int], int]:
+def build_balanced(n: int, seed: int = 1, exc_rule: Any = None) -> tuple[Any, list[int], int]:
+    """The balanced network; ``exc_rule`` (a kernels plasticity rule) makes exc -> exc plastic."""
     from spinnlive.kernels import IFCurrExp, Network, PoissonGroup
 
     dt, k_exc, k_inh, k_ext = 1.0, 80, 20, 10
@@ -112,7 +113,8 @@ def build_balanced(n: int, seed: int = 1) -> tuple[Any, list[int], int]:
             pre_idx = rng.integers(0, n_pre, n_post * k)  # FixedNumberPre, multapses allowed
             post_idx = np.repeat(np.arange(n_post), k)
             delays = rng.integers(1, 11, pre_idx.size).astype(np.float64)
-            net.connect(pre, post, pre_idx, post_idx, w, delays, rec)
+            rule = exc_rule if pre == exc and post == exc else None
+            net.connect(pre, post, pre_idx, post_idx, w, delays, rec, rule=rule)
             n_syn += pre_idx.size
     for gid in (ext, exc, inh):
         net.record(gid, "spikes")

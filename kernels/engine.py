@@ -49,9 +49,6 @@ from typing import Any
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 from numba.typed import List
 
 from .neurons_cond import _cond_kernel
@@ -59,6 +56,7 @@ from .neurons_hh import _hh_kernel
 from .neurons_ode import _cond_exp_kernel, _izhikevich_kernel
 from .neurons_psc import _psc_alpha_kernel, _psc_delta_kernel, _psc_exp_kernel
 from .plasticity import pre_spikes, record_post
+from .prefetch import prefetch
 from .sources import KIND_ARRAY, KIND_POISSON, emit_array, emit_poisson, grow
 
 # meta columns
@@ -67,27 +65,6 @@ META_COLUMNS = 5
 #: cache lines of the next spike's CSR row fetched ahead (8 int64/float64 synapses a line);
 #: 2 and 8 did worse, as did looking two spikes ahead
 PREFETCH_LINES = 4
-
-
-@intrinsic
-def prefetch(typingctx, arr, idx):  # pragma: no cover - compiled
-    """Hint the cache line holding ``arr[idx]`` into all cache levels (LLVM ``llvm.prefetch``).
-
-    Only a hint: it never faults, so ``idx`` past the end of ``arr`` is harmless.
-    """
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]],
-                                       wraparound=False, boundscheck=False)
-        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-            "llvm.prefetch.p0")
-        # read, locality 3 (keep in all levels), data cache
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-    return types.void(arr, idx), codegen
 
 
 @numba.njit(cache=True)

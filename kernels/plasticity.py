@@ -29,8 +29,9 @@ Rules (NEST 3.10 semantics, the way pyNN.nest maps PyNN's synapse types):
 The presynaptic traces (``pre_s``: K+, t_last, K+ triplet) are kept per presynaptic neuron:
 NEST keeps them per synapse, but they only depend on the presynaptic spike train and the
 projection's time constants, so all synapses of one neuron in one projection hold equal
-values. Postsynaptic spikes are archived per target neuron in a ring (``ht`` times in ms,
-``hk`` K- and K- triplet after the spike, ``hc`` spikes so far). An entry may be overwritten
+values. Postsynaptic spikes are archived per target neuron in a ring (``hist[k, i]`` = time in
+ms, K- and K- triplet after the spike, one entry's 24 bytes together, so a pairing reads one
+or two cache lines; ``hc[k]`` spikes so far). An entry may be overwritten
 only once it is older than ``window`` ms (the largest delay plus 50 of the largest time
 constant): every pairing it could still take part in is weighted by less than ``e**-50``.
 When a spike would overwrite a younger entry the ring doubles (:func:`_grow`), so nothing a
@@ -76,9 +77,10 @@ from .plasticity_rules import (
     VOGELS,
     Rule,
 )
+from .prefetch import prefetch
 
 STDP_EPS = 1.0e-6  # NEST's connection_manager stdp_eps (ms)
-HISTORY = 8  # initial ring entries per postsynaptic neuron
+HISTORY = 8  # initial ring entries per postsynaptic neuron (a power of two; rings double)
 _WINDOW_TAUS = 50.0
 
 
@@ -97,8 +99,7 @@ class PlasticState:
         self.params = rule.vector()
         self.pre_s = np.zeros((self.n_pre, 3))
         self.syn_s = np.zeros((self.n_syn if rule.KIND == TSODYKS else 0, 4))
-        self.ht = np.zeros((self.n_post, HISTORY))
-        self.hk = np.zeros((self.n_post, HISTORY, 2))
+        self.hist = np.zeros((self.n_post, HISTORY, 3))
         self.hc = np.zeros(self.n_post, dtype=np.int64)
         self.reset()
 
@@ -108,12 +109,11 @@ class PlasticState:
         if self.syn_s.size:
             self.syn_s[:, 0] = 1.0  # x: all resources recovered
         self.hc[:] = 0
-        self.ht[:] = 0.0
-        self.hk[:] = 0.0
+        self.hist[:] = 0.0
 
     def adopt(self, item: tuple[Any, ...]) -> None:
         """Take back the arrays the kernel may have replaced (a grown history ring)."""
-        self.ht, self.hk = item[10], item[11]
+        self.hist = item[10]
 
 
 def index(pre_idx: np.ndarray, post_idx: np.ndarray, slots: np.ndarray, delay_ticks: np.ndarray,
@@ -139,32 +139,28 @@ def kernel_tuple(state: PlasticState, pre_gid: int, post_gid: int, csr: tuple[np
     params[P_WINDOW] = max_delay_ms + _WINDOW_TAUS * max(state.rule.taus(), default=0.0)
     indptr, slot, post, syn, dms = csr
     return (ints, indptr, slot, post, syn, dms, params, state.pre_s, state.syn_s, base_w,
-            state.ht, state.hk, state.hc)
+            state.hist, state.hc)
 
 
 def empty_tuple() -> tuple[Any, ...]:
     """A placeholder entry (matching no group) so the typed list is never empty."""
     z, zf = np.zeros(0, dtype=np.int64), np.zeros(0)
     return (np.array([0, -1, -1], dtype=np.int64), np.zeros(1, dtype=np.int64), z, z, z, zf,
-            np.zeros(N_PARAMS), np.zeros((0, 3)), np.zeros((0, 4)), zf, np.zeros((0, 1)),
-            np.zeros((0, 1, 2)), z)
+            np.zeros(N_PARAMS), np.zeros((0, 3)), np.zeros((0, 4)), zf, np.zeros((0, 1, 3)), z)
 
 
 # -- compiled ----------------------------------------------------------------------------------
 @numba.njit(cache=True)
-def _grow(ht, hk, hc):  # pragma: no cover - compiled
+def _grow(hist, hc):  # pragma: no cover - compiled
     """Double the history rings, keeping each neuron's entries at ``count % new_size``."""
-    n, h = ht.shape
+    n, h = hist.shape[0], hist.shape[1]
     h2 = 2 * h
-    nt = np.zeros((n, h2))
-    nk = np.zeros((n, h2, 2))
+    new = np.zeros((n, h2, 3))
     for j in range(n):
         c = hc[j]
         for i in range(max(0, c - h), c):
-            nt[j, i % h2] = ht[j, i % h]
-            nk[j, i % h2, 0] = hk[j, i % h, 0]
-            nk[j, i % h2, 1] = hk[j, i % h, 1]
-    return nt, nk
+            new[j, i % h2, :] = hist[j, i % h, :]
+    return new
 
 
 @numba.njit(cache=True)
@@ -177,29 +173,30 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
             continue
         if ints[I_KIND] == TSODYKS:
             continue
-        ht, hk, hc = item[10], item[11], item[12]
+        hist, hc = item[10], item[11]
         inv_m = 1.0 / params[P_TAU_MINUS]
         inv_y = 1.0 / params[P_TAU_Y] if ints[I_KIND] == TRIPLET else 0.0
         window = params[P_WINDOW]
         for q in range(nf):
             j = fired[q]
             c = hc[j]
-            h = ht.shape[1]
-            if c >= h and ht[j, c % h] > t_ms - window:
-                ht, hk = _grow(ht, hk, hc)
+            h = hist.shape[1]
+            if c >= h and hist[j, c % h, 0] > t_ms - window:
+                hist = _grow(hist, hc)
                 plastic[p] = (ints, item[1], item[2], item[3], item[4], item[5], params, item[7],
-                              item[8], item[9], ht, hk, hc)
-                h = ht.shape[1]
+                              item[8], item[9], hist, hc)
+                h = hist.shape[1]
             if c > 0:
-                last = ht[j, (c - 1) % h]
-                km = hk[j, (c - 1) % h, 0] * np.exp((last - t_ms) * inv_m) + 1.0
-                ky = hk[j, (c - 1) % h, 1] * np.exp((last - t_ms) * inv_y) + 1.0
+                prev = hist[j, (c - 1) % h]
+                km = prev[1] * np.exp((prev[0] - t_ms) * inv_m) + 1.0
+                ky = prev[2] * np.exp((prev[0] - t_ms) * inv_y) + 1.0
             else:
                 km = 1.0
                 ky = 1.0
-            ht[j, c % h] = t_ms
-            hk[j, c % h, 0] = km
-            hk[j, c % h, 1] = ky
+            entry = hist[j, c % h]
+            entry[0] = t_ms
+            entry[1] = km
+            entry[2] = ky
             hc[j] = c + 1
 
 
@@ -211,7 +208,8 @@ def _facilitate(kind, w, k, ky, pr):  # pragma: no cover - compiled
     if kind == TRIPLET:
         new_w = w + k * (pr[P_LAMBDA] + pr[P_A3_PLUS] * ky)
         return new_w if new_w < wmax else wmax
-    norm_w = w / wmax + pr[P_LAMBDA] * (1.0 - w / wmax) ** pr[P_MU_PLUS] * k
+    mu = pr[P_MU_PLUS]  # pow(x, 0) is 1 exactly: skip the call for additive rules
+    norm_w = w / wmax + pr[P_LAMBDA] * (1.0 if mu == 0.0 else (1.0 - w / wmax) ** mu) * k
     return norm_w * wmax if norm_w < 1.0 else wmax
 
 
@@ -223,7 +221,8 @@ def _depress(kind, w, k, kx, pr):  # pragma: no cover - compiled
     if kind == TRIPLET:
         new_w = w - k * (pr[P_ALPHA] + pr[P_A3_MINUS] * kx)
         return new_w if new_w > wmin else wmin
-    norm_w = w / wmax - pr[P_ALPHA] * (w / wmax - wmin / wmax) ** pr[P_MU_MINUS] * k
+    mu = pr[P_MU_MINUS]
+    norm_w = w / wmax - pr[P_ALPHA] * (1.0 if mu == 0.0 else (w / wmax - wmin / wmax) ** mu) * k
     low = wmin / wmax
     return norm_w * wmax if norm_w > low else wmin
 
@@ -233,43 +232,55 @@ def _stdp_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
     """NEST's ``send`` of every synapse of presynaptic neuron ``j`` of one STDP connection."""
     ints, indptr, slot, post, dms, pr, pre_s = (item[0], item[1], item[2], item[3], item[5],
                                                 item[6], item[7])
-    ht, hk, hc = item[10], item[11], item[12]
+    hist, hc = item[10], item[11]
     kind = ints[I_KIND]
-    h = ht.shape[1]
+    h = hist.shape[1]
+    mask = h - 1  # rings are a power of two long: i & mask without a division
     tau_p, inv_m = pr[P_TAU_PLUS], 1.0 / pr[P_TAU_MINUS]
     kplus, t_last, kx = pre_s[j, 0], pre_s[j, 1], pre_s[j, 2]
     if kind == TRIPLET:
         kx *= np.exp((t_last - t_spike) / pr[P_TAU_X])
-    for e in range(indptr[j], indptr[j + 1]):
+    lo, hi = indptr[j], indptr[j + 1]
+    # the targets' archives sit at random places: ask for all of them before reading any
+    # (counts first, then each target's newest entry), so the misses overlap
+    for e in range(lo, hi):
+        prefetch(hc, post[e])
+    flat = hist.reshape(hist.size)
+    for e in range(lo, hi):
+        k = post[e]
+        c = hc[k]
+        if c > 0:
+            prefetch(flat, (k * h + (c - 1) & mask) * 3)
+    for e in range(lo, hi):
         s, k, d = slot[e], post[e], dms[e]
         w = weights[s]
         c = hc[k]
         lowest = max(0, c - h)
         t_hi, t_lo = t_spike - d, t_last - d
         i = c - 1
-        while i >= lowest and ht[k, i % h] >= t_hi + STDP_EPS:
+        while i >= lowest and hist[k, i & mask, 0] >= t_hi + STDP_EPS:
             i -= 1
         last_in = i  # newest archived spike at or before t_hi
-        while i >= lowest and ht[k, i % h] >= t_lo + STDP_EPS:
+        while i >= lowest and hist[k, i & mask, 0] >= t_lo + STDP_EPS:
             i -= 1
         first_in = i + 1
         for m in range(first_in, last_in + 1):
-            minus_dt = t_last - (ht[k, m % h] + d)
+            minus_dt = t_last - (hist[k, m & mask, 0] + d)
             if kind == NEAREST:  # a unit trace per pairing, no presynaptic sum
                 w = _facilitate(kind, w, np.exp(minus_dt / tau_p), 0.0, pr)
             else:
-                ky = hk[k, m % h, 1] - 1.0
+                ky = hist[k, m & mask, 2] - 1.0
                 w = _facilitate(kind, w, kplus * np.exp(minus_dt / tau_p), ky, pr)
         # the postsynaptic trace strictly before t_hi
         i = last_in
-        while i >= lowest and not (t_hi - ht[k, i % h] > STDP_EPS):
+        while i >= lowest and not (t_hi - hist[k, i & mask, 0] > STDP_EPS):
             i -= 1
         km = 0.0
         if i >= lowest:
             if kind == NEAREST:
-                km = np.exp((ht[k, i % h] - t_hi) * inv_m)
+                km = np.exp((hist[k, i & mask, 0] - t_hi) * inv_m)
             else:
-                km = hk[k, i % h, 0] * np.exp((ht[k, i % h] - t_hi) * inv_m)
+                km = hist[k, i & mask, 1] * np.exp((hist[k, i & mask, 0] - t_hi) * inv_m)
         if kind == VOGELS:
             w = _facilitate(kind, w, km, 0.0, pr)
             w = _depress(kind, w, 0.0, 0.0, pr)

@@ -116,15 +116,16 @@ def seed_network(sim: Any, seed: int, simtime: float = 5000.0) -> dict[str, Any]
     return out
 
 
-def build_seed_network(sim: Any, seed: int = 0, simtime: float = 5000.0
-                       ) -> tuple[Any, Any, list[Any]]:
+def build_seed_network(sim: Any, seed: int = 0, simtime: float = 5000.0,
+                       recurrent: Any = None) -> tuple[Any, Any, list[Any]]:
     """The seed document's E/I network (its SPINN=True form), built after ``setup``, with exc
     and inh spikes recorded: ``(exc, inh, projections)``. bench/bench_seed.py times this too.
 
     ``seed`` drives the NumpyRNG of the initial potentials and delays (the simulator's own
     streams, the Poisson sources, come from ``setup``); the connectors keep PyNN's default RNG
     as in the document. spinnlive initialises ``v`` with ``set(v=...)`` (the sPyNNaker habit the
-    document relies on); pyNN.nest needs ``initialize``.
+    document relies on); pyNN.nest needs ``initialize``. ``recurrent(weight, delay)``, if given,
+    makes the synapse type of the excitatory recurrent (FixedProbability) projection.
     """
     poisson = sim.Population(250, sim.SpikeSourcePoisson(rate=50, duration=simtime),
                              label="poisson_source")
@@ -144,7 +145,7 @@ def build_seed_network(sim: Any, seed: int = 0, simtime: float = 5000.0
     delay = sim.RandomDistribution("uniform", [1, 10], rng=rng)
     fp = sim.FixedProbabilityConnector
     projections = []
-    for pre, post, conn, w, receptor in [
+    for k, (pre, post, conn, w, receptor) in enumerate([
             (array, exc, fp(0.05), 0.1, "excitatory"),
             (poisson, exc, fp(0.2), 0.06, "excitatory"),
             (poisson, inh, fp(0.2), 0.03, "excitatory"),
@@ -152,8 +153,9 @@ def build_seed_network(sim: Any, seed: int = 0, simtime: float = 5000.0
             (exc, exc, sim.OneToOneConnector(), 0.03, "excitatory"),
             (inh, inh, fp(0.1), -0.03, "inhibitory"),
             (exc, inh, fp(0.2), 0.06, "excitatory"),
-            (inh, exc, fp(0.2), -0.06, "inhibitory")]:
-        synapse = sim.StaticSynapse(weight=w, delay=delay)
+            (inh, exc, fp(0.2), -0.06, "inhibitory")]):
+        synapse = (sim.StaticSynapse(weight=w, delay=delay) if recurrent is None or k != 3
+                   else recurrent(w, delay))
         projections.append(sim.Projection(pre, post, conn, synapse, receptor_type=receptor))
     exc.record("spikes")
     inh.record("spikes")

@@ -101,7 +101,7 @@ def test_the_postsynaptic_archive_grows_instead_of_losing_spikes() -> None:
     net.run(200)
     assert net.spike_counts()[post] > 2 * HISTORY  # more than the first ring holds
     assert conn.plastic is not None
-    assert conn.plastic.ht.shape[1] > HISTORY
+    assert conn.plastic.hist.shape[1] > HISTORY
     counts = conn.plastic.hc
     np.testing.assert_array_equal(counts, np.bincount(net.spikes(post)[0], minlength=2))
 
