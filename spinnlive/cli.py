@@ -13,7 +13,9 @@ and bridge stream counters) and saves a raster plot of every population that rec
 with sPyNNaker's own configuration for the board or spalloc), the bridge registered likewise.
 
 ``spinnlive bridge`` attaches a bridge to a toolchain started elsewhere; ``spinnlive listen``,
-``inject`` and ``rates`` are command-line clients (:mod:`spinnlive.client`).
+``inject`` and ``rates`` are command-line clients (:mod:`spinnlive.client`), and so are the live
+state plane's ``state``, ``weights``, ``set-weights``, ``get`` and ``set``
+(:mod:`spinnlive.cli_state`).
 
 Progress display and logging set-up live here, not in the layers below.
 """
@@ -105,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_parser("record", help="record every topic of a run (and the inputs sent to it)"))
     record_replay.add_replay_arguments(
         sub.add_parser("replay", help="replay a recording's inputs into a new run"))
-    for client_command in (listen, inject, rates):
+    from .cli_state import add_state_commands
+
+    for client_command in (listen, inject, rates, *add_state_commands(sub)):
         client_command.add_argument("--discovery", default=DEFAULT_DISCOVERY)
         client_command.add_argument("--timeout", type=float, default=5.0)
     return parser
@@ -128,10 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     args.script_args = script_args
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT)
     from .adapters import record_replay
+    from .cli_state import STATE_COMMANDS
 
     commands = {"run": _run, "bridge": _bridge, "listen": _listen, "inject": _inject,
                 "rates": _rates, "record": record_replay.record_command,
-                "replay": record_replay.replay_command}
+                "replay": record_replay.replay_command, **STATE_COMMANDS}
     try:
         return commands[args.command](args)
     except SpinnliveError as e:

@@ -9,6 +9,7 @@ the client talks to the bridge over real ZeroMQ and TCP sockets.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 
 import numpy as np
@@ -209,3 +210,39 @@ async def _held(client) -> bool:  # type: ignore[no-untyped-def]
 def _connections(projection):  # type: ignore[no-untyped-def]
     rows = projection.get([], format="list", with_address=True)
     return [int(r[0]) for r in rows], [int(r[1]) for r in rows]
+
+
+async def _cli(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from spinnlive.cli import main; raise SystemExit(main())", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    async with asyncio.timeout(60):
+        out, _ = await proc.communicate()
+    return int(proc.returncode or 0), out.decode()
+
+
+async def test_command_line_verbs(network):
+    start, box, sim = network
+    async with Bridge(quick_config()) as bridge:
+        thread = start(bridge.notify_address[1])
+        where = ("--discovery", bridge.endpoints["discovery"], "--timeout", "20")
+        async with connect(bridge.endpoints["discovery"], timeout=20) as client:
+            await client.started(60)
+            code, out = await _cli("state", *where)
+            assert code == 0 and '"label": "pop-inh"' in out, out
+            code, out = await _cli("set-weights", "stim→pop", "0.75", "--pre", "1", "--post",
+                                   "2", *where)
+            assert code == 0 and "apply from tick" in out, out
+            code, out = await _cli("weights", "stim→pop", "--pre", "1", *where)
+            assert code == 0 and out.splitlines()[0].startswith("tick "), out
+            rows = [line.split() for line in out.splitlines()[1:]]
+            assert {(r[0], r[1]): float(r[2]) for r in rows} == {
+                ("1", str(j)): (0.75 if j == 2 else 0.5) for j in range(6)}
+            code, out = await _cli("set", "pop", "v_thresh=-52.5", "3", *where)
+            assert code == 0 and "applies from tick" in out, out
+            code, out = await _cli("get", "pop", "v_thresh", "3", "4", *where)
+            assert code == 0 and out.splitlines()[1:] == ["3 -52.5", "4 -50"], out
+            code, out = await _cli("set", "pop", "v=-60", *where)
+            assert code == 1 and "refused (read_only)" in out, out
+            sim.external_devices.request_stop()
+        await asyncio.get_running_loop().run_in_executor(None, thread.join, 30)
