@@ -53,6 +53,15 @@ class HandshakeTimeout(HandshakeError, TimeoutError):
     """A peer did not answer a handshake stage within its deadline."""
 
 
+class NotificationRefused(HandshakeError):
+    """A listener's database hook will not take this DATABASE (unreadable, not allowed): the
+    notification is dropped unconfirmed and the handshake stays where it was."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ConfigurationError(SpinnliveError, ValueError):
     """A setting or a model/network description that spinnlive cannot honour."""
 

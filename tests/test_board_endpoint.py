@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from waiting import until
 
+from spinnlive.drops import DropCounter
 from spinnlive.engine.board import BoardEndpoint
-from spinnlive.engine.drops import DropCounter
 from spinnlive.engine.mapping import Mapping, map_network
 from spinnlive.engine.scheduler import TickMode, TickScheduler
 from spinnlive.engine.vertices import AppVertex, LiveOutputRequest

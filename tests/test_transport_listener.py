@@ -107,8 +107,9 @@ async def test_bad_datagrams_are_counted_and_logged_never_fatal(
         assert stats.endpoint.dropped == {"rejected": 4}
         assert stats.endpoint.received == 5 and stats.steps == 1
         toolchain.close()
-    rejected = [r for r in caplog.records if "dropped a datagram" in r.getMessage()]
-    assert len(rejected) == 4
+    # rate-limited: a line at the 1st, 10th, 100th ... drop of a reason, the count in stats
+    rejected = [r.getMessage() for r in caplog.records if "'rejected'" in r.getMessage()]
+    assert len(rejected) == 1 and "(1 so far)" in rejected[0], rejected
 
 
 async def test_a_failing_hook_propagates_and_confirms_nothing() -> None:

@@ -76,10 +76,16 @@ class BridgeConfig:
     #: before the simulation starts (spinnlive/bridge/confirmation.py).
     hold_confirmation: bool = False
     hold_timeout_s: float = 5.0
+    #: Who may notify: a DATABASE outside this folder is refused unconfirmed (``spinnlive run``
+    #: gives its run folder). Whatever the folder, a DATABASE that cannot be read never
+    #: replaces a working session (service.py, "Who may notify").
+    database_root: str | None = None
+    #: Reading one database (off the event loop) may take this long, then it is unreadable.
+    database_deadline_s: float = 10.0
 
     def __post_init__(self) -> None:
         for name in ("tick_flush_s", "tag_resend_s", "tag_timeout_s", "tag_refresh_s",
-                     "stats_interval_s", "hold_timeout_s"):
+                     "stats_interval_s", "hold_timeout_s", "database_deadline_s"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"bridge {name} must be positive")
         for name in ("topic_queue", "sndhwm", "rcvbuf", "max_batch"):

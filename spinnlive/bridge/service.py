@@ -11,8 +11,8 @@ UDP state that every DATABASE notification rebuilds:
    the injection socket open, every LPG IP tag is pointed at the live-output socket
    (:class:`~spinnlive.bridge.iptags.TagPointer`, one deadline for all), and only then does the
    listener send ``01 40``. With ``hold_confirmation`` it first waits (bounded) for a client's
-   ``ready`` for the epoch (:mod:`spinnlive.bridge.confirmation`). A database that cannot be read is logged and confirmed with an empty
-   session: the toolchain must never hang on the bridge.
+   ``ready`` for the epoch (:mod:`spinnlive.bridge.confirmation`). The file is read off the
+   event loop, within ``database_deadline_s``.
 2. START_RESUME: state ``running``; the IP tags are refreshed every ``tag_refresh_s``, every
    board in parallel. A board that answered and stops answering is *silent*: a ``board-silent``
    lifecycle event names it and its topics, input for it is counted (``board_silent``) instead
@@ -28,14 +28,35 @@ answer carry the output topics' totals, rendered when handed to ZeroMQ, and the 
 carries them too (it is never dropped): a subscriber counts its own HWM losses against them.
 Everything runs on one event loop thread: the UDP receive callback, the tick assembler and the
 publisher never await anything.
+
+Who may notify, who may stream
+------------------------------
+The notify port and the live-output port take datagrams from any local process, so:
+
+* a DATABASE that cannot be read (any error, or past ``database_deadline_s``) is *refused* while
+  a session with a database is current: it is not confirmed, the working session and the
+  handshake's state stay, and the refusal is counted (``udp.notifications_refused``) and logged.
+  With no such session it is confirmed with an empty one, as before (the toolchain must not
+  hang on the bridge because its first file is broken);
+* with ``database_root`` (``spinnlive run`` sets its run folder) a DATABASE naming a file
+  outside that folder is refused in every state;
+* live output is taken only from the IP addresses of the boards the database names; any other
+  source is counted (``udp.foreign_packets``) and never published.
+
+Each long-lived task (toolchain, input, discovery, stats) runs under a supervisor: a failure is
+logged, counted in ``udp.task_restarts`` and the task restarted, so no peer can stop one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ipaddress
+import json
 import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -50,7 +71,7 @@ from spinnlive.bridge.injection import plan
 from spinnlive.bridge.iptags import ANSWERING, SILENT, TagPointer
 from spinnlive.bridge.live_output import Datagram, LiveSocket, TickAssembler
 from spinnlive.bridge.publisher import Publisher, make_xpub
-from spinnlive.bridge.session import Session
+from spinnlive.bridge.session import Direction, Session
 from spinnlive.bridge.state_proxy import StateProxy
 from spinnlive.bridge.stats import (
     BoardStatistics,
@@ -58,7 +79,8 @@ from spinnlive.bridge.stats import (
     StreamCounters,
     UdpStatistics,
 )
-from spinnlive.errors import SpinnliveError
+from spinnlive.drops import warn_at_powers_of_ten
+from spinnlive.errors import DatabaseError, NotificationRefused, SpinnliveError
 from spinnlive.protocol.handshake import Paused, Started
 from spinnlive.transport.listener import Listener
 from spinnlive.transport.udp import UdpEndpoint, open_endpoint
@@ -76,6 +98,8 @@ _INPUT_OTHER = "input"
 #: Input for a board that stopped answering is counted under this reason, not sent.
 BOARD_SILENT = "board_silent"
 _TOTALS_EVENTS = frozenset({"paused", "closing"})
+#: A failed task waits this long before its restart, doubling per failure up to ``_MAX_BACKOFF_S``.
+_BACKOFF_S, _MAX_BACKOFF_S = 0.01, 1.0
 
 
 class _Epoch:
@@ -84,6 +108,9 @@ class _Epoch:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.topics = [label_topic(SPIKES, label) for label in session.output_table.labels]
+        #: live output is taken from these source addresses only (the database's boards)
+        self.live_sources = frozenset(t.board for t in session.tags)
+        self.foreign = 0
         self.live: LiveSocket | None = None
         self.assembler: TickAssembler | None = None
         self.tags: TagPointer | None = None
@@ -121,6 +148,9 @@ class Bridge:
         self._hold = ConfirmationHold(self.config.hold_timeout_s)
         self._state: StateProxy | None = None
         self._totals = {"tag_requests": 0, "tag_replies": 0, "tag_timeouts": 0}
+        self._refused: collections.Counter[str] = collections.Counter()
+        self._restarts: collections.Counter[str] = collections.Counter()
+        self._foreign = 0  # foreign live-output datagrams of the epochs before this one
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -129,7 +159,7 @@ class Bridge:
         self._ctx = zmq.asyncio.Context()
         xpub = make_xpub(self._ctx, cfg)
         pull = self._ctx.socket(zmq.PULL)
-        rep = self._ctx.socket(zmq.REP)
+        rep = self._ctx.socket(zmq.ROUTER)  # a REP socket is stuck by one malformed request
         router = self._ctx.socket(zmq.ROUTER)
         try:
             for name, sock, where in (("publish", xpub, cfg.publish), ("input", pull, cfg.input),
@@ -145,12 +175,30 @@ class Bridge:
         self._publisher = Publisher(xpub, cfg)
         self._publisher.start()
         self._state = StateProxy(router, self._publish_values)
-        self._tasks = [asyncio.ensure_future(coro) for coro in (
-            self._follow_toolchain(), self._serve_input(pull), self._serve_discovery(rep),
-            self._publish_stats_forever(), self._state.serve())]
+        self._tasks = [self._supervised(name, run) for name, run in (
+            ("toolchain", self._follow_toolchain), ("input", lambda: self._serve_input(pull)),
+            ("discovery", lambda: self._serve_discovery(rep)),
+            ("stats", self._publish_stats_forever), ("state", self._state.serve))]
         logger.info("bridge listening for notifications on %s:%d; %s", *self.notify_address,
                     self.endpoints)
         return self
+
+    def _supervised(self, name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        """``run()`` as a task that is restarted (after a short backoff) whenever it fails."""
+        async def supervise() -> None:
+            while True:
+                try:
+                    await run()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    self._restarts[name] += 1
+                    failures = self._restarts[name]
+                    logger.exception("bridge task %r failed (%d so far); restarting it", name,
+                                     failures)
+                    await asyncio.sleep(min(_MAX_BACKOFF_S, _BACKOFF_S * 2 ** min(failures, 7)))
+        return asyncio.ensure_future(supervise())
 
     @property
     def notify_address(self) -> tuple[str, int]:
@@ -196,8 +244,14 @@ class Bridge:
     # -- the handshake ----------------------------------------------------------------------
 
     async def _on_database(self, path: str | None) -> None:
-        """Runs before the listener confirms: the whole epoch is ready when it returns."""
+        """Runs before the listener confirms: the whole epoch is ready when it returns.
+
+        Raises :class:`NotificationRefused` for a DATABASE that may not replace the session
+        (see "Who may notify" in the module docstring); nothing changes then.
+        """
+        session = await self._read_session(path)
         if self._current is not None:
+            self._foreign += self._current.foreign
             self._current.close()
             self._current = None
         self._stop_refresh()
@@ -205,14 +259,6 @@ class Bridge:
         if self._publisher is not None:
             self._publisher.epoch = self.epoch
         self._publish_lifecycle("new-epoch", database=path)
-        try:
-            session = (Session.empty(self.epoch) if path is None else Session.load(
-                path, self.epoch, lpg_label=self.config.lpg_label,
-                inject_labels=self.config.inject_labels))
-        except SpinnliveError as exc:
-            logger.error("bridge cannot use database %s (%s); confirming with nothing to "
-                         "stream so the toolchain goes on", path, exc)
-            session = Session.empty(self.epoch)
         epoch = self._current = _Epoch(session)
         if self._state is not None:  # the embedded engine's state service, beside SCAMP's port
             self._state.new_epoch(tuple((board, self.config.board_port)
@@ -224,6 +270,33 @@ class Bridge:
                         awaiting_ready=self.config.hold_confirmation)
         if self.config.hold_confirmation:
             await self._hold.wait(self.epoch)
+
+    async def _read_session(self, path: str | None) -> Session:
+        """The session of a DATABASE, read in a worker thread within the deadline."""
+        cfg = self.config
+        if path is None:
+            return Session.empty(self.epoch + 1)
+        if cfg.database_root is not None and not Path(path).resolve().is_relative_to(
+                Path(cfg.database_root).resolve()):
+            self._refuse("outside_root", f"database {path} is outside {cfg.database_root}")
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(
+                Session.load, path, self.epoch + 1, lpg_label=cfg.lpg_label,
+                inject_labels=cfg.inject_labels, deadline_s=cfg.database_deadline_s),
+                cfg.database_deadline_s + 1.0)
+        except (DatabaseError, TimeoutError) as exc:
+            problem = str(exc) or f"not read within {cfg.database_deadline_s:g} s"
+        working = self._current is not None and self._current.session.database is not None
+        if working:
+            self._refuse("unreadable", f"database {path} cannot be used ({problem}); the "
+                         f"session of {self._current.session.database} goes on")  # type: ignore[union-attr]
+        logger.error("bridge cannot use database %s (%s); confirming with nothing to stream so "
+                     "the toolchain goes on", path, problem)
+        return Session.empty(self.epoch + 1)
+
+    def _refuse(self, reason: str, message: str) -> None:
+        self._refused[reason] += 1
+        raise NotificationRefused(reason, message)
 
     async def _open_udp(self, epoch: _Epoch) -> None:
         cfg, session = self.config, epoch.session
@@ -285,6 +358,11 @@ class Bridge:
     def _on_udp(self, epoch: _Epoch, batch: list[Datagram]) -> None:
         tags, assembler = epoch.tags, epoch.assembler
         assert assembler is not None
+        boards = epoch.live_sources
+        if not all(source[0] in boards for _, source in batch):
+            kept = [item for item in batch if item[1][0] in boards]
+            epoch.foreign += len(batch) - len(kept)
+            batch = kept
         if tags is not None and tags.waiting:
             batch = [item for item in batch if not tags.offer(*item)]
         assembler.feed(batch)
@@ -303,7 +381,11 @@ class Bridge:
     async def _serve_input(self, pull: zmq.asyncio.Socket) -> None:
         while True:
             frames = await pull.recv_multipart(copy=False)
-            self.handle_input([f.buffer for f in frames])
+            try:
+                self.handle_input([f.buffer for f in frames])
+            except Exception:  # a bug: the message is counted, and the next one is served
+                self._input_counters(_INPUT_OTHER).drop("internal_error", 0)
+                logger.exception("bridge input: an input message could not be handled")
 
     def handle_input(self, frames: list[memoryview] | list[bytes]) -> None:
         """Validate, encode and send one input message; a rejection is counted, never raised."""
@@ -319,8 +401,10 @@ class Bridge:
                 return
             accepted = plan(current.session if current else None, message)
         except InputRejected as exc:
+            before = counters.dropped[exc.reason]
             counters.drop(exc.reason, exc.events)
-            logger.warning("input rejected (%s): %s", exc.reason, exc)
+            warn_at_powers_of_ten(logger, f"bridge input {counters.topic}", exc.reason, before,
+                                  before + 1, exc)
             return
         counters.events += accepted.events
         assert current is not None and current.sender is not None
@@ -344,7 +428,9 @@ class Bridge:
             return READY.decode()
         current = self._current
         name = topic.decode("utf-8", "replace")
-        known = current is not None and any(p.topic == name for p in current.session.populations)
+        known = current is not None and any(  # an output topic is not an input stream
+            p.topic == name and p.direction is not Direction.OUT
+            for p in current.session.populations)
         return name if known else _INPUT_OTHER
 
     def _input_counters(self, topic: str) -> StreamCounters:
@@ -355,10 +441,22 @@ class Bridge:
 
     # -- discovery, lifecycle, stats --------------------------------------------------------
 
-    async def _serve_discovery(self, rep: zmq.asyncio.Socket) -> None:
+    async def _serve_discovery(self, router: zmq.asyncio.Socket) -> None:
+        """REQ semantics on a ROUTER: [peer, envelope..., b"", request] -> same envelope and
+        the description; a request without the empty delimiter is counted and dropped."""
         while True:
-            await rep.recv_multipart()
-            await rep.send_json(self.describe())
+            frames = await router.recv_multipart()
+            if b"" not in frames[1:]:
+                counters = self._input_counters("discovery")
+                before = counters.dropped["no_delimiter"]
+                counters.drop("no_delimiter", 0)
+                warn_at_powers_of_ten(logger, "bridge discovery", "no_delimiter", before,
+                                      before + 1, "a request without the REQ envelope")
+                continue
+            envelope = frames[:frames.index(b"", 1) + 1]
+            with contextlib.suppress(zmq.Again):  # a peer that is gone or not reading
+                await router.send_multipart([*envelope, json.dumps(self.describe()).encode()],
+                                            flags=zmq.NOBLOCK)
 
     def describe(self) -> dict[str, Any]:
         """The discovery reply (docs/wire-format.md §5)."""
@@ -398,7 +496,9 @@ class Bridge:
             tag_requests=tags.requests if tags else 0,
             tag_replies=tags.replies if tags else 0,
             tag_timeouts=tags.timeouts if tags else 0,
-            injected_packets=sender.statistics().sent if sender else 0)
+            injected_packets=sender.statistics().sent if sender else 0,
+            foreign_packets=self._foreign + (current.foreign if current else 0),
+            notifications_refused=dict(self._refused), task_restarts=dict(self._restarts))
         streams = dict(self._publisher.statistics()) if self._publisher else {}
         streams.update((name, c.snapshot()) for name, c in self._inputs.items())
         boards = _board_statistics(current) if current else {}

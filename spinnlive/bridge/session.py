@@ -19,11 +19,17 @@ would choose its labels:
 
 Rules: a label whose injection target has no Ethernet IP is left out with a warning, never
 guessed; the session is immutable once built, so the receive and send paths share it freely.
+The file may come from anyone (its path arrives in a UDP datagram): every value the bridge acts on
+is checked here (cores, chips, tags, board addresses, types) and anything else that goes wrong
+while reading it, up to a time bound, is one :class:`~spinnlive.errors.DatabaseError` naming the
+file, so nothing wrongly typed or out of range reaches the send path.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -44,6 +50,10 @@ logger = logging.getLogger(__name__)
 CONTROL_SUFFIX = "_control"
 #: Atom ids above this cannot travel as 16-bit keys.
 MAX_SHORT_ID = 0xFFFF
+#: A SpiNNaker chip's cores are 0..17; chip coordinates are 8-bit in SDP; SCAMP has 8 IP tags.
+_N_CORES, _N_CHIP_COORD, _N_TAGS = 18, 256, 8
+#: How long reading one database may take (a real one takes milliseconds).
+LOAD_DEADLINE_S = 10.0
 
 
 class Direction(Enum):
@@ -129,9 +139,25 @@ class Session:
 
     @classmethod
     def load(cls, path: str | Path, epoch: int, *, lpg_label: str = "LiveSpikeReceiver",
-             inject_labels: tuple[str, ...] | None = None) -> Session:
-        """Read everything one epoch needs from the database at ``path``."""
-        with IODatabase(path) as db:
+             inject_labels: tuple[str, ...] | None = None,
+             deadline_s: float = LOAD_DEADLINE_S) -> Session:
+        """Read everything one epoch needs from the database at ``path``.
+
+        :raises DatabaseError: for any file that is not a usable database, whatever is wrong.
+        """
+        try:
+            return cls._load(path, epoch, lpg_label, inject_labels, deadline_s)
+        except DatabaseError:
+            raise
+        except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError,
+                sqlite3.Error, OSError) as exc:  # a wrongly typed or broken value
+            raise DatabaseError(f"{path}: not a usable database ({type(exc).__name__}: "
+                                f"{exc})") from exc
+
+    @classmethod
+    def _load(cls, path: str | Path, epoch: int, lpg_label: str,
+              inject_labels: tuple[str, ...] | None, deadline_s: float) -> Session:
+        with IODatabase(path, deadline_s=deadline_s) as db:
             sizes = db.labels()
             keyed = set(db.key_table().labels)
             config = db.configuration()
@@ -148,12 +174,21 @@ class Session:
                     logger.warning("live output of %r uses a tag that keeps SDP headers; the "
                                    "reference refuses it and so does the bridge", label)
                     continue
+                for details in every:
+                    where = f"live output of {label!r}"
+                    _check_board(path, details.board_address, where)
+                    _check_chip(path, details.chip_x, details.chip_y, where)
+                    if not 0 <= details.tag < _N_TAGS:
+                        raise DatabaseError(f"{path}: {where} uses IP tag {details.tag} (SCAMP "
+                                            f"has 0..{_N_TAGS - 1})")
                 out.append(label)
                 output_boards[label] = tuple(dict.fromkeys(d.board_address for d in every))
                 for details in every:
                     tags.setdefault((details.board_address, details.tag), OutputTag(
                         details.board_address, details.tag, details.chip_x, details.chip_y))
             boards = tuple(db.board_addresses())
+            for board in boards:
+                _check_board(path, board, "the machine")
             controls = {label[:-len(CONTROL_SUFFIX)]: label for label in keyed
                         if label.endswith(CONTROL_SUFFIX) and label[:-len(CONTROL_SUFFIX)] in sizes}
             if inject_labels is None:
@@ -210,6 +245,29 @@ def _target(db: IODatabase, label: str, source: str, size: int,
         logger.warning("no Ethernet IP reaches chip (%d, %d) of %r; it cannot take input",
                        x, y, source)
         return None
+    where = f"{direction.value} {source!r}"
+    _check_chip(db.path, x, y, where)
+    if not 0 <= p < _N_CORES:
+        raise DatabaseError(f"{db.path}: {where} is placed on core {p} (a chip has 0..17)")
+    _check_board(db.path, board, where)
     keys = db.atom_to_key(source)
     full = direction is Direction.RATES or size - 1 > MAX_SHORT_ID
     return Target(label, size, board, x, y, p, keys, full)
+
+
+def _check_chip(path: object, x: int, y: int, where: str) -> None:
+    if not (0 <= x < _N_CHIP_COORD and 0 <= y < _N_CHIP_COORD):
+        raise DatabaseError(f"{path}: {where} is on chip ({x}, {y}), outside 0..255")
+
+
+def _check_board(path: object, board: str, where: str) -> None:
+    """A board is one unicast IPv4 address: never "any" (0.0.0.0), broadcast or multicast,
+    which would make the bridge bind or send on every interface."""
+    try:
+        address = ipaddress.IPv4Address(board)
+    except ValueError:
+        raise DatabaseError(f"{path}: {where} names board {board!r}, not an IPv4 address") \
+            from None
+    if address.is_unspecified or address.is_multicast or address == ipaddress.IPv4Address(
+            "255.255.255.255"):
+        raise DatabaseError(f"{path}: {where} names board {board}, not one host")

@@ -90,6 +90,12 @@ class UdpStatistics:
     tag_replies: int
     tag_timeouts: int
     injected_packets: int
+    #: live-output datagrams from an address that is none of the database's boards (not used)
+    foreign_packets: int = 0
+    #: DATABASE notifications refused (unreadable, outside the run folder), by reason
+    notifications_refused: Mapping[str, int] = field(default_factory=dict)
+    #: bridge tasks that failed on an input and were restarted, by task
+    task_restarts: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -61,7 +62,9 @@ def required_schema() -> dict[str, str]:
 class IODatabase:
     """A read-only view of one input/output database file."""
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, deadline_s: float | None = None):
+        """``deadline_s``: every query after that many seconds fails with DatabaseError (a
+        file from anyone, e.g. a view with a recursive CTE, must not hold its reader forever)."""
         self.path = Path(path)
         if not self.path.is_file():
             raise DatabaseError(f"I/O database {self.path} does not exist (or is not a file)")
@@ -70,6 +73,10 @@ class IODatabase:
             self._db = sqlite3.connect(uri, uri=True)
         except sqlite3.Error as error:
             raise DatabaseError(f"{self.path} could not be opened read-only ({error})") from error
+        if deadline_s is not None:
+            expires = time.monotonic() + deadline_s
+            # SQLite calls this every 10k VM instructions; non-zero aborts the statement
+            self._db.set_progress_handler(lambda: int(time.monotonic() > expires), 10_000)
         try:
             present = dict(self._db.execute(
                 "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"))

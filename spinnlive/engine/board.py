@@ -45,7 +45,7 @@ has its own loopback address: :meth:`BoardEndpoint.open` binds the first free on
 Rules: the receive side runs as one asyncio task and only decodes and enqueues; the tick thread
 only calls :meth:`BoardEndpoint.drain`. Whatever cannot be used (bad SDP/SCP/EIEIO, unknown cores
 or keys, late timestamps, commands, a full queue or hold) is counted by reason in
-:meth:`BoardEndpoint.statistics` and logged rate-limited (:class:`~spinnlive.engine.drops.DropCounter`),
+:meth:`BoardEndpoint.statistics` and logged rate-limited (:class:`~spinnlive.drops.DropCounter`),
 never raised; nothing here waits on a client.
 """
 
@@ -58,7 +58,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from spinnlive.engine.drops import DropCounter
+from spinnlive.drops import DropCounter
 from spinnlive.engine.injection import (
     Drop,
     InjectionBatch,

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from spinnlive.engine.drops import DropCounter
+from spinnlive.drops import DropCounter
 from spinnlive.engine.mapping import LpgMapping
 from spinnlive.engine.mapping import Mapping as EngineMapping
 from spinnlive.errors import ConfigurationError, TransportError

@@ -22,11 +22,15 @@ Rules
   finishes), or, if ``events(timeout=...)`` is given, with :class:`HandshakeTimeout` naming the
   listener, the state and what it was waiting for.
 * An exception from ``on_database`` propagates to the iterating task and nothing is confirmed:
-  the toolchain must not start a run the application could not prepare for.
+  the toolchain must not start a run the application could not prepare for. The hook may
+  instead raise :class:`~spinnlive.errors.NotificationRefused` (a DATABASE from a process that
+  may not replace the session): that datagram is dropped unconfirmed, counted under
+  ``"refused:<reason>"``, and the handshake stays in the state it was in.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,7 +38,13 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from spinnlive.clock import Clock, MonotonicClock, deadline_after
-from spinnlive.errors import HandshakeTimeout, RemoteProtocolError, TransportError
+from spinnlive.drops import warn_at_powers_of_ten
+from spinnlive.errors import (
+    HandshakeTimeout,
+    NotificationRefused,
+    RemoteProtocolError,
+    TransportError,
+)
 from spinnlive.protocol.handshake import (
     TRANSITIONS,
     DatabaseConfirmed,
@@ -142,18 +152,21 @@ class Listener:
                     f"(state {self.state.name}, waiting for {expected})"
                 )
             data, source = item
+            before = copy.copy(self._conn)  # to step back when the hook refuses a DATABASE
             try:
                 events = self._conn.receive_datagram(data)
             except RemoteProtocolError as exc:
-                endpoint.count_drop("rejected")
-                logger.warning(
-                    "listener %s dropped a datagram from %s: %s",
-                    self.name, format_address(source), exc,
-                )
+                self._drop("rejected", f"from {format_address(source)}: {exc}")
                 continue
             for event in events:
                 if isinstance(event, DatabaseReady):
-                    await self._confirm(event, source)
+                    try:
+                        await self._confirm(event, source)
+                    except NotificationRefused as refused:
+                        self._conn = before
+                        self._drop(f"refused:{refused.reason}",
+                                   f"a DATABASE from {format_address(source)}: {refused}")
+                        break
                 yield event
 
     def statistics(self) -> ListenerStatistics:
@@ -190,6 +203,14 @@ class Listener:
         self._require().send(self._conn.send(DatabaseConfirmed()), toolchain)
         self._confirmed += 1
         self._toolchain = toolchain
+
+    def _drop(self, reason: str, detail: str) -> None:
+        """Count a datagram thrown away; log it at counts 1, 10, 100, ... of its reason."""
+        endpoint = self._require()
+        before = endpoint.statistics().dropped.get(reason, 0)
+        endpoint.count_drop(reason)
+        warn_at_powers_of_ten(logger, f"listener {self.name}", reason, before, before + 1,
+                              detail)
 
     def _require(self) -> UdpEndpoint:
         if self._endpoint is None:

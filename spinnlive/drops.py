@@ -1,9 +1,10 @@
-"""Counted drops with a log that cannot flood: the one drop policy of the board side.
+"""Counted drops with a log that cannot flood: the one drop policy of every receive side.
 
 Theory of operation
 -------------------
-The board endpoint and the live-output emulation throw away what they cannot use (bad bytes,
-unknown cores, a full queue, a packet cap) and must never raise or stall for it. Each drop is
+The board endpoint, the live-output emulation, the notification listener and the bridge throw
+away what they cannot use (bad bytes, unknown cores, a full queue, a packet cap, a refused
+notification, a rejected input message) and must never raise or stall for it. Each drop is
 counted by reason in a :class:`DropCounter`; the log gets one WARNING for the 1st, 10th, 100th,
 1000th ... drop of each reason, so a flood of a million bad datagrams writes six lines per reason,
 and :meth:`DropCounter.snapshot` gives an immutable copy for the owners' frozen statistics.
@@ -19,7 +20,16 @@ from collections import Counter
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ["DropCounter"]
+__all__ = ["DropCounter", "warn_at_powers_of_ten"]
+
+
+def warn_at_powers_of_ten(logger: logging.Logger, name: str, reason: str, before: int,
+                          after: int, detail: object = "") -> None:
+    """One WARNING when a count of ``reason`` goes from ``before`` past 1, 10, 100, ...: the
+    log policy for counters kept elsewhere (a socket's drops, a stream's rejections)."""
+    if after >= (10 ** len(str(before)) if before else 1):
+        logger.warning("%s: dropped %d for %r (%d so far) %s", name, after - before, reason,
+                       after, detail)
 
 
 class DropCounter:
@@ -37,12 +47,8 @@ class DropCounter:
         if n <= 0:
             return
         before = self._counts[reason]
-        after = before + n
-        self._counts[reason] = after
-        # log when the count reaches the next power of ten (1, 10, 100, ...) for this reason
-        if after >= (10 ** len(str(before)) if before else 1):
-            self._logger.warning("%s: dropped %d for %r (%d so far) %s", self._name, n, reason,
-                                 after, detail)
+        self._counts[reason] = before + n
+        warn_at_powers_of_ten(self._logger, self._name, reason, before, before + n, detail)
 
     def __getitem__(self, reason: str) -> int:
         return self._counts[reason]
