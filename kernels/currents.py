@@ -66,6 +66,10 @@ class CurrentSource:
             self._trace.append(float(vals[0]) if vals.size else 0.0)
         return vals
 
+    def peek(self, tick: int) -> np.ndarray:
+        """The current ``step(tick)`` will give, without recording it or advancing a stream."""
+        return self._values(tick).copy()
+
     def _values(self, tick: int) -> np.ndarray:
         raise NotImplementedError
 
@@ -153,6 +157,13 @@ class NoisyCurrentSource(CurrentSource):
         super().reset_state()
         self._rng = np.random.default_rng(self._seed)
         self._current = np.zeros(self.n_targets)
+
+    def peek(self, tick: int) -> np.ndarray:
+        saved = self._rng.bit_generator.state, self._current
+        try:
+            return self._values(tick).copy()
+        finally:
+            self._rng.bit_generator.state, self._current = saved
 
     def _values(self, tick: int) -> np.ndarray:
         if not self._first <= tick < self._last:

@@ -226,14 +226,44 @@ def test_invalid_connections_and_recordings_raise() -> None:
     with pytest.raises(pynn_errors.ConnectionError):
         sim.Projection(a, a, sim.AllToAllConnector(), sim.StaticSynapse(weight=-1.0),
                        receptor_type="excitatory")
-    with pytest.raises(pynn_errors.ConnectionError):
-        sim.Projection(a, a, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=0.2))
     with pytest.raises(pynn_errors.RecordingError):
         a.record("u")
     from pyNN.standardmodels.cells import IF_curr_exp as foreign
 
     with pytest.raises(ConfigurationError):
         sim.Population(2, foreign())
+    sim.end()
+
+
+def test_delays_below_a_step_are_clipped_under_auto_and_refused_below_an_explicit_minimum(
+        caplog: pytest.LogCaptureFixture) -> None:
+    sim.setup(timestep=1.0)  # min_delay='auto': sPyNNaker's clip to one step, logged
+    a = sim.Population(3, sim.IF_curr_exp())
+    prj = sim.Projection(a, a, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=0.2))
+    assert np.all(prj.get("delay", format="array") == 1.0)
+    assert "9 delays shorter than the time step" in caplog.text
+    assert sim.get_min_delay() == 1.0
+    sim.setup(timestep=1.0, min_delay=2.0)
+    b = sim.Population(3, sim.IF_curr_exp())
+    with pytest.raises(pynn_errors.ConnectionError, match="below the minimum delay 2"):
+        sim.Projection(b, b, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=1.0))
+    with pytest.raises(ConfigurationError, match="min_delay"):
+        sim.setup(timestep=1.0, min_delay=0.5)
+    sim.end()
+
+
+def test_setup_defaults_are_spynnakers_and_auto_min_delay_is_the_smallest_delay(
+        caplog: pytest.LogCaptureFixture) -> None:
+    sim.setup()
+    assert sim.get_time_step() == 0.1 and "SpyNNaker is" in caplog.text
+    sim.setup(timestep="auto")
+    assert sim.get_time_step() == 1.0
+    sim.setup(timestep=0.1, min_delay="auto")
+    a = sim.Population(2, sim.IF_curr_exp())
+    assert sim.get_min_delay() == 0.1  # no projection yet: one step
+    sim.Projection(a, a, sim.AllToAllConnector(), sim.StaticSynapse(delay=0.7))
+    sim.Projection(a, a, sim.OneToOneConnector(), sim.StaticSynapse(delay=0.5))
+    assert sim.get_min_delay() == pytest.approx(0.5)
     sim.end()
 
 

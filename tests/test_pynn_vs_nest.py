@@ -51,9 +51,9 @@ def test_current_sources() -> None:
     ours, ref = both(sc.current_sources)
     assert_same_spikes(ours["spikes"], ref["spikes"])
     np.testing.assert_allclose(ours["v"], ref["v"], rtol=0, atol=1e-9)
-    # the recorded DC trace: one sample per simulated step (pyNN.nest adds one at t_stop)
-    assert ours["dc"].size == 800
-    np.testing.assert_allclose(ours["dc"], ref["dc"][:800], rtol=0, atol=1e-12)
+    # the recorded DC trace: one sample per step from 0 to t_stop inclusive, as pyNN.nest's
+    assert ours["dc"].size == ref["dc"].size == 801
+    np.testing.assert_allclose(ours["dc"], ref["dc"], rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

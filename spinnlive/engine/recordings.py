@@ -116,11 +116,17 @@ class SegmentRecordings:
         return out, recording.indices
 
     def current_trace(self, key: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(times_ms, nA)`` of a recorded current source (empty before the first run)."""
+        """``(times_ms, nA)`` of a recorded current source (empty before the first run), from
+        the segment start to the current time inclusive, as pyNN.nest reports it: the last
+        sample is the current of the tick about to run."""
         rec = self.currents[key]
         if rec.source is None:
             return np.zeros(0), np.zeros(0)
-        return rec.source.recorded()
+        times, values = rec.source.recorded()
+        if times.size == 0 or rec.source.n_targets == 0:
+            return times, values
+        now = rec.source.peek(self.tick)[:1]
+        return np.r_[times, self.tick * rec.source.dt], np.r_[values, now]
 
     def record_current(self, key: int) -> None:
         rec = self.currents[key]

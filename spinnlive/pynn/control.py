@@ -1,10 +1,13 @@
 """setup/run/reset/end and the state queries, built from pyNN.common's factories.
 
-sPyNNaker compatibility: ``timestep`` defaults to 1 ms (sPyNNaker's default, "biological real
-time"); ``time_scale_factor`` defaults as sPyNNaker's does (``max(1, ceil(step_us / 10000))``);
-``database_socket_addresses`` registers notification listeners; ``n_boards_required`` (or the
-deprecated ``n_chips_required``, 48 chips a board) maps the network on at least that many boards,
-as on sPyNNaker's virtual board or spalloc: 1 board, or whole triads of 3; the random seed of the engine's sources is
+sPyNNaker compatibility, as sPyNNaker 7.4.1's ``setup()`` does it: no ``timestep`` means PyNN's
+0.1 ms (with sPyNNaker's warning that SpiNNaker is designed for 1 ms), ``timestep='auto'`` means
+1 ms; ``min_delay='auto'`` accepts any delay of at least one step (``get_min_delay()`` then
+reports the network's smallest, as pyNN.nest does); ``time_scale_factor`` defaults as
+sPyNNaker's does (``max(1, ceil(step_us / 10000))``); ``database_socket_addresses`` registers
+notification listeners; ``n_boards_required`` (or the deprecated ``n_chips_required``, 48 chips a
+board) maps the network on at least that many boards, as on sPyNNaker's virtual board or spalloc:
+1 board, or whole triads of 3; the random seed of the engine's sources is
 ``seed=`` (or pyNN.nest's ``rng_seed=``).
 
 The clock: ``realtime=True`` runs each tick at its wall-clock deadline, ``realtime=False`` as
@@ -27,6 +30,7 @@ from typing import Any
 
 from pyNN import common
 from pyNN.common.control import DEFAULT_MIN_DELAY
+from pyNN.common.control import DEFAULT_TIMESTEP as PYNN_DEFAULT_TIMESTEP
 from pyNN.recording import get_io
 
 from ..errors import ConfigurationError
@@ -35,7 +39,8 @@ from . import simulator
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMESTEP = 1.0
+DEFAULT_TIMESTEP = PYNN_DEFAULT_TIMESTEP  #: what sPyNNaker's setup() takes for timestep=None
+AUTO_TIMESTEP = 1.0  #: sPyNNaker's SPYNNAKER_AUTO_TIMESTEP, for timestep='auto'
 CLOCK_ENV = "SPINNLIVE_CLOCK"
 _CLOCKS = {"realtime": True, "fast": False}
 _IGNORED = ("n_chips_required", "n_boards_required")  # passed on, taken by the engine
@@ -44,13 +49,29 @@ _LIVE_OPTIONS = {"wait_on_confirmation": "wait_on_confirmation",
                  "keep_input_output_database": "keep_database"}
 
 
-def setup(timestep: float | None = DEFAULT_TIMESTEP, min_delay: float | str | None =
+def setup(timestep: float | str | None = None, min_delay: float | str | None =
           DEFAULT_MIN_DELAY, max_delay: float | str | None = "auto",
           time_scale_factor: float | None = None, **extra_params: Any) -> int:
     """Start a new simulation (any existing network is forgotten); returns the MPI rank, 0."""
-    timestep = DEFAULT_TIMESTEP if timestep in (None, "auto") else float(timestep)
+    if timestep is None:
+        logger.warning("The default PyNN timestep of %g is less than 1(ms) that SpyNNaker is "
+                       "designed for. Consider including a timestep in your setup call.",
+                       DEFAULT_TIMESTEP)
+        timestep = DEFAULT_TIMESTEP
+    timestep = AUTO_TIMESTEP if timestep == "auto" else float(timestep)
+    if timestep <= 0:
+        raise ConfigurationError(f"setup(): timestep must be > 0 ms, got {timestep:g}")
     min_delay = "auto" if min_delay is None else min_delay
     max_delay = "auto" if max_delay is None else max_delay
+    _check_delay_bounds(timestep, min_delay, max_delay)
+    precision = extra_params.pop("spike_precision", "on_grid")
+    if precision not in ("on_grid", "off_grid"):
+        raise ConfigurationError(
+            f"setup(spike_precision={precision!r}): expected 'on_grid' or 'off_grid'")
+    if precision == "off_grid":
+        logger.warning("setup(spike_precision='off_grid'): spinnlive, like SpiNNaker, "
+                       "simulates on the time grid; spike times are multiples of %g ms",
+                       timestep)
     seed = extra_params.pop("seed", None)
     rng_seed = extra_params.pop("rng_seed", None)
     if seed is not None and rng_seed is not None and seed != rng_seed:
@@ -90,6 +111,20 @@ def boards_required(n_boards: Any, n_chips: Any) -> int | None:
             raise ConfigurationError(f"setup(): {name} must be a positive integer, got {value!r}")
         return -(-value // per_board)
     return None
+
+
+def _check_delay_bounds(timestep: float, min_delay: float | str, max_delay: float | str) -> None:
+    """PyNN's setup() rules, raised as ConfigurationError instead of a bare Exception."""
+    if min_delay == "auto":
+        return
+    if float(min_delay) < timestep:
+        raise ConfigurationError(
+            f"setup(): min_delay ({float(min_delay):g} ms) must be at least the timestep "
+            f"({timestep:g} ms)")
+    if max_delay != "auto" and float(min_delay) > float(max_delay):
+        raise ConfigurationError(
+            f"setup(): min_delay ({float(min_delay):g} ms) exceeds max_delay "
+            f"({float(max_delay):g} ms)")
 
 
 def clock_from_environment() -> bool | None:

@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 import numpy as np
-from pyNN import common
+from pyNN import common, errors
 from pyNN.parameters import LazyArray, ParameterSpace, Sequence, simplify
 from pyNN.standardmodels import StandardCellType
 
@@ -54,6 +54,16 @@ def native_array(value: Any, size: int) -> np.ndarray:
     return out
 
 
+def check_spike_times(label: str | None, values: np.ndarray) -> None:
+    """Refuse spike-time sequences that go backwards (PyNN's InvalidParameterValueError)."""
+    for i, seq in enumerate(values):
+        times = np.asarray(getattr(seq, "value", seq), dtype=float)
+        if times.size > 1 and np.any(np.diff(times) < 0):
+            raise errors.InvalidParameterValueError(
+                f"population {label!r}, cell {i}: spike times must be in increasing order, "
+                f"got {times.tolist()}")
+
+
 class _RootArrays:
     """Parameter and initial-value access through the root population's arrays."""
 
@@ -80,6 +90,8 @@ class _RootArrays:
         root, index = self._root()
         parameter_space.evaluate(simplify=False)
         for name, value in parameter_space.items():
+            if name == "spike_times":
+                check_spike_times(root.label, native_array(value, self.size))
             root._parameters[name][index] = value
         simulator.state.engine.parameters_changed(root._key, list(parameter_space.keys()))
 
@@ -169,6 +181,8 @@ class Population(_RootArrays, common.Population):
         space.evaluate(simplify=False)
         self._parameters = {name: native_array(value, self.size)
                             for name, value in space.items()}
+        if "spike_times" in self._parameters:
+            check_spike_times(self.label, self._parameters["spike_times"])
         self._initial = {native: np.zeros(self.size)
                          for variable, native in celltype.variable_map.items()
                          if variable in celltype.default_initial_values}

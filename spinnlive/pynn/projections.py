@@ -42,15 +42,32 @@ from .standardmodels.synapses import (
 
 logger = logging.getLogger(__name__)
 
+_BLOCK = 1 << 22  #: entries of a (pre, post) block evaluated at once
+
 
 class Connection(common.Connection):
-    """One connection, read from the projection's arrays (for iteration and indexing)."""
+    """One connection, a window on the projection's arrays: reading an attribute reads them,
+    setting one (``prj.connections[2].weight = 0.1``) writes them and the engine's copy."""
 
     def __init__(self, projection: Projection, i: int) -> None:
+        object.__setattr__(self, "_projection", projection)
+        object.__setattr__(self, "_i", i)
         self.presynaptic_index = int(projection._pre[i])
         self.postsynaptic_index = int(projection._post[i])
-        for name, values in projection._values.items():
-            setattr(self, name, float(values[i]))
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__["_projection"]._values if "_projection" in self.__dict__ else {}
+        if name in values:
+            return float(values[name][self.__dict__["_i"]])
+        raise AttributeError(f"a connection has no attribute {name!r}; it has "
+                             f"{sorted(values)}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        projection = self.__dict__["_projection"]
+        if name not in projection._values:
+            object.__setattr__(self, name, value)
+            return
+        projection._set_connection_value(self.__dict__["_i"], name, float(value))
 
     def as_tuple(self, *attribute_names: str) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in attribute_names)
@@ -63,7 +80,23 @@ def values_at(larr: LazyArray, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
         return np.full(n, float(larr.evaluate(simplify=True)))
     if n == 0:
         return np.zeros(0)
-    return np.asarray(larr[pre, post], dtype=float).reshape(n)
+    base = larr.base_value
+    if not callable(base) or hasattr(base, "next") or isinstance(base, IndexBasedExpression):
+        # arrays and index expressions go element-wise; random draws one per connection
+        return np.asarray(larr[pre, post], dtype=float).reshape(n)
+    # A function of position (a distance expression, a lambda of d) evaluates on the outer
+    # product of its index arrays, so evaluate blocks of whole post columns and pick from them.
+    n_pre = larr.shape[0]
+    step = max(1, _BLOCK // max(1, n_pre))
+    out = np.empty(n)
+    lo_all, hi_all = int(post.min()), int(post.max()) + 1
+    for lo in range(lo_all, hi_all, step):
+        hi = min(hi_all, lo + step)
+        where = np.flatnonzero((post >= lo) & (post < hi))
+        if where.size:
+            block = np.broadcast_to(np.asarray(larr[:, lo:hi], dtype=float), (n_pre, hi - lo))
+            out[where] = block[pre[where], post[where] - lo]
+    return out
 
 
 class Projection(common.Projection):
@@ -196,8 +229,19 @@ class Projection(common.Projection):
         return pre, post, values
 
     def _round_delays(self, delays: np.ndarray) -> np.ndarray:
-        dt = simulator.state.dt
-        return np.floor(np.asarray(delays, dtype=float) / dt + 0.5) * dt
+        """Whole time steps; under min_delay='auto' at least one step (sPyNNaker's clip)."""
+        state = simulator.state
+        dt = state.dt
+        steps = np.floor(np.asarray(delays, dtype=float) / dt + 0.5)
+        short = steps < 1
+        if np.any(short):
+            logger.warning("projection %s: %d delays shorter than the time step %g ms were "
+                           "clipped to one step (as sPyNNaker does)", self.label,
+                           int(short.sum()), dt)
+            steps[short] = 1
+        rounded = steps * dt
+        state.note_delays(rounded)
+        return rounded
 
     def _blocks(self) -> list[tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray]]:
         """Split connections by (root pre population, root post population)."""
@@ -266,6 +310,18 @@ class Projection(common.Projection):
             if name == "delay":
                 values = self._round_delays(values)
             self._values[name] = values
+        self._push_synapses()
+
+    def _set_connection_value(self, i: int, name: str, value: float) -> None:
+        """One connection's weight or delay, checked like a whole-projection ``set``."""
+        values = np.array([value])
+        self.synapse_type.parameter_checks[name](values, self)
+        if name == "delay":
+            values = self._round_delays(values)
+        self._values[name][i] = values[0]
+        self._push_synapses()
+
+    def _push_synapses(self) -> None:
         for key, where in self._keys:
             simulator.state.engine.set_synapses(
                 key, weights=np.abs(self._values["weight"][where]),

@@ -61,7 +61,8 @@ class State(common.control.BaseState):
         self.mpi_rank = 0
         self.num_processes = 1
         self.dt = 0.1
-        self.min_delay: float | str = "auto"
+        self._min_delay: float | str = "auto"
+        self.smallest_delay: float | None = None  #: the network's, for min_delay='auto'
         self.max_delay: float | str = "auto"
         self.seed = DEFAULT_SEED
         self.time_scale_factor: float | None = None
@@ -76,6 +77,29 @@ class State(common.control.BaseState):
     def neurons_per_core(self) -> dict[str, int]:
         """sPyNNaker's per-model ceiling of atoms per core (the engine's mapping reads it)."""
         return self.engine.neurons_per_core
+
+    @property
+    def min_delay(self) -> float | str:
+        """What ``get_min_delay()`` reports: setup()'s value, or for ``'auto'`` the smallest
+        delay of the network (one time step before any projection), as pyNN.nest computes it."""
+        if self._min_delay != "auto":
+            return self._min_delay
+        return self.dt if self.smallest_delay is None else self.smallest_delay
+
+    @min_delay.setter
+    def min_delay(self, value: float | str) -> None:
+        self._min_delay = value
+
+    @property
+    def min_delay_is_auto(self) -> bool:
+        return self._min_delay == "auto"
+
+    def note_delays(self, delays: np.ndarray) -> None:
+        """Keep the smallest delay in the network (for min_delay='auto')."""
+        if delays.size:
+            low = float(delays.min())
+            if self.smallest_delay is None or low < self.smallest_delay:
+                self.smallest_delay = low
 
     @property
     def t(self) -> float:
@@ -128,6 +152,7 @@ class State(common.control.BaseState):
         self.populations: list[Any] = []
         self.current_sources: list[Any] = []
         self.id_counter = 0
+        self.smallest_delay = None
         self.segment_counter = -1
         self.write_on_end = []
         self.reset()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pyNN.parameters import ParameterSpace, Sequence
 from pyNN.standardmodels import build_translations, electrodes
 
 __all__ = ["DCSource", "StepCurrentSource", "ACSource", "NoisyCurrentSource"]
@@ -26,6 +27,7 @@ class _EngineCurrent:
         from ..simulator import state
 
         super().__init__(**parameters)  # type: ignore[call-arg]
+        self._normalise()
         self._key: int | None = None
         self._recording = False
         self._seed = getattr(rng, "seed", None)  # a NumpyRNG's seed drives the noise stream
@@ -61,9 +63,13 @@ class _EngineCurrent:
         else:
             engine.add_current_targets(self._key, targets)
 
+    def _normalise(self) -> None:
+        """Check and put on the time grid what the parameters hold (subclasses that need it)."""
+
     def set_native_parameters(self, parameters: Any) -> None:
         parameters.evaluate(simplify=True)
         self.parameter_space.update(**dict(parameters.items()))
+        self._normalise()
         if self._key is not None:
             self._engine().set_current_parameters(self._key, self._native())
 
@@ -71,7 +77,10 @@ class _EngineCurrent:
         space = self.translate(self.parameter_space)  # type: ignore[attr-defined]
         space.shape = (1,)
         space.evaluate(simplify=True)
-        return space
+        # sequences read back as arrays, as in pyNN.nest
+        return ParameterSpace({name: np.asarray(value.value, dtype=float)
+                               if isinstance(value, Sequence) else value
+                               for name, value in space.items()})
 
     def record(self) -> None:
         self._recording = True
@@ -96,6 +105,26 @@ class DCSource(_EngineCurrent, electrodes.DCSource):
 class StepCurrentSource(_EngineCurrent, electrodes.StepCurrentSource):
     __doc__ = electrodes.StepCurrentSource.__doc__
     translations = _identity(electrodes.StepCurrentSource.default_parameters)
+
+    def _normalise(self) -> None:
+        # PyNN's rule (ValueError): times >= 0 and strictly increasing; then each time goes to
+        # the nearest step and of several changes on one step the last wins (pyNN.nest's)
+        space = self.parameter_space
+        space.shape = (1,)
+        space.evaluate(simplify=True)
+        times = np.asarray(space["times"].value, dtype=float)
+        amplitudes = np.asarray(space["amplitudes"].value, dtype=float)
+        if times.size != amplitudes.size:
+            raise ValueError(f"StepCurrentSource: {times.size} times but {amplitudes.size} "
+                             "amplitudes")
+        if times.size and times.min() < 0:
+            raise ValueError("StepCurrentSource: times must be >= 0 ms")
+        if times.size > 1 and np.min(np.diff(times)) <= 0:
+            raise ValueError("StepCurrentSource: times must be strictly increasing")
+        dt = self._engine().dt
+        grid = np.rint(times / dt) * dt
+        last = np.r_[grid[1:] != grid[:-1], True] if grid.size else grid.astype(bool)
+        space.update(times=Sequence(grid[last]), amplitudes=Sequence(amplitudes[last]))
 
 
 class ACSource(_EngineCurrent, electrodes.ACSource):

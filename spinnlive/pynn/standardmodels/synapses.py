@@ -13,7 +13,8 @@ Weight rule (sPyNNaker's, so scripts written for SpiNNaker run unchanged): weigh
 and the receptor decides the sign. On an inhibitory receptor a weight of either sign is accepted
 (PyNN's negative current-based convention and sPyNNaker's positive one); the kernel receives its
 absolute value. A negative weight on any other receptor is an error. Delays are whole time steps
-(rounded by the projection) within [min_delay, max_delay].
+(rounded by the projection) within [min_delay, max_delay]; with ``min_delay='auto'`` a delay
+shorter than one step becomes one step, as sPyNNaker clips it (and logs how many were).
 """
 
 from __future__ import annotations
@@ -54,16 +55,19 @@ def check_weights(weights: Any, projection: Any) -> None:
 
 
 def check_delays(delays: Any, projection: Any) -> None:
-    """Refuse delays outside [min_delay, max_delay] (half a step of tolerance for rounding)."""
+    """Refuse delays outside [min_delay, max_delay] (half a step of tolerance for rounding).
+
+    With ``min_delay='auto'`` there is no lower bound to refuse: sPyNNaker's rule applies
+    instead, and the projection clips delays shorter than one time step to one step (logged).
+    """
     state = projection._simulator.state
     d = np.asarray(delays, dtype=float)
     if d.size == 0:
         return
-    low = state.dt if state.min_delay == "auto" else float(state.min_delay)
-    if d.min() < low - state.dt / 2:
+    if not state.min_delay_is_auto and d.min() < float(state.min_delay) - state.dt / 2:
         raise errors.ConnectionError(
             f"projection {projection.label!r}: delay {d.min():g} ms is below the minimum "
-            f"delay {low:g} ms")
+            f"delay {float(state.min_delay):g} ms given to setup()")
     if state.max_delay != "auto" and d.max() > float(state.max_delay) + state.dt / 2:
         raise errors.ConnectionError(
             f"projection {projection.label!r}: delay {d.max():g} ms exceeds max_delay "
@@ -86,7 +90,7 @@ class _MinimumDelay:
     def _get_minimum_delay(self) -> float:
         from ..simulator import state
 
-        return state.dt if state.min_delay == "auto" else float(state.min_delay)
+        return state.dt if state.min_delay_is_auto else float(state.min_delay)
 
 
 def homogeneous(space: Any, names: Any, what: str) -> dict[str, float]:
