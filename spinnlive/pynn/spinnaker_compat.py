@@ -14,7 +14,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["install", "run_script"]
+__all__ = ["install", "register", "run_script"]
+
+
+def register(name: str = "spinnlive") -> None:
+    """Make ``pyNN.<name>`` import spinnlive's PyNN front end, the way PyNN finds its own
+    backends (``importlib.import_module("pyNN.nest")``): PyNN's system test scenarios and
+    examples (``python example.py spinnlive``, ``pyNN.utility.get_simulator``) then run on it."""
+    import pyNN
+
+    import spinnlive.pynn as front_end
+
+    sys.modules[f"pyNN.{name}"] = front_end
+    setattr(pyNN, name, front_end)
 
 
 def install() -> None:

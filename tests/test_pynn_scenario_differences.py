@@ -1,0 +1,2 @@
+DESIGN = {}
+DIFFERENCES = {}
