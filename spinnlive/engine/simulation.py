@@ -169,6 +169,11 @@ class Simulation(SegmentRecordings, RunControl):
             self._build_population(rec)
         return rec.key, label
 
+    def set_vertex_parameter(self, key: int, name: str, value: Any) -> None:
+        """Change a mapping parameter (``max_atoms_per_core`` ...) of population ``key``."""
+        self.populations[key].vertex[name] = value
+        self._stale = True
+
     def add_projection(self, pre: int, post: int, pre_idx: np.ndarray, post_idx: np.ndarray,
                        weights: np.ndarray, delays: np.ndarray, receptor: str,
                        rule: Any = None) -> int:

@@ -258,3 +258,89 @@ def wire(connector: Any, projection: Any) -> Wiring | None:
                 connector.column_names.remove(ignore)
         connector.conn_list = connector.file.read()
     return fast(connector, projection)
+
+
+class _GroupConnector(pc.Connector):
+    """sPyNNaker's group connectors: cells split into consecutive groups of
+    ``n_neurons_per_group`` (default: the whole population), wired within each group only."""
+
+    def __init__(self, n_neurons_per_group: int | None = None, safe: bool = True,
+                 verbose: bool = False, callback: Any = None) -> None:
+        super().__init__(safe=safe, callback=callback)
+        if n_neurons_per_group is not None and int(n_neurons_per_group) < 1:
+            raise errors.ConnectionError(
+                f"{type(self).__name__}: n_neurons_per_group must be >= 1, got "
+                f"{n_neurons_per_group}")
+        self.n_neurons_per_group = n_neurons_per_group
+
+    def _group(self, projection: Any) -> int:
+        n_pre, n_post = projection.shape
+        group = min(n_pre, n_post) if self.n_neurons_per_group is None else int(
+            self.n_neurons_per_group)
+        if n_pre != n_post or n_pre % group:
+            raise errors.ConnectionError(
+                f"{type(self).__name__}: needs pre and post of the same size, a multiple of "
+                f"the group size {group} (got {n_pre} -> {n_post}), as sPyNNaker does")
+        return group
+
+    def connect(self, projection: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__} connects through spinnlive's wire()")
+
+
+class AllButMeConnector(_GroupConnector):
+    """sPyNNaker's extra connector: every cell of a group to every other cell of the same group
+    (winner-takes-all inhibition). ``weights`` (one group's ``g * (g - 1)`` values, post-major
+    then pre, the order sPyNNaker generates) override the synapse type's weight."""
+
+    def __init__(self, n_neurons_per_group: int | None = None, weights: Any = None,
+                 safe: bool = True, verbose: bool = False, callback: Any = None) -> None:
+        super().__init__(n_neurons_per_group, safe, verbose, callback)
+        self.weights = None if weights is None else np.asarray(weights, dtype=float).ravel()
+        if self.weights is not None and n_neurons_per_group is not None:
+            g = int(n_neurons_per_group)
+            if self.weights.size != g * (g - 1):
+                raise ValueError(f"AllButMeConnector: {self.weights.size} weights given, a "
+                                 f"group of {g} has {g * (g - 1)} connections")
+
+
+class OneToOneOffsetConnector(_GroupConnector):
+    """sPyNNaker's extra connector: post cell ``j`` from pre cell ``j - offset`` of the same
+    group; out of the group it wraps round (``wrap=True``) or has no connection."""
+
+    def __init__(self, offset: int, wrap: bool, n_neurons_per_group: int | None = None,
+                 safe: bool = True, verbose: bool = False, callback: Any = None) -> None:
+        super().__init__(n_neurons_per_group, safe, verbose, callback)
+        self.offset, self.wrap = int(offset), bool(wrap)
+
+
+def _all_but_me(connector: AllButMeConnector, projection: Any) -> Wiring:
+    g = connector._group(projection)
+    n = projection.shape[1]
+    post = np.repeat(np.arange(n, dtype=np.int64), g)
+    pre = (post // g) * g + np.tile(np.arange(g, dtype=np.int64), n)
+    keep = pre != post
+    pre, post = pre[keep], post[keep]
+    overrides = {}
+    if connector.weights is not None:
+        if connector.weights.size != g * (g - 1):
+            raise errors.ConnectionError(
+                f"AllButMeConnector: {connector.weights.size} weights for groups of {g}")
+        overrides["weight"] = np.tile(connector.weights, n // g)
+    return Wiring(pre, post, overrides)
+
+
+def _one_to_one_offset(connector: OneToOneOffsetConnector, projection: Any) -> Wiring:
+    g = connector._group(projection)
+    post = np.arange(projection.shape[1], dtype=np.int64)
+    first = (post // g) * g
+    local = post - first - connector.offset
+    inside = (local >= 0) & (local < g)
+    if connector.wrap:
+        pre, keep = first + np.mod(local, g), np.ones(post.size, dtype=bool)
+    else:
+        pre, keep = first + local, inside
+    return Wiring(pre[keep], post[keep])
+
+
+_FAST[AllButMeConnector] = _all_but_me  # type: ignore[assignment]
+_FAST[OneToOneOffsetConnector] = _one_to_one_offset  # type: ignore[assignment]

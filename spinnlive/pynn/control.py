@@ -36,6 +36,8 @@ from pyNN.recording import get_io
 from ..errors import ConfigurationError
 from ..transport.notifier import ListenerAddress
 from . import simulator
+from .populations import atoms_per_core
+from .unavailable import HARDWARE, refuse
 
 logger = logging.getLogger(__name__)
 
@@ -161,21 +163,42 @@ def end(compatible_output: bool = True) -> None:
 
 def set_number_of_neurons_per_core(neuron_type: Any, max_permitted: Any) -> None:
     """sPyNNaker's per-model ceiling on neurons per core, used by the engine's mapping."""
-    model = getattr(neuron_type, "kernel_model", None)
-    if model is None:
-        raise ConfigurationError(
-            f"set_number_of_neurons_per_core expects a spinnlive cell type class, got "
-            f"{neuron_type!r}")
+    model = _model_of(neuron_type, "set_number_of_neurons_per_core")
     if max_permitted is None:
         simulator.state.neurons_per_core.pop(model, None)
         return
-    dims = max_permitted if isinstance(max_permitted, (tuple, list)) else (max_permitted,)
-    total = 1
-    for d in dims:
-        total *= int(d)
-    if total < 1:
-        raise ConfigurationError(f"neurons per core must be >= 1, got {max_permitted!r}")
-    simulator.state.neurons_per_core[model] = total
+    simulator.state.neurons_per_core[model] = atoms_per_core(max_permitted)
+
+
+def set_number_of_synapse_cores(neuron_type: Any, n_synapse_cores: int | None) -> None:
+    """sPyNNaker's split of synapse processing onto separate cores: the engine has no cores
+    to split, so this only checks its arguments (accepted, as on a board it changes speed,
+    never results)."""
+    _model_of(neuron_type, "set_number_of_synapse_cores")
+    if n_synapse_cores is not None and int(n_synapse_cores) < 0:
+        raise ConfigurationError(f"n_synapse_cores must be >= 0 or None, got {n_synapse_cores}")
+    logger.info("set_number_of_synapse_cores(%s, %s): no effect on the embedded engine",
+                getattr(neuron_type, "__name__", neuron_type), n_synapse_cores)
+
+
+def set_allow_delay_extensions(neuron_type: Any, allow_delay_extensions: bool) -> None:
+    """sPyNNaker's delay-extension cores: the engine has any delay without them (accepted)."""
+    _model_of(neuron_type, "set_allow_delay_extensions")
+    logger.info("set_allow_delay_extensions(%s, %s): no effect on the embedded engine",
+                getattr(neuron_type, "__name__", neuron_type), allow_delay_extensions)
+
+
+def get_machine() -> Any:
+    """sPyNNaker returns the SpiNNaker machine in use; the embedded engine has none."""
+    refuse("get_machine()", HARDWARE)
+
+
+def _model_of(neuron_type: Any, caller: str) -> str:
+    model = getattr(neuron_type, "kernel_model", None)
+    if model is None:
+        raise ConfigurationError(
+            f"{caller} expects a spinnlive cell type class, got {neuron_type!r}")
+    return str(model)
 
 
 def name() -> str:

@@ -15,6 +15,13 @@ live script runs unchanged and sPyNNaker's own client classes talk to the embedd
 * :func:`run_forever` runs until :func:`request_stop` (from a live callback or another thread);
   :func:`run_sync` pauses every ``sync_time`` ms until :func:`continue_simulation`.
 
+* ``SpynnakerLiveSpikesConnection`` / ``SpynnakerPoissonControlConnection`` are sPyNNaker's own
+  classes when sPyNNaker is importable (so a script's ``isinstance`` checks and callbacks meet
+  the classes it imported from ``spynnaker``), otherwise spinnlive's wire-compatible ones
+  (:mod:`spinnlive.connections`); sPyNNaker is imported only when a script asks for them.
+* Every hardware device name (PushBot, retinas, motors, SPIF, Ethernet control) exists and
+  refuses construction: it needs a board.
+
 What the engine does with these per run step is in :mod:`spinnlive.engine.live_io`.
 """
 
@@ -25,21 +32,42 @@ from typing import Any, ClassVar
 
 from pyNN.standardmodels import StandardCellType, build_translations
 
-from ..connections import SpynnakerLiveSpikesConnection, SpynnakerPoissonControlConnection
+from .. import connections as _own_connections
 from ..engine.vertices import LiveOutputParameters
 from ..errors import ConfigurationError
 from ..protocol.eieio import EIEIOType
 from ..protocol.eieio import PrefixType as EIEIOPrefix
 from ..transport.notifier import ListenerAddress
 from . import simulator
+from . import unavailable as _unavailable
 
 __all__ = [
     "activate_live_output_for", "activate_live_output_to", "add_poisson_live_rate_control",
     "register_database_notification_request", "run_forever", "run_sync", "request_stop",
     "continue_simulation", "add_database_socket_address", "SpikeInjector",
-    "SpynnakerLiveSpikesConnection", "SpynnakerPoissonControlConnection", "EIEIOType",
-    "EIEIOPrefix",
+    "SpynnakerLiveSpikesConnection", "SpynnakerPoissonControlConnection", "EIEIOType",  # noqa: F822
+    "EIEIOPrefix", "ExternalDeviceSpikeInjector", "protocols", *_unavailable.DEVICES,
 ]
+
+#: names resolved on first use: sPyNNaker's class if it imports, else spinnlive's
+_LIVE_CONNECTIONS = ("SpynnakerLiveSpikesConnection", "SpynnakerPoissonControlConnection")
+
+
+def live_connection_class(name: str) -> type:
+    """sPyNNaker's live connection class ``name`` when sPyNNaker imports, else spinnlive's."""
+    try:
+        from spynnaker.pyNN import connections as theirs
+    except ImportError:
+        return getattr(_own_connections, name)  # type: ignore[no-any-return]
+    return getattr(theirs, name)  # type: ignore[no-any-return]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LIVE_CONNECTIONS:
+        cls = live_connection_class(name)
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 NOTIFY_HOST = "localhost"  #: ``[Database] notify_hostname``
 NOTIFY_PORT = 19999  #: ``[Database] notify_port``
@@ -83,6 +111,20 @@ def SpikeInjector(notify: bool = True, database_notify_host: str | None = None, 
         add_database_socket_address(database_notify_host, database_notify_port_num,
                                     database_ack_port_num)
     return SpikeInjectorType()
+
+
+ExternalDeviceSpikeInjector = SpikeInjector  #: sPyNNaker's other name for it
+
+
+class protocols:  # noqa: N801 - sPyNNaker's module name
+    """sPyNNaker's SpiNNaker-link device protocols: only boards have the links."""
+
+    def __getattr__(self, name: str) -> Any:
+        _unavailable.refuse(f"external_devices.protocols.{name}", _unavailable.HARDWARE)
+
+
+protocols = protocols()  # type: ignore[assignment,misc]
+_unavailable.install(globals(), _unavailable.DEVICES)
 
 
 def _code(member: Any) -> int:

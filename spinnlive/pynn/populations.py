@@ -54,6 +54,28 @@ def native_array(value: Any, size: int) -> np.ndarray:
     return out
 
 
+def round_size(size: Any, label: str | None) -> Any:
+    """sPyNNaker's rule for a float size: within 0.001 of an integer it is rounded (logged),
+    otherwise refused."""
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (float, np.floating)):
+        return size
+    whole = int(round(float(size)))
+    if abs(whole - size) >= 0.001:
+        raise ConfigurationError(f"population {label!r}: size must be an int, got {size}")
+    logger.warning("Size of the population %s rounded from %s to %d. Please use int values "
+                   "for size", label, size, whole)
+    return whole
+
+
+def atoms_per_core(value: Any) -> int:
+    """An int, or the product of sPyNNaker's per-dimension tuple."""
+    dims = value if isinstance(value, (tuple, list)) else (value,)
+    total = int(np.prod([int(d) for d in dims]))
+    if total < 1:
+        raise ConfigurationError(f"max_atoms_per_core must be >= 1, got {value!r}")
+    return total
+
+
 def check_spike_times(label: str | None, values: np.ndarray) -> None:
     """Refuse spike-time sequences that go backwards (PyNN's InvalidParameterValueError)."""
     for i, seq in enumerate(values):
@@ -117,6 +139,47 @@ class _RootArrays:
         if parameters:
             super().set(**parameters)  # type: ignore[misc]
 
+    # -- sPyNNaker's extras -------------------------------------------------------------------
+    def set_state(self, **initial_values: Any) -> None:
+        """sPyNNaker's name for initialize()."""
+        self.initialize(**initial_values)
+
+    def spinnaker_get_data(self, variable: Any, as_matrix: bool = False,
+                           view_indexes: Any = None) -> np.ndarray:
+        """sPyNNaker's numpy form of the recorded data of one variable: spikes as
+        ``(id, time)`` rows sorted by id then time; a signal as ``(id, time, value)`` rows
+        (id-major) or, with ``as_matrix``, a (samples, cells) matrix. ``id`` is the index in
+        the root population, as sPyNNaker gives it."""
+        if not isinstance(variable, str):
+            if len(variable) != 1:
+                raise ConfigurationError("spinnaker_get_data: one variable at a time")
+            variable = variable[0]
+        root, index = self._root()
+        local = np.arange(root.size)[index]
+        if view_indexes is not None:
+            local = local[np.asarray(view_indexes, dtype=np.int64)]
+        segment = root.get_data(variable, gather=True, clear=False).segments[-1]
+        if variable == "spikes":
+            wanted = set(local.tolist())
+            rows = [(int(st.annotations["source_index"]), t) for st in segment.spiketrains
+                    if st.annotations["source_index"] in wanted
+                    for t in np.asarray(st.magnitude)]
+            out = np.array(rows, dtype=float).reshape(-1, 2)
+            return out[np.lexsort((out[:, 1], out[:, 0]))] if out.size else out
+        signals = segment.filter(name=variable)
+        if not signals:
+            return np.empty((0, 0))
+        signal = signals[0]
+        channels = list(np.asarray(signal.array_annotations["channel_index"]))
+        columns = [channels.index(i) for i in local if i in channels]
+        data = np.asarray(signal.magnitude)[:, columns]
+        if as_matrix:
+            return data
+        times = np.asarray(signal.times.rescale("ms").magnitude)
+        n_t, n_c = data.shape
+        return np.column_stack((np.repeat(local[np.isin(local, channels)], n_t),
+                                np.tile(times, n_c), data.T.reshape(-1)))
+
     def _get_view(self, selector: Any, label: str | None = None) -> PopulationView:
         return PopulationView(self, selector, label)
 
@@ -155,13 +218,33 @@ class Population(_RootArrays, common.Population):
         # max_atoms_per_core, n_colour_bits change the mapping; the rest has no meaning here).
         extra = {**(additional_parameters or {}), **additional_kwargs}
         self._vertex_parameters = {k: extra.pop(k) for k in VERTEX_PARAMETERS if k in extra}
+        if "max_atoms_per_core" in self._vertex_parameters:
+            self._vertex_parameters["max_atoms_per_core"] = atoms_per_core(
+                self._vertex_parameters["max_atoms_per_core"])
         if extra:
             logger.info("population %r: additional parameters %s have no effect on the "
                         "embedded engine", label, sorted(extra))
-        super().__init__(size, cellclass, cellparams, structure, initial_values or {}, label)
+        if isinstance(cellclass, type) and cellparams is None:
+            cellparams = {}  # PyNN 0.13 calls cellclass(**None) (sPyNNaker accepts it)
+        if isinstance(cellclass, type) and not issubclass(cellclass, StandardCellType):
+            raise ConfigurationError(
+                f"population {label!r}: {cellclass.__name__} is not a cell type")
+        super().__init__(round_size(size, label), cellclass, cellparams, structure,
+                         initial_values or {}, label)
 
     def _root(self) -> tuple[Population, np.ndarray | slice]:
         return self, slice(None)
+
+    def set_max_atoms_per_core(self, max_atoms_per_core: Any) -> None:
+        """sPyNNaker's per-population ceiling of atoms per core (the engine's mapping uses it:
+        cores, keys and the database look as sPyNNaker's would)."""
+        simulator.state.engine.set_vertex_parameter(
+            self._key, "max_atoms_per_core", atoms_per_core(max_atoms_per_core))
+
+    def add_placement_constraint(self, x: int, y: int, p: int | None = None) -> None:
+        """sPyNNaker pins a population to chip (x, y); the engine has no chips (accepted)."""
+        logger.info("population %r: placement constraint (%s, %s, %s) has no effect on the "
+                    "embedded engine", self.label, x, y, p)
 
     def _create_cells(self) -> None:
         celltype = self.celltype

@@ -20,6 +20,14 @@ from . import simulator
 class Recorder(recording.Recorder):
     _simulator = simulator
 
+    def record(self, variables: Any, ids: Any, sampling_interval: float | None = None,
+               locations: Any = None) -> None:
+        # Overridden for a PyNN 0.13 bug sPyNNaker works around: record('all') was split
+        # into letters ("Cannot record Variable 'a'"); it means every recordable variable.
+        if variables == "all" or (isinstance(variables, (list, tuple)) and "all" in variables):
+            variables = list(self.population.celltype.recordable)
+        super().record(variables, ids, sampling_interval, locations)
+
     def _native(self, variable: Any) -> str:
         if variable.location is not None:
             raise ConfigurationError("spinnlive cells are single-compartment: no locations")

@@ -34,10 +34,11 @@ def install() -> None:
     import pyNN
 
     import spinnlive.pynn as front_end
-    from spinnlive.pynn import external_devices
+    from spinnlive.pynn import external_devices, extra_models
 
     sys.modules["pyNN.spiNNaker"] = front_end
     sys.modules["pyNN.spiNNaker.external_devices"] = external_devices
+    sys.modules["pyNN.spiNNaker.extra_models"] = extra_models
     pyNN.spiNNaker = front_end  # type: ignore[attr-defined]
 
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from pyNN.standardmodels import build_translations, cells
 
 from ...errors import ConfigurationError
+from .spynnaker_args import SpynnakerArgs
 
 __all__ = [
     "IF_curr_exp", "IF_curr_alpha", "IF_curr_delta", "IF_cond_exp", "Izhikevich",
@@ -46,56 +47,56 @@ class _CurrentBased:
         cls.units = {**cls.units, "gsyn_exc": "nA", "gsyn_inh": "nA"}
 
 
-class IF_curr_exp(_CurrentBased, cells.IF_curr_exp):
+class IF_curr_exp(SpynnakerArgs, _CurrentBased, cells.IF_curr_exp):
     __doc__ = cells.IF_curr_exp.__doc__
     kernel_model = "IF_curr_exp"
     translations = _identity(cells.IF_curr_exp)
     variable_map = {"v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", **_CURRENT_INPUTS}
 
 
-class IF_curr_alpha(_CurrentBased, cells.IF_curr_alpha):
+class IF_curr_alpha(SpynnakerArgs, _CurrentBased, cells.IF_curr_alpha):
     __doc__ = cells.IF_curr_alpha.__doc__
     kernel_model = "IF_curr_alpha"
     translations = _identity(cells.IF_curr_alpha)
     variable_map = {"v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", **_CURRENT_INPUTS}
 
 
-class IF_curr_delta(cells.IF_curr_delta):
+class IF_curr_delta(SpynnakerArgs, cells.IF_curr_delta):
     __doc__ = cells.IF_curr_delta.__doc__
     kernel_model = "IF_curr_delta"
     translations = _identity(cells.IF_curr_delta)
     variable_map = {"v": "v"}
 
 
-class IF_cond_exp(cells.IF_cond_exp):
+class IF_cond_exp(SpynnakerArgs, cells.IF_cond_exp):
     __doc__ = cells.IF_cond_exp.__doc__
     kernel_model = "IF_cond_exp"
     translations = _identity(cells.IF_cond_exp)
     variable_map = {"v": "v", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
 
 
-class IF_cond_alpha(cells.IF_cond_alpha):
+class IF_cond_alpha(SpynnakerArgs, cells.IF_cond_alpha):
     __doc__ = cells.IF_cond_alpha.__doc__
     kernel_model = "IF_cond_alpha"
     translations = _identity(cells.IF_cond_alpha)
     variable_map = {"v": "v", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
 
 
-class EIF_cond_exp_isfa_ista(cells.EIF_cond_exp_isfa_ista):
+class EIF_cond_exp_isfa_ista(SpynnakerArgs, cells.EIF_cond_exp_isfa_ista):
     __doc__ = cells.EIF_cond_exp_isfa_ista.__doc__
     kernel_model = "EIF_cond_exp_isfa_ista"
     translations = _identity(cells.EIF_cond_exp_isfa_ista)
     variable_map = {"v": "v", "w": "w", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
 
 
-class EIF_cond_alpha_isfa_ista(cells.EIF_cond_alpha_isfa_ista):
+class EIF_cond_alpha_isfa_ista(SpynnakerArgs, cells.EIF_cond_alpha_isfa_ista):
     __doc__ = cells.EIF_cond_alpha_isfa_ista.__doc__
     kernel_model = "EIF_cond_alpha_isfa_ista"
     translations = _identity(cells.EIF_cond_alpha_isfa_ista)
     variable_map = {"v": "v", "w": "w", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
 
 
-class HH_cond_exp(cells.HH_cond_exp):
+class HH_cond_exp(SpynnakerArgs, cells.HH_cond_exp):
     __doc__ = cells.HH_cond_exp.__doc__
     kernel_model = "HH_cond_exp"
     translations = _identity(cells.HH_cond_exp)
@@ -106,23 +107,25 @@ class HH_cond_exp(cells.HH_cond_exp):
                     "h": "h", "n": "n"}
 
 
-class Izhikevich(cells.Izhikevich):
+class Izhikevich(SpynnakerArgs, cells.Izhikevich):
     __doc__ = cells.Izhikevich.__doc__
     kernel_model = "Izhikevich"
     translations = _identity(cells.Izhikevich)
     variable_map = {"v": "v", "u": "u"}
 
 
-class SpikeSourcePoisson(cells.SpikeSourcePoisson):
+class SpikeSourcePoisson(SpynnakerArgs, cells.SpikeSourcePoisson):
     __doc__ = cells.SpikeSourcePoisson.__doc__
     kernel_model = "SpikeSourcePoisson"
+    positional = ("rate", "start", "duration")
     translations = _identity(cells.SpikeSourcePoisson)
     variable_map: ClassVar[dict[str, str]] = {}
 
 
-class SpikeSourceArray(cells.SpikeSourceArray):
+class SpikeSourceArray(SpynnakerArgs, cells.SpikeSourceArray):
     __doc__ = cells.SpikeSourceArray.__doc__
     kernel_model = "SpikeSourceArray"
+    positional = ("spike_times",)
     translations = _identity(cells.SpikeSourceArray)
     variable_map: ClassVar[dict[str, str]] = {}
 
