@@ -149,8 +149,8 @@ async def test_a_silent_listener_times_out_naming_peer_and_stage() -> None:
         clock.advance(0.5)
         with pytest.raises(HandshakeTimeout) as info:
             await waiting
-        assert str(info.value) == (
-            f"listener 127.0.0.1:{port} did not confirm DATABASE within 10 s"
+        assert str(info.value).startswith(  # then who holds the port (this process)
+            f"listener 127.0.0.1:{port} did not confirm DATABASE within 10 s: the port is held"
         )
         assert notifier.statistics()[0].silent == 1
     finally:
@@ -241,3 +241,28 @@ async def test_the_notifier_keeps_to_the_table() -> None:
 def test_bad_configuration_is_refused(kwargs: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ConfigurationError):
         Notifier(**kwargs)
+
+
+async def test_a_process_squatting_the_notify_port_is_named_in_the_timeout() -> None:
+    """Point 3 of issue 14: a silent process on the port made every run end with a bare
+    HandshakeTimeout; the message now names the process and the way out."""
+    import subprocess
+    import sys
+
+    squatter = subprocess.Popen(
+        [sys.executable, "-c", "import socket, sys, time\n"
+         "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0))\n"
+         "print(s.getsockname()[1], flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert squatter.stdout is not None
+        port = int(await asyncio.to_thread(squatter.stdout.readline))
+        async with Notifier([("127.0.0.1", port)], timeout=0.5) as notifier:
+            with pytest.raises(HandshakeTimeout) as info:
+                await notifier.notify_database("/tmp/db.sqlite3")
+        message = str(info.value)
+        assert f"held by pid {squatter.pid}" in message and "does not answer" in message
+        assert "spinnlive run picks a free one" in message
+    finally:
+        squatter.kill()
+        squatter.wait()

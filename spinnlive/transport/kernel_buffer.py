@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import socket
 
-__all__ = ["DEFAULT_RCVBUF", "kernel_drops", "set_receive_buffer"]
+__all__ = ["DEFAULT_RCVBUF", "kernel_drops", "set_receive_buffer", "udp_port_owners"]
 
 #: The buffer every spinnlive UDP receive socket asks for: 4 MiB holds about 2 s of a full
 #: 1 ms-tick LPG stream, or 12k injection datagrams, instead of the kernel's ~200 kB default.
@@ -49,3 +49,31 @@ def kernel_drops(sock: socket.socket | int) -> int | None:
     except OSError:
         return None
     return None
+
+
+def udp_port_owners(host: str, port: int) -> list[str]:
+    """``"pid N (command)"`` of each process holding a UDP socket bound to ``host:port`` (or to
+    any address on that port); empty where unknown. Why: a process that squats a notification
+    port and never answers makes every run time out, and the message should name it."""
+    inodes = set()
+    try:
+        packed = socket.inet_aton(host)
+        want = {f"{int.from_bytes(packed, 'little'):08X}:{port:04X}", f"00000000:{port:04X}"}
+        with open("/proc/net/udp") as lines:
+            for line in lines:
+                fields = line.split()
+                if len(fields) > 9 and fields[1] in want:
+                    inodes.add(f"socket:[{fields[9]}]")
+    except (OSError, ValueError):
+        return []
+    owners = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in fds):
+                with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                    command = cmd.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                owners.append(f"pid {pid} ({command[:80]})")
+        except OSError:
+            continue
+    return owners

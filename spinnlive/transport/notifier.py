@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import ipaddress
 import logging
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -48,6 +50,7 @@ from spinnlive.protocol.handshake import (
     Started,
     State,
 )
+from spinnlive.transport.kernel_buffer import udp_port_owners
 from spinnlive.transport.udp import EndpointStatistics, UdpEndpoint, open_endpoint
 
 __all__ = ["ListenerAddress", "Notifier", "NotifierPeerStatistics"]
@@ -160,10 +163,8 @@ class Notifier:
                 raise result
         silent = [p for p, r in zip(self._peers, results) if r is _Outcome.SILENT]
         if silent:
-            message = "; ".join(
-                f"listener {p.name} did not confirm DATABASE within {self.timeout:g} s"
-                for p in silent
-            )
+            message = "; ".join(_silent_listener(p.name, p.address.host, p.address.port,
+                                                 self.timeout) for p in silent)
             if self.wait_for_confirmation:
                 raise HandshakeTimeout(message)
             logger.warning("%s; going on without it (wait_for_confirmation is off)", message)
@@ -242,3 +243,23 @@ class Notifier:
 
     def __repr__(self) -> str:
         return f"<Notifier {', '.join(p.name for p in self._peers)}>"
+
+
+def _silent_listener(name: str, host: str, port: int, timeout: float) -> str:
+    """Why a listener did not confirm, as far as this machine can tell: a local port that is
+    held by a process that never answers (a crashed or foreign program squatting it) is named,
+    with the way out: give every run its own port (``spinnlive run`` picks a free one)."""
+    text = f"listener {name} did not confirm DATABASE within {timeout:g} s"
+    try:
+        local = ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):
+        local = False
+    if not local:
+        return text
+    owners = udp_port_owners(host, port)
+    if owners:
+        return (f"{text}: the port is held by {', '.join(owners)}, which does not answer "
+                "(not a listener, or a stale one); stop it, or notify a port of this run's "
+                "own (spinnlive run picks a free one; database_notify_port_num in "
+                "spynnaker.cfg)")
+    return text
