@@ -276,3 +276,29 @@ async def test_an_input_on_an_output_topic_leaves_the_output_totals_alone(tmp_pa
         push.close()
         ctx.term()
         notifier.close()
+
+
+async def test_a_50_mb_inject_frame_is_refused_whole_and_counted(tmp_path, board):
+    """Point 11: 13.1M ids were forwarded whole and 41 % lost in the board's kernel buffer,
+    counted nowhere; now the message is refused and counted, and the client says so first."""
+    from spinnlive.errors import LocalProtocolError
+    from spinnlive.wire.input import MAX_IDS_PER_MESSAGE
+
+    n = 13_100_000
+    async with Bridge(quick_config()) as bridge:
+        notifier, _ = await _running(bridge, tmp_path, board)
+        ctx = zmq.asyncio.Context()
+        push = ctx.socket(zmq.PUSH)
+        push.setsockopt(zmq.LINGER, 0)
+        push.connect(bridge.endpoints["input"])
+        await push.send_multipart([b"inject/stim", np.zeros(n, dtype="<u4").tobytes()])
+        await until(lambda: "inject/stim" in bridge.statistics().streams, "the frame", 60)
+        stim = bridge.statistics().streams["inject/stim"]
+        assert (stim.dropped, stim.dropped_events) == ({"too_large": 1}, {"too_large": n})
+        assert stim.forwarded_events == 0 and bridge.statistics().udp.injected_packets == 0
+        async with connect(bridge.endpoints["discovery"]) as client:
+            with pytest.raises(LocalProtocolError, match="at most"):
+                await client.inject("stim", np.zeros(MAX_IDS_PER_MESSAGE + 1, dtype=np.uint32))
+        push.close()
+        ctx.term()
+        notifier.close()
