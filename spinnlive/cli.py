@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="populations given live output when the script asks for none "
                           "(default: all but the injectors)")
     run.add_argument("--no-bridge", action="store_true", help="run the script alone")
+    run.add_argument("--monitor", action="store_true",
+                     help="serve the live web monitor of the run (127.0.0.1, URL printed)")
     run.add_argument("--n-boards-required", type=_positive, default=None, metavar="N",
                      help="embedded: map on a machine of at least N boards, as sPyNNaker's "
                           "setup(n_boards_required=N); each board its own endpoint (spinnaker: "
@@ -92,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     bridge.add_argument("--tag-timeout", type=float, default=2.0)
     add_input_options(bridge)
 
+    from .monitor.command import add_arguments as add_monitor_arguments
+
+    add_monitor_arguments(sub.add_parser(
+        "monitor", help="a live web page of a running network (rasters, rates, counters)"))
     listen = sub.add_parser("listen", help="print the spikes of populations as they arrive")
     listen.add_argument("topics", nargs="+", metavar="TOPIC", help="spikes/LABEL or LABEL")
     listen.add_argument("--count", type=int, default=None, help="stop after N messages")
@@ -133,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT)
     from .adapters import record_replay
     from .cli_state import STATE_COMMANDS
+    from .monitor.command import command as monitor_command
 
     commands = {"run": _run, "bridge": _bridge, "listen": _listen, "inject": _inject,
+                "monitor": monitor_command,
                 "rates": _rates, "record": record_replay.record_command,
                 "replay": record_replay.replay_command, **STATE_COMMANDS}
     try:
@@ -205,9 +213,18 @@ def _bridge_beside(args: argparse.Namespace) -> Iterator[Any]:
     bridge = thread.start()
     _say(f"bridge: discovery {bridge.endpoints['discovery']} "
          f"notify {bridge.notify_address[0]}:{bridge.notify_address[1]}")
+    monitor = None
     try:
+        if getattr(args, "monitor", False):
+            from .launch import stop
+            from .monitor.command import spawn
+
+            monitor, url = spawn(bridge.endpoints["discovery"])
+            _say(f"monitor: {url}")
         yield thread
     finally:
+        if monitor is not None:
+            stop(monitor)
         thread.stop()
 
 

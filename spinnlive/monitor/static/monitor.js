@@ -1,0 +1,274 @@
+// spinnlive monitor page: one WebSocket to the monitor server, a canvas raster per population.
+// Binary messages are spike frames (layout in spinnlive/monitor/frames.py); text messages are
+// JSON: describe, lifecycle, stats, bridge, ack, error. Everything the page shows is also kept
+// in window.spinnliveMonitor, so a test can read from the page what the page shows.
+"use strict";
+
+const RING = 1 << 18;  // events kept per population for the raster
+const M = window.spinnliveMonitor = {
+  labels: [], pops: {}, events: {}, rings: {}, epoch: null, state: "connecting", now: 0,
+  stats: null, monitor: null, frames: 0, framesDropped: 0, frameGaps: 0, lastSeq: null,
+  lifecycle: [], controls: [], lastReply: null, timestepMs: 1.0, windowS: 5.0, rate: 0,
+  raster(label) {  // [[tick, id], ...] of the events the raster shows now, oldest first
+    const r = M.rings[label], out = [];
+    if (!r) return out;
+    const from = M.now - windowTicks();
+    for (let k = 0; k < r.len; k++) {
+      const i = (r.start + k) % RING;
+      if (r.ticks[i] > from) out.push([r.ticks[i], r.ids[i]]);
+    }
+    return out;
+  },
+};
+const $ = (id) => document.getElementById(id);
+const windowTicks = () => Math.max(1, Math.round(M.windowS * 1000 / M.timestepMs));
+let ws = null, dirty = true, wallEvents = [];
+
+function ring(label) {
+  if (!M.rings[label]) {
+    M.rings[label] = {ticks: new Uint32Array(RING), ids: new Uint32Array(RING), start: 0, len: 0};
+    M.events[label] = M.events[label] || 0;
+  }
+  return M.rings[label];
+}
+
+function clearRasters() {
+  for (const r of Object.values(M.rings)) { r.start = 0; r.len = 0; }
+  M.now = 0;
+  dirty = true;
+}
+
+function setEpoch(epoch) {
+  if (epoch === null || epoch === undefined || epoch === M.epoch) return;
+  if (M.epoch !== null) clearRasters();  // ticks start again in a new run
+  M.epoch = epoch;
+  $("epoch").textContent = epoch;
+}
+
+function onFrame(buf) {
+  const dv = new DataView(buf);
+  const sections = dv.getUint16(2, true), seq = dv.getUint32(4, true);
+  const epoch = dv.getUint32(8, true), newest = dv.getUint32(12, true);
+  M.framesDropped = dv.getUint32(16, true);
+  const events = dv.getUint32(20, true);
+  if (M.lastSeq !== null && seq !== M.lastSeq + 1) M.frameGaps += seq - M.lastSeq - 1;
+  M.lastSeq = seq;
+  M.frames += 1;
+  if (events > 0) setEpoch(epoch);
+  let off = 24;
+  for (let s = 0; s < sections; s++) {
+    const index = dv.getUint16(off, true), n = dv.getUint32(off + 4, true);
+    off += 8;
+    const ticks = new Uint32Array(buf, off, n), ids = new Uint32Array(buf, off + 4 * n, n);
+    off += 8 * n;
+    const label = M.labels[index];
+    if (label === undefined) continue;
+    const r = ring(label);
+    for (let k = 0; k < n; k++) {
+      const i = (r.start + r.len) % RING;
+      r.ticks[i] = ticks[k]; r.ids[i] = ids[k];
+      if (r.len < RING) r.len++; else r.start = (r.start + 1) % RING;
+    }
+    M.events[label] += n;
+  }
+  if (events > 0 && newest > M.now) M.now = newest;
+  wallEvents.push([performance.now(), events]);
+  dirty = true;
+  ws.send('{"op":"ack"}');
+}
+
+function onText(msg) {
+  if (msg.type === "describe") {
+    M.labels = msg.labels;
+    M.timestepMs = msg.timestep_ms || M.timestepMs;
+    M.windowS = msg.window_s || M.windowS;
+    for (const p of msg.populations) M.pops[p.label] = p;
+    if (msg.state) setState(msg.state);
+    setEpoch(msg.epoch);
+    $("discovery").textContent = msg.discovery;
+    buildRasters();
+    buildControls(msg);
+  } else if (msg.type === "lifecycle") {
+    const b = msg.body;
+    M.lifecycle.push(b);
+    if (b.event === "new-epoch") setEpoch(b.epoch);
+    if (b.state) setState(b.state);
+    const li = document.createElement("li");
+    li.textContent = `epoch ${b.epoch}: ${b.event} (${b.state})`;
+    $("lifecycle").prepend(li);
+  } else if (msg.type === "stats") {
+    M.stats = msg.body;
+    M.monitor = msg.monitor;
+    if (msg.body.state) setState(msg.body.state);
+    renderCounters();
+  } else if (msg.type === "bridge") {
+    setState(msg.state);
+  } else if (msg.type === "ack" || msg.type === "error") {
+    M.lastReply = msg;
+    $("control-status").textContent = msg.type === "ack"
+      ? `sent ${msg.op} to ${msg.label} (${msg.ids} ids)` : `refused: ${msg.message}`;
+  }
+}
+
+function setState(state) {
+  M.state = state;
+  const el = $("state");
+  el.textContent = state;
+  el.className = "badge " + state;
+}
+
+function outLabels() {
+  return M.labels.filter((l) => !M.pops[l] || M.pops[l].direction === "out");
+}
+
+function buildRasters() {
+  const root = $("rasters");
+  for (const label of outLabels()) {
+    if (document.getElementById("pop-" + label)) continue;
+    const size = (M.pops[label] || {}).size || 1;
+    const div = document.createElement("div");
+    div.className = "pop"; div.id = "pop-" + label;
+    div.innerHTML = `<div class="title"><b></b><span>${size} neurons</span>` +
+      `<span>rate <b class="hz">0</b> Hz</span><span>events <b class="n">0</b></span></div>`;
+    div.querySelector("b").textContent = label;
+    const canvas = document.createElement("canvas");
+    canvas.height = Math.max(40, Math.min(160, size));
+    div.appendChild(canvas);
+    root.appendChild(div);
+  }
+}
+
+function buildControls(msg) {
+  const ins = msg.populations.filter((p) => p.direction === "in");
+  const rates = msg.populations.filter((p) => p.direction === "rates");
+  fill($("inject-label"), ins); fill($("rates-label"), rates);
+  $("inject-form").hidden = ins.length === 0;
+  $("rates-form").hidden = rates.length === 0;
+  $("controls").hidden = !msg.controls || (ins.length === 0 && rates.length === 0);
+}
+
+function fill(select, pops) {
+  const keep = select.value;
+  select.innerHTML = "";
+  for (const p of pops) {
+    const o = document.createElement("option");
+    o.value = o.textContent = p.label;
+    select.appendChild(o);
+  }
+  if (pops.some((p) => p.label === keep)) select.value = keep;
+}
+
+function ids(text) {
+  return text.split(/[\s,]+/).filter((s) => s.length).map(Number);
+}
+
+function control(body) {
+  M.controls.push(body);
+  ws.send(JSON.stringify(body));
+}
+
+$("inject-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  control({op: "inject", label: $("inject-label").value, ids: ids($("inject-ids").value)});
+});
+$("rates-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const n = ids($("rates-ids").value);
+  control({op: "rates", label: $("rates-label").value, ids: n,
+           rates: n.map(() => Number($("rates-hz").value))});
+});
+
+function ratesHz(label) {  // mean rate over the last biological second (or less at the start)
+  const r = M.rings[label], size = (M.pops[label] || {}).size || 1;
+  if (!r || M.now === 0) return 0;
+  const span = Math.min(Math.round(1000 / M.timestepMs), M.now + 1);
+  let n = 0;
+  for (let k = r.len - 1; k >= 0; k--) {
+    const t = r.ticks[(r.start + k) % RING];
+    if (t <= M.now - span) break;
+    n++;
+  }
+  return n / size / (span * M.timestepMs / 1000);
+}
+
+function row(cells) {
+  const tr = document.createElement("tr");
+  for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.appendChild(td); }
+  return tr;
+}
+
+function sum(obj) { return Object.values(obj || {}).reduce((a, b) => a + b, 0); }
+
+function renderCounters() {
+  const s = M.stats || {}, own = (M.monitor || {}).streams || {};
+  const body = $("streams").tBodies[0];
+  body.innerHTML = "";
+  for (const [topic, st] of Object.entries(s.streams || {})) {
+    if (!topic.startsWith("spikes/")) continue;
+    const label = topic.slice(7), mine = own[topic] || {};
+    const dropped = Object.entries(st.dropped_events || {}).map(([k, v]) => `${k} ${v}`).join(", ");
+    body.appendChild(row([topic, st.events, ratesHz(label).toFixed(1), M.events[label] || 0,
+                          mine.gap_messages || 0, dropped || "0"]));
+  }
+  const udp = $("udp").tBodies[0];
+  udp.innerHTML = "";
+  for (const k of ["received", "bad_packets", "unknown_keys", "late_ticks", "ticks_by_deadline",
+                   "kernel_drops", "tag_timeouts"]) {
+    if (s.udp && k in s.udp) udp.appendChild(row([k.replace(/_/g, " "), s.udp[k]]));
+  }
+  const page = $("page").tBodies[0];
+  page.innerHTML = "";
+  page.appendChild(row(["frames drawn", M.frames]));
+  page.appendChild(row(["frames dropped (page behind)", M.framesDropped]));
+  page.appendChild(row(["bad bridge messages", (M.monitor || {}).bad_messages || 0]));
+  const behind = $("behind");
+  behind.hidden = M.framesDropped === 0;
+  behind.textContent = `page behind: ${M.framesDropped} frames dropped`;
+}
+
+function draw() {
+  const now = performance.now();
+  while (wallEvents.length && wallEvents[0][0] < now - 1000) wallEvents.shift();
+  M.rate = wallEvents.reduce((a, e) => a + e[1], 0);
+  $("rate").textContent = M.rate;
+  $("tick").textContent = M.now;
+  if (dirty) {
+    dirty = false;
+    const span = windowTicks(), from = M.now - span;
+    for (const label of outLabels()) {
+      const div = document.getElementById("pop-" + label);
+      if (!div) continue;
+      const canvas = div.querySelector("canvas");
+      const w = canvas.width = Math.max(100, canvas.clientWidth | 0), h = canvas.height;
+      const ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h);
+      const px = new Uint32Array(img.data.buffer), size = (M.pops[label] || {}).size || 1;
+      const r = M.rings[label];
+      const dy = Math.max(1, Math.min(4, (h / size) | 0)), dx = 2;  // a dot per event
+      if (r) {
+        for (let k = 0; k < r.len; k++) {
+          const i = (r.start + k) % RING, t = r.ticks[i];
+          if (t <= from) continue;
+          const x = Math.min(w - dx, ((t - from) * w / span) | 0);
+          const y = Math.min(h - dy, (r.ids[i] * h / size) | 0);
+          for (let yy = y; yy < y + dy; yy++) {
+            for (let xx = x; xx < x + dx; xx++) px[yy * w + xx] = 0xff6fd0ff;  // ABGR: yellow
+          }
+        }
+      }
+      ctx.putImageData(img, 0, 0);
+      div.querySelector(".hz").textContent = ratesHz(label).toFixed(1);
+      div.querySelector(".n").textContent = M.events[label] || 0;
+    }
+  }
+  requestAnimationFrame(draw);
+}
+
+function connect() {
+  ws = new WebSocket(`ws://${location.host}/ws`);
+  ws.binaryType = "arraybuffer";
+  ws.onmessage = (e) => (typeof e.data === "string" ? onText(JSON.parse(e.data)) : onFrame(e.data));
+  ws.onclose = () => { setState("monitor gone"); setTimeout(connect, 1000); };
+}
+
+connect();
+requestAnimationFrame(draw);

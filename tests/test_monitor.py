@@ -1,0 +1,291 @@
+"""The browser monitor against a real bridge process and real network runs.
+
+* Without a browser: a WebSocket page that stops acknowledging frames gets frames dropped (counted,
+  and told to it), while the monitor's own subscription of the bridge misses nothing.
+* In headless Chromium (Debian's ``chromium``; CI installs it): the page's raster and counters
+  match the bridge's own ``stats`` topic, read by an independent subscriber here, and the spikes
+  the network recorded; an injection made with the page's own control evokes the expected
+  spikes; a second run shows as a new epoch on the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import zmq
+import zmq.asyncio
+from chromium import Browser, find_chromium
+from closed_loop_helpers import network_result, start_bridge, start_network, stop
+
+from spinnlive.monitor.command import spawn
+from spinnlive.monitor.frames import decode_frame
+
+TICKS = 3000
+
+
+async def until(predicate: Any, what: str, timeout: float = 60.0, every: float = 0.05) -> Any:
+    """Poll an async or plain predicate until it gives a truthy value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+class StatsWatcher:
+    """An independent subscriber of the bridge's ``stats`` and ``lifecycle`` topics."""
+
+    def __init__(self, publish: str) -> None:
+        self.ctx = zmq.asyncio.Context()
+        self.sub = self.ctx.socket(zmq.SUB)
+        for topic in (b"stats", b"lifecycle"):
+            self.sub.setsockopt(zmq.SUBSCRIBE, topic)
+        self.sub.connect(publish)
+        self.stats: dict[str, Any] | None = None
+        self.events: list[dict[str, Any]] = []
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            topic, _header, body = await self.sub.recv_multipart()
+            if topic == b"stats":
+                self.stats = json.loads(body)
+            else:
+                self.events.append(json.loads(body))
+
+    def close(self) -> None:
+        self.task.cancel()
+        self.sub.close(0)
+        self.ctx.term()
+
+
+@pytest.fixture
+def bridge_and_monitor():
+    bridge, where = start_bridge()
+    monitor = None
+    try:
+        monitor, url = spawn(str(where["discovery"]))
+        yield where, url
+    finally:
+        if monitor is not None:
+            stop(monitor)
+        stop(bridge)
+
+
+async def test_a_page_that_falls_behind_loses_frames_never_the_bridge_stream(
+        bridge_and_monitor, tmp_path: Path) -> None:
+    where, url = bridge_and_monitor
+    async with aiohttp.ClientSession() as http, http.ws_connect(url + "ws") as page:
+        async def state() -> dict[str, Any]:
+            async with http.get(url + "state.json") as reply:
+                return dict(await reply.json())
+
+        async def next_frame() -> Any:
+            async for msg in page:
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    return decode_frame(msg.data)
+            raise AssertionError("the monitor closed the page")
+
+        net = start_network(where["notify"][1], 1500, tmp_path, tsf=1.0)
+        try:
+            sent = [await next_frame() for _ in range(4)]  # read, never acknowledge
+            assert [f.dropped for f in sent] == [0, 0, 0, 0]
+            await until(lambda: _dropped_at_least(state, 5), "frames dropped for the page")
+            await page.send_str('{"op": "ack"}')  # one frame drawn: the next one may come
+            told = await next_frame()
+            assert told.dropped >= 5 and told.sequence > sent[-1].sequence + 5
+            drain = asyncio.create_task(next_frame())  # keep reading (pongs), never acking
+            result = await asyncio.to_thread(network_result, net)
+            drain.cancel()
+        finally:
+            stop(net)
+
+        async def complete() -> dict[str, Any] | None:
+            s = await state()
+            streams = s["monitor"]["streams"]
+            pacer = streams.get("spikes/pacer", {})
+            return s if pacer.get("events") == len(result["pacer"]) else None
+
+        s = await until(complete, "the monitor's own count of the whole pacer stream")
+        assert s["monitor"]["streams"]["spikes/pacer"]["gap_messages"] == 0
+        assert s["pages"][0]["dropped"] >= 5 and s["pages"][0]["sent"] == 5
+        assert s["monitor"]["streams"]["spikes/src"]["events"] == len(result["src"])
+
+
+async def test_bad_controls_are_refused_by_name(bridge_and_monitor, tmp_path: Path) -> None:
+    where, url = bridge_and_monitor
+    net = start_network(where["notify"][1], 500, tmp_path, tsf=1.0)
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(url + "ws") as page:
+            async def reply_to(body: Any) -> dict[str, Any]:
+                await page.send_str(body if isinstance(body, str) else json.dumps(body))
+                async for msg in page:
+                    if msg.type == aiohttp.WSMsgType.TEXT:
+                        answer = json.loads(msg.data)
+                        if answer["type"] in ("ack", "error"):
+                            return dict(answer)
+                raise AssertionError("page closed")
+
+            async def described() -> bool:
+                async with http.get(url + "state.json") as r:
+                    d = (await r.json())["description"]
+                    return bool(d and d["populations"])
+
+            await until(described, "the network's description")
+            assert "takes no inject" in (await reply_to({"op": "inject", "label": "pop",
+                                                         "ids": [0]}))["message"]
+            assert "ids must be in 0..9" in (await reply_to({"op": "inject", "label": "inj",
+                                                            "ids": [10]}))["message"]
+            assert "unknown control" in (await reply_to({"op": "explode"}))["message"]
+            assert "JSON object" in (await reply_to("not json"))["message"]
+            assert (await reply_to({"op": "inject", "label": "inj", "ids": [1]}))["type"] == "ack"
+        await asyncio.to_thread(network_result, net)
+    finally:
+        stop(net)
+
+
+pytest_chromium = pytest.mark.skipif(find_chromium() is None,
+                                     reason="needs Debian's chromium (apt-get install chromium)")
+
+PAGE_STATE = """JSON.stringify({state: spinnliveMonitor.state, epoch: spinnliveMonitor.epoch,
+  events: spinnliveMonitor.events, stats: spinnliveMonitor.stats, frames: spinnliveMonitor.frames,
+  dropped: spinnliveMonitor.framesDropped, epochText: document.getElementById('epoch').textContent,
+  reply: spinnliveMonitor.lastReply})"""
+
+
+@pytest_chromium
+async def test_the_page_shows_what_the_bridge_says_and_its_controls_inject(
+        bridge_and_monitor, tmp_path: Path) -> None:
+    where, url = bridge_and_monitor
+    watcher = StatsWatcher(str(where["publish"]))
+    try:
+        async with Browser() as browser:
+            await browser.open(url)
+
+            async def page() -> dict[str, Any]:
+                return dict(json.loads(await browser.evaluate(PAGE_STATE)))
+
+            await until(lambda: browser.evaluate("!!window.spinnliveMonitor"), "the page")
+            (tmp_path / "a").mkdir()
+            net = start_network(where["notify"][1], TICKS, tmp_path / "a", tsf=1.0)
+            try:
+                await until(lambda: _state_is(page, "running"), "'running' on the page")
+                # the page's own control: inject neurons 0, 3 and 5 of 'inj'
+                await browser.evaluate("""(() => {
+                    document.getElementById('inject-label').value = 'inj';
+                    document.getElementById('inject-ids').value = '0 3 5';
+                    document.getElementById('inject-button').click(); })()""")
+                first = await asyncio.to_thread(network_result, net)
+            finally:
+                stop(net)
+            # pop answers only injections (one-to-one from inj): the page's injection evoked
+            # exactly neurons 0, 3 and 5, and the page's raster shows it
+            assert {i for _, i in first["pop"]} == {0, 3, 5}
+            assert (await page())["reply"]["type"] == "ack"
+
+            async def settled() -> dict[str, Any] | None:
+                p = await page()
+                if watcher.stats is None or p["stats"] is None or p["state"] != "paused":
+                    return None
+                return p if p["stats"]["streams"] == watcher.stats["streams"] else None
+
+            p = await until(settled, "the page's counters to equal the bridge's stats topic")
+            for label in ("pacer", "pop", "src"):
+                bridge_events = watcher.stats["streams"][f"spikes/{label}"]["events"]
+                assert p["events"][label] == bridge_events == len(first[label]), label
+            raster = await browser.evaluate("JSON.stringify(spinnliveMonitor.raster('src'))")
+            assert sorted(map(tuple, json.loads(raster))) == sorted(map(tuple, first["src"]))
+            pop_raster = json.loads(await browser.evaluate(
+                "JSON.stringify(spinnliveMonitor.raster('pop'))"))
+            assert sorted(map(tuple, pop_raster)) == sorted(map(tuple, first["pop"]))
+            assert p["dropped"] == 0 and p["epochText"] == "1"
+
+            (tmp_path / "b").mkdir()  # a second run: a new epoch on the page
+            net = start_network(where["notify"][1], 300, tmp_path / "b", tsf=1.0)
+            try:
+                await asyncio.to_thread(network_result, net)
+            finally:
+                stop(net)
+            p = await until(lambda: _epoch_is(page, 2), "epoch 2 on the page")
+            assert p["epochText"] == "2"
+            lifecycle = await browser.evaluate(
+                "document.getElementById('lifecycle').textContent")
+            assert "epoch 2: new-epoch" in lifecycle
+    finally:
+        watcher.close()
+
+
+async def _dropped_at_least(state: Any, n: int) -> bool:
+    pages = (await state())["pages"]
+    return bool(pages and pages[0]["dropped"] >= n)
+
+
+async def _state_is(page: Any, state: str) -> bool:
+    return bool((await page())["state"] == state)
+
+
+async def _epoch_is(page: Any, epoch: int) -> dict[str, Any] | None:
+    p: dict[str, Any] = await page()
+    return p if p["epoch"] == epoch and p["epochText"] == str(epoch) else None
+
+
+GATED = '''
+import time
+from pathlib import Path
+while not Path("go").exists():   # the test looks at the page first
+    time.sleep(0.05)
+import pyNN.spiNNaker as sim
+sim.setup(timestep=1.0)
+src = sim.Population(3, sim.SpikeSourceArray(spike_times=[[5.0], [6.0], [7.0]]), label="src")
+sim.external_devices.activate_live_output_for(src)
+sim.run(50)
+sim.end()
+'''
+
+
+async def test_spinnlive_run_monitor_serves_the_page_of_the_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "net.py").write_text(GATED)
+    proc = subprocess.Popen([sys.executable, "-m", "spinnlive.cli", "run", "net.py", "--monitor",
+                             "--fast", "--no-plot", "--discovery", "tcp://127.0.0.1:0"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        url = None
+        while url is None:
+            line = await asyncio.to_thread(proc.stdout.readline)
+            assert line, "spinnlive run ended without printing the monitor's URL"
+            if line.startswith("monitor: "):
+                url = line.split()[1]
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as page:
+                assert page.status == 200 and "spinnlive monitor" in await page.text()
+            async with http.get(url + "static/monitor.js") as script:
+                assert script.status == 200 and "spinnliveMonitor" in await script.text()
+            (tmp_path / "go").touch()
+
+            async def seen() -> bool:
+                async with http.get(url + "state.json") as r:
+                    streams = (await r.json())["monitor"]["streams"]
+                    return bool(streams.get("spikes/src", {}).get("events") == 3)
+
+            await until(seen, "the run's 3 spikes at the monitor")
+        out, _ = await asyncio.to_thread(proc.communicate, timeout=120)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
