@@ -64,8 +64,9 @@ def test_the_dropped_count_is_stamped_per_page_without_touching_the_spikes() -> 
     b = FrameBuilder()
     b.add(batch("exc", 4, [5, 6], 0))
     raw = b.take()
-    stamped = decode_frame(stamp_dropped(raw, 17))
-    assert stamped.dropped == 17 and stamped.spikes[0][1].tolist() == [5, 6]
+    stamped = decode_frame(stamp_dropped(raw, 17, 300))
+    assert (stamped.dropped, stamped.dropped_events) == (17, 300)
+    assert stamped.spikes[0][1].tolist() == [5, 6]
 
 
 def test_a_truncated_frame_is_refused_by_name() -> None:

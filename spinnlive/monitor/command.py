@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=0, help="the page's port (default: a free one)")
     p.add_argument("--frame-ms", type=float, default=50.0, help="display frame period")
     p.add_argument("--window", type=float, default=5.0, help="seconds of raster history")
+    p.add_argument("--max-in-flight", type=int, default=4,
+                   help="frames a page may be behind before frames are dropped for it")
     p.add_argument("--no-controls", action="store_true", help="no inject / rate controls")
     p.add_argument("--insecure", action="store_true",
                    help="allow a non-loopback --host (anyone who reaches it can inject)")
@@ -48,6 +50,7 @@ def config_from(args: argparse.Namespace) -> MonitorConfig:
             "pass --insecure")
     return MonitorConfig(discovery=args.discovery, host=args.host, port=args.port,
                          frame_ms=args.frame_ms, window_s=args.window,
+                         max_in_flight=args.max_in_flight,
                          controls=not args.no_controls)
 
 

@@ -22,7 +22,8 @@ offset    size  field
 8         u32   epoch of the newest batch in the frame
 12        u32   newest tick in the frame (the page's "now")
 16        u32   frames dropped for this page so far (filled per page by :func:`stamp_dropped`)
-20        u32   events in this frame
+20        u32   events in those dropped frames (likewise)
+24        u32   events in this frame
 ========  ====  ==========================================================================
 
 then per section: ``u16 population index, u16 0, u32 n``, ``n`` ``u32`` ticks, ``n`` ``u32``
@@ -48,7 +49,7 @@ __all__ = ["FRAME_HEADER", "FRAME_VERSION", "FrameBuilder", "SECTION_HEADER", "S
 
 FRAME_VERSION = 1
 KIND_SPIKES = 1
-FRAME_HEADER = struct.Struct("<BBHIIIII")
+FRAME_HEADER = struct.Struct("<BBHIIIIII")
 SECTION_HEADER = struct.Struct("<HHI")
 _DROPPED_OFFSET = 16
 _U32 = np.dtype("<u4")
@@ -140,7 +141,7 @@ class FrameBuilder:
                       ids.astype(_U32, copy=False)]
         head = FRAME_HEADER.pack(FRAME_VERSION, KIND_SPIKES, len(self._ids),
                                  self.frames & 0xFFFF_FFFF, self._epoch & 0xFFFF_FFFF,
-                                 self._newest & 0xFFFF_FFFF, 0, self._events)
+                                 self._newest & 0xFFFF_FFFF, 0, 0, self._events)
         self.frames += 1
         self._ids.clear()
         self._ticks.clear()
@@ -148,10 +149,11 @@ class FrameBuilder:
         return b"".join([head, *(p if isinstance(p, bytes) else p.tobytes() for p in parts)])
 
 
-def stamp_dropped(frame: bytes, dropped: int) -> bytes:
-    """The frame with one page's count of dropped frames in its header."""
+def stamp_dropped(frame: bytes, dropped: int, dropped_events: int) -> bytes:
+    """The frame with one page's counts of dropped frames and their events in its header."""
     out = bytearray(frame)
-    struct.pack_into("<I", out, _DROPPED_OFFSET, dropped & 0xFFFF_FFFF)
+    struct.pack_into("<II", out, _DROPPED_OFFSET, dropped & 0xFFFF_FFFF,
+                     dropped_events & 0xFFFF_FFFF)
     return bytes(out)
 
 
@@ -163,6 +165,7 @@ class DecodedFrame:
     epoch: int
     newest_tick: int
     dropped: int
+    dropped_events: int
     events: int
     spikes: dict[int, tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]]  #: index->(ticks, ids)
 
@@ -171,7 +174,8 @@ def decode_frame(frame: bytes) -> DecodedFrame:
     """Parse one frame; raises ValueError naming what is wrong (it is our own format)."""
     if len(frame) < FRAME_HEADER.size:
         raise ValueError(f"a monitor frame has at least {FRAME_HEADER.size} bytes")
-    version, kind, sections, seq, epoch, newest, dropped, events = FRAME_HEADER.unpack_from(frame)
+    (version, kind, sections, seq, epoch, newest, dropped, dropped_events,
+     events) = FRAME_HEADER.unpack_from(frame)
     if version != FRAME_VERSION or kind != KIND_SPIKES:
         raise ValueError(f"monitor frame version {version} kind {kind}")
     offset = FRAME_HEADER.size
@@ -190,4 +194,4 @@ def decode_frame(frame: bytes) -> DecodedFrame:
         spikes[index] = (ticks, ids)
     if offset != len(frame):
         raise ValueError(f"monitor frame of {len(frame)} bytes, sections end at {offset}")
-    return DecodedFrame(seq, epoch, newest, dropped, events, spikes)
+    return DecodedFrame(seq, epoch, newest, dropped, dropped_events, events, spikes)

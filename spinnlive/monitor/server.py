@@ -240,11 +240,12 @@ class Monitor:
             for page in self._pages:
                 c = page.counts
                 if c.sent - c.acked >= self.config.max_in_flight or page.queue.full():
-                    c.dropped += 1
-                    c.dropped_events += events
+                    if events:  # an empty frame skipped loses nothing: not a drop
+                        c.dropped += 1
+                        c.dropped_events += events
                     continue
                 c.sent += 1
-                page.queue.put_nowait(stamp_dropped(frame, c.dropped))
+                page.queue.put_nowait(stamp_dropped(frame, c.dropped, c.dropped_events))
 
     def _broadcast_json(self, body: dict[str, Any]) -> None:
         text = json.dumps(body, separators=(",", ":"))

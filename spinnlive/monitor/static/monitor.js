@@ -7,7 +7,7 @@
 const RING = 1 << 18;  // events kept per population for the raster
 const M = window.spinnliveMonitor = {
   labels: [], pops: {}, events: {}, rings: {}, epoch: null, state: "connecting", now: 0,
-  stats: null, monitor: null, frames: 0, framesDropped: 0, frameGaps: 0, lastSeq: null,
+  stats: null, monitor: null, frames: 0, framesDropped: 0, eventsDropped: 0, frameGaps: 0, lastSeq: null,
   lifecycle: [], controls: [], lastReply: null, timestepMs: 1.0, windowS: 5.0, rate: 0,
   raster(label) {  // [[tick, id], ...] of the events the raster shows now, oldest first
     const r = M.rings[label], out = [];
@@ -50,12 +50,13 @@ function onFrame(buf) {
   const sections = dv.getUint16(2, true), seq = dv.getUint32(4, true);
   const epoch = dv.getUint32(8, true), newest = dv.getUint32(12, true);
   M.framesDropped = dv.getUint32(16, true);
-  const events = dv.getUint32(20, true);
+  M.eventsDropped = dv.getUint32(20, true);
+  const events = dv.getUint32(24, true);
   if (M.lastSeq !== null && seq !== M.lastSeq + 1) M.frameGaps += seq - M.lastSeq - 1;
   M.lastSeq = seq;
   M.frames += 1;
   if (events > 0) setEpoch(epoch);
-  let off = 24;
+  let off = 28;
   for (let s = 0; s < sections; s++) {
     const index = dv.getUint16(off, true), n = dv.getUint32(off + 4, true);
     off += 8;
@@ -220,10 +221,12 @@ function renderCounters() {
   page.innerHTML = "";
   page.appendChild(row(["frames drawn", M.frames]));
   page.appendChild(row(["frames dropped (page behind)", M.framesDropped]));
+  page.appendChild(row(["events in dropped frames", M.eventsDropped]));
   page.appendChild(row(["bad bridge messages", (M.monitor || {}).bad_messages || 0]));
   const behind = $("behind");
   behind.hidden = M.framesDropped === 0;
-  behind.textContent = `page behind: ${M.framesDropped} frames dropped`;
+  behind.textContent = `page behind: ${M.framesDropped} frames ` +
+    `(${M.eventsDropped} events) dropped`;
 }
 
 function draw() {
