@@ -105,9 +105,13 @@ async def test_a_page_that_falls_behind_loses_frames_never_the_bridge_stream(
             await page.send_str('{"op": "ack"}')  # one frame drawn: the next one may come
             told = await next_frame()
             assert told.dropped >= 5 and told.sequence > sent[-1].sequence + 5
-            drain = asyncio.create_task(next_frame())  # keep reading (pongs), never acking
+            async def drain() -> None:  # keep reading (the heartbeat's pongs), never acking
+                async for _ in page:
+                    pass
+
+            drainer = asyncio.create_task(drain())
             result = await asyncio.to_thread(network_result, net)
-            drain.cancel()
+            drainer.cancel()
         finally:
             stop(net)
 
