@@ -1,0 +1,340 @@
+"""Fault campaign: every fault a local process can cause, and where each input ended up.
+
+Each fault runs against a fresh, real system in this process: the embedded engine's board
+endpoint and kernel network ticking in real time (tests/board_harness.MiniEngine: injector 'inj'
+-> 'pop' with live output, Poisson 'poisson' with live rate control), a bridge as its
+notification listener, and real UDP / ZeroMQ sockets for the attacker, all on loopback. The
+table says, per fault, how many inputs the attacker sent, how many the system *delivered*
+(used as the network's: injected, published, confirmed), how many it *counted* as dropped or
+refused (some counter, with a reason), and what was lost uncounted, which must be 0, plus the
+share of late ticks of the engine while the fault ran (≤ 1 % is the bar for client-side faults).
+
+    .venv/bin/python bench/fault_campaign.py            # every fault
+    .venv/bin/python bench/fault_campaign.py --only flood-board
+
+Bridge and engine kill/restart across processes are covered by the tests
+(tests/test_adapters_gym.py restarts both under a closed loop), not here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zmq
+import zmq.asyncio
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from board_harness import MiniEngine  # noqa: E402
+from bridge_helpers import lpg_packets, quick_config  # noqa: E402
+
+from spinnlive.bridge import Bridge  # noqa: E402
+from spinnlive.client import connect  # noqa: E402
+from spinnlive.protocol.commands import Database, encode_command  # noqa: E402
+from spinnlive.protocol.eieio import EIEIOType, encode_events  # noqa: E402
+from spinnlive.protocol.sdp import injection_datagram  # noqa: E402
+
+
+@dataclass
+class Row:
+    fault: str
+    inputs: int
+    delivered: int
+    counted: int
+    late_pct: float = 0.0
+    client_side: bool = True
+
+    @property
+    def lost(self) -> int:
+        return self.inputs - self.delivered - self.counted
+
+
+@dataclass
+class System:
+    engine: MiniEngine
+    bridge: Bridge
+
+    @property
+    def live(self) -> tuple[str, int]:
+        local = self.bridge.statistics().udp.local
+        assert local is not None
+        return local
+
+
+async def settle(what: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait until ``what()`` holds (the counters have caught up), at most ``timeout``."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not what() and loop.time() < end:
+        await asyncio.sleep(0.02)
+
+
+_FLOODER = """
+import socket, sys
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+datagrams = [bytes.fromhex(h) for h in sys.stdin.read().split()]
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(n):
+    sock.sendto(datagrams[i % len(datagrams)], (host, port))
+"""
+
+
+async def udp_flood(target: tuple[str, int], datagrams: list[bytes], n: int) -> None:
+    """``n`` datagrams as fast as another process (the attacker) can send them."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _FLOODER, target[0], str(target[1]), str(n),
+        stdin=asyncio.subprocess.PIPE)
+    await proc.communicate(" ".join(d.hex() for d in datagrams).encode())
+
+
+def board_totals(s: System) -> tuple[int, int, int]:
+    b = s.engine.board.statistics()
+    return b.endpoint.received + (b.endpoint.kernel_dropped or 0), b.injected_packets, \
+        b.datagrams_dropped
+
+
+async def flood_board(s: System, n: int = 20_000) -> Row:
+    (packet,) = encode_events(np.arange(10), eieio_type=EIEIOType.KEY_16_BIT)
+    core = s.engine.mapping.vertex("inj").cores[0].placement
+    datagram = injection_datagram(core.x, core.y, core.p, packet)
+    seen0, used0, dropped0 = board_totals(s)
+    await udp_flood(s.engine.board.address, [datagram], n)
+    await settle(lambda: board_totals(s)[0] - seen0 >= n
+                 and s.engine.board.statistics().endpoint.queue_depth == 0)
+    _, used, dropped = board_totals(s)
+    return Row("UDP flood -> board endpoint (injections)", n, used - used0, dropped - dropped0)
+
+
+def live_totals(s: System) -> tuple[int, int]:
+    stats = s.bridge.statistics()
+    published = stats.streams["spikes/pop"].messages if "spikes/pop" in stats.streams else 0
+    return published, stats.udp.foreign_packets + stats.udp.kernel_drops
+
+
+async def spoof_live(s: System, n: int, name: str) -> Row:
+    keys = s.engine.mapping.keys("pop")[:10]
+    packets = [q for tick in range(900_000, 900_050) for q in lpg_packets(tick, keys)]
+    published0, counted0 = live_totals(s)
+    await udp_flood(s.live, packets, n)
+    await settle(lambda: live_totals(s)[1] - counted0 >= n)
+    published, counted = live_totals(s)
+    return Row(name, n, published - published0, counted - counted0)
+
+
+async def flood_live(s: System) -> Row:
+    return await spoof_live(s, 20_000, "UDP flood -> bridge live-output socket")
+
+
+async def spoof_live_output(s: System) -> Row:
+    return await spoof_live(s, 500, "live-output spoofing (ticks 900000+)")
+
+
+def notify_totals(s: System) -> int:
+    listener = s.bridge._listener.statistics()  # the bench reads the listener's own counters
+    return sum(listener.endpoint.dropped.values()) + (listener.endpoint.kernel_dropped or 0)
+
+
+async def flood_notify(s: System, n: int = 20_000) -> Row:
+    port = s.bridge.notify_address
+    counted0 = notify_totals(s)
+    await udp_flood(port, [b"\xff\x00garbage", b"\x01"], n)
+    await settle(lambda: notify_totals(s) - counted0 >= n)
+    return Row("UDP flood -> bridge notify port (garbage)", n, 0, notify_totals(s) - counted0)
+
+
+async def spoof_notification(s: System, n: int = 100) -> Row:
+    port = s.bridge.notify_address
+    epoch = s.bridge.epoch
+    counted0 = notify_totals(s)
+    await udp_flood(port, [encode_command(Database(path="/etc/passwd"))], n)
+    await settle(lambda: notify_totals(s) - counted0 >= n)
+    delivered = s.bridge.epoch - epoch  # a confirmed spoof would have opened an epoch
+    return Row("notification spoofing (DATABASE /etc/passwd)", n, delivered,
+               notify_totals(s) - counted0)
+
+
+def input_totals(s: System) -> tuple[int, int, int]:
+    streams = s.bridge.statistics().streams
+    inputs = [c for name, c in streams.items()
+              if name.startswith(("inject/", "rates/")) or name in ("input", "ready")]
+    return (sum(c.messages for c in inputs), sum(c.packets for c in inputs),
+            sum(sum(c.dropped.values()) for c in inputs))
+
+
+async def malformed_push(s: System, n: int = 10_000) -> Row:
+    bad = [[b"inject/inj", b"\x01\x02\x03"], [b"nonsense"], [b"inject/nobody", b"\0" * 4],
+           [b"inject/inj", np.array([99], "<u4").tobytes()], [b"rates/poisson", b"\0" * 4],
+           [b"spikes/pop", b"\0" * 4], []]
+    ctx = zmq.asyncio.Context()
+    push = ctx.socket(zmq.PUSH)
+    push.connect(s.bridge.endpoints["input"])
+    messages0, _, dropped0 = input_totals(s)
+    for i in range(n):
+        frames = bad[i % len(bad)]
+        await push.send_multipart(frames if frames else [b""])
+    await settle(lambda: input_totals(s)[0] - messages0 >= n)
+    messages, _, dropped = input_totals(s)
+    push.close(linger=0)
+    ctx.term()
+    return Row("malformed messages -> input PULL", n, messages - messages0 - (dropped - dropped0),
+               dropped - dropped0)
+
+
+async def malformed_dealer(s: System, n: int = 1000) -> Row:
+    ctx = zmq.asyncio.Context()
+    dealer = ctx.socket(zmq.DEALER)
+    dealer.connect(s.bridge.endpoints["discovery"])
+
+    def counted() -> int:
+        d = s.bridge.statistics().streams.get("discovery")
+        return d.dropped["no_delimiter"] if d else 0
+
+    before = counted()
+    for _ in range(n):
+        await dealer.send(b"describe")
+    await settle(lambda: counted() - before >= n)
+    async with connect(s.bridge.endpoints["discovery"]) as client:  # discovery still answers
+        answered = (await client.describe())["state"] in ("ready", "running")
+    dealer.close(linger=0)
+    ctx.term()
+    return Row("DEALER without delimiter -> discovery" + ("" if answered else " (DEAD)"), n, 0,
+               counted() - before)
+
+
+async def oversize_frame(s: System) -> Row:
+    n = 13_100_000
+    ctx = zmq.asyncio.Context()
+    push = ctx.socket(zmq.PUSH)
+    push.connect(s.bridge.endpoints["input"])
+
+    def refused() -> int:
+        c = s.bridge.statistics().streams.get("inject/inj")
+        return c.dropped_events.get("too_large", 0) if c else 0
+
+    before = refused()
+    await push.send_multipart([b"inject/inj", np.zeros(n, "<u4").tobytes()])
+    await settle(lambda: refused() - before >= n)
+    push.close(linger=0)
+    ctx.term()
+    return Row("50 MB inject frame (13.1M ids)", n, 0, refused() - before)
+
+
+async def inject_burst(s: System, n: int = 20_000) -> Row:
+    ctx = zmq.asyncio.Context()
+    push = ctx.socket(zmq.PUSH)
+    push.setsockopt(zmq.SNDHWM, 0)
+    push.connect(s.bridge.endpoints["input"])
+    frames = [b"inject/inj", np.arange(10, dtype="<u4").tobytes()]
+    messages0, packets0, dropped0 = input_totals(s)
+    seen0, used0, board_dropped0 = board_totals(s)
+    for _ in range(n):
+        await push.send_multipart(frames)
+    await settle(lambda: input_totals(s)[0] - messages0 >= n)
+    _, packets, dropped = input_totals(s)
+    await settle(lambda: board_totals(s)[0] - seen0 >= packets - packets0
+                 and s.engine.board.statistics().endpoint.queue_depth == 0)
+    _, used, board_dropped = board_totals(s)
+    push.close(linger=0)
+    ctx.term()
+    return Row("burst of 20k inject messages (client -> bridge -> board)", n, used - used0,
+               (dropped - dropped0) + (board_dropped - board_dropped0))
+
+
+async def subscribers(s: System, n_fast: int = 50) -> Row:
+    """50 subscribers read 'pop' while one more stalls (tiny buffers, never read until the
+    end); each one's books: received + missed (its own HWM losses) == announced."""
+    async with connect(s.bridge.endpoints["discovery"]) as client:
+        fast = [client.spikes("pop") for _ in range(n_fast)]
+        stalled = client.spikes("pop", rcvhwm=1, rcvbuf=4096)
+        for stream in [*fast, stalled]:
+            await stream.ready()
+        readers = [asyncio.ensure_future(_read_forever(st)) for st in fast]
+        for _ in range(300):  # 300 injections, each makes 'pop' fire: 300 messages
+            await client.inject("inj", np.arange(10))
+            await asyncio.sleep(0.003)
+        await asyncio.sleep(0.5)
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        announced = received = missed = 0
+        for stream in [*fast, stalled]:
+            stats = await stream.checkpoint(20.0)
+            announced += stats.announced_events
+            received += stats.received_events
+            missed += stats.missed_events
+    return Row(f"{n_fast} subscribers + 1 stalled (events over all)", announced, received, missed)
+
+
+async def _read_forever(stream) -> None:  # type: ignore[no-untyped-def]
+    async for _ in stream:
+        pass
+
+
+async def baseline(s: System) -> Row:
+    """No fault: the late ticks the machine's own load causes, to read the others against."""
+    await asyncio.sleep(2.0)
+    return Row("baseline (no fault, 2 s)", 0, 0, 0)
+
+
+FAULTS: dict[str, Callable[[System], Awaitable[Row]]] = {
+    "baseline": baseline, "flood-board": flood_board, "flood-live": flood_live, "spoof-live": spoof_live_output,
+    "flood-notify": flood_notify, "spoof-notify": spoof_notification,
+    "malformed-push": malformed_push, "malformed-dealer": malformed_dealer,
+    "oversize": oversize_frame, "inject-burst": inject_burst, "subscribers": subscribers,
+}
+
+
+async def run_fault(name: str, fault: Callable[[System], Awaitable[Row]]) -> Row:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = MiniEngine(Path(tmp), n_inj=10, n_poisson=20)
+        # no tag refresh during the fault: its datagrams would be counted with the attacker's
+        async with Bridge(quick_config(tag_timeout_s=5.0, tag_refresh_s=3600.0)) as bridge:
+            await engine.start([("127.0.0.1", bridge.notify_address[1])])
+            system = System(engine, bridge)
+            rows: list[Row] = []
+
+            async def during() -> None:
+                await settle(lambda: bridge.state == "running", 20)
+                rows.append(await fault(system))
+
+            try:
+                await engine.run_step(during, timeout=300)
+            finally:
+                await engine.close()
+            ticks = engine.scheduler.statistics()
+            row = rows[0]
+            row.late_pct = 100.0 * ticks.late_ticks / max(1, ticks.ticks)
+            return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=sorted(FAULTS), default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    names = args.only or list(FAULTS)
+    header = f"{'fault':<58} {'inputs':>10} {'delivered':>10} {'counted':>10} {'lost':>6} " \
+             f"{'late %':>7}"
+    print(header)
+    print("-" * len(header))
+    failed = False
+    for name in names:
+        row = asyncio.run(run_fault(name, FAULTS[name]))
+        late_ok = row.late_pct <= 1.0 or not row.client_side
+        failed |= row.lost != 0 or not late_ok
+        print(f"{row.fault:<58} {row.inputs:>10} {row.delivered:>10} {row.counted:>10} "
+              f"{row.lost:>6} {row.late_pct:>6.2f}{'' if late_ok else ' LATE'}", flush=True)
+    print("\nlost = inputs - delivered - counted; must be 0. late % = ticks > the scheduler's "
+          "late threshold while the fault ran (bar: 1 % for client-side faults).")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
