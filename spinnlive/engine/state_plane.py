@@ -65,6 +65,9 @@ class ProjectionEntry(ProjectionRecord):
 
     handles: tuple[Any, ...] = ()
     _keys: tuple[_I64, _I64] | None = field(default=None, repr=False)
+    _slots: tuple[tuple[int, ...], _I64] | None = field(default=None, repr=False)
+    _indices32: tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]] | None = field(
+        default=None, repr=False)
 
     @property
     def where(self) -> tuple[_I64, ...]:
@@ -75,11 +78,21 @@ class ProjectionEntry(ProjectionRecord):
         return int(self.pre.size)
 
     def slots(self) -> _I64:
-        """Each connection's position in the network's merged weight table."""
-        out = np.empty(len(self), np.int64)
-        for handle, where in zip(self.handles, self.where, strict=True):
-            out[where] = handle._slots
-        return out
+        """Each connection's position in the network's merged weight table (cached until the
+        network rebuilds its table)."""
+        current = tuple(id(handle._slots) for handle in self.handles)
+        if self._slots is None or self._slots[0] != current:
+            out = np.empty(len(self), np.int64)
+            for handle, where in zip(self.handles, self.where, strict=True):
+                out[where] = handle._slots
+            self._slots = (current, out)
+        return self._slots[1]
+
+    def indices32(self) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+        """``pre`` and ``post`` as the wire's uint32 (made once)."""
+        if self._indices32 is None:
+            self._indices32 = (self.pre.astype(np.uint32), self.post.astype(np.uint32))
+        return self._indices32
 
     def pairs(self, pre: _I64, post: _I64) -> tuple[_I64, _I64]:
         """Positions of every connection ``pre[i] -> post[i]`` and, per position, its ``i``;
@@ -320,11 +333,9 @@ def weight_reader(request: StateRequest, catalogue: Catalogue, entry: Projection
     """A read of ``entry``'s weights: one contiguous copy on the tick thread, the gather into
     connection order (and the sign) in the loop thread."""
     slots = entry.slots()
+    pre32, post32 = entry.indices32()
     if positions is not None:
-        slots = slots[positions]
-    pre = entry.pre if positions is None else entry.pre[positions]
-    post = entry.post if positions is None else entry.post[positions]
-    pre32, post32 = pre.astype(np.uint32), post.astype(np.uint32)
+        slots, pre32, post32 = slots[positions], pre32[positions], post32[positions]
     sign = entry.sign
 
     def read(tick: int) -> Finish:
@@ -332,8 +343,8 @@ def weight_reader(request: StateRequest, catalogue: Catalogue, entry: Projection
         snapshot = table.copy() if slots.size > 4096 else table[slots]
         taken = slots.size <= 4096
 
-        def finish() -> StateReply:
-            values = snapshot if taken else snapshot[slots]
+        def finish() -> StateReply:  # np.take: far cheaper than fancy indexing here
+            values = snapshot if taken else np.take(snapshot, slots)
             return _ok(request, tick, pre=pre32, post=post32,
                        values=values * sign if sign < 0 else values)
         return finish

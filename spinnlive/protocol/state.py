@@ -312,7 +312,7 @@ class MessageReader:
                                  f"(at most {self._max_frame})")
             if len(buffer) - at - 4 < size:
                 break
-            self._frames.append(bytes(buffer[at + 4:at + 4 + size]))
+            self._frames.append(bytes(memoryview(buffer)[at + 4:at + 4 + size]))
             at += 4 + size
             self._want -= 1
         del buffer[:at]
