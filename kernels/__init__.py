@@ -22,7 +22,8 @@ injected current (nA) during this tick or None. ``isyn_inh`` is recorded signed 
 ``sources``: ``PoissonGroup(n, dt, rate, start, duration, rng)`` (``set_rates(ids, rates)``,
 from the next step; ``reset_state`` replays the same spikes), ``SpikeArrayGroup(n, dt,
 spike_times)`` (``set_spike_times``), ``VariablePoissonGroup(n, dt, rates, starts,
-durations, rng)`` (sPyNNaker's rate schedules), ``InjectorGroup(n)``; all have ``step(tick)``,
+durations, rng)`` (sPyNNaker's rate schedules), ``GammaGroup``/``PoissonRefractoryGroup``
+(renewal sources, PoissonGroup's kernel), ``InjectorGroup(n)``; all have ``step(tick)``,
 ``inject(ids)`` and ``reset_state()``.
 
 ``currents``: ``DCSource``, ``StepCurrentSource``, ``ACSource``, ``NoisyCurrentSource``: objects
@@ -60,8 +61,10 @@ from .neurons import (
     NeuronGroup,
 )
 from .sources import (
+    GammaGroup,
     InjectorGroup,
     PoissonGroup,
+    PoissonRefractoryGroup,
     SourceGroup,
     SpikeArrayGroup,
     VariablePoissonGroup,
@@ -70,7 +73,8 @@ from .synapses import ConnectionTable, DelayBuffer
 
 __all__ = [
     "MODELS", "ACSource", "Connection", "ConnectionTable", "CurrentSource", "DCSource",
-    "DelayBuffer", "IFCondExp", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "InjectorGroup",
-    "Izhikevich", "Network", "NeuronGroup", "NoisyCurrentSource", "PoissonGroup",
-    "SourceGroup", "SpikeArrayGroup", "StepCurrentSource", "VariablePoissonGroup",
+    "DelayBuffer", "GammaGroup", "IFCondExp", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp",
+    "InjectorGroup", "Izhikevich", "Network", "NeuronGroup", "NoisyCurrentSource",
+    "PoissonGroup", "PoissonRefractoryGroup", "SourceGroup", "SpikeArrayGroup",
+    "StepCurrentSource", "VariablePoissonGroup",
 ]

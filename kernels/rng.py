@@ -4,7 +4,7 @@ numba's own ``np.random`` is one hidden state per thread, so two groups drawing 
 change each other's streams and a reset could not replay one group alone. Each group instead
 owns a 4-word state array (int64 storage, uint64 arithmetic) that it passes to the kernels;
 re-seeding it from the group's seed replays the same stream. ``exponential`` turns the top 53
-bits into ``u`` in [0, 1) and returns ``-log1p(-u)`` (finite, >= 0).
+bits into ``u`` in [0, 1) and returns ``-log1p(-u)`` (finite, >= 0); ``uniform`` returns ``u``.
 """
 
 from __future__ import annotations
@@ -58,3 +58,9 @@ def exponential(state):  # pragma: no cover - compiled
     """One draw of Exp(1)."""
     u = (next_u64(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
     return -math.log1p(-u)
+
+
+@numba.njit(cache=True, inline="always")
+def uniform(state):  # pragma: no cover - compiled
+    """One draw of U[0, 1) (the top 53 bits)."""
+    return (next_u64(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)

@@ -42,7 +42,7 @@ from spinnlive.errors import ConfigurationError
 
 from . import layout
 from .grid import stamp_ticks
-from .rng import exponential, seed_state
+from .rng import exponential, seed_state, uniform
 
 _EMPTY = np.empty(0, dtype=np.int64)
 
@@ -67,17 +67,50 @@ def grow(out, need):  # pragma: no cover - compiled
     return new
 
 
+#: rows of one segment in a renewal source's ``_k``: mean stage interval (ms), start, stop,
+#: stages per interval (gamma order), dead time (ms)
+SEGMENT_ROWS = 5
+
+
+@numba.njit(cache=True, inline="always")
+def _interval(k, r, j, state):  # pragma: no cover - compiled
+    """One inter-spike interval of the segment whose rows start at ``r``: the dead time plus
+    ``order`` exponential stages (Poisson: one stage, no dead time)."""
+    x = k[r + 4, j]
+    for _ in range(int(k[r + 3, j])):
+        x += exponential(state) * k[r, j]
+    return x
+
+
+@numba.njit(cache=True, inline="always")
+def _first_interval(k, r, j, state):  # pragma: no cover - compiled
+    """Time to the first spike of a renewal process entered in its stationary state: the
+    forward recurrence time. Poisson: one exponential (no other draw, so a Poisson stream is
+    the same as a plain exponential one). Gamma of order ``q``: ``1 + U{0..q-1}`` stages left.
+    Dead time ``d``: inside it with probability ``d / (d + mean exponential part)``, then a
+    uniform part of it is left (a model has stages > 1 or a dead time, not both)."""
+    scale, order, dead = k[r, j], int(k[r + 3, j]), k[r + 4, j]
+    x = 0.0
+    if dead > 0.0 and uniform(state) * (dead + order * scale) < dead:
+        x = uniform(state) * dead
+    stages = order if order <= 1 else 1 + min(int(uniform(state) * order), order - 1)
+    for _ in range(stages):
+        x += exponential(state) * scale
+    return x
+
+
 @numba.njit(cache=True, inline="always")
 def _next_in_schedule(k, j, seg, x, state):  # pragma: no cover - compiled
     """The first spike at or after candidate ``x`` of segment ``seg``, moving on through the
-    later segments while ``x`` falls past a segment's stop (memorylessness: the next
-    segment's process starts afresh at its start). Returns ``(time or inf, segment)``."""
-    n_seg = k.shape[0] // 3
-    while x > k[3 * seg + 2, j]:
+    later segments while ``x`` falls past a segment's stop (each segment's process starts
+    afresh, stationary, at its start). Returns ``(time or inf, segment)``."""
+    n_seg = k.shape[0] // SEGMENT_ROWS
+    while x > k[SEGMENT_ROWS * seg + 2, j]:
         seg += 1
         if seg >= n_seg:
             return np.inf, seg
-        x = k[3 * seg + 1, j] + exponential(state) * k[3 * seg, j]
+        r = SEGMENT_ROWS * seg
+        x = k[r + 1, j] + _first_interval(k, r, j, state)
     return x, seg
 
 
@@ -98,22 +131,24 @@ def emit_poisson(s, k, rng, t_end, out, n_out, j):  # pragma: no cover - compile
             out[n_out] = j
             n_out += 1
             m = int(seg[j])
-            x, m = _next_in_schedule(k, j, m, nxt[j] + exponential(state) * k[3 * m, j], state)
-            nxt[j], seg[j] = x, m
+            x = nxt[j] + _interval(k, SEGMENT_ROWS * m, j, state)
+            nxt[j], seg[j] = _next_in_schedule(k, j, m, x, state)
         j += 1
     return n_out, j
 
 
 @numba.njit(cache=True)
 def redraw_poisson(s, k, rng, ids, now):  # pragma: no cover - compiled
-    """Next spike of ``ids`` drawn afresh from ``now``, in the segment holding ``now``."""
+    """Next spike of ``ids`` drawn afresh (stationary) from ``now``, in the segment holding
+    ``now``."""
     state = rng[0]
-    n_seg = k.shape[0] // 3
+    n_seg = k.shape[0] // SEGMENT_ROWS
     for j in ids:
         m = 0
-        while m < n_seg - 1 and k[3 * m + 2, j] <= now:
+        while m < n_seg - 1 and k[SEGMENT_ROWS * m + 2, j] <= now:
             m += 1
-        x = max(now, k[3 * m + 1, j]) + exponential(state) * k[3 * m, j]
+        r = SEGMENT_ROWS * m
+        x = max(now, k[r + 1, j]) + _first_interval(k, r, j, state)
         s[0, j], s[1, j] = _next_in_schedule(k, j, m, x, state)
 
 
@@ -272,24 +307,28 @@ class SpikeArrayGroup(SourceGroup):
 
 
 class PoissonGroup(SourceGroup):
-    """PyNN SpikeSourcePoisson: rate (Hz), start (ms), duration (ms) per neuron."""
+    """PyNN SpikeSourcePoisson: rate (Hz), start (ms), duration (ms) per neuron.
+
+    The base of the renewal sources: a subclass names its ``PARAMETERS`` and turns them into
+    the segment's mean stage interval, stage count and dead time (``_renewal``).
+    """
 
     KIND: ClassVar[int] = KIND_POISSON
+    NAME: ClassVar[str] = "SpikeSourcePoisson"
     PARAMETERS: ClassVar[dict[str, float]] = {"rate": 1.0, "start": 0.0, "duration": 1e10}
 
-    def __init__(self, n: int, dt: float, rate: np.ndarray | float = 1.0,
-                 start: np.ndarray | float = 0.0, duration: np.ndarray | float = 1e10,
-                 rng: np.random.Generator | None = None) -> None:
+    def __init__(self, n: int, dt: float, rng: np.random.Generator | None = None,
+                 **params: np.ndarray | float) -> None:
         super().__init__(n, dt)
         rng = np.random.default_rng() if rng is None else rng
         self._seed = int(rng.integers(2**63))
         self.params = {k: np.full(self.n, v, dtype=np.float64)
                        for k, v in self.PARAMETERS.items()}
         self._s = np.full((2, self.n), np.inf)  # next spike, its segment
-        self._k = np.zeros((3, self.n), dtype=np.float64)  # one segment
+        self._k = np.zeros((SEGMENT_ROWS, self.n), dtype=np.float64)  # one segment
         self._i = seed_state(self._seed).reshape(1, 4)
         self._now = 0.0
-        self._assign(None, {"rate": rate, "start": start, "duration": duration})
+        self._assign(None, params)
         self.reset_state()
 
     def reset_state(self) -> None:
@@ -307,22 +346,29 @@ class PoissonGroup(SourceGroup):
 
     def set_parameters(self, ids: np.ndarray | None = None,
                        **arrays: np.ndarray | float) -> None:
-        """Change rate/start/duration of ``ids`` (None: all), effective from the next step."""
+        """Change parameters of ``ids`` (None: all), effective from the next step."""
         self._assign(ids, arrays)
         self._redraw(np.arange(self.n) if ids is None else np.asarray(ids, dtype=np.int64))
 
     def _assign(self, ids: np.ndarray | None, arrays: dict[str, np.ndarray | float]) -> None:
         for name, value in arrays.items():
             if name not in self.params:
-                raise ConfigurationError(f"SpikeSourcePoisson has no parameter {name!r}")
+                raise ConfigurationError(f"{self.NAME} has no parameter {name!r}; it has "
+                                         f"{sorted(self.params)}")
             if np.any(np.asarray(value) < 0):
-                raise ConfigurationError(f"SpikeSourcePoisson {name} must be >= 0")
+                raise ConfigurationError(f"{self.NAME} {name} must be >= 0")
             self.params[name][slice(None) if ids is None else ids] = value
         p = self.params
-        with np.errstate(divide="ignore"):
-            self._k[0] = np.minimum(1000.0 / p["rate"], 1e300)
+        scale, order, dead = self._renewal(p)
+        self._k[0] = scale
         self._k[1] = p["start"]
         self._k[2] = p["start"] + p["duration"]
+        self._k[3] = order
+        self._k[4] = dead
+
+    def _renewal(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mean stage interval ms, stages per interval, dead time ms) per neuron."""
+        return _mean_interval_ms(p["rate"]), np.ones(self.n), np.zeros(self.n)
 
     def _redraw(self, ids: np.ndarray) -> None:
         redraw_poisson(self._s, self._k, self._i, np.ascontiguousarray(ids, dtype=np.int64),
@@ -348,8 +394,8 @@ class VariablePoissonGroup(PoissonGroup):
     its start (ms) for its duration (ms; default until the next start, the last one forever),
     silent outside them. A segment ends at ``min(start + duration, next start)``.
 
-    The schedule is the Poisson kernel's segment table (one ``(interval, start, stop)`` triple
-    per segment, rows ``3m..3m+2`` of ``_k``; neurons with fewer segments are padded with
+    The schedule is the Poisson kernel's segment table (``SEGMENT_ROWS`` rows per segment of
+    ``_k``; neurons with fewer segments are padded with
     segments that never start), so the compiled emission and the network's loop are the
     SpikeSourcePoisson ones.
     """
@@ -364,7 +410,7 @@ class VariablePoissonGroup(PoissonGroup):
         self._seed = int(rng.integers(2**63))
         self.params = {}
         self._s = np.full((2, self.n), np.inf)
-        self._k = np.zeros((3, self.n), dtype=np.float64)
+        self._k = np.zeros((SEGMENT_ROWS, self.n), dtype=np.float64)
         self._i = seed_state(self._seed).reshape(1, 4)
         self._now = 0.0
         self.set_schedule(rates, starts, durations)
@@ -391,11 +437,13 @@ class VariablePoissonGroup(PoissonGroup):
                     f"SpikeSourcePoissonVariable neuron {j}: rates, starts and durations must "
                     "be >= 0 and the starts ascending")
             stops = np.minimum(t0 + d, np.append(t0[1:], np.inf))
-            rows.append(np.stack([_mean_interval_ms(r), t0, stops]))
+            rows.append(np.stack([_mean_interval_ms(r), t0, stops, np.ones(r.size),
+                                  np.zeros(r.size)]))
         n_seg = max([1, *(row.shape[1] for row in rows)])
-        table = np.tile(np.array([[1.0], [np.inf], [np.inf]]), (n_seg, self.n))
+        never = np.array([[1.0], [np.inf], [np.inf], [1.0], [0.0]])  # a segment never started
+        table = np.tile(never, (n_seg, self.n))
         for j, row in enumerate(rows):
-            table[:3 * row.shape[1], j] = row.T.ravel()
+            table[:SEGMENT_ROWS * row.shape[1], j] = row.T.ravel()
         if table.shape != self._k.shape:
             layout.changed()
         self._k = np.ascontiguousarray(table)
@@ -405,3 +453,39 @@ class VariablePoissonGroup(PoissonGroup):
                        **arrays: np.ndarray | float) -> None:
         raise ConfigurationError("SpikeSourcePoissonVariable's schedule changes with "
                                  "set_schedule (rates, starts, durations), not per parameter")
+
+
+class GammaGroup(PoissonGroup):
+    """PyNN SpikeSourceGamma (NEST gamma_sup_generator): intervals Gamma(``alpha``, ``beta``),
+    ``alpha`` a whole number of exponential stages of rate ``beta`` Hz each (NEST's
+    ``gamma_shape`` is an integer too), so the mean rate is ``beta / alpha`` and the ISI CV
+    ``1 / sqrt(alpha)``; started in the stationary state, as NEST's generator is."""
+
+    NAME: ClassVar[str] = "SpikeSourceGamma"
+    PARAMETERS: ClassVar[dict[str, float]] = {
+        "alpha": 2.0, "beta": 1.0, "start": 0.0, "duration": 1e10}
+
+    def _renewal(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        alpha = p["alpha"]
+        if np.any(alpha < 1) or np.any(alpha != np.round(alpha)):
+            raise ConfigurationError(
+                f"SpikeSourceGamma alpha must be a whole number >= 1 (NEST's gamma_shape), got "
+                f"{alpha[(alpha < 1) | (alpha != np.round(alpha))][0]}")
+        return _mean_interval_ms(p["beta"]), alpha, np.zeros(self.n)
+
+
+class PoissonRefractoryGroup(PoissonGroup):
+    """PyNN SpikeSourcePoissonRefractory (NEST ppd_sup_generator): a Poisson process with dead
+    time ``tau_refrac`` ms whose mean rate is ``rate``: each interval is the dead time plus an
+    exponential of mean ``1000 / rate - tau_refrac``; the ISI CV is ``1 - rate tau_refrac``."""
+
+    NAME: ClassVar[str] = "SpikeSourcePoissonRefractory"
+    PARAMETERS: ClassVar[dict[str, float]] = {
+        "rate": 1.0, "tau_refrac": 0.0, "start": 0.0, "duration": 1e10}
+
+    def _renewal(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rest = _mean_interval_ms(p["rate"]) - p["tau_refrac"]
+        if np.any(rest <= 0):
+            raise ConfigurationError("SpikeSourcePoissonRefractory needs rate * tau_refrac < 1 "
+                                     "(a mean interval longer than the dead time)")
+        return rest, np.ones(self.n), p["tau_refrac"].copy()

@@ -16,7 +16,13 @@ from spinnlive.kernels import (
     SpikeArrayGroup,
 )
 from spinnlive.kernels.grid import stamp_ticks
-from spinnlive.kernels.sources import SKIP_NEGATIVE, SKIP_PAST, VariablePoissonGroup
+from spinnlive.kernels.sources import (
+    SKIP_NEGATIVE,
+    SKIP_PAST,
+    GammaGroup,
+    PoissonRefractoryGroup,
+    VariablePoissonGroup,
+)
 
 
 def counts(group: PoissonGroup, ticks: range) -> np.ndarray:
@@ -173,3 +179,70 @@ def test_variable_poisson_rejects_a_bad_schedule() -> None:
         VariablePoissonGroup(1, 1.0, [np.array([1.0, 2.0])], [np.array([5.0, 1.0])])
     with pytest.raises(ConfigurationError, match="2 rates, 1 starts"):
         VariablePoissonGroup(1, 1.0, [np.array([1.0, 2.0])], [np.array([5.0])])
+
+
+def _isi_statistics(ids: np.ndarray, times: np.ndarray, n: int) -> tuple[float, float]:
+    """(mean rate per neuron in Hz over the spikes' span, CV of all ISIs)."""
+    order = np.lexsort((times, ids))
+    ids, times = ids[order], times[order]
+    same = ids[1:] == ids[:-1]
+    isi = np.diff(times)[same]
+    return ids.size / n, float(np.std(isi) / np.mean(isi))
+
+
+def _nest_generator(model: str, params: dict[str, float], n: int, t_ms: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """NEST's own generator into ``n`` parrots (each target gets its own process)."""
+    os.environ.setdefault("PYNEST_QUIET", "1")
+    nest = pytest.importorskip("nest")
+    nest.ResetKernel()
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    nest.resolution = 0.1
+    gen = nest.Create(model, params=params)
+    parrots = nest.Create("parrot_neuron", n)
+    nest.Connect(gen, parrots)
+    rec = nest.Create("spike_recorder")
+    nest.Connect(parrots, rec)
+    nest.Simulate(t_ms)
+    ev = rec.get("events")
+    return np.asarray(ev["senders"]) - parrots[0].global_id, np.asarray(ev["times"])
+
+
+@pytest.mark.parametrize(("group", "params", "nest_model", "nest_params", "rate", "cv"), [
+    (GammaGroup, {"alpha": 4.0, "beta": 160.0}, "gamma_sup_generator",
+     {"rate": 40.0, "gamma_shape": 4}, 40.0, 0.5),
+    (GammaGroup, {"alpha": 1.0, "beta": 25.0}, "gamma_sup_generator",
+     {"rate": 25.0, "gamma_shape": 1}, 25.0, 1.0),
+    (PoissonRefractoryGroup, {"rate": 50.0, "tau_refrac": 8.0}, "ppd_sup_generator",
+     {"rate": 50.0, "dead_time": 8.0}, 50.0, 0.6),
+])
+def test_renewal_sources_match_theory_and_nest(group: type, params: dict[str, float],
+                                               nest_model: str, nest_params: dict[str, float],
+                                               rate: float, cv: float) -> None:
+    """SpikeSourceGamma / SpikeSourcePoissonRefractory: mean rate and ISI CV as the renewal
+    process's equations give them (Gamma: beta / alpha, 1 / sqrt(alpha); dead time d: rate,
+    1 - rate d), and as NEST's gamma_sup_generator / ppd_sup_generator give them."""
+    n, t_ms, dt = 400, 4000.0, 0.1
+    net = Network(dt)
+    gid = net.add_group(group(n, dt, rng=np.random.default_rng(8), **params))
+    net.record(gid, "spikes")
+    net.run(int(round(t_ms / dt)))
+    ours = _isi_statistics(*net.spikes(gid), n)
+    ref = _isi_statistics(*_nest_generator(nest_model, nest_params, n, t_ms), n)
+    expected_count = rate * t_ms / 1000.0
+    # a stationary renewal count over T has variance ~ CV^2 * mean count: 5 sigma on the mean
+    tolerance = 5 * cv * np.sqrt(expected_count / n)
+    for got_count, got_cv in (ours, ref):
+        assert abs(got_count - expected_count) < tolerance, (ours, ref)
+        assert abs(got_cv - cv) < 0.02, (ours, ref)
+    # stationary from the start: the first 100 ms carry the same rate as the rest
+    ids, times = net.spikes(gid)
+    early = np.count_nonzero(times <= 100.0) / n
+    assert abs(early - rate * 0.1) < 5 * np.sqrt(rate * 0.1 / n) + 0.1 * rate * 0.1
+
+
+def test_renewal_sources_refuse_impossible_parameters() -> None:
+    with pytest.raises(ConfigurationError, match="whole number"):
+        GammaGroup(2, 1.0, alpha=1.5, beta=10.0)
+    with pytest.raises(ConfigurationError, match="rate \\* tau_refrac < 1"):
+        PoissonRefractoryGroup(2, 1.0, rate=200.0, tau_refrac=6.0)

@@ -208,7 +208,6 @@ def test_assemblies_and_views_in_projections_and_recording() -> None:
     lambda: sim.ElectricalSynapse(),
     lambda: sim.STDPMechanism(timing_dependence=sim.Vogels2011Rule(alpha=0.1),
                               weight_dependence=sim.MultiplicativeWeightDependence()),
-    lambda: sim.SpikeSourceGamma(),
     lambda: sim.external_devices.activate_live_output_for(None),
     lambda: sim.external_devices.activate_live_output_to(None, None),
     lambda: sim.external_devices.add_poisson_live_rate_control(

@@ -1,5 +1,5 @@
-"""The conductance, AdEx, HH and variable-rate Poisson cell types through PyNN: recorded state,
-lock-step equals real time.
+"""The conductance, AdEx, HH cell types and the Gamma, dead-time and variable-rate Poisson
+sources through PyNN: recorded state, lock-step equals real time.
 
 Their numerics are checked against NEST in ``test_kernels_neurons.py``; here the front end: the
 cell class maps to its kernel, its state variables record, and a real-time run gives exactly
@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import spinnlive.pynn as sim
+from spinnlive.errors import ConfigurationError
 
 CELLS = ("IF_cond_alpha", "EIF_cond_exp_isfa_ista", "EIF_cond_alpha_isfa_ista", "HH_cond_exp")
 
@@ -24,11 +25,16 @@ def run(realtime: bool) -> dict[str, Any]:
     varying = sim.Population(5, sim.SpikeSourcePoissonVariable(rates=[300, 50],
                                                                starts=[0, 150]), label="varying")
     varying.record("spikes")
+    renewal = [sim.Population(20, sim.SpikeSourceGamma(alpha=3, beta=150.0), label="gamma"),
+               sim.Population(20, sim.SpikeSourcePoissonRefractory(rate=80.0, tau_refrac=5.0),
+                              label="refractory")]
+    for source in renewal:
+        source.record("spikes")
     out: dict[str, Any] = {}
     pops = []
     for name in CELLS:
         pop = sim.Population(3, getattr(sim, name)(), label=name)
-        for pre in (src, varying):
+        for pre in (src, varying, *renewal):
             sim.Projection(pre, pop, sim.AllToAllConnector(),
                            sim.StaticSynapse(weight=0.01, delay=1.0))
         pop.record(["spikes", *pop.celltype.recordable[1:]])
@@ -36,6 +42,9 @@ def run(realtime: bool) -> dict[str, Any]:
     sim.run(200.0)
     out["varying"] = {"spikes": [np.asarray(s.magnitude)
                                  for s in varying.get_data().segments[0].spiketrains]}
+    for pop in renewal:
+        out[pop.label] = {"spikes": [np.asarray(t.magnitude)
+                                     for t in pop.get_data().segments[0].spiketrains]}
     for pop in pops:
         seg = pop.get_data().segments[0]
         out[pop.label] = {"spikes": [np.asarray(s.magnitude) for s in seg.spiketrains],
@@ -64,11 +73,15 @@ def test_cell_records_its_state(lockstep: dict[str, Any], name: str) -> None:
 
 def test_real_time_run_equals_lockstep(lockstep: dict[str, Any]) -> None:
     realtime = run(True)
-    assert sum(s.size for s in realtime["varying"]["spikes"]) > 100
-    for name in (*CELLS, "varying"):
+    for source, rate in (("varying", (300.0 * 0.15 + 50.0 * 0.05) / 0.2), ("gamma", 50.0),
+                         ("refractory", 80.0)):
+        count = sum(s.size for s in realtime[source]["spikes"]) / 0.2 / len(
+            realtime[source]["spikes"])
+        assert abs(count - rate) < 0.3 * rate, (source, count)
+    for name in (*CELLS, "varying", "gamma", "refractory"):
         for a, b in zip(lockstep[name]["spikes"], realtime[name]["spikes"], strict=True):
             np.testing.assert_array_equal(a, b)
-        if name != "varying":
+        if name in CELLS:
             np.testing.assert_array_equal(lockstep[name]["v"], realtime[name]["v"])
 
 
@@ -100,4 +113,12 @@ def test_spike_source_poisson_variable_through_pynn() -> None:
     c = counts(shared, [400, 450, 550, 600])
     assert c[0] == 0 and c[2] == 0
     assert abs(c[1] - 1000) < 4 * np.sqrt(1000) + 3
+    sim.end()
+
+
+def test_gamma_order_must_be_whole() -> None:
+    sim.setup(timestep=1.0)
+    sim.Population(2, sim.SpikeSourceGamma(alpha=1.5, beta=10.0), label="bad")
+    with pytest.raises(ConfigurationError, match="population 'bad'.*whole number"):
+        sim.run(10.0)
     sim.end()

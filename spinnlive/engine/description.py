@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 _KINDS = {"SpikeSourcePoisson": VertexKind.POISSON,
           "SpikeSourcePoissonVariable": VertexKind.POISSON,
+          "SpikeSourceGamma": VertexKind.POISSON,
+          "SpikeSourcePoissonRefractory": VertexKind.POISSON,
           "SpikeSourceArray": VertexKind.SPIKE_ARRAY,
           "SpikeInjector": VertexKind.INJECTOR}
 #: sPyNNaker ``additional_parameters`` that change the mapping (the rest are accepted and logged)

@@ -20,7 +20,10 @@ from ..errors import ConfigurationError
 
 #: kernel models that are spike sources (take no synaptic input, have no state variables)
 SOURCE_MODELS = ("SpikeSourcePoisson", "SpikeSourceArray", "SpikeInjector",
-                 "SpikeSourcePoissonVariable")
+                 "SpikeSourcePoissonVariable", "SpikeSourceGamma", "SpikeSourcePoissonRefractory")
+#: renewal sources whose parameters are the kernel group's keyword arguments
+_RENEWAL = {"SpikeSourcePoisson": "PoissonGroup", "SpikeSourceGamma": "GammaGroup",
+            "SpikeSourcePoissonRefractory": "PoissonRefractoryGroup"}
 _CURRENT_NAMES = {"NoisyCurrentSource": {"dt": "noise_dt"}}
 
 logger = logging.getLogger(__name__)
@@ -33,9 +36,8 @@ def make_group(model: str, size: int, dt: float, parameters: dict[str, np.ndarra
     from spinnlive.kernels.neurons import MODELS
 
     p = parameters
-    if model == "SpikeSourcePoisson":
-        return sources.PoissonGroup(size, dt, rate=p["rate"], start=p["start"],
-                                    duration=p["duration"], rng=np.random.default_rng(seed))
+    if model in _RENEWAL:
+        return getattr(sources, _RENEWAL[model])(size, dt, rng=np.random.default_rng(seed), **p)
     if model == "SpikeSourceArray":
         return sources.SpikeArrayGroup(size, dt, spike_lists(p["spike_times"]))
     if model == "SpikeSourcePoissonVariable":

@@ -122,6 +122,23 @@ class SpikeSourcePoisson(SpynnakerArgs, cells.SpikeSourcePoisson):
     variable_map: ClassVar[dict[str, str]] = {}
 
 
+class SpikeSourceGamma(SpynnakerArgs, cells.SpikeSourceGamma):
+    __doc__ = cells.SpikeSourceGamma.__doc__
+    kernel_model = "SpikeSourceGamma"
+    # a float schema: PyNN's int default would truncate alpha=1.5 to 1 without a word; the
+    # kernel refuses an order that is not whole
+    default_parameters = {**cells.SpikeSourceGamma.default_parameters, "alpha": 2.0}
+    translations = _identity(cells.SpikeSourceGamma)
+    variable_map: ClassVar[dict[str, str]] = {}
+
+
+class SpikeSourcePoissonRefractory(SpynnakerArgs, cells.SpikeSourcePoissonRefractory):
+    __doc__ = cells.SpikeSourcePoissonRefractory.__doc__
+    kernel_model = "SpikeSourcePoissonRefractory"
+    translations = _identity(cells.SpikeSourcePoissonRefractory)
+    variable_map: ClassVar[dict[str, str]] = {}
+
+
 class SpikeSourceArray(SpynnakerArgs, cells.SpikeSourceArray):
     __doc__ = cells.SpikeSourceArray.__doc__
     kernel_model = "SpikeSourceArray"
@@ -133,7 +150,7 @@ class SpikeSourceArray(SpynnakerArgs, cells.SpikeSourceArray):
 SUPPORTED_CELL_TYPES: tuple[type, ...] = (
     IF_curr_exp, IF_curr_alpha, IF_curr_delta, IF_cond_exp, IF_cond_alpha,
     EIF_cond_exp_isfa_ista, EIF_cond_alpha_isfa_ista, HH_cond_exp, Izhikevich,
-    SpikeSourcePoisson, SpikeSourceArray,
+    SpikeSourcePoisson, SpikeSourceArray, SpikeSourceGamma, SpikeSourcePoissonRefractory,
 )
 
 
@@ -150,6 +167,4 @@ def _unsupported(name: str) -> type:
 
 IF_cond_exp_gsfa_grr = _unsupported("IF_cond_exp_gsfa_grr")
 IF_facets_hardware1 = _unsupported("IF_facets_hardware1")
-SpikeSourceGamma = _unsupported("SpikeSourceGamma")
-SpikeSourcePoissonRefractory = _unsupported("SpikeSourcePoissonRefractory")
 GIF_cond_exp = _unsupported("GIF_cond_exp")
