@@ -32,10 +32,6 @@ _MODEL = "a cell type without a spinnlive kernel yet (issue #10, models)"
 _SYNAPSE = "a synapse type without a spinnlive kernel yet (issue #11, plasticity)"
 
 PENDING: dict[str, str] = {
-    "test_cell_types::test_HH_cond_exp": f"HH_cond_exp: {_MODEL}",
-    "test_cell_types::test_SpikeSourceGamma": f"SpikeSourceGamma: {_MODEL}",
-    "test_cell_types::test_SpikeSourcePoissonRefractory":
-        f"SpikeSourcePoissonRefractory: {_MODEL}",
     "test_cell_types::test_composed_neuron_model_homogeneous_receptors":
         f"PointNeuron (composed neuron models): {_MODEL}",
     "test_connection_handling::test_issue652": f"STDPMechanism/SpikePairRule: {_SYNAPSE}",
@@ -61,9 +57,6 @@ DIFFERENCES: dict[str, str] = {**DESIGN, **PENDING}
 
 #: how each pending feature is named by a script
 PENDING_FEATURES: dict[str, Callable[[], Any]] = {
-    "HH_cond_exp": lambda: sim.HH_cond_exp(),
-    "SpikeSourceGamma": lambda: sim.SpikeSourceGamma(),
-    "SpikeSourcePoissonRefractory": lambda: sim.SpikeSourcePoissonRefractory(),
     "PointNeuron": lambda: sim.PointNeuron(),
     "TsodyksMarkramSynapse": lambda: sim.TsodyksMarkramSynapse(),
     "STDPMechanism": lambda: sim.STDPMechanism(
