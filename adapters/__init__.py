@@ -19,7 +19,7 @@ their optional dependencies stay optional:
 * :mod:`.event_stream`: a live event camera (AEStream UDP output) into a 2-D SpikeInjector.
 * :mod:`.nest_cosim`: a NEST network stepped in real time, exchanging spikes both ways.
 * :mod:`.record_replay`: record every topic of a run; replay its inputs into a new run.
-* :mod:`.reconnecting` and :mod:`.bridge_link`: what they share: following a bridge's runs, and
+* :mod:`.reconnecting`: what they share (over :mod:`spinnlive.client`): following a bridge's runs, and
   resuming when the bridge or the network goes away and comes back (logged).
 """
 

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 NEST runs in this process (``nest.Prepare()`` once, then ``nest.Run`` per chunk); the spinnlive
 network runs elsewhere, behind a bridge. One SUB socket follows every ``spikes/`` topic and
-``lifecycle`` (:class:`~spinnlive.adapters.bridge_link.BridgeLink`); because one publisher's
+``lifecycle`` (:meth:`spinnlive.client.SyncClient.subscribe`); because one publisher's
 messages arrive in order, a message stamped tick ``t`` proves all spikes of ticks ``< t`` are in.
 NEST is therefore **paced by the stream, never by a sleep**: on a message of tick ``t`` NEST is
 advanced through tick ``t - 1`` (in chunks of ``chunk_ticks``). A spinnlive population that fires
@@ -50,8 +50,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from spinnlive.adapters.bridge_link import BridgeLink, Message
+from spinnlive.client import SyncClient
 from spinnlive.errors import ConfigurationError
+from spinnlive.wire import LIFECYCLE, SPIKES, Notice, OutputMessage
 
 __all__ = ["CosimStatistics", "NestCoSimulation"]
 
@@ -89,9 +90,14 @@ class NestCoSimulation:
         self.nest = nest
         self.chunk_ticks = chunk_ticks
         self.idle_log_s = idle_log_s
-        self.link = BridgeLink(discovery, ("spikes/", "lifecycle"), timeout=timeout)
+        self.client = SyncClient(discovery, timeout=timeout)
+        try:
+            self.link = self.client.subscribe(SPIKES, LIFECYCLE)
+        except BaseException:
+            self.client.close()
+            raise
         self.dt = float(nest.resolution)
-        bridge_dt = self.link.description.get("timestep_ms")
+        bridge_dt = self.client.description.get("timestep_ms")
         if bridge_dt is not None and abs(float(bridge_dt) - self.dt) > 1e-9:
             raise ConfigurationError(f"nest.resolution is {self.dt} ms but the spinnlive run's "
                                      f"timestep is {bridge_dt} ms; set them equal")
@@ -108,14 +114,14 @@ class NestCoSimulation:
     # -- wiring -----------------------------------------------------------------------------
 
     def size_of(self, label: str) -> int:
-        for pop in self.link.description["populations"]:
+        for pop in self.client.description["populations"]:
             if pop["label"] == label:
                 return int(pop["size"])
-        raise ConfigurationError(f"the bridge at {self.link.discovery} has no population "
+        raise ConfigurationError(f"the bridge at {self.client.discovery} has no population "
                                  f"{label!r}; it has {self.labels()}")
 
     def labels(self) -> list[str]:
-        return sorted({p["label"] for p in self.link.description["populations"]})
+        return sorted({p["label"] for p in self.client.description["populations"]})
 
     def mirror(self, label: str, delay_ms: float | None = None) -> Any:
         """Parrot neurons (one per atom of spinnlive output ``label``) that fire as it does."""
@@ -163,7 +169,8 @@ class NestCoSimulation:
                 continue
             silent = 0.0
             self._handle(message)
-            if until_tick is not None and message.tick >= until_tick and not message.is_json:
+            if (until_tick is not None and not isinstance(message, Notice)
+                    and message.header.tick >= until_tick):
                 return
 
     def stop(self) -> None:
@@ -173,28 +180,29 @@ class NestCoSimulation:
         if self._prepared:
             self.nest.Cleanup()
             self._prepared = False
-        self.link.close()
+        self.client.close()
 
-    def _handle(self, message: Message) -> None:
+    def _handle(self, message: OutputMessage) -> None:
         self.stats.messages += 1
-        if message.is_json:
-            if message.topic == "lifecycle" and message.json().get("event") == "new-epoch":
-                self._new_epoch(message.epoch, "lifecycle new-epoch")
+        epoch = message.header.epoch
+        if isinstance(message, Notice):
+            if message.topic == LIFECYCLE and message.event == "new-epoch":
+                self._new_epoch(epoch, "lifecycle new-epoch")
             return
-        if message.epoch != self._epoch:
-            self._new_epoch(message.epoch, "header")
-        elif self._anchor is not None and message.tick < self._anchor[0]:
+        tick = message.header.tick
+        if epoch != self._epoch:
+            self._new_epoch(epoch, "header")
+        elif self._anchor is not None and tick < self._anchor[0]:
             # a restarted bridge counts epochs from 1 again: its ticks going back tell
-            self._new_epoch(message.epoch, "ticks went back")
-        tick = message.tick
+            self._new_epoch(epoch, "ticks went back")
         if self._anchor is None:
             self._anchor = (tick, self._nest_steps)
             logger.info("epoch %d: spinnlive tick %d anchored at NEST time %g ms",
-                        message.epoch, tick, self._nest_steps * self.dt)
+                        epoch, tick, self._nest_steps * self.dt)
         self._advance_to(tick)
-        generators = self._mirrors.get(message.topic[len("spikes/"):])
+        generators = self._mirrors.get(message.label)
         if generators is not None:
-            self._to_nest(generators, tick, message.ids())
+            self._to_nest(generators, tick, message.ids)
 
     def _new_epoch(self, epoch: int, why: str) -> None:
         logger.warning("bridge run epoch %s -> %s (%s): re-reading the description and "
@@ -205,7 +213,7 @@ class NestCoSimulation:
         self.stats.epochs += 1
         self.stats.epoch_log.append(epoch)
         try:
-            self.link.refresh()
+            self.client.describe()
         except Exception as exc:  # the bridge may be between epochs; keep the old description
             logger.warning("could not re-read the description: %s", exc)
 
@@ -254,5 +262,5 @@ class NestCoSimulation:
             senders = np.asarray(recorder.get("events")["senders"], dtype=np.int64)[read:]
             self._read[index] = read + senders.size
             atoms = order[np.searchsorted(node_ids, senders)]
-            self.link.inject(label, atoms.astype("<u4"))
+            self.client.inject(label, atoms)
             self.stats.spikes_from_nest += int(senders.size)

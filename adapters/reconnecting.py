@@ -35,12 +35,9 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
-import zmq
-import zmq.asyncio
-
-from spinnlive.client import Client, connect
-from spinnlive.errors import ConfigurationError, RemoteProtocolError, TransportError
-from spinnlive.wire.output import Notice, decode_output
+from spinnlive.client import Client, Subscription, connect
+from spinnlive.errors import ConfigurationError, TransportError
+from spinnlive.wire.output import Notice, OutputMessage
 from spinnlive.wire.topics import LIFECYCLE, STATS
 
 __all__ = ["BridgeWatch", "Interrupted", "Reconnecting", "wait_for_running"]
@@ -118,22 +115,17 @@ class BridgeWatch:
         self.epoch = epoch
         self.timeout_s = timeout_s
         self._client = client
-        self._sub: zmq.asyncio.Socket | None = None
+        self._sub: Subscription | None = None
         self._stats_seq: int | None = None
 
     async def __aenter__(self) -> BridgeWatch:
-        sub = zmq.asyncio.Context.instance().socket(zmq.SUB)
-        sub.setsockopt(zmq.LINGER, 0)
-        sub.connect(self._client.endpoints["publish"])
-        for topic in (LIFECYCLE, STATS):
-            sub.setsockopt(zmq.SUBSCRIBE, topic)
-        self._sub = sub
+        self._sub = self._client.subscribe(LIFECYCLE, STATS)
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
         if self._sub is not None:
-            self._sub.close(linger=0)
+            self._sub.close()
             self._sub = None
 
     async def until_over(self, failure: Callable[[], str | None] = lambda: None) -> None:
@@ -145,17 +137,17 @@ class BridgeWatch:
             reason = failure()
             if reason is not None:
                 raise Interrupted(reason)
-            if await self._sub.poll(int(_POLL_S * 1000), zmq.POLLIN):
-                self._check(await self._sub.recv_multipart())
+            try:
+                message = await self._sub.receive(_POLL_S)
+            except TransportError as exc:  # bytes that break the contract
+                raise Interrupted(f"a malformed message from the bridge: {exc}") from None
+            if message is not None:
+                self._check(message)
                 heard = time.monotonic()
             elif time.monotonic() - heard > self.timeout_s:
                 raise Interrupted(f"no word from the bridge for {self.timeout_s:g} s")
 
-    def _check(self, frames: list[bytes]) -> None:
-        try:
-            message = decode_output(frames)
-        except RemoteProtocolError as exc:
-            raise Interrupted(f"a malformed message from the bridge: {exc}") from None
+    def _check(self, message: OutputMessage) -> None:
         epoch, seq = message.header.epoch, message.header.sequence
         if epoch != self.epoch:
             raise Interrupted(f"run epoch {epoch} replaced epoch {self.epoch}")
@@ -163,6 +155,5 @@ class BridgeWatch:
             if self._stats_seq is not None and seq < self._stats_seq:
                 raise Interrupted("a new bridge (its stats sequence started again)")
             self._stats_seq = seq
-        elif message.topic == LIFECYCLE and isinstance(message, Notice):
-            if message.event != "started":
-                raise Interrupted(f"the bridge announced {message.event!r}")
+        elif isinstance(message, Notice) and message.event != "started":
+            raise Interrupted(f"the bridge announced {message.event!r}")

@@ -61,8 +61,18 @@ import numpy as np
 import numpy.typing as npt
 import zmq
 
-from spinnlive.adapters.bridge_link import BridgeLink, describe
+from spinnlive.client import SyncClient, SyncSubscription
 from spinnlive.errors import ConfigurationError
+from spinnlive.wire import (
+    INJECT,
+    LIFECYCLE,
+    SPIKES,
+    Inject,
+    InputRejected,
+    Notice,
+    Ready,
+    decode_input,
+)
 
 __all__ = ["Frame", "Recording", "add_record_arguments", "add_replay_arguments", "record",
            "record_command", "replay", "replay_command"]
@@ -159,58 +169,70 @@ def record(discovery: str, path: str | Path, *, proxy_discovery: str = "tcp://12
            on_bound: Any = None) -> int:
     """Record until the lifecycle event ``until`` (``paused``/``closing``), ``duration`` s, or
     ``idle_timeout`` s of silence; returns the number of frames written."""
-    link = BridgeLink(discovery, ("",))
-    ctx = link.context
-    rep, pull = ctx.socket(zmq.REP), ctx.socket(zmq.PULL)
-    rep.bind(proxy_discovery)
-    pull.bind(proxy_input)
-    mine = {"discovery": rep.getsockopt_string(zmq.LAST_ENDPOINT),
-            "input": pull.getsockopt_string(zmq.LAST_ENDPOINT)}
-    if on_bound is not None:
-        on_bound(mine)
+    client = SyncClient(discovery)
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        link = client.subscribe("")
+        rep, pull = ctx.socket(zmq.REP), ctx.socket(zmq.PULL)
+        rep.bind(proxy_discovery)
+        pull.bind(proxy_input)
+        mine = {"discovery": rep.getsockopt_string(zmq.LAST_ENDPOINT),
+                "input": pull.getsockopt_string(zmq.LAST_ENDPOINT)}
+        if on_bound is not None:
+            on_bound(mine)
+        written = _record(client, link, rep, pull, mine, path, duration, until, idle_timeout)
+    finally:
+        client.close()
+        ctx.destroy(linger=0)
+    logger.info("recorded %d frames to %s", written, path)
+    return written
+
+
+def _record(client: SyncClient, link: SyncSubscription, rep: zmq.Socket[bytes],
+            pull: zmq.Socket[bytes], mine: dict[str, str], path: str | Path,
+            duration: float | None, until: str | None, idle_timeout: float | None) -> int:
     poller = zmq.Poller()
-    for sock in (link.sub, rep, pull):
+    for sock in (link.socket, rep, pull):
         poller.register(sock, zmq.POLLIN)
     start = time.monotonic()
     tick, epoch, written, silent = 0, 0, 0, time.monotonic()
-    try:
-        with open(path, "wb") as out:
-            head = {"format": FORMAT, "version": 1, "description": link.description}
-            out.write(json.dumps(head).encode() + b"\n")
-            while duration is None or time.monotonic() - start < duration:
-                ready = dict(poller.poll(100))
-                now = time.monotonic()
-                if not ready:
-                    if idle_timeout is not None and now - silent > idle_timeout:
-                        break
-                    continue
-                silent = now
-                if rep in ready:
-                    rep.recv_multipart()
-                    reply = describe(ctx, discovery, link.timeout)
-                    reply["endpoints"] = {**reply["endpoints"], **mine}
-                    rep.send_json(reply)
-                if pull in ready:
-                    frames = pull.recv_multipart()
+    with open(path, "wb") as out:
+        head = {"format": FORMAT, "version": 1, "description": client.description}
+        out.write(json.dumps(head).encode() + b"\n")
+        while duration is None or time.monotonic() - start < duration:
+            ready = dict(poller.poll(0 if link.buffered else 100))
+            now = time.monotonic()
+            if not (ready or link.buffered):
+                if idle_timeout is not None and now - silent > idle_timeout:
+                    break
+                continue
+            silent = now
+            if rep in ready:
+                rep.recv_multipart()
+                reply = dict(client.describe())
+                reply["endpoints"] = {**reply["endpoints"], **mine}
+                rep.send_json(reply)
+            if pull in ready:
+                frames = pull.recv_multipart()
+                try:
+                    client.send(decode_input(frames))
+                except InputRejected as exc:  # the bridge would reject it the same way
+                    logger.warning("input not forwarded (%s): %s", exc.reason, exc)
+                else:
                     _write(out, Frame(INPUT, now - start, tick, epoch, frames[0].decode(),
                                       tuple(frames[1:])))
-                    link.send(frames)
                     written += 1
-                if link.sub in ready:
-                    message = link.receive(0)
-                    if message is None:
-                        continue
-                    epoch = message.epoch
-                    if not message.is_json:
-                        tick = max(tick, message.tick)
-                    _write(out, Frame(OUTPUT, now - start, message.tick, message.epoch,
-                                      message.topic, (message.header, message.payload)))
+            if link.socket in ready or link.buffered:
+                while (message := link.receive(0)) is not None:
+                    header = message.header
+                    epoch = header.epoch
+                    if not isinstance(message, Notice):
+                        tick = max(tick, header.tick)
+                    _write(out, Frame(OUTPUT, now - start, header.tick, header.epoch,
+                                      message.topic.decode(), message.frames()[1:]))
                     written += 1
-                    if message.topic == "lifecycle" and message.json()["event"] == until:
-                        break
-    finally:
-        link.close()
-    logger.info("recorded %d frames to %s", written, path)
+                    if message.topic == LIFECYCLE and message.event == until:
+                        return written
     return written
 
 
@@ -222,53 +244,67 @@ def replay(path: str | Path, discovery: str, *, pace: str = "ticks", tick_offset
     plan = recording.inputs()
     if pace not in PACES:
         raise ConfigurationError(f"pace must be one of {PACES}, got {pace!r}")
-    if pace == "lockstep":
-        with BridgeLink(discovery, ("lifecycle",)) as link:
-            sent = _replay_lockstep(link, plan, tick_offset, timeout)
-        logger.info("replayed %d stamped input messages from %s", sent, path)
-        return sent
-    sent = 0
-    with BridgeLink(discovery, ("spikes/",)) as link:
-        first = next((f.seconds for f in recording.frames
-                      if f.kind == OUTPUT and f.topic.startswith("spikes/")), 0.0)
-        seen, started = -1, None
-        for target, frame in plan:
-            target += tick_offset
-            if pace == "ticks":
-                while seen < target:
-                    message = link.receive(timeout)
-                    if message is None:
-                        raise ConfigurationError(f"no tick from {discovery} for {timeout:g} s; "
-                                                 f"waiting for tick {target}")
-                    seen = max(seen, message.tick)
-            else:
-                if started is None:
-                    message = link.receive(timeout)
-                    started = time.monotonic()
-                time.sleep(max(0.0, started + frame.seconds - first - time.monotonic()))
-            link.send([frame.topic.encode(), *frame.parts])
-            sent += 1
+    with SyncClient(discovery) as client:
+        if pace == "lockstep":
+            sent = _replay_lockstep(client, client.subscribe(LIFECYCLE), plan, tick_offset,
+                                    timeout)
+            logger.info("replayed %d stamped input messages from %s", sent, path)
+            return sent
+        sent = _replay_paced(client, client.subscribe(SPIKES), recording, plan, pace,
+                             tick_offset, timeout)
     logger.info("replayed %d input messages from %s", sent, path)
     return sent
 
 
-def _replay_lockstep(link: BridgeLink, plan: list[tuple[int, Frame]], tick_offset: int,
-                     timeout: float) -> int:
+def _replay_paced(client: SyncClient, link: SyncSubscription, recording: Recording,
+                  plan: list[tuple[int, Frame]], pace: str, tick_offset: int,
+                  timeout: float) -> int:
+    """Each input when the run reaches its tick (``ticks``) or its time (``wall``)."""
+    first = next((f.seconds for f in recording.frames
+                  if f.kind == OUTPUT and f.topic.startswith(SPIKES)), 0.0)
+    seen, started, sent = -1, None, 0
+    for target, frame in plan:
+        target += tick_offset
+        if pace == "ticks":
+            while seen < target:
+                message = link.receive(timeout)
+                if message is None:
+                    raise ConfigurationError(f"no tick from {client.discovery} for "
+                                             f"{timeout:g} s; waiting for tick {target}")
+                seen = max(seen, message.header.tick)
+        else:
+            if started is None:
+                link.receive(timeout)
+                started = time.monotonic()
+            time.sleep(max(0.0, started + frame.seconds - first - time.monotonic()))
+        try:
+            client.send(decode_input([frame.topic.encode(), *frame.parts]))
+        except InputRejected as exc:
+            logger.warning("recorded input not replayed (%s): %s", exc.reason, exc)
+            continue
+        sent += 1
+    return sent
+
+
+def _replay_lockstep(client: SyncClient, link: SyncSubscription, plan: list[tuple[int, Frame]],
+                     tick_offset: int, timeout: float) -> int:
     """Every injection stamped with its tick, then ``ready``: see the module docstring."""
-    unstampable = sorted({f.topic for _, f in plan if not f.topic.startswith("inject/")})
+    unstampable = sorted({f.topic for _, f in plan if not f.topic.startswith(INJECT)})
     if unstampable:
         raise ConfigurationError(f"lock-step replay can only stamp inject/ inputs; the "
                                  f"recording also has {unstampable}: replay it with --pace ticks")
-    epoch = _held_epoch(link, timeout)
+    epoch = _held_epoch(client, link, timeout)
     for target, frame in plan:
-        link.send([frame.topic.encode(), frame.parts[0], _U32.pack(target + tick_offset)])
-    link.send([b"ready", _U32.pack(epoch)])
+        recorded = decode_input([frame.topic.encode(), *frame.parts])
+        assert isinstance(recorded, Inject)
+        client.send(Inject(recorded.label, recorded.ids, target + tick_offset))
+    client.send(Ready(epoch))
     return len(plan)
 
 
-def _held_epoch(link: BridgeLink, timeout: float) -> int:
+def _held_epoch(client: SyncClient, link: SyncSubscription, timeout: float) -> int:
     """The epoch whose confirmation the bridge holds for us (now, or the next one)."""
-    description = link.refresh()  # after the subscription is live: nothing falls in between
+    description = client.describe()  # after the subscription is live: nothing falls between
     if description.get("awaiting_ready"):
         return int(description["epoch"])
     deadline = time.monotonic() + timeout
@@ -276,12 +312,11 @@ def _held_epoch(link: BridgeLink, timeout: float) -> int:
         message = link.receive(left)
         if message is None:
             break
-        if message.topic == "lifecycle":
-            body = message.json()
-            if body.get("event") == "database-ready" and body.get("awaiting_ready"):
-                return int(body["epoch"])
-    raise ConfigurationError(f"the bridge at {link.discovery} announced no database held for "
-                             f"confirmation within {timeout:g} s: run it with "
+        if isinstance(message, Notice) and message.event == "database-ready" \
+                and message.body.get("awaiting_ready"):
+            return int(message.body["epoch"])
+    raise ConfigurationError(f"the bridge at {client.discovery} announced no database held "
+                             f"for confirmation within {timeout:g} s: run it with "
                              "--hold-confirmation and start the network")
 
 

@@ -110,37 +110,38 @@ class BridgeClient:
     """ZeroMQ through a spinnlive bridge process: ``inject/inj`` out, ``spikes/out`` in."""
 
     def __init__(self) -> None:
-        from spinnlive.adapters.bridge_link import BridgeLink
+        from spinnlive.client import SyncClient
         from spinnlive.launch import start_bridge
 
         self.bridge, where = start_bridge()
         self.notify_port = int(where["notify"][1])
         # subscribed (sync echo seen) before the engine exists: 'started' cannot be missed
-        self.link = BridgeLink(where["discovery"], ("spikes/out", "lifecycle"), timeout=10.0)
+        self.client = SyncClient(where["discovery"], timeout=10.0)
+        self.link = self.client.subscribe("spikes/out", "lifecycle")
 
     def wait_started(self, timeout: float) -> bool:
         end = time.monotonic() + timeout
         while (left := end - time.monotonic()) > 0:
             message = self.link.receive(left)
-            if message is not None and message.is_json and message.json()["event"] == "started":
+            if message is not None and getattr(message, "event", None) == "started":
                 return True
         return False
 
     def send(self, i: int) -> None:
-        self.link.inject("inj", np.array([i], np.uint32))
+        self.client.inject("inj", np.array([i], np.uint32))
 
     def wait(self, i: int, timeout: float) -> float | None:
         end = time.perf_counter() + timeout
         while (left := end - time.perf_counter()) > 0:
             message = self.link.receive(left)
-            if message is not None and message.topic == "spikes/out" and i in message.ids():
+            if message is not None and message.topic == b"spikes/out" and i in message.ids:
                 return time.perf_counter()
         return None
 
     def close(self) -> None:
         from spinnlive.launch import stop
 
-        self.link.close()
+        self.client.close()
         stop(self.bridge)
 
 

@@ -17,6 +17,7 @@ import argparse
 import logging
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nest
@@ -30,8 +31,8 @@ from closed_loop_helpers import (  # noqa: E402
     stop,
 )
 
-from spinnlive.adapters.bridge_link import describe  # noqa: E402
 from spinnlive.adapters.nest_cosim import NestCoSimulation  # noqa: E402
+from spinnlive.client import SyncClient  # noqa: E402
 
 
 def main() -> None:
@@ -40,15 +41,12 @@ def main() -> None:
     parser.add_argument("--plot", default=None, help="write a raster to this file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    import zmq
-
     bridge, where = start_bridge()
     net = start_network(where["notify"][1], args.ticks, Path(tempfile.mkdtemp()))
     try:
-        ctx = zmq.Context()
-        while describe(ctx, str(where["discovery"]), 5.0)["state"] not in ("ready", "running"):
-            pass
-        ctx.destroy(0)
+        with SyncClient(str(where["discovery"])) as client:
+            while client.describe()["state"] not in ("ready", "running"):
+                time.sleep(0.05)
         nest.ResetKernel()
         nest.resolution = 1.0
         cosim = NestCoSimulation(str(where["discovery"]))

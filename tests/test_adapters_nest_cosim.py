@@ -14,7 +14,7 @@ import pytest
 from closed_loop_helpers import network_result, start_bridge, start_network, stop
 from waiting import wait_until
 
-from spinnlive.adapters.bridge_link import describe
+from spinnlive.client import SyncClient
 
 nest = pytest.importorskip("nest")
 
@@ -24,14 +24,9 @@ TICKS = 100
 
 
 def _wait_ready(discovery: str, timeout: float = 30.0) -> None:
-    import zmq
-
-    ctx = zmq.Context()
-    try:
-        wait_until(lambda: describe(ctx, discovery, 5.0)["state"] in ("ready", "running"),
+    with SyncClient(discovery) as client:
+        wait_until(lambda: client.describe()["state"] in ("ready", "running"),
                    "the network's database", timeout)
-    finally:
-        ctx.destroy(0)
 
 
 def _cosim(discovery: str) -> tuple[NestCoSimulation, object]:

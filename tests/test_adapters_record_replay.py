@@ -12,8 +12,8 @@ import threading
 import numpy as np
 from closed_loop_helpers import network_result, start_bridge, start_network, stop
 
-from spinnlive.adapters.bridge_link import BridgeLink
 from spinnlive.adapters.record_replay import Recording, record, replay
+from spinnlive.client import SyncClient
 from spinnlive.launch import start_bridge as start_bridge_process
 
 TICKS = 80
@@ -41,13 +41,14 @@ def _recorder(discovery: str, path) -> tuple[threading.Thread, dict, list]:
 
 def _live_client(discovery: str) -> None:
     """A client that reacts to the pacer: inject PLAN[t] when it sees tick t."""
-    with BridgeLink(discovery, ("spikes/pacer",), timeout=20.0) as link:
+    with SyncClient(discovery, timeout=20.0) as client:
+        link = client.subscribe("spikes/pacer")
         pending = dict(PLAN)
         while pending:
             message = link.receive(20.0)
             assert message is not None, "no pacer tick"
-            for tick in [t for t in pending if t <= message.tick]:
-                link.inject("inj", np.array(pending.pop(tick), np.uint32))
+            for tick in [t for t in pending if t <= message.header.tick]:
+                client.inject("inj", np.array(pending.pop(tick), np.uint32))
 
 
 def _run(tmp_path, name: str, drive) -> tuple[Recording, dict]:

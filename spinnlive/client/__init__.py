@@ -1,11 +1,13 @@
 """The bridge's client: ``async with spinnlive.connect() as client`` or ``SyncClient()``.
 
-:mod:`.aio` is the asyncio client; :mod:`.blocking` gives plain scripts the same verbs. Both
-only move frames through :mod:`spinnlive.wire`; neither imports the bridge.
+:mod:`.aio` is the asyncio client; :mod:`.blocking` gives plain scripts and loops that own
+their thread the same verbs. Both only move frames through :mod:`spinnlive.wire`; neither
+imports the bridge.
 """
 
-from spinnlive.client.aio import Client, SpikeStream, SyncClient, SyncSpikeStream, connect
+from spinnlive.client.aio import Client, SpikeStream, Subscription, connect
+from spinnlive.client.blocking import SyncClient, SyncSpikeStream, SyncSubscription
 from spinnlive.wire.ledger import SpikeStreamStatistics
 
-__all__ = ["Client", "SpikeStream", "SpikeStreamStatistics", "SyncClient", "SyncSpikeStream",
-           "connect"]
+__all__ = ["Client", "SpikeStream", "SpikeStreamStatistics", "Subscription", "SyncClient",
+           "SyncSpikeStream", "SyncSubscription", "connect"]

@@ -36,6 +36,10 @@ class SpikeBatch:
     header: Header
     ids: npt.NDArray[np.uint32]
 
+    def frames(self) -> tuple[bytes, bytes, bytes]:
+        """The message's frames again (a recorder keeps them)."""
+        return self.topic, self.header.pack(), self.ids.astype(IDS).tobytes()
+
 
 @dataclass(frozen=True, slots=True)
 class Notice:
@@ -44,6 +48,12 @@ class Notice:
     topic: bytes
     header: Header
     body: dict[str, Any]
+
+    def frames(self) -> tuple[bytes, bytes, bytes]:
+        """The message's frames again; the body as the bridge renders it (compact JSON)."""
+        body = encode_json(self.body)
+        return self.topic, pack_header(self.header.flags, self.header.epoch, self.header.tick,
+                                       self.header.sequence, len(body)), body
 
     @property
     def is_sync(self) -> bool:
