@@ -28,7 +28,6 @@ import contextlib
 import logging
 import os
 import runpy
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,25 +36,13 @@ from typing import Any
 import numpy as np
 
 from . import progress
-from .bridge.config import BridgeConfig
-from .bridge.options import add_input_options, input_options
+from .bridge.options import add_bridge_options, bridge_config
 from .errors import SpinnliveError
 from .wire.topics import DEFAULT_DISCOVERY
 
 logger = logging.getLogger("spinnlive")
 
 LOG_FORMAT = "%(asctime)s %(levelname)s: %(message)s"
-
-
-def _bridge_options(p: argparse.ArgumentParser, discovery: str, notify_port: int) -> None:
-    p.add_argument("--notify-port", type=int, default=notify_port,
-                   help=f"UDP port for the toolchain's notifications (default {notify_port})")
-    p.add_argument("--discovery", default=discovery, help=f"default {discovery}")
-    p.add_argument("--publish", default=None, help="output XPUB endpoint (default: any port)")
-    p.add_argument("--input", default=None, help="input PULL endpoint (default: any port)")
-    p.add_argument("--sndhwm", type=int, default=10_000,
-                   help="messages queued per subscriber before libzmq drops for it")
-    p.add_argument("--lossless", action="store_true", help="XPUB_NODROP (wire-format.md 8)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,13 +73,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="embedded: map on a machine of at least N boards, as sPyNNaker's "
                           "setup(n_boards_required=N); each board its own endpoint (spinnaker: "
                           "the machine comes from sPyNNaker's own cfg, unchanged)")
-    _bridge_options(run, DEFAULT_DISCOVERY, 0)
-
-    bridge = sub.add_parser("bridge", help="attach a bridge to a toolchain started elsewhere")
-    bridge.add_argument("--notify-host", default="127.0.0.1")
-    _bridge_options(bridge, DEFAULT_DISCOVERY, 19999)
-    bridge.add_argument("--tag-timeout", type=float, default=2.0)
-    add_input_options(bridge)
+    add_bridge_options(run, notify_port=0)
+    add_bridge_options(sub.add_parser("bridge",
+                                      help="attach a bridge to a toolchain started elsewhere"))
 
     from .monitor.command import add_arguments as add_monitor_arguments
 
@@ -152,13 +135,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _config(args: argparse.Namespace, **extra: Any) -> BridgeConfig:
-    return BridgeConfig(notify_port=args.notify_port, discovery=args.discovery,
-                        publish=args.publish or "tcp://127.0.0.1:0",
-                        input=args.input or "tcp://127.0.0.1:0", sndhwm=args.sndhwm,
-                        lossless=args.lossless, **extra)
-
-
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -207,12 +183,10 @@ def _bridge_beside(args: argparse.Namespace) -> Iterator[Any]:
     if args.no_bridge:
         yield None
         return
-    from .cli_bridge import BridgeThread
+    from .bridge.runner import BridgeThread
 
-    thread = BridgeThread(_config(args), announce=_say)
+    thread = BridgeThread(bridge_config(args), say=_say)
     bridge = thread.start()
-    _say(f"bridge: discovery {bridge.endpoints['discovery']} "
-         f"notify {bridge.notify_address[0]}:{bridge.notify_address[1]}")
     monitor = None
     try:
         if getattr(args, "monitor", False):
@@ -252,27 +226,9 @@ def _run_on_spinnaker(script: Path, argv: list[str], bridge: Any) -> int:
 
 
 def _bridge(args: argparse.Namespace) -> int:
-    from .bridge.service import Bridge
+    from .bridge.runner import serve
 
-    config = _config(args, notify_host=args.notify_host, tag_timeout_s=args.tag_timeout,
-                     **input_options(args))
-
-    async def serve() -> None:
-        async with Bridge(config) as bridge:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bridge.close()))
-            from .cli_bridge import _LifecycleWatcher
-
-            watcher = await _LifecycleWatcher.open(bridge, _say)
-            _say(f"bridge: discovery {bridge.endpoints['discovery']} notify "
-                 f"{bridge.notify_address[0]}:{bridge.notify_address[1]} (Ctrl-C to stop)")
-            try:
-                await watcher.run()
-            finally:
-                watcher.close()
-
-    asyncio.run(serve())
+    asyncio.run(serve(bridge_config(args), _say))
     return 0
 
 

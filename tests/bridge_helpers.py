@@ -9,16 +9,14 @@ the same socket, as a board would.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import random
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from spinnlive import launch
 from spinnlive.bridge import Bridge, BridgeConfig
 from spinnlive.database import (
     ApplicationVertex,
@@ -139,15 +137,6 @@ async def announce(bridge: Bridge, path: Path | None, board: FakeBoard | None,
 
 
 def start_bridge_process(*extra: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
-    """``python -m spinnlive.bridge`` with every port 0; returns it and its endpoints line."""
-    cmd = [sys.executable, "-m", "spinnlive.bridge", "--notify-port", "0",
-           "--discovery", "tcp://127.0.0.1:0", "--publish", "tcp://127.0.0.1:0",
-           "--input", "tcp://127.0.0.1:0", *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        raise AssertionError(f"bridge process exited with {proc.wait()} before binding")
-    return proc, json.loads(line)
+    """``python -m spinnlive.bridge`` with every port 0 (:func:`spinnlive.launch.start_bridge`);
+    returns it and its endpoints line."""
+    return launch.start_bridge(extra=extra)

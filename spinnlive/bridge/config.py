@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from spinnlive.errors import ConfigurationError
+from spinnlive.protocol.commands import NOTIFY_PORT
+from spinnlive.protocol.sdp import SCAMP_PORT
 from spinnlive.wire.topics import DEFAULT_DISCOVERY, DEFAULT_INPUT, DEFAULT_PUBLISH
 
 __all__ = ["BridgeConfig", "OverflowPolicy", "bind_endpoint"]
@@ -33,13 +35,13 @@ class BridgeConfig:
 
     #: Where the toolchain's DATABASE / START / STOP notifications arrive.
     notify_host: str = "127.0.0.1"
-    notify_port: int = 19999
+    notify_port: int = NOTIFY_PORT
     #: The live-output receive socket; None picks 127.0.0.1 when every board is on loopback
     #: (the embedded engine, a virtual board) and 0.0.0.0 otherwise (a real board must reach it).
     live_host: str | None = None
     live_port: int = 0
     #: SCAMP's UDP port on the board: IP-tag requests and SDP-wrapped injection go there.
-    board_port: int = 17893
+    board_port: int = SCAMP_PORT
     discovery: str = DEFAULT_DISCOVERY
     publish: str = DEFAULT_PUBLISH
     input: str = DEFAULT_INPUT

@@ -131,8 +131,12 @@ class _Epoch:
 class Bridge:
     """``async with Bridge(config) as bridge: await bridge.wait_closed()``"""
 
-    def __init__(self, config: BridgeConfig | None = None) -> None:
+    def __init__(self, config: BridgeConfig | None = None, *,
+                 on_lifecycle: Callable[[Bridge, dict[str, Any]], None] | None = None) -> None:
+        """``on_lifecycle(bridge, body)`` sees every lifecycle body as it is published (the
+        commands print where to connect with it)."""
         self.config = config or BridgeConfig()
+        self._on_lifecycle = on_lifecycle
         self.state = "waiting"
         self.epoch = 0
         self.endpoints: dict[str, str] = {}
@@ -516,6 +520,8 @@ class Bridge:
             body = {"event": event, "epoch": self.epoch, "state": self.state, **extra}
             if event == "database-ready" and self._current is not None:
                 body.update(self._current.session.describe())
+            if self._on_lifecycle is not None:
+                self._on_lifecycle(self, body)
             publisher = self._publisher
             if event in _TOTALS_EVENTS:
                 publisher.publish_json(LIFECYCLE, self.epoch,
