@@ -44,11 +44,12 @@ from spinnlive.clock import MonotonicClock, PerfCounterClock
 from spinnlive.database import DEFAULT_LPG_LABEL, IODatabase
 from spinnlive.engine.loop_thread import LabelWorkers, LoopThread
 from spinnlive.errors import ConfigurationError, HandshakeTimeout, TransportError
-from spinnlive.live_receiver import SCP_SCAMP_PORT, LiveReceiver, TagRoute
+from spinnlive.live_receiver import LiveReceiver, TagRoute
+from spinnlive.protocol.commands import NOTIFY_PORT
 from spinnlive.protocol.eieio import EIEIOType, encode_events
 from spinnlive.protocol.handshake import Paused, Started
 from spinnlive.protocol.keys import KeyTable
-from spinnlive.protocol.sdp import injection_datagram
+from spinnlive.protocol.sdp import SCAMP_PORT, injection_datagram
 from spinnlive.transport.listener import Listener
 from spinnlive.transport.udp import open_endpoint
 
@@ -57,7 +58,6 @@ __all__ = ["LiveEventConnection", "SpynnakerLiveSpikesConnection",
 
 logger = logging.getLogger(__name__)
 
-NOTIFY_PORT = 19999
 _PAUSE_EVERY, _PAUSE_S = 6, 0.1
 _U1616_MAX = Decimal("65535.9999847")
 Callback = Callable[..., Any]
@@ -257,7 +257,7 @@ class LiveEventConnection:
     def _send_packets(self, label: str, packets: list[bytes]) -> None:
         x, y, p, ip = self._target(label)
         for n, packet in enumerate(packets, start=1):
-            self._sender.sendto(injection_datagram(x, y, p, packet), (ip, SCP_SCAMP_PORT))
+            self._sender.sendto(injection_datagram(x, y, p, packet), (ip, SCAMP_PORT))
             if n % _PAUSE_EVERY == 0 and n < len(packets):
                 self._sleep(_PAUSE_S)  # the reference's pacing, so a board's buffers keep up
 

@@ -38,14 +38,13 @@ from spinnlive.errors import HandshakeTimeout, RemoteProtocolError, TransportErr
 from spinnlive.protocol.commands import is_command_packet
 from spinnlive.protocol.eieio import PrefixSemantics, decode_data_packet
 from spinnlive.protocol.keys import KeyTable
-from spinnlive.protocol.sdp import IPTagSetRequest, encode_iptag_set
+from spinnlive.protocol.sdp import SCAMP_PORT, IPTagSetRequest, encode_iptag_set
 from spinnlive.transport.udp import UdpEndpoint
 
-__all__ = ["SCP_SCAMP_PORT", "LiveReceiver", "TagRoute", "is_tag_reply"]
+__all__ = ["LiveReceiver", "TagRoute", "is_tag_reply"]
 
 logger = logging.getLogger(__name__)
 
-SCP_SCAMP_PORT = 17893
 TAG_RESEND_S, TAG_REFRESH_S = 2.0, 10.0
 
 TagRoute = tuple[int, int, int, str]
@@ -81,9 +80,9 @@ class LiveReceiver:
             while not self._reply.is_set():
                 if self._clock.now() >= deadline:
                     raise HandshakeTimeout(
-                        f"board {board}:{SCP_SCAMP_PORT} did not answer the IP-tag set for tag"
+                        f"board {board}:{SCAMP_PORT} did not answer the IP-tag set for tag"
                         f" {tag} within {self._tag_timeout:g} s")
-                self._endpoint.send(request, (board, SCP_SCAMP_PORT))
+                self._endpoint.send(request, (board, SCAMP_PORT))
                 await wait_event_until(self._reply, self._clock,
                                        min(deadline, deadline_after(self._clock, TAG_RESEND_S)))
 

@@ -73,6 +73,7 @@ from spinnlive.errors import RemoteProtocolError, TransportError
 from spinnlive.protocol.sdp import (
     CMD_IPTAG,
     INJECTION_SDP_PORT,
+    SCAMP_PORT,
     decode_iptag_set,
     decode_scp_request,
     iptag_set_reply,
@@ -84,8 +85,6 @@ __all__ = ["SCAMP_PORT", "BoardEndpoint", "BoardStatistics"]
 
 logger = logging.getLogger(__name__)
 
-#: SCAMP's UDP port (``SCP_SCAMP_PORT``): where every live client sends.
-SCAMP_PORT = 17893
 #: SCAMP's tag table has 8 ordinary IP tags.
 N_IP_TAGS = 8
 _RC_ARG = 0x84  # SCAMP's "bad argument" return code

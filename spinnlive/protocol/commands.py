@@ -51,6 +51,7 @@ from spinnlive.protocol._wire import (
 from spinnlive.protocol.eieio import decode_data_packet
 
 __all__ = [
+    "NOTIFY_PORT",
     "Command", "Database", "EIEIOCommandId", "EventPadding", "EventStop", "HostDataRead",
     "HostDataReadAck", "HostSendSequencedData", "ReadAck", "ReadRequest", "SpinnakerRequestBuffers",
     "SpinnakerRequestReadData", "StartResumeNotification", "StartSendingRequests",
@@ -59,6 +60,8 @@ __all__ = [
 ]
 
 #: A UDP datagram carries at most 65507 bytes; the 2-byte header leaves this for a payload.
+#: The toolchain's default notification port (``[Database] notify_port``).
+NOTIFY_PORT = 19999
 MAX_PAYLOAD = 65507 - 2
 
 

@@ -33,12 +33,15 @@ from spinnlive.errors import LocalProtocolError, RemoteProtocolError
 from spinnlive.protocol._wire import build_checked, parse_untrusted
 
 __all__ = [
+    "SCAMP_PORT",
     "CMD_IPTAG", "IPTAG_SET", "RC_OK", "SDP_BODY_MAX", "UDP_PADDING", "IPTagSetRequest",
     "SCPReply", "SCPRequest", "SDPFlag", "SDPHeader", "decode_iptag_set", "decode_scp_reply",
     "decode_scp_request", "encode_iptag_set", "encode_scp_reply", "injection_datagram",
     "iptag_set_reply", "unwrap_sdp", "wrap_sdp",
 ]
 
+#: SCAMP's UDP port on every board: IP-tag requests and SDP-wrapped injection go there.
+SCAMP_PORT = 17893
 UDP_PADDING = b"\x00\x00"
 SDP_BODY_MAX = 272
 CMD_IPTAG = 26

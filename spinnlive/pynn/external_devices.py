@@ -35,6 +35,7 @@ from pyNN.standardmodels import StandardCellType, build_translations
 from .. import connections as _own_connections
 from ..engine.vertices import LiveOutputParameters
 from ..errors import ConfigurationError
+from ..protocol.commands import NOTIFY_PORT
 from ..protocol.eieio import EIEIOType
 from ..protocol.eieio import PrefixType as EIEIOPrefix
 from ..transport.notifier import ListenerAddress
@@ -70,7 +71,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 NOTIFY_HOST = "localhost"  #: ``[Database] notify_hostname``
-NOTIFY_PORT = 19999  #: ``[Database] notify_port``
 LIVE_SPIKE_PORT = 17895  #: ``[Recording] live_spike_port``
 LIVE_SPIKE_HOST = "0.0.0.0"  #: ``[Recording] live_spike_host``
 

@@ -45,6 +45,7 @@ from spinnlive.errors import (
     RemoteProtocolError,
     TransportError,
 )
+from spinnlive.protocol.commands import NOTIFY_PORT
 from spinnlive.protocol.handshake import (
     TRANSITIONS,
     DatabaseConfirmed,
@@ -69,8 +70,6 @@ logger = logging.getLogger(__name__)
 #: Called with the database path (None: the toolchain made no database) before confirming.
 DatabaseHook = Callable[[str | None], Awaitable[None]]
 
-#: The reference's default notification port (``NOTIFY_PORT``).
-NOTIFY_PORT = 19999
 
 
 @dataclass(frozen=True, slots=True)
