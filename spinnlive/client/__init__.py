@@ -5,9 +5,16 @@ their thread the same verbs. Both only move frames through :mod:`spinnlive.wire`
 imports the bridge.
 """
 
-from spinnlive.client.aio import Client, SpikeStream, Subscription, connect
+from spinnlive.client.aio import (
+    Client,
+    SpikeStream,
+    Subscription,
+    VariableRead,
+    WeightsRead,
+    connect,
+)
 from spinnlive.client.blocking import SyncClient, SyncSpikeStream, SyncSubscription
 from spinnlive.wire.ledger import SpikeStreamStatistics
 
 __all__ = ["Client", "SpikeStream", "SpikeStreamStatistics", "Subscription", "SyncClient",
-           "SyncSpikeStream", "SyncSubscription", "connect"]
+           "SyncSpikeStream", "SyncSubscription", "VariableRead", "WeightsRead", "connect"]

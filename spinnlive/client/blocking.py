@@ -18,6 +18,7 @@ import numpy.typing as npt
 import zmq.asyncio
 
 from spinnlive.client.aio import Client, SpikeStream, Subscription
+from spinnlive.state_client import VariableRead, WeightsRead
 from spinnlive.wire.input import InputMessage
 from spinnlive.wire.ledger import SpikeStreamStatistics
 from spinnlive.wire.output import OutputMessage
@@ -148,6 +149,26 @@ class SyncClient:
 
     def started(self, timeout: float | None = None) -> dict[str, Any]:
         return self._run(self._client.started(timeout))
+
+    def describe_state(self) -> dict[str, Any]:
+        return self._run(self._client.describe_state())
+
+    def weights(self, projection: str, pre: npt.ArrayLike | None = None,
+                post: npt.ArrayLike | None = None, *, tick: int | None = None) -> WeightsRead:
+        return self._run(self._client.weights(projection, pre, post, tick=tick))
+
+    def set_weights(self, projection: str, values: npt.ArrayLike,
+                    pre: npt.ArrayLike | None = None, post: npt.ArrayLike | None = None, *,
+                    tick: int | None = None) -> int:
+        return self._run(self._client.set_weights(projection, values, pre, post, tick=tick))
+
+    def get(self, population: str, name: str, ids: npt.ArrayLike | None = None, *,
+            tick: int | None = None) -> VariableRead:
+        return self._run(self._client.get(population, name, ids, tick=tick))
+
+    def set(self, population: str, name: str, values: npt.ArrayLike,
+            ids: npt.ArrayLike | None = None, *, tick: int | None = None) -> int:
+        return self._run(self._client.set(population, name, values, ids, tick=tick))
 
     def subscribe(self, *topics: str | bytes, timeout: float | None = None) -> SyncSubscription:
         """A live subscription (already confirmed by the bridge) to ``topics``."""
