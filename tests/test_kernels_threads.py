@@ -91,3 +91,21 @@ def test_live_io_leaves_one_core_to_the_sockets(tmp_path) -> None:
     offline = Simulation(1.0, threads=2, base_dir=tmp_path)
     offline.add_population("pop", "IF_curr_exp", 2, {}, {})
     assert offline.kernel_threads == 2
+
+
+def test_the_seed_network_on_two_threads_spikes_as_on_one() -> None:
+    from pynn_scenarios import build_seed_network, spikes_of
+
+    import spinnlive.pynn as sim
+
+    trains = []
+    for threads in (1, 2):
+        sim.setup(timestep=1.0, min_delay=1.0, threads=threads)
+        exc, inh, _ = build_seed_network(sim, simtime=1000.0)
+        sim.run(1000.0)
+        assert sim.simulator.state.engine.net.threads == threads
+        trains.append([spikes_of(p.get_data("spikes")) for p in (exc, inh)])
+        sim.end()
+    assert trains[0][0][0].size > 1000  # the network is active
+    for (ids_a, t_a), (ids_b, t_b) in zip(trains[0], trains[1], strict=True):
+        assert np.array_equal(ids_a, ids_b) and np.array_equal(t_a, t_b)

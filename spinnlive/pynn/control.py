@@ -48,7 +48,8 @@ _CLOCKS = {"realtime": True, "fast": False}
 _IGNORED = ("n_chips_required", "n_boards_required")  # passed on, taken by the engine
 _LIVE_OPTIONS = {"wait_on_confirmation": "wait_on_confirmation",
                  "wait_on_confirmation_timeout": "confirmation_timeout",
-                 "keep_input_output_database": "keep_database"}
+                 "keep_input_output_database": "keep_database",
+                 "threads": "threads"}  # and pyNN.nest's threads=: the kernels' threads
 
 
 def setup(timestep: float | str | None = None, min_delay: float | str | None =
