@@ -109,3 +109,16 @@ def test_the_seed_network_on_two_threads_spikes_as_on_one() -> None:
     assert trains[0][0][0].size > 1000  # the network is active
     for (ids_a, t_a), (ids_b, t_b) in zip(trains[0], trains[1], strict=True):
         assert np.array_equal(ids_a, ids_b) and np.array_equal(t_a, t_b)
+
+
+def test_a_large_network_chooses_two_threads_unless_told(tmp_path, monkeypatch) -> None:
+    from spinnlive.engine import simulation
+
+    monkeypatch.setattr(simulation, "AUTO_THREADS_SYNAPSES", 100)
+    for threads, synapses, expected in ((None, 99, 1), (None, 100, 2), (1, 100, 1)):
+        sim = Simulation(1.0, threads=threads, base_dir=tmp_path)
+        sim.add_population("pop", "IF_curr_exp", 10, {}, {})
+        idx = np.arange(synapses) % 10
+        sim.add_projection(0, 0, idx, idx, np.ones(synapses), np.ones(synapses), "excitatory")
+        cores = os.cpu_count() or 1
+        assert sim.kernel_threads == (1 if cores < 2 and threads is None else expected)

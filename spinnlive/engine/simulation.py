@@ -76,6 +76,11 @@ __all__ = ["PhaseTiming", "Simulation"]
 
 logger = logging.getLogger(__name__)
 
+#: synapses from which a network runs on two kernel threads unless told otherwise: measured
+#: (bench_seed.py's scaling, 1 vs 2 threads on the same network, a loaded 2-core VM) 0.39x at
+#: 1.1M synapses, 1.11x at 5.5M, 1.46x at 11M
+AUTO_THREADS_SYNAPSES = 5_000_000
+
 
 class Simulation(SegmentRecordings, RunControl):
     """A network description plus, once run, the kernels ``Network`` that simulates it."""
@@ -86,7 +91,7 @@ class Simulation(SegmentRecordings, RunControl):
                  thread_clock: ThreadClock | None = None,
                  wait_on_confirmation: bool = True, confirmation_timeout: float = 10.0,
                  keep_database: bool = False, base_dir: Path | None = None,
-                 threads: int = 1) -> None:
+                 threads: int | None = None) -> None:
         SegmentRecordings.__init__(self)
         RunControl.__init__(self)
         self.dt = float(dt)
@@ -102,8 +107,9 @@ class Simulation(SegmentRecordings, RunControl):
                              "confirmation_timeout": float(confirmation_timeout),
                              "keep_database": bool(keep_database)}
         self.base_dir = (base_dir or Path.cwd()).resolve()
-        #: kernel threads asked for (``Network.threads``); see :meth:`kernel_threads`
-        self.threads = int(threads)
+        #: kernel threads asked for (``Network.threads``; None: chosen by the network's size);
+        #: see :meth:`kernel_threads`
+        self.threads = None if threads is None else int(threads)
         self.neurons_per_core: dict[str, int] = {}
         #: the least number of boards to map on (sPyNNaker's ``n_boards_required``)
         self.n_boards_required: int | None = None
@@ -142,12 +148,18 @@ class Simulation(SegmentRecordings, RunControl):
 
     @property
     def kernel_threads(self) -> int:
-        """The threads the kernels use: those asked for, but with live I/O one core is left
-        to the board's sockets, the loop thread and the clients (a late receive is a late
-        spike), so at most ``cores - 1``."""
+        """The threads the kernels use: those asked for, or (None) two on a machine with two
+        cores or more once the network has ``AUTO_THREADS_SYNAPSES`` synapses, where threaded
+        delivery pays; but with live I/O one core is left to the board's sockets, the loop
+        thread and the clients (a late receive is a late spike), so at most ``cores - 1``."""
+        cores = os.cpu_count() or 1
+        wanted = self.threads
+        if wanted is None:
+            n_syn = sum(int(b.pre_idx.size) for b in self.synapses)
+            wanted = 2 if cores >= 2 and n_syn >= AUTO_THREADS_SYNAPSES else 1
         if self.has_live_io:
-            return max(1, min(self.threads, (os.cpu_count() or 1) - 1))
-        return self.threads
+            return max(1, min(wanted, cores - 1))
+        return wanted
 
     @property
     def clock_mode(self) -> TickMode:
@@ -397,7 +409,7 @@ class Simulation(SegmentRecordings, RunControl):
         from spinnlive.kernels.network import Network
 
         self.net = Network(self.dt, threads=self.kernel_threads)
-        if self.net.threads < self.threads:
+        if self.threads is not None and self.net.threads < self.threads:
             logger.info("kernels on %d of the %d threads asked for: one core is left to live "
                         "I/O", self.net.threads, self.threads)
         with self._phase("Neuron groups"):
