@@ -31,7 +31,7 @@ import numpy as np
 
 from spinnlive.errors import ConfigurationError
 
-from . import engine, layout, loops, partition, plasticity
+from . import engine, layout, loops, partition, plasticity, plasticity_rules
 from .currents import CurrentSource
 from .grid import delay_ticks, tics_per_step
 from .plasticity import PlasticState
@@ -60,6 +60,11 @@ class Connection:
 
     def __len__(self) -> int:
         return int(self.pre_idx.size)
+
+    @property
+    def delivers(self) -> bool:
+        """False for a neuromodulation (reward) connection: it adds dopamine, not current."""
+        return self.plastic is None or self.plastic.rule.KIND != plasticity_rules.REWARD
 
     @property
     def learns(self) -> bool:
@@ -126,7 +131,8 @@ class Connection:
                 self._set_weights[at] = w
         table = self._net._table
         if self._slots is not None and table is not None:
-            table.weights[self._slots if at is None else self._slots[at]] = w
+            if self.delivers:
+                table.weights[self._slots if at is None else self._slots[at]] = w
             self._net._split = None
 
     @property
@@ -231,7 +237,9 @@ class Network:
         pre_g, post_g = self._group(pre_gid), self._group(post_gid)
         if post_g.is_source:
             raise ConfigurationError(f"group {post_gid} is a spike source; it takes no input")
-        if receptor not in ("excitatory", "inhibitory"):
+        reward = rule is not None and rule.KIND == plasticity_rules.REWARD
+        if receptor not in ("excitatory", "inhibitory") and not (
+                reward and receptor in ("reward", "punishment")):
             raise ConfigurationError(f"unknown receptor {receptor!r}")
         pre = np.asarray(pre_idx, dtype=np.int64).ravel()
         post = np.asarray(post_idx, dtype=np.int64).ravel()
@@ -301,7 +309,8 @@ class Network:
             cols = np.concatenate([c.post_idx + self._offsets[c.post_gid]
                                    + (n if c.receptor == "inhibitory" else 0) for c in conns])
             table = ConnectionTable(int(cells[-1]), pre, cols,
-                                    np.concatenate([c._weights for c in conns]),
+                                    np.concatenate([c._weights if c.delivers else
+                                                    np.zeros(len(c)) for c in conns]),
                                     np.concatenate([c._delays for c in conns]))
             start = 0
             for c in conns:
@@ -347,14 +356,42 @@ class Network:
         table = self._table
         assert table is not None
         max_ms = table.max_delay * self.dt
-        items = [plasticity.kernel_tuple(
-            c.plastic, c.pre_gid, c.post_gid,
-            plasticity.index(c.pre_idx, c.post_idx, c._slots, c._delays,
-                             self.groups[c.pre_gid].n, self.dt),
-            c._weights, max_ms)
-            for c in self._connections if c.plastic is not None and c._slots is not None]
+        conns = [c for c in self._connections if c.plastic is not None]
+        rewards = self._rewards(conns)
+        modulated = [c.plastic.rule.KIND == plasticity_rules.PAIR  # type: ignore[union-attr]
+                     and c.post_gid in rewards for c in conns]
+        items = []
+        for c, mod in zip(conns, modulated):
+            if mod:
+                c.plastic.modulate()  # type: ignore[union-attr]
+            partners = () if c.delivers else tuple(
+                p for p, (o, m) in enumerate(zip(conns, modulated))
+                if m and o.post_gid == c.post_gid)
+            items.append(plasticity.kernel_tuple(
+                c.plastic, c.pre_gid, c.post_gid,  # type: ignore[arg-type]
+                plasticity.index(c.pre_idx, c.post_idx, c._slots, c._delays,
+                                 self.groups[c.pre_gid].n, self.dt),
+                c._weights, max_ms, rewards[c.post_gid] if mod else None, partners))
         self._plastic = engine.typed_list(items or [plasticity.empty_tuple()])
-        self._plastic_conns = [c for c in self._connections if c.plastic is not None]
+        self._plastic_conns = conns
+
+    @staticmethod
+    def _rewards(conns: list[Connection]) -> dict[int, Any]:
+        """Per target group, the Reward rule of the neuromodulation connections into it."""
+        rewards: dict[int, Any] = {}
+        for c in conns:
+            if c.delivers:
+                continue
+            rule = c.plastic.rule  # type: ignore[union-attr]
+            if len(c) and np.ptp(c._delays) != 0:
+                raise ConfigurationError("a neuromodulation connection needs one delay")
+            key = (rule.tau_c, rule.tau_d, int(c._delays[0]) if len(c) else 0)
+            first = rewards.setdefault(c.post_gid, (rule, key))
+            if first[1] != key:
+                raise ConfigurationError(
+                    f"the neuromodulation connections into group {c.post_gid} differ in tau_c, "
+                    "tau_d or delay; they must share them (their dopamine is one trace)")
+        return {gid: rule for gid, (rule, _) in rewards.items()}
 
     def _adopt_plastic(self) -> None:
         """Take back history rings the kernel grew (it replaces them in the typed list)."""

@@ -25,6 +25,17 @@ Rules (NEST 3.10 semantics, the way pyNN.nest maps PyNN's synapse types):
 * ``Triplet`` = ``stdp_triplet_synapse`` (Pfister & Gerstner 2006, all-to-all).
 * ``Tsodyks`` = ``tsodyks_synapse``: the delivered amount is ``weight * u * x`` of the
   synapse's resources; the weight itself does not change.
+* ``Reward`` (sPyNNaker's ``Neuromodulation``, reward-modulated STDP in the form of NEST's
+  ``stdp_dopamine_synapse`` with ``b = 0``): a reward connection's spike adds ``±weight`` to
+  its targets' dopamine trace D one delay later (``dopa``/``dc``: a ring per target, in each
+  modulated connection, time and D after the arrival). A SpikePair connection into targets
+  that a reward connection reaches runs as ``DOPAMINE``: at a presynaptic spike it walks, in
+  time order, the postsynaptic spikes (as seen at the synapse, ``t_post + d``) and dopamine
+  arrivals since its last spike, integrating dw/dt = c·D exactly between events
+  (``Δw = c·D·τs·(1 - e^(-Δ/τs))``, 1/τs = 1/τc + 1/τd, then clipped to [w_min, w_max]), adding
+  ``a_plus·w_max·K+`` to c at each postsynaptic spike and subtracting ``a_minus·w_max·K-`` at
+  its own spike (the amplitudes relative to w_max, as in the unmodulated additive rule). Like NEST (without a volume transmitter's periodic update) the weight is brought up
+  to date at presynaptic spikes only.
 
 The presynaptic traces (``pre_s``: K+, t_last, K+ triplet) are kept per presynaptic neuron:
 NEST keeps them per synapse, but they only depend on the presynaptic spike train and the
@@ -50,6 +61,7 @@ import numba
 import numpy as np
 
 from .plasticity_rules import (
+    DOPAMINE,
     I_KIND,
     I_POST,
     I_PRE,
@@ -61,6 +73,9 @@ from .plasticity_rules import (
     P_LAMBDA,
     P_MU_MINUS,
     P_MU_PLUS,
+    P_SIGN,
+    P_TAU_C,
+    P_TAU_D,
     P_TAU_FAC,
     P_TAU_MINUS,
     P_TAU_PLUS,
@@ -72,6 +87,7 @@ from .plasticity_rules import (
     P_WINDOW,
     P_WMAX,
     P_WMIN,
+    REWARD,
     TRIPLET,
     TSODYKS,
     VOGELS,
@@ -99,6 +115,8 @@ class PlasticState:
         self.params = rule.vector()
         self.pre_s = np.zeros((self.n_pre, 3))
         self.syn_s = np.zeros((self.n_syn if rule.KIND == TSODYKS else 0, 4))
+        self.dopa = np.zeros((0, 1, 2))  # a modulated connection's dopamine rings
+        self.dc = np.zeros(0, dtype=np.int64)
         self.hist = np.zeros((self.n_post, HISTORY, 3))
         self.hc = np.zeros(self.n_post, dtype=np.int64)
         self.reset()
@@ -110,10 +128,21 @@ class PlasticState:
             self.syn_s[:, 0] = 1.0  # x: all resources recovered
         self.hc[:] = 0
         self.hist[:] = 0.0
+        self.dopa[:] = 0.0
+        self.dc[:] = 0
+        if self.syn_s.size and self.rule.KIND != TSODYKS:
+            self.syn_s[:] = 0.0  # eligibility
 
     def adopt(self, item: tuple[Any, ...]) -> None:
         """Take back the arrays the kernel may have replaced (a grown history ring)."""
-        self.hist = item[10]
+        self.hist, self.dopa = item[10], item[12]
+
+    def modulate(self) -> None:
+        """Give a SpikePair connection the state of reward modulation (eligibility, dopamine)."""
+        if self.dc.size != self.n_post:
+            self.syn_s = np.zeros((self.n_syn, 4))
+            self.dopa = np.zeros((self.n_post, HISTORY, 2))
+            self.dc = np.zeros(self.n_post, dtype=np.int64)
 
 
 def index(pre_idx: np.ndarray, post_idx: np.ndarray, slots: np.ndarray, delay_ticks: np.ndarray,
@@ -132,21 +161,32 @@ def index(pre_idx: np.ndarray, post_idx: np.ndarray, slots: np.ndarray, delay_ti
 
 
 def kernel_tuple(state: PlasticState, pre_gid: int, post_gid: int, csr: tuple[np.ndarray, ...],
-                 base_w: np.ndarray, max_delay_ms: float) -> tuple[Any, ...]:
-    """The tuple the compiled loop takes for one plastic connection."""
-    ints = np.array([state.rule.KIND, pre_gid, post_gid], dtype=np.int64)
+                 base_w: np.ndarray, max_delay_ms: float, reward: Any = None,
+                 partners: tuple[int, ...] = ()) -> tuple[Any, ...]:
+    """The tuple the compiled loop takes for one plastic connection.
+
+    ``reward`` (a ``Reward`` rule) runs a SpikePair connection reward-modulated; a reward
+    connection's ``partners`` are the list positions of the connections it modulates.
+    """
+    kind = DOPAMINE if reward is not None else state.rule.KIND
+    ints = np.array([kind, pre_gid, post_gid, *partners], dtype=np.int64)
     params = state.params.copy()
-    params[P_WINDOW] = max_delay_ms + _WINDOW_TAUS * max(state.rule.taus(), default=0.0)
+    taus = state.rule.taus()
+    if reward is not None:
+        params[P_TAU_C], params[P_TAU_D] = reward.tau_c, reward.tau_d
+        taus = (*taus, reward.tau_c, reward.tau_d)
+    params[P_WINDOW] = max_delay_ms + _WINDOW_TAUS * max(taus, default=0.0)
     indptr, slot, post, syn, dms = csr
     return (ints, indptr, slot, post, syn, dms, params, state.pre_s, state.syn_s, base_w,
-            state.hist, state.hc)
+            state.hist, state.hc, state.dopa, state.dc)
 
 
 def empty_tuple() -> tuple[Any, ...]:
     """A placeholder entry (matching no group) so the typed list is never empty."""
     z, zf = np.zeros(0, dtype=np.int64), np.zeros(0)
     return (np.array([0, -1, -1], dtype=np.int64), np.zeros(1, dtype=np.int64), z, z, z, zf,
-            np.zeros(N_PARAMS), np.zeros((0, 3)), np.zeros((0, 4)), zf, np.zeros((0, 1, 3)), z)
+            np.zeros(N_PARAMS), np.zeros((0, 3)), np.zeros((0, 4)), zf, np.zeros((0, 1, 3)), z,
+            np.zeros((0, 1, 2)), z)
 
 
 # -- compiled ----------------------------------------------------------------------------------
@@ -155,7 +195,7 @@ def _grow(hist, hc):  # pragma: no cover - compiled
     """Double the history rings, keeping each neuron's entries at ``count % new_size``."""
     n, h = hist.shape[0], hist.shape[1]
     h2 = 2 * h
-    new = np.zeros((n, h2, 3))
+    new = np.zeros((n, h2, hist.shape[2]))
     for j in range(n):
         c = hc[j]
         for i in range(max(0, c - h), c):
@@ -171,7 +211,7 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
         ints, params = item[0], item[6]
         if ints[I_POST] != g or nf == 0:
             continue
-        if ints[I_KIND] == TSODYKS:
+        if ints[I_KIND] == TSODYKS or ints[I_KIND] == REWARD:
             continue
         hist, hc = item[10], item[11]
         inv_m = 1.0 / params[P_TAU_MINUS]
@@ -184,7 +224,7 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
             if c >= h and hist[j, c % h, 0] > t_ms - window:
                 hist = _grow(hist, hc)
                 plastic[p] = (ints, item[1], item[2], item[3], item[4], item[5], params, item[7],
-                              item[8], item[9], hist, hc)
+                              item[8], item[9], hist, hc, item[12], item[13])
                 h = hist.shape[1]
             if c > 0:
                 prev = hist[j, (c - 1) % h]
@@ -320,6 +360,113 @@ def _tsodyks_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
+def _add_dopamine(plastic, p, k, t_arr, amount):  # pragma: no cover - compiled
+    """Archive ``amount`` of dopamine arriving at target ``k`` of connection ``p`` at ``t_arr``."""
+    item = plastic[p]
+    pr, dopa, dc = item[6], item[12], item[13]
+    c = dc[k]
+    h = dopa.shape[1]
+    value = amount
+    if c > 0:
+        prev = dopa[k, (c - 1) % h]
+        if abs(prev[0] - t_arr) < STDP_EPS:  # arrivals at one time are one entry
+            prev[1] += amount
+            return
+        value = prev[1] * np.exp((prev[0] - t_arr) / pr[P_TAU_D]) + amount
+    if c >= h and dopa[k, c % h, 0] > t_arr - pr[P_WINDOW]:
+        dopa = _grow(dopa, dc)
+        plastic[p] = (item[0], item[1], item[2], item[3], item[4], item[5], pr, item[7],
+                      item[8], item[9], item[10], item[11], dopa, dc)
+        h = dopa.shape[1]
+    dopa[k, c % h, 0] = t_arr
+    dopa[k, c % h, 1] = value
+    dc[k] = c + 1
+
+
+@numba.njit(cache=True)
+def _reward_spike(plastic, item, j, t_spike):  # pragma: no cover - compiled
+    """A reward connection's spike of neuron ``j``: dopamine for each of its targets, in every
+    connection it modulates, arriving one delay later."""
+    ints, indptr, post, syn, dms, pr, base = (item[0], item[1], item[3], item[4], item[5],
+                                              item[6], item[9])
+    for e in range(indptr[j], indptr[j + 1]):
+        amount = pr[P_SIGN] * base[syn[e]]
+        for q in range(3, ints.shape[0]):
+            _add_dopamine(plastic, ints[q], post[e], t_spike + dms[e], amount)
+
+
+@numba.njit(cache=True)
+def _integrate(w, c, dop, span, tau_c, tau_d, tau_s, wmin, wmax):  # pragma: no cover
+    """``w``, ``c``, ``D`` after ``span`` ms of dw/dt = c·D (c, D decaying exponentially)."""
+    if span > 0.0:
+        w += c * dop * tau_s * -np.expm1(-span / tau_s)
+        w = min(max(w, wmin), wmax)
+        c *= np.exp(-span / tau_c)
+        dop *= np.exp(-span / tau_d)
+    return w, c, dop
+
+
+@numba.njit(cache=True)
+def _dopamine_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
+    """A presynaptic spike of a reward-modulated SpikePair connection (module docstring)."""
+    indptr, slot, post, syn, dms, pr, pre_s = (item[1], item[2], item[3], item[4], item[5],
+                                               item[6], item[7])
+    elig, hist, hc, dopa, dc = item[8], item[10], item[11], item[12], item[13]
+    h, hd = hist.shape[1], dopa.shape[1]
+    tau_p, inv_m = pr[P_TAU_PLUS], 1.0 / pr[P_TAU_MINUS]
+    tau_c, tau_d = pr[P_TAU_C], pr[P_TAU_D]
+    tau_s = tau_c * tau_d / (tau_c + tau_d)
+    wmin, wmax = pr[P_WMIN], pr[P_WMAX]
+    kplus, t_last = pre_s[j, 0], pre_s[j, 1]
+    for e in range(indptr[j], indptr[j + 1]):
+        s, k, d, n = slot[e], post[e], dms[e], syn[e]
+        w, c = weights[s], elig[n, 0]
+        # dopamine at t_last: the newest arrival at or before it, decayed
+        cd = dc[k]
+        low_d = max(0, cd - hd)
+        nd = cd - 1
+        while nd >= low_d and dopa[k, nd % hd, 0] > t_last + STDP_EPS:
+            nd -= 1
+        dop = 0.0
+        if nd >= low_d:
+            dop = dopa[k, nd % hd, 1] * np.exp((dopa[k, nd % hd, 0] - t_last) / tau_d)
+        nd += 1  # the first arrival after t_last
+        # the postsynaptic spikes seen at the synapse in (t_last, t_spike]
+        c_post = hc[k]
+        lowest = max(0, c_post - h)
+        t_hi, t_lo = t_spike - d, t_last - d
+        i = c_post - 1
+        while i >= lowest and hist[k, i % h, 0] >= t_hi + STDP_EPS:
+            i -= 1
+        last_in = i
+        while i >= lowest and hist[k, i % h, 0] >= t_lo + STDP_EPS:
+            i -= 1
+        t0 = t_last
+        for m in range(i + 1, last_in + 2):  # the last step is the presynaptic spike itself
+            t_ev = hist[k, m % h, 0] + d if m <= last_in else t_spike
+            while nd < cd and dopa[k, nd % hd, 0] <= t_ev + STDP_EPS:
+                t_d = dopa[k, nd % hd, 0]
+                w, c, dop = _integrate(w, c, dop, t_d - t0, tau_c, tau_d, tau_s, wmin, wmax)
+                dop = dopa[k, nd % hd, 1]
+                t0 = max(t0, t_d)
+                nd += 1
+            w, c, dop = _integrate(w, c, dop, t_ev - t0, tau_c, tau_d, tau_s, wmin, wmax)
+            t0 = max(t0, t_ev)
+            if m <= last_in:
+                c += pr[P_LAMBDA] * wmax * kplus * np.exp((t_last - t_ev) / tau_p)
+        i = last_in
+        while i >= lowest and not (t_hi - hist[k, i % h, 0] > STDP_EPS):
+            i -= 1
+        if i >= lowest:
+            c -= (pr[P_ALPHA] * wmax * hist[k, i % h, 1]
+                  * np.exp((hist[k, i % h, 0] - t_hi) * inv_m))
+        weights[s] = w
+        elig[n, 0] = c
+    pre_s[j, 0] = kplus * np.exp((t_last - t_spike) / tau_p) + 1.0
+    pre_s[j, 1] = t_spike
+
+
+@numba.njit(cache=True)
 def pre_spikes(plastic, g, fired, nf, t_spike, weights):  # pragma: no cover - compiled
     """Update the synapses of spikes ``fired[:nf]`` of group ``g`` before they are delivered."""
     if nf == 0:
@@ -328,9 +475,13 @@ def pre_spikes(plastic, g, fired, nf, t_spike, weights):  # pragma: no cover - c
         item = plastic[p]
         if item[0][I_PRE] != g:
             continue
-        tsodyks = item[0][I_KIND] == TSODYKS
+        kind = item[0][I_KIND]
         for q in range(nf):
-            if tsodyks:
+            if kind == TSODYKS:
                 _tsodyks_spike(item, fired[q], t_spike, weights)
+            elif kind == REWARD:
+                _reward_spike(plastic, item, fired[q], t_spike)
+            elif kind == DOPAMINE:
+                _dopamine_spike(item, fired[q], t_spike, weights)
             else:
                 _stdp_spike(item, fired[q], t_spike, weights)

@@ -15,7 +15,7 @@ import numpy as np
 from spinnlive.errors import ConfigurationError
 
 # rule kinds (kernel dispatch)
-PAIR, NEAREST, VOGELS, TRIPLET, TSODYKS = 1, 2, 3, 4, 5
+PAIR, NEAREST, VOGELS, TRIPLET, TSODYKS, DOPAMINE, REWARD = 1, 2, 3, 4, 5, 6, 7
 # ints columns
 I_KIND, I_PRE, I_POST = 0, 1, 2
 # params columns (STDP): time constants, amplitudes, weight bounds, archive window
@@ -23,7 +23,9 @@ P_TAU_PLUS, P_TAU_MINUS, P_LAMBDA, P_ALPHA, P_MU_PLUS, P_MU_MINUS = range(6)
 P_WMAX, P_WMIN, P_WINDOW, P_TAU_X, P_TAU_Y, P_A3_PLUS, P_A3_MINUS = range(6, 13)
 # params columns (Tsodyks)
 P_U, P_TAU_REC, P_TAU_FAC, P_TAU_PSC = range(4)
-N_PARAMS = 13
+# params columns (neuromodulation): eligibility and dopamine time constants; a reward's sign
+P_TAU_C, P_TAU_D, P_SIGN = 13, 14, 15
+N_PARAMS = 16
 
 
 @dataclass(frozen=True)
@@ -150,3 +152,34 @@ class Tsodyks(Rule):
             raise ConfigurationError(
                 f"TsodyksMarkram tau_rec ({self.tau_rec} ms) equals the target's synaptic "
                 "time constant; NEST's tsodyks_synapse propagator is singular there")
+
+
+@dataclass(frozen=True)
+class Reward(Rule):
+    """A neuromodulation (dopamine) connection, sPyNNaker's ``Neuromodulation``: each spike adds
+    ``sign * weight`` to its target's dopamine trace D (decaying with ``tau_d``) one delay
+    later, and every SpikePair connection into the same targets becomes reward-modulated: its
+    pairings build an eligibility trace c per synapse (decaying with ``tau_c``) instead of
+    changing the weight, and the weight follows dw/dt = c * D (see ``kernels.plasticity``).
+    Its own weights deliver no current."""
+
+    KIND: ClassVar[int] = REWARD
+    LEARNS: ClassVar[bool] = False
+    sign: float = 1.0
+    tau_c: float = 1000.0
+    tau_d: float = 200.0
+
+    def taus(self) -> tuple[float, ...]:
+        return (self.tau_c, self.tau_d)
+
+    def vector(self) -> np.ndarray:
+        v = np.zeros(N_PARAMS)
+        v[[P_TAU_C, P_TAU_D, P_SIGN]] = [self.tau_c, self.tau_d, self.sign]
+        return v
+
+    def check(self) -> None:
+        super().check()
+        if self.tau_c <= 0 or self.tau_d <= 0:
+            raise ConfigurationError("Neuromodulation tau_c and tau_d must be > 0")
+        if self.sign not in (1.0, -1.0):
+            raise ConfigurationError(f"a reward's sign is +1 or -1, got {self.sign}")

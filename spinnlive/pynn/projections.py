@@ -34,6 +34,7 @@ from .connectors import wire
 from .populations import locate
 from .standardmodels.synapses import (
     SUPPORTED,
+    Neuromodulation,
     StaticSynapse,
     STDPMechanism,
     TsodyksMarkramSynapse,
@@ -109,12 +110,26 @@ class Projection(common.Projection):
                  receptor_type: str | None = None, space: Space = Space(),  # noqa: B008
                  label: str | None = None) -> None:
         if synapse_type is not None and not isinstance(
-                synapse_type, (StaticSynapse, STDPMechanism, TsodyksMarkramSynapse)):
+                synapse_type, (StaticSynapse, STDPMechanism, TsodyksMarkramSynapse,
+                               Neuromodulation)):
             raise ConfigurationError(
                 f"synapse type {type(synapse_type).__name__} is not supported by spinnlive "
                 f"(no kernel); supported: {SUPPORTED}")
+        modulation = isinstance(synapse_type, Neuromodulation)
+        if modulation and receptor_type not in ("reward", "punishment"):
+            raise ConfigurationError(
+                f"a Neuromodulation projection targets receptor_type 'reward' or 'punishment' "
+                f"(sPyNNaker's), not {receptor_type!r}")
+        if not modulation and receptor_type in ("reward", "punishment"):
+            raise ConfigurationError(
+                f"receptor_type {receptor_type!r} takes a Neuromodulation synapse type")
+        # the cell types list no neuromodulation receptor (sPyNNaker adds it to plastic
+        # targets): PyNN's check sees 'excitatory', the projection keeps its own
         common.Projection.__init__(self, presynaptic_population, postsynaptic_population,
-                                   connector, synapse_type, source, receptor_type, space, label)
+                                   connector, synapse_type, source,
+                                   "excitatory" if modulation else receptor_type, space, label)
+        if modulation:
+            self.receptor_type = receptor_type
         if source is not None:
             raise ConfigurationError("spinnlive cells have a single spike source; omit source=")
         self._chunks: list[tuple[np.ndarray, np.ndarray, dict[str, Any]]] = []
@@ -174,8 +189,10 @@ class Projection(common.Projection):
             return None
         what = f"projection {self.label!r} ({type(st).__name__})"
         values = homogeneous(st.native_parameters, st.RULE_NAMES, what)
-        tau_psc = 0.0
-        if isinstance(st, TsodyksMarkramSynapse):
+        tau_psc: Any = 0.0
+        if isinstance(st, Neuromodulation):
+            tau_psc = self.receptor_type  # the sign of its dopamine
+        elif isinstance(st, TsodyksMarkramSynapse):
             name = "tau_syn_I" if self.receptor_type == "inhibitory" else "tau_syn_E"
             if not self.post.celltype.has_parameter(name):
                 raise ConfigurationError(

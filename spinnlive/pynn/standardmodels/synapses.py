@@ -34,6 +34,7 @@ __all__ = [
     "AdditivePotentiationMultiplicativeDepression", "GutigWeightDependence",
     "SpikePairRule", "Vogels2011Rule", "check_weights", "check_delays",
     "SpikeNearestPairRule", "PfisterSpikeTriplet", "WeightDependenceAdditiveTriplet",
+    "Neuromodulation",
 ]
 
 #: what the engine has kernels for (named in every refusal)
@@ -41,7 +42,8 @@ SUPPORTED = ("StaticSynapse; TsodyksMarkramSynapse; STDPMechanism with SpikePair
              "SpikeNearestPairRule and AdditiveWeightDependence, MultiplicativeWeightDependence, "
              "AdditivePotentiationMultiplicativeDepression or GutigWeightDependence; "
              "Vogels2011Rule with AdditiveWeightDependence; PfisterSpikeTriplet with "
-             "WeightDependenceAdditiveTriplet")
+             "WeightDependenceAdditiveTriplet; Neuromodulation (receptor 'reward' or "
+             "'punishment') modulating SpikePairRule projections")
 
 
 def check_weights(weights: Any, projection: Any) -> None:
@@ -125,6 +127,32 @@ class TsodyksMarkramSynapse(_MinimumDelay, synapses.TsodyksMarkramSynapse):
     def kernel_rule(self, values: dict[str, float], tau_psc: float) -> Any:
         return _rules().Tsodyks(U=values["U"], tau_rec=values["tau_rec"],
                                   tau_fac=values["tau_facil"], tau_psc=tau_psc)
+
+
+class Neuromodulation(_MinimumDelay, synapses.StaticSynapse):
+    """sPyNNaker's reward/punishment synapse: a Projection with this type and receptor_type
+    ``'reward'`` (or ``'punishment'``) into a population makes every STDPMechanism with a
+    SpikePairRule into that population reward-modulated (kernels ``Reward``: eligibility
+    decaying with ``tau_c``, dopamine with ``tau_d``, dw/dt = c·D; each spike of the source adds
+    ±``weight`` to its targets' dopamine). Its source can be a SpikeInjector fed live.
+    ``w_min``/``w_max`` are accepted for sPyNNaker's signature and checked (>= 0)."""
+
+    default_parameters = {"weight": 0.0, "delay": None, "tau_c": 1000.0, "tau_d": 200.0,
+                          "w_min": 0.0, "w_max": 1.0}
+    translations = _identity("weight", "delay", "tau_c", "tau_d", "w_min", "w_max")
+    parameter_checks = {"weight": check_weights, "delay": check_delays}
+    RULE_NAMES = ("tau_c", "tau_d", "w_min", "w_max")
+
+    def __init__(self, weight: Any = 0.0, tau_c: float = 1000.0, tau_d: float = 200.0,
+                 w_min: float = 0.0, w_max: float = 1.0, delay: Any = None) -> None:
+        if w_min < 0 or w_max < 0:
+            raise ConfigurationError("Neuromodulation: w_min and w_max must be >= 0")
+        synapses.StaticSynapse.__init__(self, weight=weight, delay=delay)
+        self.parameter_space.update(tau_c=tau_c, tau_d=tau_d, w_min=w_min, w_max=w_max)
+
+    def kernel_rule(self, values: dict[str, float], receptor: Any) -> Any:
+        return _rules().Reward(sign=-1.0 if receptor == "punishment" else 1.0,
+                               tau_c=values["tau_c"], tau_d=values["tau_d"])
 
 
 class _WeightDependence:
