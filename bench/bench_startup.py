@@ -30,9 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from cpu_hog import cpu_hog
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "seed_script.py"
@@ -48,20 +48,6 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, st
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return wall, done.stdout + done.stderr
-
-
-@contextmanager
-def cpu_hog(on: bool) -> Iterator[None]:
-    """One process spinning on a CPU while the block runs (if ``on``)."""
-    if not on:
-        yield
-        return
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        yield
-    finally:
-        hog.kill()
-        hog.wait()
 
 
 def warm(runs: int, skip_nest: bool) -> None:
