@@ -70,7 +70,7 @@ PREFETCH_LINES = 4
 @numba.njit(cache=True)
 def neuron_step(kind, s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
     """One tick of a neuron group of model ``kind`` (``NeuronGroup.KIND``)."""
-    if kind == 10:
+    if kind == 10 or kind == 19:  # IF_curr_exp, IFCurrExpCa2Adaptive (its rows in k)
         return _psc_exp_kernel(s, k, exc, inh, iext, has_iext, out)
     if kind == 11:
         return _psc_alpha_kernel(s, k, exc, inh, iext, has_iext, out)

@@ -7,7 +7,7 @@ from .neuron_base import NeuronGroup
 from .neurons_cond import EIFCondAlphaIsfaIsta, EIFCondExpIsfaIsta, IFCondAlpha
 from .neurons_hh import HHCondExp
 from .neurons_ode import IFCondExp, Izhikevich
-from .neurons_psc import IFCurrAlpha, IFCurrDelta, IFCurrExp
+from .neurons_psc import IFCurrAlpha, IFCurrDelta, IFCurrExp, IFCurrExpCa2Adaptive
 
 MODELS: dict[str, type[NeuronGroup]] = {
     "IF_curr_exp": IFCurrExp,
@@ -19,8 +19,9 @@ MODELS: dict[str, type[NeuronGroup]] = {
     "EIF_cond_exp_isfa_ista": EIFCondExpIsfaIsta,
     "EIF_cond_alpha_isfa_ista": EIFCondAlphaIsfaIsta,
     "HH_cond_exp": HHCondExp,
+    "IFCurrExpCa2Adaptive": IFCurrExpCa2Adaptive,
 }
 
 __all__ = ["MODELS", "EIFCondAlphaIsfaIsta", "EIFCondExpIsfaIsta", "HHCondExp", "IFCondAlpha",
-           "IFCondExp", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "Izhikevich",
+           "IFCondExp", "IFCurrExpCa2Adaptive", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "Izhikevich",
            "NeuronGroup"]

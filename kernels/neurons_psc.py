@@ -80,15 +80,20 @@ class IFCurrExp(NeuronGroup):
 
 @numba.njit(cache=True)
 def _psc_exp_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
-    v, iex, iin, r = s[0], s[1], s[2], s[3]
+    v, iex, iin, r = s[0], s[1], s[2], s[s.shape[0] - 1]
+    ca2 = k.shape[0] > 11  # IFCurrExpCa2Adaptive: row 3 of s is i_ca2, k rows 11, 12 its own
+    ica = s[3]
     het = k.shape[1] > 1
     n_out = 0
     for j in range(v.shape[0]):
         c = j if het else 0
         e_l = k[0, c]
         y = v[j] - e_l
+        ie = iext[j] if has_iext else 0.0
+        if ca2:  # sPyNNaker's order: the trace decays, then flows (outward) during the tick
+            ica[j] *= k[11, c]
+            ie -= ica[j]
         if r[j] == 0.0:
-            ie = iext[j] if has_iext else 0.0
             y = (y * k[4, c] + iex[j] * k[5, c] + iin[j] * k[6, c]
                  + (k[3, c] + ie) * k[7, c])
         else:
@@ -98,6 +103,8 @@ def _psc_exp_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - 
         if y >= k[2, c] - e_l:
             r[j] = k[10, c]
             v[j] = k[1, c]
+            if ca2:
+                ica[j] += k[12, c]
             out[n_out] = j
             n_out += 1
         else:
@@ -106,6 +113,27 @@ def _psc_exp_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - 
 
 
 IFCurrExp.KERNEL = staticmethod(_psc_exp_kernel)
+
+
+class IFCurrExpCa2Adaptive(IFCurrExp):
+    """sPyNNaker's IFCurrExpCa2Adaptive (Liu & Wang 2001): IF_curr_exp plus a calcium-activated
+    outward current ``i_ca2`` that decays with ``tau_ca2`` and grows by ``i_alpha`` nA at each
+    spike (spike-frequency adaptation). As sPyNNaker computes it, each tick the trace decays
+    by ``exp(-dt / tau_ca2)`` and then flows, constant, through the tick (``-i_ca2`` joins
+    ``i_offset`` in the exact propagator); with ``i_alpha = 0`` it is IF_curr_exp exactly."""
+
+    PARAMETERS: ClassVar[dict[str, float]] = {
+        **IFCurrExp.PARAMETERS, "tau_ca2": 50.0, "i_alpha": 0.1}
+    STATE: ClassVar[dict[str, float]] = {**IFCurrExp.STATE, "i_ca2": 0.0}
+    CONSTANTS: ClassVar[tuple[str, ...]] = (*IFCurrExp.CONSTANTS, "p_ca2", "i_alpha")
+    KIND: ClassVar[int] = 19
+
+    def _constants(self) -> list[Any]:
+        p = self.params
+        return [*super()._constants(), np.exp(-self.dt / p["tau_ca2"]), p["i_alpha"]]
+
+
+IFCurrExpCa2Adaptive.KERNEL = staticmethod(_psc_exp_kernel)
 
 
 class IFCurrAlpha(NeuronGroup):

@@ -269,3 +269,45 @@ def test_hh_close_to_nest() -> None:
     away = away_from_spikes(k_sig["v"].shape, [(k_ids, k_ticks), (n_ids, n_ticks)], 20, 20)
     assert np.abs(k_sig["v"] - n_sig["V_m"])[away].max() < 0.05
     assert np.abs(k_sig["m"] - n_sig["Act_m"])[away].max() < 0.05
+
+
+def test_ca2_adaptive_is_if_curr_exp_plus_its_calcium_current() -> None:
+    """sPyNNaker's IFCurrExpCa2Adaptive against its equations: with ``i_alpha = 0`` it is
+    IF_curr_exp (checked against NEST above) bit for bit; with ``i_alpha > 0`` the recorded
+    ``i_ca2`` is the sum over past spikes of ``i_alpha exp(-(t - t_spike) / tau_ca2)`` on the
+    tick grid (decay at the start of each tick), and the adaptation lengthens the ISIs."""
+    dt = 0.1
+    rng = np.random.default_rng(3)
+    params = make_params("IF_curr_exp", rng)
+    drive = decimal_drive(dt, W_MAX["IF_curr_exp"], rng)
+    ref = run_kernels("IF_curr_exp", params, dt, drive, ("v",))
+
+    def run(i_alpha: float) -> tuple[np.ndarray, np.ndarray, dict]:
+        net = Network(dt)
+        src = net.add_group(SpikeArrayGroup(N_SRC, dt, drive.trains))
+        gid = net.add_group(MODELS["IFCurrExpCa2Adaptive"](N, dt, tau_ca2=30.0,
+                                                           i_alpha=i_alpha, **params))
+        for receptor, inh in (("excitatory", False), ("inhibitory", True)):
+            sel = drive.inhibitory[drive.pre] == inh
+            net.connect(src, gid, drive.pre[sel], drive.post[sel], drive.weights[sel],
+                        drive.delays[sel], receptor)
+        net.record(gid, "spikes")
+        net.record(gid, "v")
+        net.record(gid, "i_ca2")
+        net.run(int(round(T_STOP / dt)))
+        ids, times = net.spikes(gid)
+        return ids, np.rint(times / dt).astype(np.int64), {
+            var: net.signal(gid, var)[1][1:-1] for var in ("v", "i_ca2")}
+
+    same = run(0.0)
+    np.testing.assert_array_equal(spike_set(same[0], same[1]), spike_set(ref[0], ref[1]))
+    np.testing.assert_array_equal(same[2]["v"], ref[2]["v"])
+    ids, ticks, sig = run(0.2)
+    assert ids.size > 20 and ids.size < ref[0].size  # adaptation removes spikes
+    p = np.exp(-dt / 30.0)
+    expected = np.zeros_like(sig["i_ca2"])
+    steps = np.arange(expected.shape[0]) + 1  # row r: the state after tick r + 1
+    for j, t in zip(ids, ticks, strict=True):  # a spike of tick t - 1 adds i_alpha then
+        later = steps >= t
+        expected[later, j] += 0.2 * p ** (steps[later] - t)
+    np.testing.assert_allclose(sig["i_ca2"], expected, rtol=1e-9, atol=1e-12)

@@ -122,3 +122,25 @@ def test_gamma_order_must_be_whole() -> None:
     with pytest.raises(ConfigurationError, match="population 'bad'.*whole number"):
         sim.run(10.0)
     sim.end()
+
+
+def test_ca2_adaptive_through_extra_models_in_both_clocks() -> None:
+    """sim.extra_models.IFCurrExpCa2Adaptive records i_ca2; real time equals lock-step."""
+    def run(realtime: bool) -> tuple[list[np.ndarray], np.ndarray]:
+        sim.setup(timestep=1.0, realtime=realtime)
+        pop = sim.Population(2, sim.extra_models.IFCurrExpCa2Adaptive(
+            i_offset=2.0, i_alpha=[0.0, 0.3], tau_refrac=2.0))
+        pop.record(["spikes", "i_ca2"])
+        sim.run(300.0)
+        seg = pop.get_data().segments[0]
+        sim.end()
+        return ([np.asarray(s.magnitude) for s in seg.spiketrains],
+                np.asarray(seg.filter(name="i_ca2")[0].magnitude))
+
+    (spikes, ca), (spikes_rt, ca_rt) = run(False), run(True)
+    isi_plain, isi_adapting = (np.diff(s) for s in spikes)
+    assert np.all(isi_plain == isi_plain[0]) and isi_adapting[-1] > isi_plain[0] + 3
+    assert np.all(ca[:, 0] == 0.0) and ca[:, 1].max() > 0.3
+    for a, b in zip(spikes, spikes_rt, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ca, ca_rt)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pyNN.parameters import Sequence
-from pyNN.standardmodels import StandardCellType, build_translations
+from pyNN.standardmodels import StandardCellType, build_translations, cells
 
-__all__ = ["SpikeSourcePoissonVariable"]
+from .spynnaker_args import SpynnakerArgs
+
+__all__ = ["IFCurrExpCa2Adaptive", "SpikeSourcePoissonVariable"]
 
 
 def _per_neuron(value: Any) -> Any:
@@ -48,3 +50,22 @@ class SpikeSourcePoissonVariable(StandardCellType):
         given = {"rates": rates, "starts": starts, "durations": durations}
         super().__init__(**{k: _per_neuron(v) for k, v in given.items() if v is not None},
                          **parameters)
+
+
+class IFCurrExpCa2Adaptive(SpynnakerArgs, StandardCellType):
+    """IF_curr_exp with a calcium-activated adaptation current (Liu & Wang 2001), as
+    sPyNNaker's ``extra_models.IFCurrExpCa2Adaptive``: ``i_ca2`` (nA) decays with ``tau_ca2``
+    (ms), grows by ``i_alpha`` (nA) at each spike and flows outward."""
+
+    default_parameters: ClassVar[dict[str, Any]] = {
+        **cells.IF_curr_exp.default_parameters, "tau_ca2": 50.0, "i_alpha": 0.1}
+    default_initial_values: ClassVar[dict[str, Any]] = {
+        **cells.IF_curr_exp.default_initial_values, "i_ca2": 0.0}
+    recordable: ClassVar[list[str]] = [*cells.IF_curr_exp.recordable, "i_ca2"]
+    units: ClassVar[dict[str, str]] = {**cells.IF_curr_exp.units, "i_ca2": "nA"}
+    receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory")
+    conductance_based = False
+    translations = build_translations(*[(name, name) for name in default_parameters])
+    kernel_model = "IFCurrExpCa2Adaptive"
+    variable_map: ClassVar[dict[str, str]] = {
+        "v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", "i_ca2": "i_ca2"}
