@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add_monitor_arguments(sub.add_parser(
         "monitor", help="a live web page of a running network (rasters, rates, counters)"))
+    keys = sub.add_parser("keys", help="make CURVE keys for a bridge and its clients")
+    keys.add_argument("directory", type=Path)
     listen = sub.add_parser("listen", help="print the spikes of populations as they arrive")
     listen.add_argument("topics", nargs="+", metavar="TOPIC", help="spikes/LABEL or LABEL")
     listen.add_argument("--count", type=int, default=None, help="stop after N messages")
@@ -124,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     from .cli_state import STATE_COMMANDS
     from .monitor.command import command as monitor_command
 
-    commands = {"run": _run, "bridge": _bridge, "listen": _listen, "inject": _inject,
+    commands = {"run": _run, "bridge": _bridge, "keys": _keys, "listen": _listen,
+                "inject": _inject,
                 "monitor": monitor_command,
                 "rates": _rates, "record": record_replay.record_command,
                 "replay": record_replay.replay_command, **STATE_COMMANDS}
@@ -137,6 +140,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _say(text: str) -> None:
     print(text, flush=True)
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from .curve import generate
+
+    client_file, server_public, client_public = generate(args.directory)
+    _say(f"server public key {server_public}\nclient public key {client_public}\n"
+         f"bridge: --curve {args.directory}\nclients: spinnlive.connect(endpoint, "
+         f"curve={str(client_file)!r}) (keep that file secret)")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from functools import partial
 
 from spinnlive.bridge.options import add_bridge_options, bridge_config
 from spinnlive.bridge.runner import serve
+from spinnlive.errors import ConfigurationError
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,7 +24,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
-    asyncio.run(serve(bridge_config(args), partial(print, flush=True)))
+    try:
+        asyncio.run(serve(bridge_config(args), partial(print, flush=True)))
+    except ConfigurationError as exc:  # e.g. beyond loopback without keys
+        print(f"spinnlive bridge: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

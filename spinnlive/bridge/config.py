@@ -84,6 +84,10 @@ class BridgeConfig:
     database_root: str | None = None
     #: Reading one database (off the event loop) may take this long, then it is unreadable.
     database_deadline_s: float = 10.0
+    #: CURVE keys folder (``spinnlive keys DIR``): every ZeroMQ socket authenticates its peers.
+    #: Without it a ZeroMQ endpoint beyond loopback is refused unless ``insecure`` (curve.py).
+    curve: str | None = None
+    insecure: bool = False
 
     def __post_init__(self) -> None:
         for name in ("tick_flush_s", "tag_resend_s", "tag_timeout_s", "tag_refresh_s",

@@ -47,6 +47,11 @@ def add_bridge_options(parser: argparse.ArgumentParser, *, notify_port: int = NO
              "--hold-timeout), e.g. for a lock-step replay")
     add("--hold-timeout", type=float, default=defaults.hold_timeout_s,
         help="seconds to hold a confirmation at most (default %(default)s)")
+    add("--curve", default=None, metavar="DIR",
+        help="CURVE keys made by 'spinnlive keys DIR': only clients with a key of DIR/clients "
+             "connect (needed to bind beyond loopback)")
+    add("--insecure", action="store_true",
+        help="allow ZeroMQ endpoints beyond loopback without CURVE")
 
 
 def bridge_config(args: argparse.Namespace) -> BridgeConfig:
@@ -56,4 +61,5 @@ def bridge_config(args: argparse.Namespace) -> BridgeConfig:
         publish=args.publish, input=args.input, board_port=args.board_port,
         tag_timeout_s=args.tag_timeout, sndhwm=args.sndhwm, lossless=args.lossless,
         inject_labels=tuple(args.inject_label) if args.inject_label else None,
-        hold_confirmation=bool(args.hold_confirmation), hold_timeout_s=float(args.hold_timeout))
+        hold_confirmation=bool(args.hold_confirmation), hold_timeout_s=float(args.hold_timeout),
+        curve=args.curve, insecure=bool(args.insecure))

@@ -79,6 +79,7 @@ from spinnlive.bridge.stats import (
     StreamCounters,
     UdpStatistics,
 )
+from spinnlive.curve import check_binding, load_server
 from spinnlive.drops import warn_at_powers_of_ten
 from spinnlive.errors import DatabaseError, NotificationRefused, SpinnliveError
 from spinnlive.protocol.handshake import Paused, Started
@@ -153,6 +154,7 @@ class Bridge:
         self._state: StateProxy | None = None
         self._totals = {"tag_requests": 0, "tag_replies": 0, "tag_timeouts": 0}
         self._refused: collections.Counter[str] = collections.Counter()
+        self._auth: Any = None  # the ZAP authenticator with CURVE
         self._restarts: collections.Counter[str] = collections.Counter()
         self._foreign = 0  # foreign live-output datagrams of the epochs before this one
 
@@ -160,7 +162,12 @@ class Bridge:
 
     async def open(self) -> Bridge:
         cfg = self.config
+        check_binding({"publish": cfg.publish, "input": cfg.input, "discovery": cfg.discovery,
+                       "state": cfg.state}, curve=cfg.curve is not None, insecure=cfg.insecure)
+        keys = load_server(cfg.curve) if cfg.curve is not None else None
         self._ctx = zmq.asyncio.Context()
+        if keys is not None:
+            self._auth = keys.authenticator(self._ctx)
         xpub = make_xpub(self._ctx, cfg)
         pull = self._ctx.socket(zmq.PULL)
         rep = self._ctx.socket(zmq.ROUTER)  # a REP socket is stuck by one malformed request
@@ -170,10 +177,14 @@ class Bridge:
                                       ("discovery", rep, cfg.discovery),
                                       ("state", router, cfg.state)):
                 sock.setsockopt(zmq.LINGER, 0)
+                if keys is not None:
+                    keys.apply(sock)
                 sock.bind(bind_endpoint(where))
                 self.endpoints[name] = sock.getsockopt_string(zmq.LAST_ENDPOINT)
             await self._listener.open()
         except (zmq.ZMQError, SpinnliveError):
+            if self._auth is not None:
+                self._auth.stop()
             self._ctx.destroy(linger=0)
             raise
         self._publisher = Publisher(xpub, cfg)
@@ -234,6 +245,8 @@ class Bridge:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._auth is not None:
+            self._auth.stop()
         if self._ctx is not None:
             self._ctx.destroy(linger=0)
         self._closed.set()

@@ -38,6 +38,7 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -46,6 +47,7 @@ import numpy.typing as npt
 import zmq
 import zmq.asyncio
 
+from spinnlive.curve import load_client
 from spinnlive.errors import RemoteProtocolError, TransportError
 from spinnlive.state_client import StateChannel, VariableRead, WeightsRead
 from spinnlive.wire.input import Inject, InputMessage, Ready, SetRates, encode_input, ids_array
@@ -248,9 +250,12 @@ class SpikeStream:
 class Client:
     """A connection to one bridge; make it with :func:`connect`."""
 
-    def __init__(self, endpoint: str | None = None, *, timeout: float = 5.0) -> None:
+    def __init__(self, endpoint: str | None = None, *, timeout: float = 5.0,
+                 curve: str | Path | None = None) -> None:
+        """``curve``: the client file of ``spinnlive keys`` for a bridge that uses CURVE."""
         self.discovery = endpoint or DEFAULT_DISCOVERY
         self.timeout = timeout
+        self._keys = load_client(curve) if curve is not None else None
         self.endpoints: dict[str, str] = {}
         #: the latest description read (:meth:`describe`)
         self.description: dict[str, Any] = {}
@@ -262,6 +267,8 @@ class Client:
     def _socket(self, kind: int) -> zmq.asyncio.Socket:
         sock = self._ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
+        if self._keys is not None:
+            self._keys.apply(sock)
         self._sockets.append(sock)
         return sock
 
@@ -276,6 +283,8 @@ class Client:
         """A fresh description from the bridge (populations, state, epoch, endpoints)."""
         req = self._ctx.socket(zmq.REQ)
         req.setsockopt(zmq.LINGER, 0)
+        if self._keys is not None:
+            self._keys.apply(req)
         try:
             req.connect(self.discovery)
             await req.send(b"describe")
@@ -323,7 +332,8 @@ class Client:
         if self._state is None:
             if "state" not in self.endpoints:
                 raise TransportError(f"the bridge at {self.discovery} has no state endpoint")
-            self._state = StateChannel(self._ctx, self.endpoints["state"], self.timeout)
+            self._state = StateChannel(self._ctx, self.endpoints["state"], self.timeout,
+                                       self._keys.apply if self._keys is not None else None)
         return self._state
 
     async def describe_state(self) -> dict[str, Any]:
@@ -402,6 +412,8 @@ class Client:
         await self.close()
 
 
-def connect(endpoint: str | None = None, *, timeout: float = 5.0) -> Client:
-    """``async with connect() as client``: the bridge at ``endpoint`` (default: the local one)."""
-    return Client(endpoint, timeout=timeout)
+def connect(endpoint: str | None = None, *, timeout: float = 5.0,
+            curve: str | Path | None = None) -> Client:
+    """``async with connect() as client``: the bridge at ``endpoint`` (default: the local one);
+    ``curve``: the client file of ``spinnlive keys`` when the bridge uses CURVE."""
+    return Client(endpoint, timeout=timeout, curve=curve)
