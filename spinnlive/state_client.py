@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,11 +79,15 @@ def _floats(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
 class StateChannel:
     """Requests to one bridge's ``state`` endpoint; made by the client on first use."""
 
-    def __init__(self, context: zmq.asyncio.Context, endpoint: str, timeout: float) -> None:
+    def __init__(self, context: zmq.asyncio.Context, endpoint: str, timeout: float,
+                 configure: Callable[[zmq.Socket[Any]], None] | None = None) -> None:
+        """``configure``: applied to the socket before it connects (the client's CURVE keys)."""
         self.endpoint = endpoint
         self.timeout = timeout
         self._sock = context.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
+        if configure is not None:
+            configure(self._sock)
         self._sock.connect(endpoint)
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[StateReply]] = {}
