@@ -395,8 +395,8 @@ class Network:
 
     def _adopt_plastic(self) -> None:
         """Take back history rings the kernel grew (it replaces them in the typed list)."""
-        for c, item in zip(self._plastic_conns, self._plastic):
-            c.plastic.adopt(item)  # type: ignore[union-attr]
+        for p, c in enumerate(self._plastic_conns):
+            c.plastic.adopt(plasticity.rings(self._plastic, p))  # type: ignore[union-attr]
 
     def _kernels(self) -> dict[int, Any]:
         return {g.KIND: type(g).KERNEL for g in self.groups if not g.is_source}

@@ -133,9 +133,9 @@ class PlasticState:
         if self.syn_s.size and self.rule.KIND != TSODYKS:
             self.syn_s[:] = 0.0  # eligibility
 
-    def adopt(self, item: tuple[Any, ...]) -> None:
-        """Take back the arrays the kernel may have replaced (a grown history ring)."""
-        self.hist, self.dopa = item[10], item[12]
+    def adopt(self, rings: tuple[np.ndarray, np.ndarray]) -> None:
+        """Take back the arrays the kernel may have replaced (grown rings, see :func:`rings`)."""
+        self.hist, self.dopa = rings
 
     def modulate(self) -> None:
         """Give a SpikePair connection the state of reward modulation (eligibility, dopamine)."""
@@ -190,6 +190,15 @@ def empty_tuple() -> tuple[Any, ...]:
 
 
 # -- compiled ----------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def rings(plastic, p):  # pragma: no cover - compiled
+    """Connection ``p``'s current spike and dopamine rings. Compiled and cached: reading a
+    typed list's items from Python would compile its item access anew in every process
+    (~3 s for these tuples)."""
+    item = plastic[p]
+    return item[10], item[12]
+
+
 @numba.njit(cache=True)
 def _grow(hist, hc):  # pragma: no cover - compiled
     """Double the history rings, keeping each neuron's entries at ``count % new_size``."""
