@@ -57,6 +57,7 @@ import numpy as np
 host, port, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 template = [bytes.fromhex(h) for h in sys.stdin.read().split()]
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind((sys.argv[5], 0))  # from the board's address: the bridge takes live output from boards only
 per_packet = (len(template[0]) - 6) // 4
 n_packets = int(rate * seconds / per_packet)
 per_ms = rate / per_packet / 1000.0
@@ -93,15 +94,17 @@ def _template(board: str) -> str:
     return " ".join(p.hex() for p in packets)
 
 
-def _send(address: tuple[str, int], rate: float, seconds: float, template: str) -> int:
+def _send(address: tuple[str, int], rate: float, seconds: float, template: str,
+          source: str = "127.0.0.1") -> int:
     out = subprocess.run([sys.executable, "-c", SENDER, address[0], str(address[1]), str(rate),
-                          str(seconds)], input=template, capture_output=True, text=True,
+                          str(seconds), source], input=template, capture_output=True, text=True,
                          check=True).stdout.split()
     return int(out[0])
 
 
 def ladder(name: str, rates: list[float], step: float, template: str,
-           address: tuple[str, int], count, note=lambda: "") -> float:  # noqa: ANN001
+           address: tuple[str, int], count, note=lambda: "",  # noqa: ANN001
+           source: str = "127.0.0.1") -> float:
     """Highest rate (events/s) with zero loss; ``count(expected)`` returns events received."""
     best = 0.0
     for mega in rates:
@@ -110,7 +113,7 @@ def ladder(name: str, rates: list[float], step: float, template: str,
             result: dict[str, int] = {}
 
             def run(r: float = rate, out: dict[str, int] = result) -> None:
-                out["n"] = _send(address, r, step, template)
+                out["n"] = _send(address, r, step, template, source)
 
             sender = threading.Thread(target=run)
             sender.start()
@@ -200,7 +203,8 @@ def bridge(step: float, template: str, board: FakeBoard, path: Path) -> dict[str
             udp = stats.get("udp", {})
             return f" (bridge: kernel drops so far {udp.get('kernel_drops')})"
 
-        result = {"throughput": ladder("bridge", LADDER, step, template, live, count, note)}
+        result = {"throughput": ladder("bridge", LADDER, step, template, live, count, note,
+                                       source=board.ip)}
         sub.setsockopt(zmq.UNSUBSCRIBE, b"stats")
         result.update(latency(sub, ctx, board, live, str(where["input"])))
         return result
@@ -277,7 +281,7 @@ def live_event_connection(step: float, template: str, board: FakeBoard, path: Pa
                 received[0] = 0
             return got
 
-        return ladder("LEC", LEC_LADDER, step, template, live, count)
+        return ladder("LEC", LEC_LADDER, step, template, live, count, source=board.ip)
     finally:  # its close() can wait on its own threads for a long time: do not wait for it
         threading.Thread(target=conn.close, daemon=True).start()
 

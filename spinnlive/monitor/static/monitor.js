@@ -26,14 +26,17 @@ let ws = null, dirty = true, wallEvents = [];
 
 function ring(label) {
   if (!M.rings[label]) {
-    M.rings[label] = {ticks: new Uint32Array(RING), ids: new Uint32Array(RING), start: 0, len: 0};
+    M.rings[label] = {ticks: new Uint32Array(RING), ids: new Uint32Array(RING), start: 0, len: 0,
+                      pending: [], counts: [], full: true};
     M.events[label] = M.events[label] || 0;
   }
   return M.rings[label];
 }
 
 function clearRasters() {
-  for (const r of Object.values(M.rings)) { r.start = 0; r.len = 0; }
+  for (const r of Object.values(M.rings)) {
+    r.start = 0; r.len = 0; r.pending = []; r.counts = []; r.full = true;
+  }
   M.now = 0;
   dirty = true;
 }
@@ -70,6 +73,8 @@ function onFrame(buf) {
       r.ticks[i] = ticks[k]; r.ids[i] = ids[k];
       if (r.len < RING) r.len++; else r.start = (r.start + 1) % RING;
     }
+    r.pending.push([ticks, ids]);
+    r.counts.push([ticks[n - 1], n]);
     M.events[label] += n;
   }
   if (events > 0 && newest > M.now) M.now = newest;
@@ -183,12 +188,8 @@ function ratesHz(label) {  // mean rate over the last biological second (or less
   const r = M.rings[label], size = (M.pops[label] || {}).size || 1;
   if (!r || M.now === 0) return 0;
   const span = Math.min(Math.round(1000 / M.timestepMs), M.now + 1);
-  let n = 0;
-  for (let k = r.len - 1; k >= 0; k--) {
-    const t = r.ticks[(r.start + k) % RING];
-    if (t <= M.now - span) break;
-    n++;
-  }
+  while (r.counts.length && r.counts[0][0] <= M.now - span) r.counts.shift();
+  const n = r.counts.reduce((a, c) => a + c[1], 0);
   return n / size / (span * M.timestepMs / 1000);
 }
 
@@ -229,6 +230,66 @@ function renderCounters() {
     `(${M.eventsDropped} events) dropped`;
 }
 
+// The raster scrolls: pixel column x holds the ticks of bucket b = floor(t * w / span), the
+// newest bucket at the right edge. Each draw shifts the canvas by the buckets that passed and
+// paints only the events that arrived since the last draw, into the strip they fall in: its
+// cost follows the event rate, not the window. A resize or a new run repaints from the ring.
+const DOT = 0xff6fd0ff;  // ABGR: warm yellow
+
+function paint(img, x0, w, h, size, bucketRight, span, ticks, ids) {
+  const px = new Uint32Array(img.data.buffer), sw = img.width;
+  const dy = Math.max(1, Math.min(4, (h / size) | 0));
+  for (let k = 0; k < ticks.length; k++) {
+    const x = w - 1 - (bucketRight - Math.floor(ticks[k] * w / span)) - x0;
+    if (x < 0 || x >= sw) continue;
+    const y = Math.min(h - dy, (ids[k] * h / size) | 0);
+    for (let yy = y; yy < y + dy; yy++) px[yy * sw + x] = DOT;
+  }
+}
+
+function drawRaster(label, div) {
+  const canvas = div.querySelector("canvas"), r = M.rings[label];
+  const size = (M.pops[label] || {}).size || 1, span = windowTicks();
+  const w = Math.max(100, canvas.clientWidth | 0), h = canvas.height;
+  const ctx = canvas.getContext("2d"), right = Math.floor(M.now * w / span);
+  if (canvas.width !== w) { canvas.width = w; if (r) r.full = true; }
+  div.querySelector(".hz").textContent = ratesHz(label).toFixed(1);
+  div.querySelector(".n").textContent = M.events[label] || 0;
+  if (!r) return;
+  if (r.full || r.right === undefined || right - r.right >= w || right < r.right) {
+    const img = ctx.createImageData(w, h);
+    const n = r.len, ticks = new Uint32Array(n), ids = new Uint32Array(n);
+    for (let k = 0; k < n; k++) {
+      const i = (r.start + k) % RING;
+      ticks[k] = r.ticks[i]; ids[k] = r.ids[i];
+    }
+    paint(img, 0, w, h, size, right, span, ticks, ids);
+    ctx.putImageData(img, 0, 0);
+  } else {
+    const shift = right - r.right;
+    if (shift > 0) {  // scroll left, clear what enters on the right
+      ctx.drawImage(canvas, -shift, 0);
+      ctx.clearRect(w - shift, 0, shift, h);
+    }
+    let oldest = right;
+    for (const [ticks] of r.pending) {
+      for (let k = 0; k < ticks.length; k++) {
+        const b = Math.floor(ticks[k] * w / span);
+        if (b < oldest) oldest = b;
+      }
+    }
+    const x0 = Math.max(0, w - 1 - (right - oldest));
+    if (r.pending.length && x0 < w) {
+      const img = ctx.getImageData(x0, 0, w - x0, h);
+      for (const [ticks, ids] of r.pending) paint(img, x0, w, h, size, right, span, ticks, ids);
+      ctx.putImageData(img, x0, 0);
+    }
+  }
+  r.pending = [];
+  r.full = false;
+  r.right = right;
+}
+
 function draw() {
   const now = performance.now();
   while (wallEvents.length && wallEvents[0][0] < now - 1000) wallEvents.shift();
@@ -237,30 +298,9 @@ function draw() {
   $("tick").textContent = M.now;
   if (dirty) {
     dirty = false;
-    const span = windowTicks(), from = M.now - span;
     for (const label of outLabels()) {
       const div = document.getElementById("pop-" + label);
-      if (!div) continue;
-      const canvas = div.querySelector("canvas");
-      const w = canvas.width = Math.max(100, canvas.clientWidth | 0), h = canvas.height;
-      const ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h);
-      const px = new Uint32Array(img.data.buffer), size = (M.pops[label] || {}).size || 1;
-      const r = M.rings[label];
-      const dy = Math.max(1, Math.min(4, (h / size) | 0)), dx = 2;  // a dot per event
-      if (r) {
-        for (let k = 0; k < r.len; k++) {
-          const i = (r.start + k) % RING, t = r.ticks[i];
-          if (t <= from) continue;
-          const x = Math.min(w - dx, ((t - from) * w / span) | 0);
-          const y = Math.min(h - dy, (r.ids[i] * h / size) | 0);
-          for (let yy = y; yy < y + dy; yy++) {
-            for (let xx = x; xx < x + dx; xx++) px[yy * w + xx] = 0xff6fd0ff;  // ABGR: yellow
-          }
-        }
-      }
-      ctx.putImageData(img, 0, 0);
-      div.querySelector(".hz").textContent = ratesHz(label).toFixed(1);
-      div.querySelector(".n").textContent = M.events[label] || 0;
+      if (div) drawRaster(label, div);
     }
   }
   requestAnimationFrame(draw);
