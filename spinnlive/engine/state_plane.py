@@ -68,6 +68,8 @@ class ProjectionEntry(ProjectionRecord):
     _slots: tuple[tuple[int, ...], _I64] | None = field(default=None, repr=False)
     _indices32: tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]] | None = field(
         default=None, repr=False)
+    version: int = 0  #: writes through the state plane so far
+    pending: list[_PendingRead] = field(default_factory=list)  #: gathers in flight
 
     @property
     def where(self) -> tuple[_I64, ...]:
@@ -237,7 +239,7 @@ def resolve(request: StateRequest, catalogue: Catalogue) -> Job:
     if request.op in (Op.WEIGHTS, Op.GET):
         return Job(request, reader(request, catalogue), request.tick)
     if request.op is Op.SET_WEIGHTS:
-        return _weights_job(request, catalogue.projection(request.projection))
+        return _weights_job(request, catalogue, catalogue.projection(request.projection))
     if request.op is Op.SET:
         return _variable_job(request, catalogue.population(request.population))
     raise StateError(Code.BAD_REQUEST, f"op {request.op.value!r} is not a read or a write")
@@ -287,7 +289,7 @@ def _filtered(entry: ProjectionEntry, pre: _I64 | None, post: _I64 | None) -> _I
     return np.flatnonzero(mask)
 
 
-def _weights_job(request: StateRequest, entry: ProjectionEntry) -> Job:
+def _weights_job(request: StateRequest, catalogue: Catalogue, entry: ProjectionEntry) -> Job:
     pre, post = _selection(request, entry)
     if pre is not None and post is not None:  # pairs
         if pre.size != post.size:
@@ -307,6 +309,7 @@ def _weights_job(request: StateRequest, entry: ProjectionEntry) -> Job:
     blocks = _by_block(entry, positions, magnitudes)
 
     def write(tick: int) -> Finish:
+        _before_write(entry, catalogue.net.weight_table())
         for handle, local, w in blocks:
             handle.write_weights(w, at=local)
         reply = _ok(request, tick)
@@ -328,27 +331,67 @@ def _by_block(entry: ProjectionEntry, positions: _I64, values: _F64
     return out
 
 
+@dataclass(eq=False)
+class _PendingRead:
+    """A read of a static projection gathering from the live table in the loop thread."""
+
+    version: int  #: the projection's write count when the read was taken
+    snapshot: _F64 | None = None  #: the table as it was, if a write came before the gather ended
+
+
 def weight_reader(request: StateRequest, catalogue: Catalogue, entry: ProjectionEntry,
                   positions: _I64 | None) -> Callable[[int], Finish]:
-    """A read of ``entry``'s weights: one contiguous copy on the tick thread, the gather into
-    connection order (and the sign) in the loop thread."""
+    """A read of ``entry``'s weights stamped with the tick it runs at.
+
+    A learning projection's weights change every tick: the tick thread copies the contiguous
+    weight table (one memcpy), the loop thread gathers. A static projection's change only by
+    the state plane's own writes, on the tick thread: the loop thread gathers straight from
+    the live table (``np.take`` releases the GIL, so the tick thread runs on) and checks the
+    projection's write count afterwards; a write that comes while a gather is pending first
+    copies the table for it (:func:`_before_write`), so the read is still the state at its tick.
+    """
     slots = entry.slots()
     pre32, post32 = entry.indices32()
     if positions is not None:
         slots, pre32, post32 = slots[positions], pre32[positions], post32[positions]
     sign = entry.sign
+    learns = any(getattr(handle, "learns", False) for handle in entry.handles)
+
+    def reply(tick: int, values: _F64) -> StateReply:
+        return _ok(request, tick, pre=pre32, post=post32,
+                   values=values * sign if sign < 0 else values)
 
     def read(tick: int) -> Finish:
         table = catalogue.net.weight_table()
-        snapshot = table.copy() if slots.size > 4096 else table[slots]
-        taken = slots.size <= 4096
+        if slots.size <= 4096:  # small: gathered here, at once
+            taken = table[slots]
+            return lambda: reply(tick, taken)
+        if learns:
+            snapshot = table.copy()
+            return lambda: reply(tick, np.take(snapshot, slots))
+        pending = _PendingRead(entry.version)
+        entry.pending.append(pending)
 
-        def finish() -> StateReply:  # np.take: far cheaper than fancy indexing here
-            values = snapshot if taken else np.take(snapshot, slots)
-            return _ok(request, tick, pre=pre32, post=post32,
-                       values=values * sign if sign < 0 else values)
-        return finish
+        def gather() -> StateReply:
+            values = np.take(table, slots)
+            if entry.version != pending.version:  # a write came: its copy is the tick's state
+                assert pending.snapshot is not None
+                values = np.take(pending.snapshot, slots)
+            entry.pending.remove(pending)
+            return reply(tick, values)
+        return gather
     return read
+
+
+def _before_write(entry: ProjectionEntry, table: _F64) -> None:
+    """Tick thread, before a write to ``entry``: pending gathers get the table as it is."""
+    if entry.pending:
+        copy = None
+        for pending in entry.pending:
+            if pending.snapshot is None:
+                copy = table.copy() if copy is None else copy
+                pending.snapshot = copy
+    entry.version += 1
 
 
 def _readable(request: StateRequest, entry: PopulationEntry) -> str:

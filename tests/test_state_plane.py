@@ -1,0 +1,72 @@
+"""The engine side of the state plane without sockets: jobs resolved against a real network's
+catalogue, applied by hand between ticks, their replies finished afterwards, as the loop thread
+would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import spinnlive.pynn as sim
+from spinnlive.engine.state_plane import StatePlane, resolve
+from spinnlive.protocol.state import Code, Op, StateError, StateRequest
+
+
+@pytest.fixture
+def catalogue():
+    sim.setup(timestep=1.0, realtime=False)
+    a = sim.Population(100, sim.SpikeSourcePoisson(rate=10.0), label="a")
+    b = sim.Population(80, sim.IF_curr_exp(), label="b")
+    sim.Projection(a, b, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.25), label="ab")
+    sim.run(5)
+    yield sim.simulator.state.engine._catalogue()
+    sim.end()
+
+
+def _plane():  # type: ignore[no-untyped-def]
+    done = []
+    return StatePlane(lambda job, finish: done.append((job, finish))), done
+
+
+def test_a_static_read_pending_when_a_write_lands_keeps_its_ticks_values(catalogue):
+    plane, done = _plane()
+    plane.submit(resolve(StateRequest(op=Op.WEIGHTS, projection="ab"), catalogue))
+    plane.apply(5)
+    (_, read), = done
+    plane.submit(resolve(StateRequest(op=Op.SET_WEIGHTS, projection="ab",
+                                      values=np.array([0.5])), catalogue))
+    plane.apply(6)  # the write lands while the read's gather has not run
+    before = read()
+    assert before.tick == 5 and before.values.size == 8000
+    assert np.all(before.values == 0.25)
+    after = done[1][1]()
+    assert after.ok and after.tick == 6
+    plane.submit(resolve(StateRequest(op=Op.WEIGHTS, projection="ab"), catalogue))
+    plane.apply(7)
+    assert np.all(done[2][1]().values == 0.5)
+
+
+def test_stamped_jobs_wait_for_their_tick_and_late_ones_are_refused(catalogue):
+    plane, done = _plane()
+    ids = np.array([3], np.uint32)
+    plane.submit(resolve(StateRequest(op=Op.SET, population="b", name="i_offset", ids=ids,
+                                      values=np.array([0.4]), tick=9), catalogue))
+    plane.submit(resolve(StateRequest(op=Op.GET, population="b", name="i_offset", ids=ids,
+                                      tick=4), catalogue))
+    plane.apply(8)
+    assert len(done) == 1 and done[0][1]().code is Code.LATE  # tick 4 had begun
+    assert plane.statistics().held == 1
+    plane.apply(9)
+    assert done[1][1]().tick == 9
+    assert catalogue.populations["b"].group.params["i_offset"][3] == 0.4
+    assert plane.statistics().late == 1 and plane.statistics().held == 0
+
+
+def test_the_queue_is_bounded(catalogue):
+    plane = StatePlane(lambda job, finish: None, max_queued=2)
+    request = StateRequest(op=Op.GET, population="b", name="v")
+    for _ in range(2):
+        plane.submit(resolve(request, catalogue))
+    with pytest.raises(StateError) as caught:
+        plane.submit(resolve(request, catalogue))
+    assert caught.value.code is Code.QUEUE_FULL and plane.statistics().refused == 1
