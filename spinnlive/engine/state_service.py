@@ -14,9 +14,9 @@ a request is ``[route (8 bytes), *request frames]`` and its reply ``[route, *rep
 (``docs/wire-format.md``, State plane). Stream snapshots go to every connection with route 0.
 Requests are decoded and resolved here, in the live-I/O event-loop thread
 (:mod:`spinnlive.engine.state_plane`); the tick thread only runs resolved jobs, and what it
-returns is finished (gathered, encoded) and sent back here, each connection's buffers written
-in order by one writer task with ``sock_sendall`` (no copy of a large array, and every send
-syscall releases the GIL, so the tick thread is never held up by a big reply).
+returns is finished (gathered, encoded) here and sent by the connection's sender thread, in
+order, with a blocking ``sendall`` (no copy of a large array, the GIL released throughout, so
+the tick thread is not held up by a big reply).
 
 Rules: nothing here blocks the tick thread; a broken peer (bad framing) loses its connection,
 a bad request gets an error reply; replies to a connection that closed are dropped and counted.
@@ -27,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -62,16 +64,42 @@ _RECV = 1 << 16
 #: Requests carry at most a weight write of every connection: allow 256 MB frames.
 _MAX_REQUEST_FRAME = 1 << 28
 _NO_ROUTE = ROUTE.pack(0)
+#: Large replies go out in slices: loopback TCP does its receive work in the sender's kernel
+#: context, where a 16 MB send would hold a core for milliseconds.
+_SEND_SLICE = 1 << 18
+#: A bridge that takes no byte of a reply for this long has its connection closed.
+_SEND_TIMEOUT_S = 30.0
 
 
 class _Peer:
-    """One bridge connection: its socket and the writer task that sends in order."""
+    """One bridge connection: its socket, read by the event loop, and a sender thread that
+    writes its replies in order with a blocking ``sendall`` on a duplicate of the socket: one C
+    call per buffer with the GIL released, where asyncio's ``sock_sendall`` would wake a Python
+    callback for every chunk of a large reply (each one a chance to hold the GIL the tick
+    thread is waiting for)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.outbox: asyncio.Queue[list[Any] | None] = asyncio.Queue()
+        self.outbox: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
         self.closed = False
-        self.writer: asyncio.Task[None] | None = None
+        self._out = sock.dup()
+        self._out.settimeout(_SEND_TIMEOUT_S)  # blocking semantics, polled in C
+        self.sender = threading.Thread(target=self._send_all, daemon=True,
+                                       name="spinnlive-state-sender")
+        self.sender.start()
+
+    def _send_all(self) -> None:
+        try:
+            while (buffers := self.outbox.get()) is not None:
+                for buffer in buffers:
+                    view = memoryview(buffer).cast("B")
+                    for at in range(0, view.nbytes, _SEND_SLICE):
+                        self._out.sendall(view[at:at + _SEND_SLICE])
+        except OSError as error:
+            logger.info("state service: bridge connection lost while sending (%s)", error)
+        finally:
+            self.closed = True
+            self._out.close()
 
 
 class StateService:
@@ -138,7 +166,7 @@ class StateService:
         if peer.closed:
             self.dropped_replies += 1
             return
-        peer.outbox.put_nowait(pack_message([route, *encode_reply(reply)]))
+        peer.outbox.put(pack_message([route, *encode_reply(reply)]))
 
     async def _accept(self) -> None:
         while True:
@@ -150,18 +178,7 @@ class StateService:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             peer = _Peer(sock)
             self._peers.add(peer)
-            peer.writer = self._loop.create_task(self._write(peer))
             self._loop.create_task(self._read(peer))
-
-    async def _write(self, peer: _Peer) -> None:
-        try:
-            while (buffers := await peer.outbox.get()) is not None:
-                for buffer in buffers:
-                    await self._loop.sock_sendall(peer.sock, buffer)
-        except OSError as error:
-            logger.info("state service: bridge connection lost while sending (%s)", error)
-        finally:
-            self._drop(peer)
 
     async def _read(self, peer: _Peer) -> None:
         reader = MessageReader(max_frame=_MAX_REQUEST_FRAME)
@@ -174,14 +191,13 @@ class StateService:
         except OSError as error:
             logger.info("state service: bridge connection lost (%s)", error)
         finally:
-            peer.outbox.put_nowait(None)
+            peer.outbox.put(None)
             self._drop(peer)
 
     def _drop(self, peer: _Peer) -> None:
-        if not peer.closed:
-            peer.closed = True
-            self._peers.discard(peer)
-            peer.sock.close()
+        peer.closed = True
+        self._peers.discard(peer)
+        peer.sock.close()  # the sender's duplicate closes when its queue is done
 
     def handle(self, peer: _Peer, frames: list[bytes]) -> None:
         """One request from ``peer``: answered at once (errors, describe) or queued as a job."""
@@ -229,12 +245,12 @@ class StateService:
         """Stop accepting; send what is queued for each bridge (the replies of a run's last
         ticks, up to ``flush_s``), then close the connections."""
         self._server.close()
-        writers = [peer.writer for peer in self._peers if peer.writer is not None]
-        for peer in list(self._peers):
-            peer.outbox.put_nowait(None)
-        if writers:
-            await asyncio.wait(writers, timeout=flush_s)
-        for peer in list(self._peers):
+        peers = list(self._peers)
+        for peer in peers:
+            peer.outbox.put(None)
+        deadline = self._loop.time() + flush_s
+        for peer in peers:
+            await asyncio.to_thread(peer.sender.join, max(0.0, deadline - self._loop.time()))
             self._drop(peer)
         if self._task is not None:
             self._task.cancel()
