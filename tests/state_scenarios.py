@@ -62,7 +62,7 @@ def main(mode: str, notify: int | None) -> None:
     import spinnlive.pynn as sim
 
     # lock-step: never waits for a client; a loaded machine may take a while to confirm
-    sim.setup(timestep=1.0, realtime=False, wait_on_confirmation_timeout=60.0)
+    sim.setup(timestep=1.0, realtime=False, wait_on_confirmation_timeout=200.0)
     _, pop, drive = build(sim)
     result: dict[str, object] = {}
     if mode == "live":

@@ -37,14 +37,14 @@ def _result(out: str) -> dict[str, list]:  # type: ignore[type-arg]
 
 
 async def _scenario(mode: str, cwd: Path, *args: object) -> dict[str, list]:  # type: ignore[type-arg]
-    code, out, err = await run_python(SCENARIOS.read_text(), [mode, *args], cwd, timeout=120)
+    code, out, err = await run_python(SCENARIOS.read_text(), [mode, *args], cwd, timeout=300)
     assert code == 0, err[-3000:]
     return _result(out)
 
 
 @pytest.fixture
 def bridge():
-    proc, where = start_bridge_process("--hold-confirmation", "--hold-timeout", "50")
+    proc, where = start_bridge_process("--hold-confirmation", "--hold-timeout", "180")
     yield where
     stop(proc)
 
@@ -59,8 +59,8 @@ async def test_live_weight_and_parameter_changes_equal_set_between_runs(tmp_path
     sub_pre, sub_post, values = subset(connections[:, 0].astype(int),
                                        connections[:, 1].astype(int))
     live = asyncio.ensure_future(_scenario("live", tmp_path / "live", bridge["notify"][1]))
-    async with connect(str(bridge["discovery"]), timeout=60) as client:
-        await until(lambda: _held(client), "the bridge holding the engine's confirmation", 90)
+    async with connect(str(bridge["discovery"]), timeout=180) as client:
+        await until(lambda: _held(client), "the bridge holding the engine's confirmation", 240)
         epoch = (await client.describe())["epoch"]
         state = await client.describe_state()
         assert state["tick"] == 0
