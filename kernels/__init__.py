@@ -33,9 +33,15 @@ pyNN.nest's timing (see that module), ``record()``/``recorded()``.
 ``synapses``: ``ConnectionTable`` (CSR by presynaptic index) and ``DelayBuffer(n_post,
 max_delay)`` (ring of excitatory+inhibitory input).
 
+``plasticity_rules``: ``SpikePair``, ``NearestPair``, ``Vogels``, ``Triplet``, ``Tsodyks``,
+``Reward`` (NEST's native parameters, PyNN's units); ``plasticity``: their state and compiled
+updates (semantics in its docstring). ``connect(..., rule=Rule)`` makes a connection plastic.
+
 ``network.Network(dt)``: ``add_group`` -> gid; ``connect(pre_gid, post_gid, pre_idx, post_idx,
-weights, delays_ms, receptor)`` -> ``Connection`` handle (``weights``, ``delays`` readable and
-settable); ``add_current(gid, source, indices)``; ``record(gid, 'spikes' | state name,
+weights, delays_ms, receptor, rule=None)`` -> ``Connection`` handle (``weights``, ``delays``
+readable and settable, a learning connection's weights as learned; between ticks
+``synapses(pre, post)`` -> positions of those pairs' synapses, ``read_weights(at)``,
+``write_weights(values, at)``, applied from the next tick); ``add_current(gid, source, indices)``; ``record(gid, 'spikes' | state name,
 indices=None)``; ``step()`` -> per-group spiking indices; ``run(n)``; ``spike_counts()`` ->
 spikes per group since reset (recorded or not); ``inject(gid, ids)`` (emitted by the next
 step); ``inject_arrived(gid, ids, tick)`` (live input that arrived while ``tick`` ran: emitted
