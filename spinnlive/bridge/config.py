@@ -78,9 +78,9 @@ class BridgeConfig:
     #: before the simulation starts (spinnlive/bridge/confirmation.py).
     hold_confirmation: bool = False
     hold_timeout_s: float = 5.0
-    #: Who may notify: a DATABASE outside this folder is refused unconfirmed (``spinnlive run``
-    #: gives its run folder). Whatever the folder, a DATABASE that cannot be read never
-    #: replaces a working session (service.py, "Who may notify").
+    #: Who may notify: a DATABASE outside this folder is refused unconfirmed (the folder the
+    #: toolchain writes its run databases in). Whatever the folder, a DATABASE that cannot be
+    #: read never replaces a working session (service.py, "Who may notify").
     database_root: str | None = None
     #: Reading one database (off the event loop) may take this long, then it is unreadable.
     database_deadline_s: float = 10.0

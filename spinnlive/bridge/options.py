@@ -52,6 +52,8 @@ def add_bridge_options(parser: argparse.ArgumentParser, *, notify_port: int = NO
              "connect (needed to bind beyond loopback)")
     add("--insecure", action="store_true",
         help="allow ZeroMQ endpoints beyond loopback without CURVE")
+    add("--database-root", default=None, metavar="DIR",
+        help="refuse DATABASE notifications naming a file outside DIR (who may notify)")
 
 
 def bridge_config(args: argparse.Namespace) -> BridgeConfig:
@@ -62,4 +64,4 @@ def bridge_config(args: argparse.Namespace) -> BridgeConfig:
         tag_timeout_s=args.tag_timeout, sndhwm=args.sndhwm, lossless=args.lossless,
         inject_labels=tuple(args.inject_label) if args.inject_label else None,
         hold_confirmation=bool(args.hold_confirmation), hold_timeout_s=float(args.hold_timeout),
-        curve=args.curve, insecure=bool(args.insecure))
+        curve=args.curve, insecure=bool(args.insecure), database_root=args.database_root)

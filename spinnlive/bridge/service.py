@@ -38,7 +38,7 @@ The notify port and the live-output port take datagrams from any local process, 
   handshake's state stay, and the refusal is counted (``udp.notifications_refused``) and logged.
   With no such session it is confirmed with an empty one, as before (the toolchain must not
   hang on the bridge because its first file is broken);
-* with ``database_root`` (``spinnlive run`` sets its run folder) a DATABASE naming a file
+* with ``database_root`` (the toolchain's folder of run databases) a DATABASE naming a file
   outside that folder is refused in every state;
 * live output is taken only from the IP addresses of the boards the database names; any other
   source is counted (``udp.foreign_packets``) and never published.
