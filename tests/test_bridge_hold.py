@@ -27,7 +27,7 @@ async def test_the_confirmation_waits_for_ready_of_the_held_epoch(tmp_path, boar
             confirmed = asyncio.ensure_future(announce(bridge, path, board))
             await until(lambda: _awaiting_ready(client), "the held confirmation", 10)
             description = await client.describe()
-            assert description["epoch"] == 1 and description["state"] == "ready"
+            assert description["epoch"] == 1 and description["state"] == "held"
             await client.inject("stim", [1], tick=5)  # loaded while the toolchain waits
             await client.ready(2)  # not the held epoch: ignored
             await client.inject("stim", [2], tick=6)

@@ -135,19 +135,23 @@ class Publisher:
 
     def _send(self, state: _Topic, message: _Message) -> bool:
         frames, events = message
+        counters = state.counters
+        # counted as handed before a JSON body is rendered, so a body's totals count the
+        # message itself too: its topic's messages == sequence, as for every other topic
+        counters.messages += 1
+        counters.events += events
         if callable(frames):  # JSON rendered now: its totals count what went before it
             frames = frames()
         try:
             self._sock.send_multipart(frames, flags=zmq.NOBLOCK,
                                       copy=_nbytes(frames[2]) < _COPY_THRESHOLD)
-        except zmq.Again:
-            return False
         except zmq.ZMQError as exc:
-            state.counters.drop("send_error", events)
+            counters.messages -= 1
+            counters.events -= events
+            if isinstance(exc, zmq.Again):
+                return False
+            counters.drop("send_error", events)
             logger.warning("publishing on %s failed: %s", state.name.decode(), exc)
-            return True
-        state.counters.messages += 1
-        state.counters.events += events
         return True
 
     def _enqueue(self, state: _Topic, message: _Message) -> None:

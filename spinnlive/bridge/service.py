@@ -231,7 +231,7 @@ class Bridge:
     async def close(self) -> None:
         if self._closed.is_set():
             return
-        self._set_state("closed")
+        self._set_state("closed", "closing")
         for task in [*self._tasks, self._refresh]:
             if task is not None:
                 task.cancel()
@@ -282,11 +282,12 @@ class Bridge:
                                         for board in session.boards))
         await self._open_udp(epoch)
         confirmed = await epoch.tags.point_all() if epoch.tags else 0
-        self._set_state("ready", tags_confirmed=confirmed,
-                        tags_unanswered=len(session.tags) - confirmed,
-                        awaiting_ready=self.config.hold_confirmation)
-        if self.config.hold_confirmation:
-            await self._hold.wait(self.epoch)
+        held = self.config.hold_confirmation
+        self._set_state("held" if held else "ready", "database-ready", tags_confirmed=confirmed,
+                        tags_unanswered=len(session.tags) - confirmed, awaiting_ready=held)
+        if held:  # wire-format.md §4: "held" until a client's ready (or the deadline)
+            released = await self._hold.wait(self.epoch)
+            self._set_state("ready", "confirmed", released=released)
 
     async def _read_session(self, path: str | None) -> Session:
         """The session of a DATABASE, read in a worker thread within the deadline."""
@@ -349,12 +350,11 @@ class Bridge:
         else:
             return
         self._publish_lifecycle(f"board-{state}", board=board, topics=topics, last_tick=last)
-        self._publish_stats()
 
     async def _follow_toolchain(self) -> None:
         async for event in self._listener.events():
             if isinstance(event, Started):
-                self._set_state("running")
+                self._set_state("running", "started")
                 current = self._current
                 if current is not None and current.tags is not None and self._refresh is None:
                     self._refresh = asyncio.ensure_future(current.tags.refresh_forever())
@@ -362,7 +362,7 @@ class Bridge:
                 self._stop_refresh()
                 if self._current is not None and self._current.assembler is not None:
                     self._current.assembler.flush()
-                self._set_state("paused")
+                self._set_state("paused", "paused")
 
     def _stop_refresh(self) -> None:
         if self._refresh is not None:
@@ -521,14 +521,12 @@ class Bridge:
         boards = _board_statistics(current) if current else {}
         return BridgeStatistics(self.epoch, self.state, udp, streams, boards)
 
-    def _set_state(self, state: str, **extra: Any) -> None:
+    def _set_state(self, state: str, event: str, **extra: Any) -> None:
         self.state = state
-        event = {"ready": "database-ready", "running": "started", "paused": "paused",
-                 "closed": "closing"}[state]
         self._publish_lifecycle(event, **extra)
-        self._publish_stats()
 
     def _publish_lifecycle(self, event: str, **extra: Any) -> None:
+        """One lifecycle message, then one stats message (wire-format.md §6-7)."""
         if self._publisher is not None:
             body = {"event": event, "epoch": self.epoch, "state": self.state, **extra}
             if event == "database-ready" and self._current is not None:
@@ -541,6 +539,7 @@ class Bridge:
                                        lambda: {**body, "streams": publisher.totals()})
             else:
                 publisher.publish_json(LIFECYCLE, self.epoch, body)
+            self._publish_stats()
 
     def _publish_stats(self) -> None:
         if self._publisher is not None:
