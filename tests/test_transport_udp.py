@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import math
-import socket
 from pathlib import Path
 
 import asyncio_dgram
@@ -18,13 +17,6 @@ from spinnlive.errors import TransportError
 from spinnlive.transport.udp import open_endpoint
 
 LOOPBACK = ("127.0.0.1", 0)
-
-
-def closed_port() -> int:
-    """A UDP port on 127.0.0.1 that nobody listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(LOOPBACK)
-        return int(s.getsockname()[1])
 
 
 async def test_send_and_recv_between_two_endpoints_with_counters() -> None:
@@ -101,8 +93,8 @@ async def test_close_wakes_a_blocked_recv_and_later_calls_raise() -> None:
     assert ep.statistics().closed
 
 
-async def test_connection_refused_surfaces_from_recv_and_is_counted() -> None:
-    ep = await open_endpoint(LOOPBACK, ("127.0.0.1", closed_port()))
+async def test_connection_refused_surfaces_from_recv_and_is_counted(closed_port: int) -> None:
+    ep = await open_endpoint(LOOPBACK, ("127.0.0.1", closed_port))
     try:
         ep.send(b"\x01\x40")
         with pytest.raises(ConnectionRefusedError):
@@ -164,7 +156,8 @@ TIME_READERS = {("time", "monotonic"), ("asyncio", "sleep"), ("time", "time")}
 
 def test_only_the_default_clock_reads_time_or_sleeps() -> None:
     package = Path(spinnlive.__file__).parent
-    for path in [package / "handshake.py", *sorted((package / "transport").glob("*.py"))]:
+    transport = sorted((package / "transport").glob("*.py"))
+    for path in [package / "protocol" / "handshake.py", *transport]:
         assert clock_calls(path) == [], path.name
     in_clock = clock_calls(package / "clock.py")
     assert in_clock and {cls for _, cls in in_clock} == {"MonotonicClock"}
