@@ -11,12 +11,10 @@ import json
 from typing import Any
 
 import numpy as np
-import pytest
 import zmq
 import zmq.asyncio
 from bridge_helpers import (
     LPG_TAG,
-    FakeBoard,
     announce,
     bridge_mapping,
     lpg_packets,
@@ -29,13 +27,6 @@ from spinnlive.bridge import Bridge
 from spinnlive.client import connect
 from spinnlive.protocol.keys import KeyTable
 from spinnlive.wire import FLAG_DEADLINE, HEADER
-
-
-@pytest.fixture
-def board():
-    fake = FakeBoard()
-    yield fake
-    fake.close()
 
 
 def _keys(table: KeyTable, label: str, ids: list[int] | np.ndarray) -> np.ndarray:

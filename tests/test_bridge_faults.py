@@ -27,13 +27,6 @@ from spinnlive.client import connect
 from spinnlive.protocol.commands import Database, encode_command
 
 
-@pytest.fixture
-def board():
-    fake = FakeBoard()
-    yield fake
-    fake.close()
-
-
 def _spoof_notification(bridge: Bridge, path: str) -> socket.socket:
     """A DATABASE from an unrelated process; the socket is returned to look for a reply."""
     spoofer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

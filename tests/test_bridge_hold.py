@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-from bridge_helpers import FakeBoard, announce, quick_config, write_bridge_database
+from bridge_helpers import announce, quick_config, write_bridge_database
 from waiting import until
 
 from spinnlive.bridge import Bridge
 from spinnlive.client import connect
-
-
-@pytest.fixture
-def board():
-    fake = FakeBoard()
-    yield fake
-    fake.close()
 
 
 async def test_the_confirmation_waits_for_ready_of_the_held_epoch(tmp_path, board):

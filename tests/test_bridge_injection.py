@@ -28,13 +28,6 @@ RATE_IDS = [0, 5, 19] + list(range(20)) * 2
 RATES = np.float32([10.0, 0.5, 1234.567] + [i * 3.3 for i in range(40)])
 
 
-@pytest.fixture
-def board():
-    fake = FakeBoard()
-    yield fake
-    fake.close()
-
-
 async def _reference_bytes(path, board: FakeBoard) -> dict[str, list[bytes]]:
     from spynnaker.pyNN.connections import (
         SpynnakerLiveSpikesConnection,

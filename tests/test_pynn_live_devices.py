@@ -112,13 +112,6 @@ def silent_socket() -> socket.socket:
     return sock
 
 
-def closed_port() -> int:
-    sock = silent_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 def test_silent_listener_fails_the_run_after_its_timeout_and_end_returns() -> None:
     with silent_socket() as silent:
         sim.setup(timestep=1.0, wait_on_confirmation_timeout=0.3)
@@ -131,8 +124,8 @@ def test_silent_listener_fails_the_run_after_its_timeout_and_end_returns() -> No
 
 
 def test_silent_and_refused_listeners_are_skipped_without_wait_on_confirmation(
-        caplog: pytest.LogCaptureFixture) -> None:
-    refused = closed_port()
+        caplog: pytest.LogCaptureFixture, closed_port: int) -> None:
+    refused = closed_port
     with silent_socket() as silent:
         quiet = silent.getsockname()[1]
         sim.setup(timestep=1.0, wait_on_confirmation=False, wait_on_confirmation_timeout=0.3)
@@ -149,9 +142,9 @@ def test_silent_and_refused_listeners_are_skipped_without_wait_on_confirmation(
     assert any("did not take the DATABASE" in r.getMessage() for r in caplog.records)
 
 
-def test_listeners_are_a_set() -> None:
+def test_listeners_are_a_set(closed_port: int) -> None:
     sim.setup(timestep=1.0)
-    port = closed_port()
+    port = closed_port
     inj = sim.Population(2, ext.SpikeInjector(database_notify_port_num=port), label="inj")
     ext.activate_live_output_for(inj, database_notify_port_num=port)
     ext.add_database_socket_address(None, port, None)

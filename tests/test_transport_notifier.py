@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,12 +21,6 @@ from spinnlive.protocol.handshake import DatabaseReady, Event, Paused, Started, 
 from spinnlive.transport import Listener, ListenerAddress, Notifier
 
 LOOPBACK = ("127.0.0.1", 0)
-
-
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(LOOPBACK)
-        return int(s.getsockname()[1])
 
 
 class Consumer:
@@ -111,8 +104,9 @@ async def test_duplicate_addresses_are_notified_once() -> None:
         assert consumer.listener.statistics().endpoint.received == 1
 
 
-async def test_a_refused_port_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    nobody = closed_port()
+async def test_a_refused_port_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture,
+                                                        closed_port: int) -> None:
+    nobody = closed_port
     async with listeners(1) as (consumer,):
         notifier = Notifier(
             [("127.0.0.1", nobody, None), ("127.0.0.1", consumer.listener.address[1], None)]

@@ -76,7 +76,7 @@ class Publisher:
 
     def __init__(self, sock: zmq.asyncio.Socket, config: BridgeConfig) -> None:
         self._async = sock
-        self._sock = zmq.Socket.shadow(sock.underlying)
+        self._sock: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
         self._limit = config.topic_queue
         self._policy = config.overflow
         self._topics: dict[bytes, _Topic] = {}

@@ -93,7 +93,7 @@ class Subscription:
             self._sock.setsockopt(zmq.RCVBUF, rcvbuf)
         self._sock.connect(client.endpoints["publish"])
         #: the same socket, synchronous: reads what it already holds without awaiting
-        self._now = zmq.Socket.shadow(self._sock.underlying)
+        self._now: zmq.Socket[bytes] = zmq.Socket.shadow(self._sock.underlying)
         for topic in self.book.subscriptions():
             self._sock.setsockopt(zmq.SUBSCRIBE, topic)
         self._pending: deque[OutputMessage] = deque()
@@ -146,18 +146,25 @@ class Subscription:
 
     async def receive(self, timeout: float | None = None) -> OutputMessage | None:
         """The next message, or None when none came within ``timeout`` (the client's); with
-        ``timeout`` 0, what the socket already holds (after a poller said it is readable)."""
-        while not self._pending:
-            try:
-                self._take(self._now.recv_multipart(zmq.NOBLOCK))
-            except zmq.Again:
-                break
-        if self._pending:
-            return self._pending.popleft()
-        try:
-            return await asyncio.wait_for(self.__anext__(), self._limit(timeout))
-        except TimeoutError:
-            return None
+        ``timeout`` 0, what the socket already holds (after a poller said it is readable).
+
+        It waits with ``poll`` and reads without blocking, so a message that is already
+        there is taken at once, and an edge of the socket's descriptor is never lost to an
+        earlier read."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self._limit(timeout)
+        while True:
+            while not self._pending:
+                try:
+                    self._take(self._now.recv_multipart(zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+            if self._pending:
+                return self._pending.popleft()
+            left = end - loop.time()
+            if left <= 0:
+                return None
+            await self._sock.poll(max(1, int(left * 1000)), zmq.POLLIN)
 
     def __aiter__(self) -> AsyncIterator[OutputMessage]:
         return self

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -44,8 +45,9 @@ TOO_LARGE = "too_large"
 MAX_IDS_PER_MESSAGE = 1 << 20
 
 _U32 = struct.Struct("<I")
-_IDS = np.dtype("<u4")
-_RATES = np.dtype("<f4")
+T = TypeVar("T", bound=np.generic)
+_IDS: np.dtype[np.uint32] = np.dtype("<u4")
+_RATES: np.dtype[np.float32] = np.dtype("<f4")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -126,8 +128,8 @@ def _carried(frames: list[bytes] | list[memoryview]) -> int:
     return 0 if size % 4 else size // 4
 
 
-def _array(frame: bytes | memoryview, dtype: np.dtype[np.generic], what: str,
-           events: int) -> npt.NDArray[np.generic]:
+def _array(frame: bytes | memoryview, dtype: np.dtype[T], what: str,
+           events: int) -> npt.NDArray[T]:
     view = memoryview(frame)
     if view.nbytes % 4:
         raise InputRejected(BAD_PAYLOAD, f"{what} frame of {view.nbytes} bytes is not a whole "

@@ -87,10 +87,10 @@ class Subscriber:
             if ours:
                 self.markers += 1
             return None if message.is_sync or not self.wants(topic) else message
-        ledger = self.ledgers.get(topic)
-        if ledger is not None:
+        spikes = self.ledgers.get(topic)
+        if spikes is not None:
             header = message.header
-            ledger.spike(header.epoch, header.sequence, header.count)
+            spikes.spike(header.epoch, header.sequence, header.count)
         return message if self.wants(topic) else None
 
     def statistics(self, topic: str | bytes) -> SpikeStreamStatistics:
