@@ -22,7 +22,7 @@ RANKS = {
     "errors": 0, "clock": 0, "progress": 0, "drops": 0,
     "protocol": 1, "wire": 1,
     "database": 2,
-    "transport": 3,
+    "transport": 3, "curve": 3,
     "kernels": 4, "engine": 4,
     "bridge": 5, "client": 5, "state_client": 5, "connections": 5, "live_receiver": 5,
     "pynn": 6, "analysis": 6,

@@ -164,7 +164,7 @@ class Subscription:
             left = end - loop.time()
             if left <= 0:
                 return None
-            await self._sock.poll(max(1, int(left * 1000)), zmq.POLLIN)
+            await self._sock.poll(timeout=max(1, int(left * 1000)))
 
     def __aiter__(self) -> AsyncIterator[OutputMessage]:
         return self
