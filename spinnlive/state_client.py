@@ -107,7 +107,7 @@ class StateChannel:
                 self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
             except zmq.Again:  # the pipe to the bridge is full: wait for room, bounded
                 await asyncio.wait_for(self._sock.send_multipart(frames), limit)
-            reply = await asyncio.wait_for(waiter, limit)
+            reply: StateReply = await asyncio.wait_for(waiter, limit)
         except asyncio.TimeoutError:
             raise TransportError(f"no state reply from the bridge at {self.endpoint} within "
                                  f"{limit:g} s ({request.op.value})") from None
@@ -130,9 +130,9 @@ class StateChannel:
                     if not waiter.done():
                         waiter.set_exception(failure)
                 return
-            waiter = self._waiting.get(reply.id)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(reply)
+            wanted = self._waiting.get(reply.id)
+            if wanted is not None and not wanted.done():
+                wanted.set_result(reply)
 
     async def describe(self) -> dict[str, Any]:
         """What the engine offers: projections, populations, parameter names, the tick now."""

@@ -44,13 +44,13 @@ __all__ = [
     "encode_reply", "encode_request", "error_reply", "pack_message",
 ]
 
-INDEX_DTYPE = np.dtype("<u4")  #: ``ids``, ``pre``, ``post``
-VALUE_DTYPE = np.dtype("<f8")  #: ``values``
+INDEX_DTYPE: np.dtype[Any] = np.dtype("<u4")  #: ``ids``, ``pre``, ``post``
+VALUE_DTYPE: np.dtype[Any] = np.dtype("<f8")  #: ``values``
 ROUTE = struct.Struct("<Q")  #: the bridge's route in front of a request on the engine link
 #: Largest single frame on the engine link (a 64M-synapse weight read is 512 MB).
 MAX_FRAME = 1 << 30
 _COUNT = struct.Struct("<I")
-_ARRAY_DTYPES = {"ids": INDEX_DTYPE, "pre": INDEX_DTYPE, "post": INDEX_DTYPE,
+_ARRAY_DTYPES: dict[str, np.dtype[Any]] = {"ids": INDEX_DTYPE, "pre": INDEX_DTYPE, "post": INDEX_DTYPE,
                  "values": VALUE_DTYPE}
 
 IndexArray = npt.NDArray[np.uint32]
@@ -159,7 +159,7 @@ def encode_reply(reply: StateReply) -> list[bytes | memoryview]:
 
 
 def error_reply(request_op: Op | str, request_id: int, error: StateError) -> StateReply:
-    op = request_op if isinstance(request_op, Op) else _op(request_op, Op.DESCRIBE)
+    op = request_op if isinstance(request_op, Op) else (_op(request_op, None) or Op.DESCRIBE)
     return StateReply(op=op, id=request_id, ok=False, code=error.code, message=str(error))
 
 
@@ -171,7 +171,8 @@ def _with_arrays(body: dict[str, Any], record: StateRequest | StateReply
         array = getattr(record, name)
         if array is not None:
             names.append(name)
-            frames.append(memoryview(np.ascontiguousarray(array, _ARRAY_DTYPES[name])).cast("B"))
+            contiguous = np.ascontiguousarray(array, _ARRAY_DTYPES[name])
+            frames.append(memoryview(contiguous.data).cast("B"))
     if names:
         body["arrays"] = names
     return [json.dumps(body, separators=(",", ":")).encode(), *frames]
