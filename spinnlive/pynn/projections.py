@@ -18,6 +18,7 @@ Rules:
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -287,9 +288,25 @@ class Projection(common.Projection):
     def _get_attributes_as_list(self, names: Any) -> list[tuple[Any, ...]]:
         # Overridden to read the arrays column-wise instead of one Connection at a time.
         self._sync_learned()
-        columns = {"presynaptic_index": self._pre, "postsynaptic_index": self._post,
-                   **self._values}
-        return list(zip(*(columns[n].tolist() for n in names)))
+        return list(zip(*(self._column(n).tolist() for n in names)))
+
+    def _column(self, name: str) -> np.ndarray:
+        """One value per connection of ``name``: an index, a per-connection value, or a
+        parameter the synapse type holds once per projection (a plasticity rule's)."""
+        if name == "presynaptic_index":
+            return self._pre
+        if name == "postsynaptic_index":
+            return self._post
+        if name in self._values:
+            return self._values[name]
+        if name in self.synapse_type.get_parameter_names():
+            value = copy.copy(self.synapse_type.parameter_space[name])
+            if value.is_homogeneous:
+                value.shape = (1,)
+                return np.full(len(self), float(value.evaluate(simplify=True)))
+        raise ConfigurationError(
+            f"projection {self.label!r}: no per-connection attribute {name!r}; it has "
+            f"{sorted(['presynaptic_index', 'postsynaptic_index', *self._values])}")
 
     def _get_attributes_as_arrays(self, names: Any, multiple_synapses: str = "sum"
                                   ) -> list[np.ndarray]:
@@ -298,7 +315,7 @@ class Projection(common.Projection):
         result = []
         for name in names:
             name = name[:-1] if name.endswith("s") and name[:-1] in self._values else name
-            values = self._values[name]
+            values = self._column(name)
             out = np.full(self.shape, np.nan)
             if multiple_synapses == "sum":
                 out[self._pre, self._post] = 0.0
