@@ -33,9 +33,9 @@ def run_scenarios(tree: Path, out: Path) -> dict[str, dict[str, str]]:
            "MPLBACKEND": "Agg", "SPINNLIVE_SCENARIO_SIMULATORS": "nest,spinnlive"}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-c", str(ini), "--rootdir", str(tree / "test/system"),
-         "-p", "pynn_scenario_plugin", "-p", "no:cacheprovider", "--timeout", "300",
+         "-p", "pynn_scenario_plugin", "-p", "no:cacheprovider", "--timeout", "600",
          f"--junitxml={report}", str(tree / "test/system/scenarios")],
-        capture_output=True, text=True, timeout=1200, cwd=out, env=env)
+        capture_output=True, text=True, timeout=2400, cwd=out, env=env)
     assert report.exists(), done.stdout[-3000:] + done.stderr[-3000:]
     outcomes: dict[str, dict[str, str]] = {}
     for case in ET.parse(report).iter("testcase"):
@@ -54,7 +54,7 @@ def run_scenarios(tree: Path, out: Path) -> dict[str, dict[str, str]]:
     return outcomes
 
 
-@pytest.mark.timeout(1500)
+@pytest.mark.timeout(2700)
 def test_every_scenario_nest_passes_passes_on_spinnlive_or_is_a_listed_difference(
         tmp_path: Path) -> None:
     try:
