@@ -51,7 +51,7 @@ import numba
 import numpy as np
 from numba.typed import List
 
-from .neurons_cond import _cond_kernel
+from .neurons_cond import _cond_kernel, _izh_cond_kernel
 from .neurons_hh import _hh_kernel
 from .neurons_ode import _cond_exp_kernel, _izhikevich_kernel
 from .neurons_psc import _psc_alpha_kernel, _psc_delta_kernel, _psc_exp_kernel
@@ -84,6 +84,8 @@ def neuron_step(kind, s, k, exc, inh, iext, has_iext, out):  # pragma: no cover 
         return _cond_kernel(s, k, exc, inh, iext, has_iext, out)
     if kind == 18:
         return _hh_kernel(s, k, exc, inh, iext, has_iext, out)
+    if kind == 20:
+        return _izh_cond_kernel(s, k, exc, inh, iext, has_iext, out)
     return 0
 
 

@@ -4,7 +4,12 @@ propagators), ``neurons_ode``, ``neurons_cond`` and ``neurons_hh`` (ODE models).
 from __future__ import annotations
 
 from .neuron_base import NeuronGroup
-from .neurons_cond import EIFCondAlphaIsfaIsta, EIFCondExpIsfaIsta, IFCondAlpha
+from .neurons_cond import (
+    EIFCondAlphaIsfaIsta,
+    EIFCondExpIsfaIsta,
+    IFCondAlpha,
+    IzhikevichCond,
+)
 from .neurons_hh import HHCondExp
 from .neurons_ode import IFCondExp, Izhikevich
 from .neurons_psc import IFCurrAlpha, IFCurrDelta, IFCurrExp, IFCurrExpCa2Adaptive
@@ -20,8 +25,10 @@ MODELS: dict[str, type[NeuronGroup]] = {
     "EIF_cond_alpha_isfa_ista": EIFCondAlphaIsfaIsta,
     "HH_cond_exp": HHCondExp,
     "IFCurrExpCa2Adaptive": IFCurrExpCa2Adaptive,
+    "Izhikevich_cond": IzhikevichCond,
 }
 
 __all__ = ["MODELS", "EIFCondAlphaIsfaIsta", "EIFCondExpIsfaIsta", "HHCondExp", "IFCondAlpha",
            "IFCondExp", "IFCurrExpCa2Adaptive", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "Izhikevich",
+           "IzhikevichCond",
            "NeuronGroup"]

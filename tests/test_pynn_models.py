@@ -144,3 +144,24 @@ def test_ca2_adaptive_through_extra_models_in_both_clocks() -> None:
     for a, b in zip(spikes, spikes_rt, strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(ca, ca_rt)
+
+
+def test_izhikevich_cond_through_extra_models_in_both_clocks() -> None:
+    """sim.extra_models.Izhikevich_cond driven through conductances, state recorded; real time
+    equals lock-step."""
+    def run(realtime: bool) -> dict[str, np.ndarray]:
+        sim.setup(timestep=1.0, realtime=realtime, seed=2)
+        src = sim.Population(10, sim.SpikeSourcePoisson(rate=100.0))
+        pop = sim.Population(3, sim.extra_models.Izhikevich_cond(i_offset=[0.0, 2.0, 5.0]))
+        sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.02))
+        pop.record(["spikes", "v", "u", "gsyn_exc"])
+        sim.run(300.0)
+        seg = pop.get_data().segments[0]
+        sim.end()
+        return {"spikes": np.concatenate([np.asarray(s.magnitude) for s in seg.spiketrains]),
+                **{a.name: np.asarray(a.magnitude) for a in seg.analogsignals}}
+
+    lock, rt = run(False), run(True)
+    assert lock["spikes"].size > 10 and lock["gsyn_exc"].max() > 0.0
+    for name in ("spikes", "v", "u", "gsyn_exc"):
+        np.testing.assert_array_equal(lock[name], rt[name])

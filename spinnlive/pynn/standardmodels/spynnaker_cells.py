@@ -14,7 +14,7 @@ from pyNN.standardmodels import StandardCellType, build_translations, cells
 
 from .spynnaker_args import SpynnakerArgs
 
-__all__ = ["IFCurrExpCa2Adaptive", "SpikeSourcePoissonVariable"]
+__all__ = ["IFCurrExpCa2Adaptive", "Izhikevich_cond", "SpikeSourcePoissonVariable"]
 
 
 def _per_neuron(value: Any) -> Any:
@@ -59,7 +59,7 @@ class IFCurrExpCa2Adaptive(SpynnakerArgs, StandardCellType):
 
     default_parameters: ClassVar[dict[str, Any]] = {
         **cells.IF_curr_exp.default_parameters, "tau_ca2": 50.0, "i_alpha": 0.1}
-    default_initial_values: ClassVar[dict[str, Any]] = {
+    default_initial_values: dict[str, Any] = {  # per instance once SpynnakerArgs sets v=...
         **cells.IF_curr_exp.default_initial_values, "i_ca2": 0.0}
     recordable: ClassVar[list[str]] = [*cells.IF_curr_exp.recordable, "i_ca2"]
     units: ClassVar[dict[str, str]] = {**cells.IF_curr_exp.units, "i_ca2": "nA"}
@@ -69,3 +69,24 @@ class IFCurrExpCa2Adaptive(SpynnakerArgs, StandardCellType):
     kernel_model = "IFCurrExpCa2Adaptive"
     variable_map: ClassVar[dict[str, str]] = {
         "v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", "i_ca2": "i_ca2"}
+
+
+class Izhikevich_cond(SpynnakerArgs, StandardCellType):  # noqa: N801 - sPyNNaker's name
+    """The Izhikevich neuron with exponential conductance synapses, as sPyNNaker's
+    ``extra_models.Izhikevich_cond`` (weights in uS; 1 nA of input is 1 mV/ms, sPyNNaker's
+    units)."""
+
+    default_parameters: ClassVar[dict[str, Any]] = {
+        "a": 0.02, "b": 0.2, "c": -65.0, "d": 2.0, "i_offset": 0.0, "tau_syn_E": 5.0,
+        "tau_syn_I": 5.0, "e_rev_E": 0.0, "e_rev_I": -70.0}
+    default_initial_values: dict[str, Any] = {  # per instance once SpynnakerArgs sets v=...
+        "v": -70.0, "u": -14.0, "gsyn_exc": 0.0, "gsyn_inh": 0.0}
+    recordable: ClassVar[list[str]] = ["spikes", "v", "u", "gsyn_exc", "gsyn_inh"]
+    units: ClassVar[dict[str, str]] = {"v": "mV", "u": "mV/ms", "gsyn_exc": "uS",
+                                       "gsyn_inh": "uS"}
+    receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory")
+    conductance_based = True
+    translations = build_translations(*[(name, name) for name in default_parameters])
+    kernel_model = "Izhikevich_cond"
+    variable_map: ClassVar[dict[str, str]] = {
+        "v": "v", "u": "u", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
