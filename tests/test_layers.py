@@ -24,7 +24,7 @@ RANKS = {
     "database": 2,
     "transport": 3, "curve": 3,
     "kernels": 4, "engine": 4,
-    "bridge": 5, "client": 5, "state_client": 5, "connections": 5, "live_receiver": 5,
+    "bridge": 5, "client": 5, "connections": 5, "live_receiver": 5,
     "pynn": 6, "analysis": 6,
     "adapters": 7, "monitor": 7, "launch": 7, "cli": 8, "cli_bridge": 8, "cli_state": 8,
     "__init__": 8,  # spinnlive.connect, imported on first use

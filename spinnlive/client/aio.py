@@ -47,9 +47,9 @@ import numpy.typing as npt
 import zmq
 import zmq.asyncio
 
+from spinnlive.client.state import StateChannel, VariableRead, WeightsRead
 from spinnlive.curve import load_client
 from spinnlive.errors import RemoteProtocolError, TransportError
-from spinnlive.state_client import StateChannel, VariableRead, WeightsRead
 from spinnlive.wire.input import Inject, InputMessage, Ready, SetRates, encode_input, ids_array
 from spinnlive.wire.ledger import SpikeStreamStatistics
 from spinnlive.wire.output import Notice, OutputMessage, SpikeBatch
@@ -334,7 +334,7 @@ class Client:
         await _deadline(self._push.send_multipart(frames), self.timeout,
                         f"bridge input {self.endpoints.get('input')} did not take a message")
 
-    # -- the live state plane (docs/wire-format.md, State plane; spinnlive.state_client) -----
+    # -- the live state plane (docs/wire-format.md, State plane; spinnlive.client.state) -----
     def _state_plane(self) -> StateChannel:
         if self._state is None:
             if "state" not in self.endpoints:

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import zmq.asyncio
 
 from spinnlive.client.aio import Client, SpikeStream, Subscription
-from spinnlive.state_client import VariableRead, WeightsRead
+from spinnlive.client.state import VariableRead, WeightsRead
 from spinnlive.wire.input import InputMessage
 from spinnlive.wire.ledger import SpikeStreamStatistics
 from spinnlive.wire.output import OutputMessage

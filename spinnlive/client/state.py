@@ -1,11 +1,11 @@
 """The client's side of the live state plane: one DEALER socket, requests matched by id.
 
 :class:`StateChannel` is what :class:`spinnlive.client.Client` delegates ``weights``,
-``set_weights``, ``get``, ``set``, ``state_streams`` and ``describe_state`` to. Each request gets
-a fresh ``id``; one reader task files each reply with the future that waits for it, so any
-number of tasks can have requests in flight on the same socket. Every wait has the client's deadline; an error reply
-raises :class:`~spinnlive.protocol.state.StateError` with the code and the message the engine
-(or the bridge) gave (docs/wire-format.md, State plane).
+``set_weights``, ``get``, ``set``, ``stream_state``, ``unstream_state`` and ``describe_state``
+to. Each request gets a fresh ``id``; one reader task files each reply with the future that
+waits for it, so any number of tasks can have requests in flight on the same socket. Every wait
+has the client's deadline; an error reply raises :class:`~spinnlive.protocol.state.StateError`
+with the code and the message the engine (or the bridge) gave (docs/wire-format.md §10).
 """
 
 from __future__ import annotations
