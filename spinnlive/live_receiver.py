@@ -133,7 +133,7 @@ class LiveReceiver:
                               (packet.keys[known], found.atom[known], found.label_index[known]))
         if not keys.size:
             return
-        if data[1] & 0x10:  # T: one call per (time, label) group, in order of appearance
+        if packet.is_time:  # T: one call per (time, label) group, in order of appearance
             if packet.timestamp is not None:  # the live-output default: one time per packet
                 self._submit_timed(which, np.full(1, packet.timestamp), keys, atoms)
             elif packet.payloads is not None:

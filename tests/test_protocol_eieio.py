@@ -184,3 +184,16 @@ def test_data_packet_is_frozen():
     assert isinstance(packet, DataPacket) and DataPacket.__dataclass_params__.frozen
     with pytest.raises(AttributeError):
         packet.keys = np.zeros(1)  # type: ignore[misc]
+
+
+def test_full_packets_stamps_and_prefix_flags_are_read_by_the_protocol_layer():
+    from spinnlive.protocol.eieio import decode_data_packet, encode_events, is_full_packet
+
+    full, short = encode_events(np.arange(70, dtype=np.uint32), eieio_type=EIEIOType.KEY_32_BIT,
+                                payload_prefix=9, is_time=True, max_per_packet=64)
+    assert is_full_packet(full) and not is_full_packet(short)
+    timed = decode_data_packet(full)
+    assert (timed.is_time, timed.stamp, timed.has_key_prefix) == (True, 9, False)
+    untimed = decode_data_packet(encode_events(np.array([1, 2], np.uint32),
+                                               eieio_type=EIEIOType.KEY_32_BIT)[0])
+    assert (untimed.is_time, untimed.stamp) == (False, None)

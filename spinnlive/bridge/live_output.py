@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from spinnlive.errors import RemoteProtocolError, TransportError
-from spinnlive.protocol.eieio import decode_live_output
+from spinnlive.protocol.eieio import decode_live_output, is_full_packet
 from spinnlive.protocol.keys import KeyTable
 from spinnlive.transport.kernel_buffer import DEFAULT_RCVBUF, kernel_drops, set_receive_buffer
 from spinnlive.wire.header import FLAG_DEADLINE
@@ -54,8 +54,6 @@ Datagram = tuple[bytes, Address]
 #: (label index, tick, neuron ids, flags)
 Emit = Callable[[int, int, npt.NDArray[np.uint32], int], None]
 
-#: Events in a full LPG packet, by EIEIO type (the 256-byte event area of live_packet_gather.c).
-_FULL = (128, 64, 64, 32)
 _MAX_DATAGRAM = 2048
 
 
@@ -185,7 +183,7 @@ class TickAssembler:
             if current is None:
                 current = opened[source] = _OpenTick(tick, [], self._loop.time())
             current.parts.append(keys)
-            if data[0] < _FULL[(data[1] >> 2) & 3]:
+            if not is_full_packet(data):
                 self._close(source, opened.pop(source), 0)
         if opened and self._timer is None:
             self._timer = self._loop.call_later(self._flush_s, self._expire)

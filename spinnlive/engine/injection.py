@@ -186,16 +186,13 @@ class InjectionDecoder:
             packet = decode_data_packet(body)
         except RemoteProtocolError:
             return Drop.BAD_EIEIO
-        flags = body[1]
-        has_payload, is_time, has_prefix = bool(flags & 0x04), bool(flags & 0x10), flags >= 0x80
         if packet.keys.size == 0:
             return Drop.EMPTY
-        stamp = None
-        if is_time and (has_payload or flags & 0x20):  # the stamp: payload prefix (0 without D)
-            stamp = packet.header.payload_prefix or 0
-            if stamp < tick:
-                return Drop.LATE
-        keys = packet.keys if has_prefix else packet.keys | np.uint32(target.base_key)
+        stamp = packet.stamp
+        if stamp is not None and stamp < tick:
+            return Drop.LATE
+        keys = (packet.keys if packet.has_key_prefix
+                else packet.keys | np.uint32(target.base_key))
         found = target.table.lookup(keys)
         known = found.known
         n_known = int(np.count_nonzero(known))
@@ -206,7 +203,7 @@ class InjectionDecoder:
         rates = None
         if target.kind is TargetKind.RATES:
             payloads = packet.payloads
-            if payloads is None or not has_payload or is_time:
+            if payloads is None or not packet.has_payload_type or packet.is_time:
                 return Drop.NO_PAYLOAD
             rates = (payloads if all_known else payloads[known]) / RATE_SCALE
         return InjectionBatch(target.target, target.kind, atoms, rates, known.size - n_known,

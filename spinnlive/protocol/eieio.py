@@ -55,7 +55,8 @@ from spinnlive.protocol._wire import build_checked
 
 __all__ = [
     "DataPacket", "EIEIODataHeader", "EIEIOType", "PrefixSemantics", "PrefixType",
-    "decode_data_packet", "decode_live_output", "decode_many", "encode_events", "max_events",
+    "decode_data_packet", "decode_live_output", "decode_many", "encode_events", "is_full_packet",
+    "max_events",
 ]
 
 
@@ -273,6 +274,38 @@ class DataPacket:
     def timestamp(self) -> int | None:
         """The packet-level time: D and T on a key-only type (the live-output default)."""
         return self._payload_prefix if (self._flags & 0x14) == 0x10 else None
+
+    @property
+    def is_time(self) -> bool:
+        """T: the payloads (or the payload prefix) are times."""
+        return bool(self._flags & 0x10)
+
+    @property
+    def has_payload_type(self) -> bool:
+        """The type carries a payload per event (KEY_PAYLOAD_16/32_BIT)."""
+        return bool(self._flags & 0x04)
+
+    @property
+    def has_key_prefix(self) -> bool:
+        """P: the keys carry a key prefix (the injector core then does not OR its base in)."""
+        return self._flags >= 0x80
+
+    @property
+    def stamp(self) -> int | None:
+        """The tick an injector core reads from a timed packet: with T on a payload type or
+        with D, the payload prefix (0 without D); None for an untimed packet."""
+        f = self._flags
+        return (self._payload_prefix or 0) if f & 0x10 and f & 0x24 else None
+
+
+#: Events in a full packet by type: the LPG's 256-byte event area (live_packet_gather.c).
+_FULL_PACKET = (128, 64, 64, 32)
+
+
+def is_full_packet(data: bytes) -> bool:
+    """True when a data packet holds as many events as its type's full packet; a sender that
+    fills packets before flushing (the LPG) sends a shorter one only at the end of a tick."""
+    return data[0] >= _FULL_PACKET[(data[1] >> 2) & 3]
 
 
 def decode_data_packet(
