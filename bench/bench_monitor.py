@@ -78,7 +78,7 @@ def run_rung(rate: float, step: float, template: str, live: tuple[str, int],
              count: Callable[[int], int], source: str) -> tuple[int, int]:
     result: dict[str, int] = {}
     sender = threading.Thread(
-        target=lambda: result.update(n=_send(live, rate, step, template, source)))
+        target=lambda: result.update(n=_send(live, rate, step, template, source)[0]))
     sender.start()
     got = count(int(rate * step // 64 * 64))
     sender.join()

@@ -45,6 +45,11 @@ def format_bridge_summary(stats: BridgeStatistics | None) -> str:
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(s.dropped.items()) if v) or "none"
         lines.append(f"  {name:<24} {s.messages:>7} messages {s.events:>9} events "
                      f"{s.forwarded_events:>7} forwarded  dropped: {dropped}")
+    if len(stats.boards) > 1:
+        lines.append(f"  {len(stats.boards)} boards:")
+        lines += [f"    {b.address:<16} {b.state:<10} {b.packets:>7} packets in, last tick"
+                  f" {b.last_tick}, {b.injected_packets} packets to it;"
+                  f" {' '.join(b.topics) or 'no topics'}" for b in stats.boards.values()]
     return "\n".join(lines)
 
 

@@ -11,7 +11,10 @@ order as the toolchain.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +149,34 @@ async def test_bridge_reads_spynnakers_multiboard_database_as_database_reader(
         assert {b.state for b in stats.boards.values()} == {"unanswered", "untracked"}
         assert stats.boards["127.0.8.4"].topics == ()
         assert set(stats.boards["127.0.4.8"].topics) == {"spikes/late", "spikes/inj"}
+
+
+def test_spinnlive_run_passes_spynnakers_machine_cfg_through(tmp_path: Path) -> None:
+    """``spinnlive run --backend spinnaker`` with sPyNNaker's own cfg for a 3-board virtual
+    machine (``[Machine] width/height``): the script asks for no machine size, the cfg is used
+    unchanged, and the bridge follows both boards' live output."""
+    (tmp_path / ".spynnaker.cfg").write_text(
+        SPYNNAKER_CFG.replace("version = 5\n", "version = 5\nwidth = 16\nheight = 16\n"))
+    script = SCRIPT.format(notify="notify=False").replace(", n_boards_required=3", "")
+    (tmp_path / "net.py").write_text(script)
+    code, out, err = _spinnlive_run(tmp_path)
+    output = out + err
+    assert code == 0, output[-3000:]
+    assert "Created Machine on 127.0.0.0 with 144 Chips" in output  # sPyNNaker's 3 boards
+    assert output.count("Confirmation from") == 1, output[-3000:]
+    topics = next(line for line in output.splitlines() if line.startswith("  topics:")).split()
+    assert {"spikes/big", "spikes/inj", "spikes/late"} <= set(topics)
+    assert "3 boards:" in output
+    boards = {line.split()[0]: line for line in output.splitlines()
+              if line.startswith("    127.0.")}
+    assert "spikes/big" in boards["127.0.0.0"] and "spikes/late" in boards["127.0.4.8"]
+    assert "unanswered" in boards["127.0.0.0"] and "untracked" in boards["127.0.8.4"]
+
+
+def _spinnlive_run(cwd: Path) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_CONFIG")}
+    env.update(HOME=str(cwd), MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+    done = subprocess.run([sys.executable, "-m", "spinnlive.cli", "run", "net.py", "--backend",
+                           "spinnaker", "--no-plot", "--discovery", "tcp://127.0.0.1:0"], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    return done.returncode, done.stdout, done.stderr

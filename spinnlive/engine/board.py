@@ -38,9 +38,10 @@ waits until the task has read it: UDP on loopback queues datagrams on the receiv
 the order they were sent, so everything sent before the confirmation has then been queued for
 the tick thread. The engine settles the board after every handshake, before START_RESUME.
 
-Because sPyNNaker's clients always send to port 17893 of the database's Ethernet IP, each engine
-has its own loopback address: :meth:`BoardEndpoint.open` binds the first free one of
-127.0.0.2 .. 127.0.0.254 unless given one; port 0 (any) is for tests with raw sockets.
+Because sPyNNaker's clients always send to port 17893 of the database's Ethernet IP, each board
+(of each engine; a multi-board machine has one endpoint per board) has its own loopback address:
+:meth:`BoardEndpoint.open` binds the first free one of 127.0.0.2 .. 127.0.0.254 unless given
+one; port 0 (any) is for tests with raw sockets.
 
 Rules: the receive side runs as one asyncio task and only decodes and enqueues; the tick thread
 only calls :meth:`BoardEndpoint.drain`. Whatever cannot be used (bad SDP/SCP/EIEIO, unknown cores

@@ -277,7 +277,8 @@ def map_network(
     _report(progress, 1, total)
 
     groups = _group_sources(live_outputs, by_label)
-    tags = _allocate_tags([params for (params, _, _), _ in groups])
+    tags = _allocate_tags([params for (params, _, _), _ in groups],
+                          [sources for _, sources in groups])
     n_boards = machine_boards(vertices, live_outputs, n_boards_required=n_boards_required,
                               max_boards=max_boards)
     addresses = (consecutive_addresses(board_address, n_boards)
@@ -422,8 +423,12 @@ def _group_sources(requests: Sequence[LiveOutputRequest],
     return list(groups.items())
 
 
-def _allocate_tags(parameters: Sequence[LiveOutputParameters]) -> list[int]:
-    """Requested tags first, then the highest free ones, like pacman's basic tag allocator."""
+def _allocate_tags(parameters: Sequence[LiveOutputParameters],
+                   sources: Sequence[Sequence[str]]) -> list[int]:
+    """Requested tags first, then the highest free ones, like pacman's basic tag allocator.
+
+    Every parameter set holds its tag on every board (an LPG core on each), so the board's
+    7 tags bound the number of sets whatever the number of boards."""
     wanted = [p.tag for p in parameters if p.tag is not None]
     for tag in wanted:
         if tag not in _IP_TAGS:
@@ -433,15 +438,17 @@ def _allocate_tags(parameters: Sequence[LiveOutputParameters]) -> list[int]:
             f"two live outputs with different parameters ask for the same IP tag: {wanted}")
     free = [t for t in _IP_TAGS if t not in wanted]
     tags = []
-    for p in parameters:
+    for p, labels in zip(parameters, sources):
         if p.tag is not None:
             tags.append(p.tag)
         elif free:
             tags.append(free.pop())
         else:
             raise ConfigurationError(
-                f"out of IP tags: {len(parameters)} distinct live-output parameter sets need"
-                f" more than the board's {len(_IP_TAGS)}; share parameters between populations")
+                f"out of IP tags: the live output of {', '.join(map(repr, labels))} is the"
+                f" {len(tags) + 1}th distinct live-output parameter set, and a board has"
+                f" {len(_IP_TAGS)} tags (each set takes one on every board, more boards do not"
+                " help): give it the same host, port and parameters as another population")
     return tags
 
 

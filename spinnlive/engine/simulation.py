@@ -382,6 +382,7 @@ class Simulation(SegmentRecordings, RunControl):
         return build_catalogue(self.net, projections, populations)
 
     def _map(self, n: int | None) -> None:
+        from .limits import check_live_output_rate
         from .mapping import machine_boards, map_network
 
         vertices = network_vertices(self.populations, self._order, self.controls,
@@ -400,10 +401,18 @@ class Simulation(SegmentRecordings, RunControl):
                                    configuration=config, progress=bar,
                                    n_boards_required=self.n_boards_required)
         bar.finish()
+        check_live_output_rate(self.mapping, self._expected_rates(), self.time_scale_factor)
         for rec in self.populations:
             rec.cores = [slice(lo, hi + 1) for lo, hi in self.mapping.vertex(rec.label).slices]
         logger.info("%d populations on %d cores", len(self.populations),
                     sum(len(v.cores) for v in self.mapping.vertices))
+
+    def _expected_rates(self) -> dict[str, float]:
+        """Each live-output population's expected total rate (Hz) where it is known before the
+        run: the Poisson sources' rates."""
+        streamed = {r.label for r in self.live_outputs}
+        return {rec.label: float(np.sum(rec.parameters["rate"])) for rec in self.populations
+                if rec.label in streamed and rec.model == "SpikeSourcePoisson"}
 
     def _build(self) -> None:
         from spinnlive.kernels.network import Network
