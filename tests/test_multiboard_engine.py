@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from waiting import until
 
 from spinnlive.client import connect
@@ -38,7 +39,7 @@ def _network(notify: int, boards: int, per_core: int, cwd: Path) -> subprocess.P
 
 
 def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    out, err = proc.communicate(timeout=240)
+    out, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err[-3000:]
     line = [x for x in out.splitlines() if x.startswith("RESULT ")][-1]
     return dict(json.loads(line[len("RESULT "):]))
@@ -57,7 +58,7 @@ async def _run(tmp_path: Path, boards: int, per_core: int
             net = _network(where["notify"][1], boards, per_core, folder)
             try:
                 await until(lambda: _awaiting(client), "the bridge to hold the database",
-                            timeout=120)
+                            timeout=400)
                 epoch = (await client.describe())["epoch"]
                 for tick, ids in PLAN.items():
                     await client.inject("inj", ids, tick=tick)
@@ -92,6 +93,7 @@ def _by_tick(received: list[tuple[int, list[int]]]) -> list[tuple[int, list[int]
     return merged
 
 
+@pytest.mark.timeout(900)  # two runs of two processes each, compiling on a busy machine
 async def test_three_board_engine_streams_what_one_board_streams(tmp_path: Path) -> None:
     three, three_stream = await _run(tmp_path, boards=3, per_core=1)
     one, one_stream = await _run(tmp_path, boards=1, per_core=256)

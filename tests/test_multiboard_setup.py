@@ -47,12 +47,13 @@ sim.end()
 """
 
 
+@pytest.mark.timeout(400)
 def test_cli_flag_maps_an_unchanged_script_on_three_board_endpoints(tmp_path: Path) -> None:
     (tmp_path / "net.py").write_text(SCRIPT)
     done = subprocess.run(
         [sys.executable, "-m", "spinnlive.cli", "--log-level", "WARNING", "run", "net.py",
          "--no-bridge", "--fast", "--no-plot", "--n-boards-required", "3"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=180)
+        cwd=tmp_path, capture_output=True, text=True, timeout=350)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "BOARDS 3 3" in done.stdout
     refused = subprocess.run(

@@ -81,9 +81,10 @@ CHIPS = ("SELECT chip_x, chip_y, no_processors, ip_address, nearest_ethernet_x,"
          " nearest_ethernet_y FROM Machine_chip")
 
 
+@pytest.mark.timeout(600)  # sPyNNaker maps 1700 cores on a busy machine
 def test_engine_writes_the_multiboard_database_spynnaker_writes(tmp_path: Path) -> None:
     theirs = spynnaker_virtual_run(tmp_path / "spynnaker", SCRIPT.format(notify="notify=False"),
-                                   timeout=200)
+                                   timeout=500)
     board_ips = [ip for (ip,) in _rows(theirs, "SELECT ip_address FROM Machine_chip"
                                              " WHERE ip_address IS NOT NULL")]
     # the toolchain's Ethernet order: (0,0), (4,8), (8,4) -> 127.0.0.0, 127.0.4.8, 127.0.8.4
@@ -112,13 +113,14 @@ def test_engine_writes_the_multiboard_database_spynnaker_writes(tmp_path: Path) 
         assert spans == {"127.0.0.0", "127.0.4.8"}  # big's cores sit on two boards
 
 
+@pytest.mark.timeout(600)
 async def test_bridge_reads_spynnakers_multiboard_database_as_database_reader(
         tmp_path: Path) -> None:
     async with Bridge(quick_config(tag_timeout_s=0.5, tag_resend_s=0.1)) as bridge:
         port = bridge.notify_address[1]
         (tmp_path / ".spynnaker.cfg").write_text(SPYNNAKER_CFG)
         code, out, err = await run_python(
-            SCRIPT.format(notify=f"database_notify_port_num={port}"), [], tmp_path, 200,
+            SCRIPT.format(notify=f"database_notify_port_num={port}"), [], tmp_path, 500,
             env={"MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", "HOME": str(tmp_path)})
         output = out + err
         assert code == 0, output[-3000:]
@@ -151,6 +153,7 @@ async def test_bridge_reads_spynnakers_multiboard_database_as_database_reader(
         assert set(stats.boards["127.0.4.8"].topics) == {"spikes/late", "spikes/inj"}
 
 
+@pytest.mark.timeout(600)
 def test_spinnlive_run_passes_spynnakers_machine_cfg_through(tmp_path: Path) -> None:
     """``spinnlive run --backend spinnaker`` with sPyNNaker's own cfg for a 3-board virtual
     machine (``[Machine] width/height``): the script asks for no machine size, the cfg is used
@@ -178,5 +181,5 @@ def _spinnlive_run(cwd: Path) -> tuple[int, str, str]:
     env.update(HOME=str(cwd), MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
     done = subprocess.run([sys.executable, "-m", "spinnlive.cli", "run", "net.py", "--backend",
                            "spinnaker", "--no-plot", "--discovery", "tcp://127.0.0.1:0"], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=500)
     return done.returncode, done.stdout, done.stderr
