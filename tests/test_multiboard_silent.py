@@ -5,7 +5,7 @@ Three of the engine's own board endpoints (real UDP sockets at 127.0.0.x:17893, 
 requests as SCAMP does) and its live packet gatherers (each board's LPG sending from that board's
 address) play a 3-board machine: ``a`` fills board 0, ``b`` and the injector ``inj`` sit on board
 1, ``c`` on board 2. The bridge refreshes its tags every 0.1 s (2 s for an answer). Board 1 then dies (its socket
-closes, its LPG sends nothing more) while boards 0 and 2 go on ticking.
+closes, its LPG sends nothing more) while boards 0 and 2 go on ticking; then it comes back.
 """
 
 from __future__ import annotations
@@ -106,6 +106,16 @@ async def test_a_silent_board_is_reported_and_the_others_go_on(tmp_path: Path) -
                 await until(lambda: "inject/inj" in bridge.statistics().streams,
                             "the injection to be counted")
                 stats = bridge.statistics()
+
+                # board 1 comes back at its address: the refresh finds it, input flows again
+                boards[1] = await BoardEndpoint.open(addresses[1])
+                boards[1].load(mapping, None, 1)
+                back = await _lifecycle(sub, "board-answering")
+                assert back["board"] == addresses[1]
+                await client.inject("inj", [3])
+                await until(lambda: boards[1].statistics().injected_events == 1,
+                            "the injection to reach board 1 again")
+                after = bridge.statistics()
             finally:
                 notifier.close()
                 sub.close(linger=0)
@@ -128,6 +138,9 @@ async def test_a_silent_board_is_reported_and_the_others_go_on(tmp_path: Path) -
         assert inject.dropped == {"board_silent": 1} and inject.dropped_events == {
             "board_silent": 3}
         assert inject.forwarded_events == 0
+        assert after.boards[addresses[1]].state == "answering"
+        assert after.boards[addresses[1]].injected_packets == 1
+        assert after.streams["inject/inj"].forwarded_events == 1
     finally:
         if live is not None:
             live.close()
