@@ -76,9 +76,10 @@ SEGMENT_ROWS = 5
 def _interval(k, r, j, state):  # pragma: no cover - compiled
     """One inter-spike interval of the segment whose rows start at ``r``: the dead time plus
     ``order`` exponential stages (Poisson: one stage, no dead time)."""
-    x = k[r + 4, j]
-    for _ in range(int(k[r + 3, j])):
-        x += exponential(state) * k[r, j]
+    scale = k[r, j]
+    x = k[r + 4, j] + exponential(state) * scale
+    for _ in range(int(k[r + 3, j]) - 1):
+        x += exponential(state) * scale
     return x
 
 
@@ -131,8 +132,12 @@ def emit_poisson(s, k, rng, t_end, out, n_out, j):  # pragma: no cover - compile
             out[n_out] = j
             n_out += 1
             m = int(seg[j])
-            x = nxt[j] + _interval(k, SEGMENT_ROWS * m, j, state)
-            nxt[j], seg[j] = _next_in_schedule(k, j, m, x, state)
+            r = SEGMENT_ROWS * m
+            x = nxt[j] + _interval(k, r, j, state)
+            if x <= k[r + 2, j]:  # the common case: still in this segment
+                nxt[j] = x
+            else:
+                nxt[j], seg[j] = _next_in_schedule(k, j, m, x, state)
         j += 1
     return n_out, j
 
