@@ -186,8 +186,11 @@ async def test_the_page_shows_what_the_bridge_says_and_its_controls_inject(
             (tmp_path / "a").mkdir()
             net = start_network(where["notify"][1], TICKS, tmp_path / "a", tsf=1.0)
             try:
-                await until(lambda: _state_is(page, "running"), "'running' on the page")
-                # the page's own control: inject neurons 0, 3 and 5 of 'inj'
+                # as soon as the page offers 'inj' (the database is read), use the page's own
+                # control: inject neurons 0, 3 and 5 (before or during the run, they land in it)
+                await until(lambda: browser.evaluate(
+                    "[...document.getElementById('inject-label').options]"
+                    ".some(o => o.value === 'inj')"), "'inj' among the page's inject targets")
                 await browser.evaluate("""(() => {
                     document.getElementById('inject-label').value = 'inj';
                     document.getElementById('inject-ids').value = '0 3 5';
@@ -238,10 +241,6 @@ async def test_the_page_shows_what_the_bridge_says_and_its_controls_inject(
 async def _dropped_at_least(state: Any, n: int) -> bool:
     pages = (await state())["pages"]
     return bool(pages and pages[0]["dropped"] >= n)
-
-
-async def _state_is(page: Any, state: str) -> bool:
-    return bool((await page())["state"] == state)
 
 
 async def _epoch_is(page: Any, epoch: int) -> dict[str, Any] | None:

@@ -4,8 +4,8 @@ Theory of operation
 -------------------
 Three asyncio tasks and an aiohttp application, all on one event loop:
 
-* **reader**: one SUB socket on the bridge's output endpoint, subscribed to ``spikes/``,
-  ``lifecycle`` and ``stats`` only (docs/wire-format.md §2, §6, §7), drained as fast as messages
+* **reader**: one :class:`~spinnlive.client.Subscription` (a SUB socket on the bridge's output
+  endpoint) to ``spikes/``, ``lifecycle`` and ``stats`` only (docs/wire-format.md §2, §6, §7), drained as fast as messages
   come. Spike batches go into the :class:`~spinnlive.monitor.frames.FrameBuilder`; lifecycle and
   stats bodies go to every page at once as small JSON text messages. This task never waits for a
   page, so a slow browser cannot slow the bridge's subscriber, let alone the bridge.
@@ -36,14 +36,12 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-import zmq
-import zmq.asyncio
 from aiohttp import WSMsgType, web
 
-from spinnlive.client import Client
-from spinnlive.errors import RemoteProtocolError, SpinnliveError
+from spinnlive.client import Client, Subscription
+from spinnlive.errors import SpinnliveError, TransportError
 from spinnlive.monitor.frames import FrameBuilder, stamp_dropped
-from spinnlive.wire.output import Notice, SpikeBatch, decode_output
+from spinnlive.wire.output import Notice, SpikeBatch
 from spinnlive.wire.topics import LIFECYCLE, SPIKES, STATS
 
 __all__ = ["Monitor", "MonitorConfig", "PageCounts"]
@@ -98,8 +96,7 @@ class Monitor:
         self.controls_refused = 0
         self.url = ""
         self._pages: list[_Page] = []
-        self._ctx = zmq.asyncio.Context()
-        self._sub: zmq.asyncio.Socket | None = None
+        self._sub: Subscription | None = None
         self._client = Client(config.discovery, timeout=2.0)
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
@@ -139,9 +136,8 @@ class Monitor:
         if self._runner is not None:
             await self._runner.cleanup()
         if self._sub is not None:
-            self._sub.close(linger=0)
+            self._sub.close()
         await self._client.close()
-        self._ctx.term()
 
     async def _guard(self, name: str, job: Any) -> None:
         """A task that fails is logged and started again: one bad message never ends it."""
@@ -172,12 +168,7 @@ class Monitor:
                     self.builder.index_of(str(population["label"]))
             if self._sub is None:
                 await self._client.open()  # the input endpoint, for the page's controls
-                self._sub = self._ctx.socket(zmq.SUB)
-                self._sub.setsockopt(zmq.LINGER, 0)
-                self._sub.setsockopt(zmq.RCVHWM, 100_000)
-                for topic in (SPIKES.encode(), LIFECYCLE, STATS):
-                    self._sub.setsockopt(zmq.SUBSCRIBE, topic)
-                self._sub.connect(description["endpoints"]["publish"])
+                self._sub = self._client.subscribe(SPIKES, LIFECYCLE, STATS, rcvhwm=100_000)
                 self._described.set()
             self._broadcast_json(self._describe_message())
             self._redescribe.clear()
@@ -196,10 +187,9 @@ class Monitor:
         await self._described.wait()
         assert self._sub is not None
         while True:
-            frames = await self._sub.recv_multipart()
             try:
-                message = decode_output(frames)
-            except RemoteProtocolError as exc:
+                message = await self._sub.__anext__()
+            except TransportError as exc:  # a message that breaks the contract: counted
                 self.bad_messages += 1
                 logger.warning("monitor: bad message from the bridge (%s)", exc)
                 continue
