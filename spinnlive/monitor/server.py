@@ -116,9 +116,7 @@ class Monitor:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[union-attr]
-        host, port = server.sockets[0].getsockname()[:2]  # type: ignore[union-attr]
+        host, port = self._runner.addresses[0][:2]  # the bound address (port 0: the free one)
         self.url = f"http://{host}:{port}/"
         self._tasks = [asyncio.create_task(self._guard(name, job), name=f"monitor-{name}")
                        for name, job in (("describe", self._describe_loop),
