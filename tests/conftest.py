@@ -1,12 +1,31 @@
-"""Fixtures several test files share: a fake board, a UDP port nobody listens on."""
+"""Fixtures several test files share: a fake board, a UDP port nobody listens on; and, once per
+session, the engine's kernels loaded before any test.
+
+The kernels: once per test session, before any test and outside every test's timeout, load (on
+a fresh clone, compile) the kernels of the model the subprocess tests run. A fresh clone has no
+kernel cache, and each network subprocess would otherwise compile them inside a test's own
+deadline (30-100 s); on a loaded 2-core machine that compile alone took longer, and those tests
+failed for it, not for what they test. The cache is on disk, so every later process, the
+subprocesses included, loads it instead.
+"""
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Iterator
 
 import pytest
 from bridge_helpers import FakeBoard
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from spinnlive.engine.kernel_build import start_warm_up
+
+    try:
+        start_warm_up(("IF_curr_exp",), 1.0).join()
+    except Exception:  # the tests that need the kernels will say what is wrong
+        logging.getLogger(__name__).exception("warming the engine's kernels failed")
 
 
 @pytest.fixture
