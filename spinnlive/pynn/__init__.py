@@ -64,4 +64,4 @@ def list_standard_models() -> list[str]:
 
 # every other name sPyNNaker's pyNN.spiNNaker exports: a stand-in that refuses clearly,
 # unless a real implementation above took the name
-_unavailable.install(globals(), _unavailable.TOP_LEVEL)
+_unavailable.install(globals(), {**_unavailable.TOP_LEVEL, **_unavailable.PYNN_MODELS})

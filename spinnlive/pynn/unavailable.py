@@ -44,6 +44,17 @@ def refused(name: str, reason: str, base: type = object) -> type:
                                 "__module__": __name__})
 
 
+def refused_function(name: str, reason: str) -> Any:
+    """A function named ``name`` that raises the refusal when called."""
+
+    def refusal(*args: Any, **kwargs: Any) -> NoReturn:
+        refuse(name, reason)
+
+    refusal.__name__ = refusal.__qualname__ = name
+    refusal.__doc__ = _message(name, reason)
+    return refusal
+
+
 def refuse(name: str, reason: str) -> NoReturn:
     """Raise the refusal for ``name`` (for functions that exist but cannot act)."""
     raise ConfigurationError(_message(name, reason))
@@ -59,6 +70,17 @@ TOP_LEVEL = {
     "KernelConnector": IMAGE_CONNECTORS,
     "PointNeuron": MODEL, "SimpleStochasticSynapse": PLASTICITY,
     "MultiQuantalSynapse": PLASTICITY,
+}
+
+#: PyNN's own model names that pyNN.nest exports and spinnlive has no kernel for
+PYNN_MODELS = {
+    **dict.fromkeys(("LIF", "AdExp", "AlphaPSR", "BetaPSR", "ExpPSR",
+                     "CondAlphaPostSynapticResponse", "CondBetaPostSynapticResponse",
+                     "CondExpPostSynapticResponse", "CurrExpPostSynapticResponse",
+                     "SpikeSourceInhGamma"), MODEL),
+    "StochasticTsodyksMarkramSynapse": PLASTICITY,
+    **dict.fromkeys(("native_cell_type", "native_synapse_type", "native_electrode_type"),
+                    "NEST-native models exist on pyNN.nest only; use PyNN's standard models"),
 }
 
 #: sPyNNaker 7.4.1's extra_models: the 24 names that are models or rules (not connectors)
@@ -92,7 +114,8 @@ DEVICES = dict.fromkeys((
 
 def fallbacks(table: dict[str, str], bases: dict[str, type] | None = None) -> dict[str, type]:
     """Stand-in classes for every name of ``table`` (with an optional base class per name)."""
-    return {name: refused(name, reason, (bases or {}).get(name, object))
+    return {name: refused_function(name, reason) if name[0].islower()
+            else refused(name, reason, (bases or {}).get(name, object))
             for name, reason in table.items()}
 
 
