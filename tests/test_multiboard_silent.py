@@ -129,9 +129,11 @@ async def test_a_silent_board_is_reported_and_the_others_go_on(tmp_path: Path) -
         assert dead.last_tick == BEFORE - 1
         assert dead.missed_ticks == AFTER  # the others went on AFTER ticks past its last one
         assert dead.dropped_input_events == 3 and dead.injected_packets == 0
-        assert dead.packets == BEFORE and dead.events == 2 * BEFORE
+        # (a late duplicate of a tag reply, resent under load, counts as a bad packet)
+        assert dead.packets - dead.bad_packets == BEFORE and dead.events == 2 * BEFORE
         assert [b.state for b in alive] == ["answering", "answering"]
-        assert [b.packets for b in alive] == [BEFORE + AFTER] * 2
+        assert [b.packets - b.bad_packets for b in alive] == [BEFORE + AFTER] * 2
+        assert [b.events for b in alive] == [2 * (BEFORE + AFTER)] * 2
         assert all(b.missed_ticks == 0 and b.tags == {"7": True} for b in alive)
         assert dead.tags == {"7": False}
         inject = stats.streams["inject/inj"]

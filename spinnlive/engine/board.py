@@ -168,17 +168,17 @@ class BoardEndpoint:
 
     def load(self, mapping: EngineMapping, controls: Mapping[str, str] | None = None,
              board: int = 0) -> None:
-        """Take a (new) mapping as its board ``board``: the injection targets on that board's
-        chips and that board's IP tags with their configured targets.
+        """Take a (new) mapping as its board ``board``: the injection targets and that board's
+        IP tags with their configured targets.
 
         ``controls`` maps rate-control labels to Poisson labels when they are not named
-        ``<poisson>_control``. Like loading a new application, this resets every tag. An
-        injector on another board is not reachable here (``unknown_core``): a board's Ethernet
-        serves its own chips, and every client addresses the board ``get_ip_address`` names.
+        ``<poisson>_control``. Like loading a new application, this resets every tag. Every
+        injector is reachable through every board, as SDP reaches any chip of a machine over
+        its links; clients (and the bridge) address the board ``get_ip_address`` names, which
+        is the injector's own except where the reader's quirk (sheet §7.10) names board (0, 0)
+        for a chip (0, y) of another board, on machines of 12 boards and more.
         """
-        self._decoder = InjectionDecoder(
-            [t for t in targets_from_mapping(mapping, controls)
-             if mapping.chip_boards[t.core[:2]] == board])
+        self._decoder = InjectionDecoder(targets_from_mapping(mapping, controls))
         self.tags.load(default_tag_targets(mapping, board))
 
     def drain(self, tick: int | None = None) -> TickInjections:

@@ -30,8 +30,9 @@ requests and the run configuration and produces a frozen :class:`Mapping`, which
 
 Rules
 -----
-* ``get_ip_address(x, y)`` gives each core's own board address (the nearest Ethernet chip);
-  an injector is reached through the board it sits on.
+* ``get_ip_address(x, y)`` gives each core's own board address (the nearest Ethernet chip), so
+  an injector is reached through the board it sits on (every board endpoint also takes it, as
+  SDP reaches any chip of a real machine).
 * Tags are per board: every LPG parameter set holds the same tag on every board (7, then 6 ...),
   so a board's 7 tags bound the number of parameter sets.
 * System vertices (ExtraMonitor, PacketGatherer) are not modelled: the engine has none, so
