@@ -48,6 +48,13 @@ constant): every pairing it could still take part in is weighted by less than ``
 When a spike would overwrite a younger entry the ring doubles (:func:`_grow`), so nothing a
 pairing can see is ever lost.
 
+Beside each ring, ``last[k]`` is a compact copy of what a presynaptic spike needs in the
+common case: target ``k``'s newest archived spike (time, K-, K- triplet) and the time of the
+one before (``-inf`` where there is none). Thirty-two bytes per target, so all of a
+projection's fit in cache where the rings do not: a spike whose window holds no postsynaptic
+spike, or only the newest, is updated from ``last`` alone, with the very values (and the same
+arithmetic) the archive walk would use; any other case walks the archive.
+
 Times are in ms computed from integer ticks as NEST computes them from tics
 (``(tick + 1) * tics_per_step * 0.001``), so the windows' comparisons (with NEST's
 ``stdp_eps``) and the exponentials take the same arguments as NEST's.
@@ -96,6 +103,8 @@ from .plasticity_rules import (
 from .prefetch import prefetch
 
 STDP_EPS = 1.0e-6  # NEST's connection_manager stdp_eps (ms)
+# columns of ``PlasticState.last``: the newest spike's time, K-, K- triplet; the previous time
+LAST_T, LAST_KM, LAST_KY, LAST_T_BEFORE = range(4)
 HISTORY = 8  # initial ring entries per postsynaptic neuron (a power of two; rings double)
 _WINDOW_TAUS = 50.0
 
@@ -119,6 +128,7 @@ class PlasticState:
         self.dc = np.zeros(0, dtype=np.int64)
         self.hist = np.zeros((self.n_post, HISTORY, 3))
         self.hc = np.zeros(self.n_post, dtype=np.int64)
+        self.last = np.zeros((self.n_post, 4))
         self.reset()
 
     def reset(self) -> None:
@@ -128,6 +138,8 @@ class PlasticState:
             self.syn_s[:, 0] = 1.0  # x: all resources recovered
         self.hc[:] = 0
         self.hist[:] = 0.0
+        self.last[:] = 0.0
+        self.last[:, LAST_T] = self.last[:, LAST_T_BEFORE] = -np.inf
         self.dopa[:] = 0.0
         self.dc[:] = 0
         if self.syn_s.size and self.rule.KIND != TSODYKS:
@@ -178,7 +190,7 @@ def kernel_tuple(state: PlasticState, pre_gid: int, post_gid: int, csr: tuple[np
     params[P_WINDOW] = max_delay_ms + _WINDOW_TAUS * max(taus, default=0.0)
     indptr, slot, post, syn, dms = csr
     return (ints, indptr, slot, post, syn, dms, params, state.pre_s, state.syn_s, base_w,
-            state.hist, state.hc, state.dopa, state.dc)
+            state.hist, state.hc, state.dopa, state.dc, state.last)
 
 
 def empty_tuple() -> tuple[Any, ...]:
@@ -186,7 +198,7 @@ def empty_tuple() -> tuple[Any, ...]:
     z, zf = np.zeros(0, dtype=np.int64), np.zeros(0)
     return (np.array([0, -1, -1], dtype=np.int64), np.zeros(1, dtype=np.int64), z, z, z, zf,
             np.zeros(N_PARAMS), np.zeros((0, 3)), np.zeros((0, 4)), zf, np.zeros((0, 1, 3)), z,
-            np.zeros((0, 1, 2)), z)
+            np.zeros((0, 1, 2)), z, np.zeros((0, 4)))
 
 
 # -- compiled ----------------------------------------------------------------------------------
@@ -222,7 +234,7 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
             continue
         if ints[I_KIND] == TSODYKS or ints[I_KIND] == REWARD:
             continue
-        hist, hc = item[10], item[11]
+        hist, hc, last = item[10], item[11], item[14]
         inv_m = 1.0 / params[P_TAU_MINUS]
         inv_y = 1.0 / params[P_TAU_Y] if ints[I_KIND] == TRIPLET else 0.0
         window = params[P_WINDOW]
@@ -233,12 +245,12 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
             if c >= h and hist[j, c % h, 0] > t_ms - window:
                 hist = _grow(hist, hc)
                 plastic[p] = (ints, item[1], item[2], item[3], item[4], item[5], params, item[7],
-                              item[8], item[9], hist, hc, item[12], item[13])
+                              item[8], item[9], hist, hc, item[12], item[13], item[14])
                 h = hist.shape[1]
+            newest = last[j]  # the entry hist[j, (c - 1) % h], where c > 0
             if c > 0:
-                prev = hist[j, (c - 1) % h]
-                km = prev[1] * np.exp((prev[0] - t_ms) * inv_m) + 1.0
-                ky = prev[2] * np.exp((prev[0] - t_ms) * inv_y) + 1.0
+                km = newest[LAST_KM] * np.exp((newest[LAST_T] - t_ms) * inv_m) + 1.0
+                ky = newest[LAST_KY] * np.exp((newest[LAST_T] - t_ms) * inv_y) + 1.0
             else:
                 km = 1.0
                 ky = 1.0
@@ -247,9 +259,11 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
             entry[1] = km
             entry[2] = ky
             hc[j] = c + 1
+            newest[LAST_T_BEFORE] = newest[LAST_T]
+            newest[LAST_T], newest[LAST_KM], newest[LAST_KY] = t_ms, km, ky
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _facilitate(kind, w, k, ky, pr):  # pragma: no cover - compiled
     wmax = pr[P_WMAX]
     if kind == VOGELS:
@@ -262,7 +276,7 @@ def _facilitate(kind, w, k, ky, pr):  # pragma: no cover - compiled
     return norm_w * wmax if norm_w < 1.0 else wmax
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _depress(kind, w, k, kx, pr):  # pragma: no cover - compiled
     wmax, wmin = pr[P_WMAX], pr[P_WMIN]
     if kind == VOGELS:
@@ -276,60 +290,82 @@ def _depress(kind, w, k, kx, pr):  # pragma: no cover - compiled
     return norm_w * wmax if norm_w > low else wmin
 
 
-@numba.njit(cache=True)
-def _stdp_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
-    """NEST's ``send`` of every synapse of presynaptic neuron ``j`` of one STDP connection."""
-    ints, indptr, slot, post, dms, pr, pre_s = (item[0], item[1], item[2], item[3], item[5],
-                                                item[6], item[7])
-    hist, hc = item[10], item[11]
-    kind = ints[I_KIND]
+@numba.njit(cache=True, inline="always")
+def _pair(kind, w, kplus, minus_dt, ky, tau_p, pr):  # pragma: no cover - compiled
+    """One pairing's facilitation: ``minus_dt`` = t_last - (t_post + d)."""
+    if kind == NEAREST:  # a unit trace per pairing, no presynaptic sum
+        return _facilitate(kind, w, np.exp(minus_dt / tau_p), 0.0, pr)
+    return _facilitate(kind, w, kplus * np.exp(minus_dt / tau_p), ky - 1.0, pr)
+
+
+@numba.njit(cache=True, inline="always")
+def _trace(kind, t_post, km_post, t_hi, inv_m):  # pragma: no cover - compiled
+    """The postsynaptic trace at ``t_hi`` from the spike at ``t_post`` (K- ``km_post`` after it)."""
+    if kind == NEAREST:
+        return np.exp((t_post - t_hi) * inv_m)
+    return km_post * np.exp((t_post - t_hi) * inv_m)
+
+
+@numba.njit(cache=True, inline="always")
+def _walk(kind, hist, c, k, w, kplus, t_hi, t_lo, t_last, d, tau_p, inv_m,
+          pr):  # pragma: no cover - compiled
+    """``w`` after the pairings of target ``k``'s archived spikes in ``(t_lo, t_hi]``, and the
+    postsynaptic trace strictly before ``t_hi``: the archive walk, for any window."""
     h = hist.shape[1]
     mask = h - 1  # rings are a power of two long: i & mask without a division
+    lowest = max(0, c - h)
+    i = c - 1
+    while i >= lowest and hist[k, i & mask, 0] >= t_hi + STDP_EPS:
+        i -= 1
+    last_in = i  # newest archived spike at or before t_hi
+    while i >= lowest and hist[k, i & mask, 0] >= t_lo + STDP_EPS:
+        i -= 1
+    for m in range(i + 1, last_in + 1):
+        w = _pair(kind, w, kplus, t_last - (hist[k, m & mask, 0] + d), hist[k, m & mask, 2],
+                  tau_p, pr)
+    i = last_in
+    while i >= lowest and not (t_hi - hist[k, i & mask, 0] > STDP_EPS):
+        i -= 1
+    km = 0.0
+    if i >= lowest:
+        km = _trace(kind, hist[k, i & mask, 0], hist[k, i & mask, 1], t_hi, inv_m)
+    return w, km
+
+
+@numba.njit(cache=True)
+def _stdp_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
+    """NEST's ``send`` of every synapse of presynaptic neuron ``j`` of one STDP connection.
+
+    A target whose window ``(t_last - d, t_spike - d]`` holds at most its newest spike, that one
+    strictly before ``t_spike - d``, is updated from ``last`` (module docstring); the others
+    walk the archive (:func:`_walk`). Both read the same values and do the same arithmetic.
+    """
+    ints, indptr, slot, post, dms, pr, pre_s = (item[0], item[1], item[2], item[3], item[5],
+                                                item[6], item[7])
+    hist, hc, last = item[10], item[11], item[14]
+    kind = ints[I_KIND]
     tau_p, inv_m = pr[P_TAU_PLUS], 1.0 / pr[P_TAU_MINUS]
     kplus, t_last, kx = pre_s[j, 0], pre_s[j, 1], pre_s[j, 2]
     if kind == TRIPLET:
         kx *= np.exp((t_last - t_spike) / pr[P_TAU_X])
     lo, hi = indptr[j], indptr[j + 1]
-    # the targets' archives sit at random places: ask for all of them before reading any
-    # (counts first, then each target's newest entry), so the misses overlap
-    for e in range(lo, hi):
-        prefetch(hc, post[e])
-    flat = hist.reshape(hist.size)
-    for e in range(lo, hi):
-        k = post[e]
-        c = hc[k]
-        if c > 0:
-            prefetch(flat, (k * h + (c - 1) & mask) * 3)
+    flat = last.reshape(last.size)
+    for e in range(lo, hi):  # ask for the targets' records before reading any
+        prefetch(flat, post[e] * 4)
     for e in range(lo, hi):
         s, k, d = slot[e], post[e], dms[e]
         w = weights[s]
-        c = hc[k]
-        lowest = max(0, c - h)
         t_hi, t_lo = t_spike - d, t_last - d
-        i = c - 1
-        while i >= lowest and hist[k, i & mask, 0] >= t_hi + STDP_EPS:
-            i -= 1
-        last_in = i  # newest archived spike at or before t_hi
-        while i >= lowest and hist[k, i & mask, 0] >= t_lo + STDP_EPS:
-            i -= 1
-        first_in = i + 1
-        for m in range(first_in, last_in + 1):
-            minus_dt = t_last - (hist[k, m & mask, 0] + d)
-            if kind == NEAREST:  # a unit trace per pairing, no presynaptic sum
-                w = _facilitate(kind, w, np.exp(minus_dt / tau_p), 0.0, pr)
-            else:
-                ky = hist[k, m & mask, 2] - 1.0
-                w = _facilitate(kind, w, kplus * np.exp(minus_dt / tau_p), ky, pr)
-        # the postsynaptic trace strictly before t_hi
-        i = last_in
-        while i >= lowest and not (t_hi - hist[k, i & mask, 0] > STDP_EPS):
-            i -= 1
-        km = 0.0
-        if i >= lowest:
-            if kind == NEAREST:
-                km = np.exp((hist[k, i & mask, 0] - t_hi) * inv_m)
-            else:
-                km = hist[k, i & mask, 1] * np.exp((hist[k, i & mask, 0] - t_hi) * inv_m)
+        t_n = last[k, LAST_T]  # (indexed, not sliced: a view per synapse costs refcounts)
+        if t_n == -np.inf:  # no postsynaptic spike yet: no pairing, no trace
+            km = 0.0
+        elif (t_hi - t_n > STDP_EPS and not (last[k, LAST_T_BEFORE] >= t_lo + STDP_EPS)):
+            if t_n >= t_lo + STDP_EPS:
+                w = _pair(kind, w, kplus, t_last - (t_n + d), last[k, LAST_KY], tau_p, pr)
+            km = _trace(kind, t_n, last[k, LAST_KM], t_hi, inv_m)
+        else:
+            w, km = _walk(kind, hist, hc[k], k, w, kplus, t_hi, t_lo, t_last, d, tau_p, inv_m,
+                          pr)
         if kind == VOGELS:
             w = _facilitate(kind, w, km, 0.0, pr)
             w = _depress(kind, w, 0.0, 0.0, pr)
@@ -385,7 +421,7 @@ def _add_dopamine(plastic, p, k, t_arr, amount):  # pragma: no cover - compiled
     if c >= h and dopa[k, c % h, 0] > t_arr - pr[P_WINDOW]:
         dopa = _grow(dopa, dc)
         plastic[p] = (item[0], item[1], item[2], item[3], item[4], item[5], pr, item[7],
-                      item[8], item[9], item[10], item[11], dopa, dc)
+                      item[8], item[9], item[10], item[11], dopa, dc, item[14])
         h = dopa.shape[1]
     dopa[k, c % h, 0] = t_arr
     dopa[k, c % h, 1] = value

@@ -1,15 +1,18 @@
 """Plastic connections in the kernels: weights by (pre, post) between ticks, what survives a
-table rebuild and a reset, live (arrived) input, and the postsynaptic archive's growth."""
+table rebuild and a reset, live (arrived) input, the postsynaptic archive's growth, and its
+newest-spike records updating exactly as the archive walk."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
 
 from spinnlive.errors import ConfigurationError
 from spinnlive.kernels import IFCurrExp, InjectorGroup, Network, SpikeArrayGroup
-from spinnlive.kernels.plasticity import HISTORY
-from spinnlive.kernels.plasticity_rules import SpikePair, Tsodyks
+from spinnlive.kernels.plasticity import HISTORY, LAST_T, LAST_T_BEFORE
+from spinnlive.kernels.plasticity_rules import NearestPair, SpikePair, Triplet, Tsodyks, Vogels
 
 RULE = SpikePair(tau_plus=15.0, tau_minus=25.0, a_plus=0.05, a_minus=0.06, mu_plus=1.0,
                  mu_minus=1.0, w_max=1.5)
@@ -121,3 +124,60 @@ def test_tsodyks_markram_keeps_its_weights_and_scales_what_it_delivers() -> None
     assert np.all(np.diff(jumps) < 0)  # depression: each spike delivers less
     np.testing.assert_array_equal(conn.weights, [2.0])
     assert abs(jumps[0] - 2.0 * 0.5) < 1e-12  # the first spike: weight * U * (x = 1)
+
+
+@pytest.mark.parametrize("rule", [RULE, NearestPair(a_plus=0.05, a_minus=0.06, w_max=1.5),
+                                  Vogels(a_plus=0.05, a_minus=0.02, w_max=1.5),
+                                  Triplet(a_plus=0.05, a_minus=0.06, w_max=1.5, a3_plus=0.03,
+                                          a3_minus=0.01)],
+                         ids=["pair", "nearest", "vogels", "triplet"])
+def test_the_newest_spike_record_updates_as_the_archive_walk(rule: SpikePair) -> None:
+    """Random trains, two identical networks; in one every presynaptic spike walks the
+    postsynaptic archive (its ``last`` records made useless for that spike), in the other
+    the records serve whatever they can: the weights are equal bit for bit, the spikes too,
+    and both ways (no spike in the window, only the newest in it, more) did occur."""
+    rng = np.random.default_rng(7)
+    n_pre, n_post, ticks = 30, 12, 600
+    pre_at = rng.random((ticks, n_pre)) < 0.03
+    drive = [np.sort(rng.choice(np.arange(1.0, ticks), 40, replace=False)) for _ in range(n_post)]
+    pre_idx = rng.integers(0, n_pre, 120)
+    post_idx = rng.integers(0, n_post, 120)
+    delays = rng.integers(1, 8, 120).astype(np.float64)
+
+    def build() -> tuple[Network, int, int, Any]:
+        net = Network(1.0)
+        inj = net.add_group(InjectorGroup(n_pre, 1.0))
+        src = net.add_group(SpikeArrayGroup(n_post, 1.0, drive))
+        post = net.add_group(IFCurrExp(n_post, 1.0, i_offset=0.2, tau_refrac=2.0))
+        net.connect(src, post, np.arange(n_post), np.arange(n_post), 3.0, 1.0)
+        conn = net.connect(inj, post, pre_idx, post_idx, 0.5, delays, rule=rule)
+        net.record(post, "spikes")
+        return net, inj, post, conn
+
+    fast, inj, post, c_fast = build()
+    walk, _, _, c_walk = build()
+    cases = np.zeros(3, dtype=np.int64)  # windows with no spike, only the newest (before t_hi), others
+    for tick in range(ticks):
+        fast.step()
+        walk.step()
+        ids = np.flatnonzero(pre_at[tick])
+        if not ids.size:
+            continue
+        last = c_walk.plastic.last
+        t_hi = tick + 1.0 - delays
+        t_lo = c_fast.plastic.pre_s[pre_idx, 1] - delays
+        sel = np.isin(pre_idx, ids)
+        t_n, t_b = last[post_idx, LAST_T][sel], last[post_idx, LAST_T_BEFORE][sel]
+        none_in = t_n < t_lo[sel] + 1e-6
+        newest_only = ~none_in & (t_hi[sel] - t_n > 1e-6) & (t_b < t_lo[sel] + 1e-6)
+        cases += [np.sum(none_in), np.sum(newest_only), np.sum(~none_in & ~newest_only)]
+        kept = last[:, LAST_T_BEFORE].copy()
+        last[:, LAST_T_BEFORE] = np.inf  # no record serves: every target walks the archive
+        assert walk.inject_arrived(inj, ids, tick)
+        last[:, LAST_T_BEFORE] = kept
+        assert fast.inject_arrived(inj, ids, tick)
+    assert np.all(cases > 0), cases
+    assert np.ptp(c_fast.weights) > 0.01
+    np.testing.assert_array_equal(c_fast.weights, c_walk.weights)
+    np.testing.assert_array_equal(c_fast.plastic.last, c_walk.plastic.last)
+    np.testing.assert_array_equal(fast.spikes(post)[1], walk.spikes(post)[1])
