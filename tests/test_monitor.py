@@ -251,13 +251,18 @@ async def _epoch_is(page: Any, epoch: int) -> dict[str, Any] | None:
 GATED = '''
 import time
 from pathlib import Path
-while not Path("go").exists():   # the test looks at the page first
-    time.sleep(0.05)
+def wait_for(name):  # the test's go-ahead (bounded: a lost test never leaves this behind)
+    for _ in range(2400):
+        if Path(name).exists():
+            return
+        time.sleep(0.05)
+wait_for("go")   # the test looks at the page first
 import pyNN.spiNNaker as sim
 sim.setup(timestep=1.0)
 src = sim.Population(3, sim.SpikeSourceArray(spike_times=[[5.0], [6.0], [7.0]]), label="src")
 sim.external_devices.activate_live_output_for(src)
 sim.run(50)
+wait_for("done")  # and sees the run's spikes before the run (and its monitor) ends
 sim.end()
 '''
 
@@ -269,8 +274,8 @@ async def test_spinnlive_run_monitor_serves_the_page_of_the_run(tmp_path: Path) 
     (tmp_path / "net.py").write_text(GATED)
     proc = subprocess.Popen([sys.executable, "-m", "spinnlive.cli", "run", "net.py", "--monitor",
                              "--fast", "--no-plot", "--discovery", "tcp://127.0.0.1:0"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True)
+                            cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=(tmp_path / "stderr").open("w"), text=True)
     try:
         assert proc.stdout is not None
         url = None
@@ -292,6 +297,7 @@ async def test_spinnlive_run_monitor_serves_the_page_of_the_run(tmp_path: Path) 
                     return bool(streams.get("spikes/src", {}).get("events") == 3)
 
             await until(seen, "the run's 3 spikes at the monitor")
+            (tmp_path / "done").touch()
         out, _ = await asyncio.to_thread(proc.communicate, timeout=120)
         assert proc.returncode == 0
     finally:
