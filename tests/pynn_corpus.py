@@ -17,8 +17,8 @@ Outcome per script (:func:`classify`):
 * ``refused``: stopped by a :class:`~spinnlive.errors.SpinnliveError` (a clear refusal naming
   the feature);
 * ``crash``: any other exception, or the timeout;
-* ``n/a``: NEST fails the same way for want of a package this environment lacks (mpi4py,
-  NineML, NEURON), so the script cannot run here at all.
+* ``n/a``: NEST fails the same way, for want of a package this environment lacks (mpi4py,
+  NineML, NEURON) or with the same exception (a bug of the script or of PyNN itself).
 
     .venv/bin/python tests/pynn_corpus.py [--dir DIR] [--jobs 2] [--timeout 240] [--markdown]
 """
@@ -211,6 +211,10 @@ def classify(ours: Run, nest: Run | None) -> tuple[str, str]:
             return "n/a", f"needs {missing} (NEST run fails the same way)"
         if err.get("spinnlive_error"):
             return "refused", f"{err.get('type')}: {err.get('message')}"
+        theirs = (nest.error or {}) if nest is not None else {}
+        if theirs and (theirs.get("type"), theirs.get("message")) == (err.get("type"),
+                                                                     err.get("message")):
+            return "n/a", f"fails on NEST the same way: {err.get('type')}: {err.get('message')}"
         return "crash", f"{err.get('type', 'exit')}: {err.get('message', ours.tail[-200:])}"
     if nest is None or nest.returncode != 0:
         return "pass", "runs (NEST did not run it: no oracle)"
