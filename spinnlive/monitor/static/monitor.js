@@ -268,7 +268,9 @@ function drawRaster(label, div) {
   } else {
     const shift = right - r.right;
     if (shift > 0) {  // scroll left, clear what enters on the right
+      ctx.globalCompositeOperation = "copy";  // the shifted copy replaces, not overlays
       ctx.drawImage(canvas, -shift, 0);
+      ctx.globalCompositeOperation = "source-over";
       ctx.clearRect(w - shift, 0, shift, h);
     }
     let oldest = right;
