@@ -19,8 +19,9 @@ from cli_live_helpers import LiveRun
 from waiting import until
 
 from spinnlive.client import SpikeStream, connect
+from spinnlive.errors import TransportError
 
-RUN_MS, NOISE_N = 4000, 2000
+RUN_MS, NOISE_N = 4000, 1000  # 0.5 M events/s of noise: what one board's Ethernet carries
 
 
 async def _collect(stream: SpikeStream, into: list[tuple[int, int]]) -> None:
@@ -36,8 +37,6 @@ async def _drain(stream: SpikeStream, into: list[tuple[int, int]]) -> None:
 
 
 @pytest.mark.timeout(300)  # a fresh clone compiles this network's kernels before it starts
-@pytest.mark.skip(reason="KNOWN REGRESSION on main (third session's closing note): with 2000 "
-                  "live Poisson cells 'started' is never announced; to be fixed at its cause")
 async def test_inject_and_receive_through_spinnlive_run(tmp_path):
     run = LiveRun(tmp_path, str(RUN_MS), str(NOISE_N), "hold", cli_args=("--sndhwm", "200"))
     try:
@@ -63,7 +62,7 @@ async def test_inject_and_receive_through_spinnlive_run(tmp_path):
                 await until(lambda n=n: len(got_a) == sum(map(len, sends[:n + 1])),
                             f"the spikes evoked by injection {n}")
             recorded = await asyncio.to_thread(run.wait_recorded)  # the script now holds
-            # the last ticks in flight: every evoked spike, and noise (2000 cells at 500 Hz
+            # the last ticks in flight: every evoked spike, and noise (1000 cells at 500 Hz
             # fire every tick) up to the last tick
             await until(lambda: len(got_a) == len(recorded["out"])
                            and bool(got_noise) and got_noise[-1][0] == RUN_MS - 1,
@@ -123,3 +122,19 @@ async def test_inject_and_receive_through_spinnlive_run(tmp_path):
           f"{slow_stats.announced_messages} noise messages received, "
           f"{slow_stats.missed_messages} missed ({slow_stats.missed_events} events), "
           f"gaps seen {slow_stats.gap_messages}")
+
+
+async def test_a_network_refused_before_its_run_fails_started_instead_of_timing_out(tmp_path):
+    """2000 cells at 500 Hz are 1 M events/s of live output, more than one board's Ethernet
+    carries: the run is refused at mapping, the bridge closes, and a client waiting for
+    ``started`` hears ``closing`` and says so (not a timeout minutes later)."""
+    run = LiveRun(tmp_path, str(RUN_MS), "2000", "hold")
+    try:
+        async with connect(run.discovery(), timeout=15) as client:
+            with pytest.raises(TransportError, match="closed before its run started"):
+                await client.started(timeout=120)
+        assert await asyncio.to_thread(run.proc.wait, 60) != 0
+        assert run.proc.stderr is not None
+        assert "more than the 0.7 M events/s" in run.proc.stderr.read()
+    finally:
+        run.kill()

@@ -392,11 +392,19 @@ class Client:
             description = await self.describe()  # a 'started' before the sync was missed
             if description["state"] == "running":
                 return description
+            if description["state"] == "closed":
+                raise TransportError(f"the bridge at {self.discovery} closed before its run "
+                                     "started")
             while True:
                 message = await _deadline(lifecycle.__anext__(), limit,
                                           "the bridge did not announce 'started'")
                 if isinstance(message, Notice) and message.event == "started":
                     return message.body
+                if isinstance(message, Notice) and message.event == "closing":
+                    # a run that fails before it starts (a refused network) closes the bridge:
+                    # waiting on would only turn the run's own error into a timeout
+                    raise TransportError(f"the bridge at {self.discovery} closed before its "
+                                         "run started")
         finally:
             lifecycle.close()
 
