@@ -44,6 +44,13 @@ from .control import (  # noqa: F401
     set_number_of_synapse_cores,
     setup,
 )
+from .image_connectors import (  # noqa: F401
+    Convolution,
+    ConvolutionConnector,
+    KernelConnector,
+    PoolDense,
+    PoolDenseConnector,
+)
 from .populations import Assembly, Population, PopulationView  # noqa: F401
 from .procedural_api import connect, create, record, record_gsyn, record_v, set  # noqa: F401
 from .projections import Projection  # noqa: F401

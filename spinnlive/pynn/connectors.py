@@ -39,6 +39,9 @@ class Wiring:
     pre: np.ndarray
     post: np.ndarray
     overrides: dict[str, np.ndarray] = field(default_factory=dict)
+    #: (positive, negative): each connection's receptor is chosen by its weight's sign, the
+    #: engine gets magnitudes (sPyNNaker's image connectors); None: the projection's receptor
+    signed_receptors: tuple[str, str] | None = None
 
 
 def _blocks(projection: Any, mask_of: Callable[[np.ndarray], np.ndarray]) -> Wiring:
@@ -245,6 +248,11 @@ _FAST: dict[type, Callable[[Any, Any], Wiring]] = {
 }
 
 
+def add_fast_path(connector_class: type, build: Callable[[Any, Any], Wiring]) -> None:
+    """Give a connector class (exactly that class) its whole-array builder."""
+    _FAST[connector_class] = build
+
+
 def wire(connector: Any, projection: Any) -> Wiring | None:
     """The projection's connections as whole arrays, or None where PyNN's generic path is needed."""
     fast = _FAST.get(type(connector))
@@ -342,5 +350,5 @@ def _one_to_one_offset(connector: OneToOneOffsetConnector, projection: Any) -> W
     return Wiring(pre[keep], post[keep])
 
 
-_FAST[AllButMeConnector] = _all_but_me  # type: ignore[assignment]
-_FAST[OneToOneOffsetConnector] = _one_to_one_offset  # type: ignore[assignment]
+add_fast_path(AllButMeConnector, _all_but_me)  # type: ignore[arg-type]
+add_fast_path(OneToOneOffsetConnector, _one_to_one_offset)  # type: ignore[arg-type]

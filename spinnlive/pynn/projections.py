@@ -137,6 +137,8 @@ class Projection(common.Projection):
         state = simulator.state
         started = state.engine.clock()
         wiring = wire(connector, self)
+        #: each connection's receptor where the connector chooses it by sign, else None
+        self._receptors: np.ndarray | None = None
         if wiring is None:
             try:
                 connector.connect(self)
@@ -147,21 +149,28 @@ class Projection(common.Projection):
         else:
             self._pre, self._post = wiring.pre, wiring.post
             self._values = self._evaluate(connector, wiring.overrides)
+            if wiring.signed_receptors is not None:
+                self._receptors = self._signed_receptors(wiring.signed_receptors)
             if connector.safe:
                 for name, check in self.synapse_type.parameter_checks.items():
-                    check(self._values[name], self)
+                    if name != "weight" or self._receptors is None:  # signs chose receptors
+                        check(self._values[name], self)
             if connector.callback is not None:
                 connector.callback(1.0)
         self._values["delay"] = self._round_delays(self._values["delay"])
         rule = self._plasticity_rule()
+        if rule is not None and self._receptors is not None:
+            raise ConfigurationError(
+                f"{type(connector).__name__} takes a static synapse (sPyNNaker's local-only "
+                f"synapses); projection {self.label!r} has {type(synapse_type).__name__}")
         if rule is not None:  # rule parameters are the projection's, not per connection
             self._values = {n: self._values[n] for n in ("weight", "delay")}
         self._keys = [
             (state.engine.add_projection(pre_pop._key, post_pop._key, pre_idx, post_idx,
                                          np.abs(self._values["weight"][where]),
-                                         self._values["delay"][where], self.receptor_type,
+                                         self._values["delay"][where], receptor,
                                          rule=rule), where)
-            for pre_pop, post_pop, pre_idx, post_idx, where in self._blocks()]
+            for pre_pop, post_pop, pre_idx, post_idx, where, receptor in self._blocks()]
         self._learns = rule is not None and rule.LEARNS
         self.label = state.engine.name_projection(ProjectionRecord(
             self.label, self.pre.label, self.post.label, self.pre.size, self.post.size,
@@ -261,15 +270,31 @@ class Projection(common.Projection):
         state.note_delays(rounded)
         return rounded
 
-    def _blocks(self) -> list[tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray]]:
-        """Split connections by (root pre population, root post population)."""
+    def _signed_receptors(self, receptors: tuple[str, str]) -> np.ndarray:
+        """Each connection's receptor by its weight's sign: (positive, negative)."""
+        for receptor in receptors:
+            if receptor not in self.post.receptor_types:
+                raise ConfigurationError(
+                    f"projection {self.label!r}: the post population has no receptor type "
+                    f"{receptor!r}; it has {sorted(self.post.receptor_types)}")
+        return np.where(self._values["weight"] < 0, receptors[1], receptors[0])
+
+    def _blocks(self) -> list[tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray, str]]:
+        """Split connections by (root pre population, root post population, receptor)."""
         pre_ids = np.asarray(self.pre.all_cells, dtype=np.int64)[self._pre]
         post_ids = np.asarray(self.post.all_cells, dtype=np.int64)[self._post]
         blocks = []
         for post_pop, post_idx, post_where in locate(post_ids):
             for pre_pop, pre_idx, pre_where in locate(pre_ids[post_where]):
                 where = post_where[pre_where]
-                blocks.append((pre_pop, post_pop, pre_idx, post_idx[pre_where], where))
+                if self._receptors is None:
+                    blocks.append((pre_pop, post_pop, pre_idx, post_idx[pre_where], where,
+                                   str(self.receptor_type)))
+                    continue
+                for receptor in np.unique(self._receptors[where]):
+                    mine = self._receptors[where] == receptor
+                    blocks.append((pre_pop, post_pop, pre_idx[mine], post_idx[pre_where][mine],
+                                   where[mine], str(receptor)))
         return blocks
 
     # -- PyNN hooks ---------------------------------------------------------------------------

@@ -23,11 +23,6 @@ MODEL = ("this neuron or source model has no spinnlive kernel yet; supported mod
          "by spinnlive.pynn.list_standard_models()")
 PLASTICITY = ("this synapse dynamics has no spinnlive kernel yet; only StaticSynapse (and the "
               "plasticity spinnlive.pynn exports as classes that construct) is available")
-IMAGE_CONNECTORS = ("sPyNNaker's 2D image connectors (convolution, pooling, kernels over a Grid2D) "
-                    "are not implemented on spinnlive yet; express the connections with "
-                    "FromListConnector")
-LOCAL_ONLY = ("sPyNNaker's local-only synapse types (Convolution, PoolDense) are SpiNNaker core "
-              "implementations; use ConvolutionConnector with a StaticSynapse instead")
 
 
 def _message(name: str, reason: str) -> str:
@@ -65,9 +60,6 @@ TOP_LEVEL = {
     "StructuralMechanismStatic": STRUCTURAL, "StructuralMechanismSTDP": STRUCTURAL,
     "LastNeuronSelection": STRUCTURAL, "RandomSelection": STRUCTURAL,
     "DistanceDependentFormation": STRUCTURAL, "RandomByWeightElimination": STRUCTURAL,
-    "Convolution": LOCAL_ONLY, "PoolDense": LOCAL_ONLY,
-    "ConvolutionConnector": IMAGE_CONNECTORS, "PoolDenseConnector": IMAGE_CONNECTORS,
-    "KernelConnector": IMAGE_CONNECTORS,
     "PointNeuron": MODEL, "SimpleStochasticSynapse": PLASTICITY,
     "MultiQuantalSynapse": PLASTICITY,
 }
