@@ -320,7 +320,7 @@ def _held_epoch(client: SyncClient, link: SyncSubscription, timeout: float) -> i
                              "--hold-confirmation and start the network")
 
 
-# -- command line: ``spinnlive record`` and ``spinnlive replay`` (spinnlive/cli.py) ----------
+# -- command line: ``spinnlive record`` and ``spinnlive replay`` (spinnlive/cli/) ----------
 
 def add_record_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", help="the recording file to write (.slrec)")

@@ -112,8 +112,8 @@ class BridgeClient:
     """ZeroMQ through a spinnlive bridge process: ``inject/inj`` out, ``spikes/out`` in."""
 
     def __init__(self) -> None:
+        from spinnlive.cli.launch import start_bridge
         from spinnlive.client import SyncClient
-        from spinnlive.launch import start_bridge
 
         self.bridge, where = start_bridge()
         self.notify_port = int(where["notify"][1])
@@ -141,7 +141,7 @@ class BridgeClient:
         return None
 
     def close(self) -> None:
-        from spinnlive.launch import stop
+        from spinnlive.cli.launch import stop
 
         self.client.close()
         stop(self.bridge)

@@ -37,7 +37,7 @@ from bench_bridge import LADDER, _handshake, _send, _template  # noqa: E402
 from bridge_helpers import FakeBoard, start_bridge_process, write_bridge_database  # noqa: E402
 from chromium import Browser, find_chromium  # noqa: E402
 
-from spinnlive.launch import stop  # noqa: E402
+from spinnlive.cli.launch import stop  # noqa: E402
 from spinnlive.monitor.command import spawn  # noqa: E402
 
 REFINE = 3  # bisection steps between the last clean rung and the first lossy one

@@ -79,7 +79,7 @@ def main() -> None:
     if args.client:
         asyncio.run(client(args.client, args.interval, "big"))
         return
-    from spinnlive import launch
+    from spinnlive.cli import launch
 
     print(f"{args.pre} x {args.post} = {args.pre * args.post} synapses, {args.seconds:g} s "
           "real time, 1 ms ticks")

@@ -44,7 +44,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from spinnlive import launch
 from spinnlive.adapters.decoding import PushPull
 from spinnlive.adapters.gym import (
     GymLoop,
@@ -54,7 +53,8 @@ from spinnlive.adapters.gym import (
     SignedRateEncoder,
     random_policy,
 )
-from spinnlive.launch import start_bridge, stop
+from spinnlive.cli import launch
+from spinnlive.cli.launch import start_bridge, stop
 
 #: x, x', theta, theta' at which a sensor group saturates
 ENCODER = SignedRateEncoder("sensors", scales=(24.0, 4.0, 0.2, 0.4), neurons_per_value=10,

@@ -39,7 +39,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import spinnlive  # noqa: E402
-from spinnlive import launch
 from spinnlive.adapters import (  # noqa: E402
     EventBatch,
     EventCameraMap,
@@ -48,8 +47,9 @@ from spinnlive.adapters import (  # noqa: E402
     moving_bar,
 )
 from spinnlive.adapters.event_stream import EventStreamConfig, EventStreamInput  # noqa: E402
+from spinnlive.cli import launch
+from spinnlive.cli.launch import start_bridge, stop
 from spinnlive.client import SpikeStream  # noqa: E402
-from spinnlive.launch import start_bridge, stop
 
 WIDTH, HEIGHT = 32, 24
 STEP_US = 3000  # the bar moves one pixel every 3 ms

@@ -35,7 +35,7 @@ import time
 import numpy as np
 import zmq
 
-from spinnlive import launch
+from spinnlive.cli import launch
 
 N_IN, N_OUT, PATTERN = 40, 4, 10
 PROJECTION = "inputs→out"

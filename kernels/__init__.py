@@ -3,7 +3,7 @@
 Structure-of-arrays float64 state, PyNN units (ms, mV, nF, nA, uS, Hz), integer ticks inside,
 NEST 3.10 as the numerical reference (spike times equal NEST's on the grid for the current-based
 models). No I/O and no logging here. The hot loops are ``numba.njit(cache=True)`` functions;
-``Network.run`` is one compiled call for all its ticks (``engine.run_ticks``: every group's
+``Network.run`` is one compiled call for all its ticks (``ticks.run_ticks``: every group's
 update and spike delivery), ``step`` one call per tick. A cold cache compiles everything once
 (~8 s) into ``kernels/__pycache__``; later processes load it (~1 s, mostly numba's typed-list
 start-up); ``bench/bench_kernels.py`` and ``bench/bench_seed.py`` report both.

@@ -9,7 +9,7 @@ Tick ``t`` runs in NEST's order within one time slice:
    into rows ``t + d`` (``d >= 1``), so the order of groups never matters;
 4. spikes are recorded with time ``(t + 1) * dt`` and state samples taken at ``(t + 1) * dt``.
 
-Steps 2-4 for all groups are one compiled call (``engine.run_ticks``) that covers a whole
+Steps 2-4 for all groups are one compiled call (``ticks.run_ticks``) that covers a whole
 ``run(n)`` when no current source or state recorder needs Python between ticks, else one tick
 (``step()`` is always one tick). All neuron groups share one ``DelayBuffer``: group ``g`` owns
 columns ``offset[g] ..`` of each receptor half. Connections are kept per call to ``connect``
@@ -17,7 +17,7 @@ columns ``offset[g] ..`` of each receptor half. Connections are kept per call to
 after a structural change; setting a handle's weights or delays writes through to the merged
 table without a rebuild. Group arrays are handed to the compiled loop as typed lists, re-bound
 when a group replaced one (new spike times, constants that stopped being uniform). The loop
-is ``engine.run_ticks`` compiled for the network's neuron models only (``loops.tick_loop``).
+is ``ticks.run_ticks`` compiled for the network's neuron models only (``loops.tick_loop``).
 ``reset()`` puts the tick back to 0, every state to its initial value, clears the buffer and
 the recorded data (recorders stay configured: read the data before resetting).
 """
@@ -31,7 +31,7 @@ import numpy as np
 
 from spinnlive.errors import ConfigurationError
 
-from . import engine, layout, loops, partition, plasticity, plasticity_rules
+from . import layout, loops, partition, plasticity, plasticity_rules, ticks
 from .currents import CurrentSource
 from .grid import delay_ticks, tics_per_step
 from .plasticity import PlasticState
@@ -166,7 +166,7 @@ class _CurrentBinding:
 class Network:
     """A simulation at a fixed ``dt`` (ms) over integer ticks.
 
-    ``threads > 1`` delivers spikes on that many threads (``engine.run_ticks_parallel``: the
+    ``threads > 1`` delivers spikes on that many threads (``ticks.run_ticks_parallel``: the
     same sums bit for bit) when no connection is plastic; it pays from about a million
     synapses on a machine with an idle core (``bench_seed.py``).
     """
@@ -190,7 +190,7 @@ class Network:
         self._signal_recs: dict[tuple[int, str], SignalRecord] = {}
         self._initial_sample_due = True
         self._dirty = False
-        self._meta = np.zeros((0, engine.META_COLUMNS), dtype=np.int64)
+        self._meta = np.zeros((0, ticks.META_COLUMNS), dtype=np.int64)
         self._sources: list[tuple[int, Any]] = []
         self._keep_rec = np.zeros(0, dtype=np.int64)
         self._keep_all = np.zeros(0, dtype=np.int64)
@@ -324,12 +324,12 @@ class Network:
         self._buffer.resize(n, max_d, self.tick)
         table.pack(self._buffer.data.shape[1])
         n_groups = len(self.groups)
-        meta = np.zeros((n_groups, engine.META_COLUMNS), dtype=np.int64)
+        meta = np.zeros((n_groups, ticks.META_COLUMNS), dtype=np.int64)
         for gid, g in enumerate(self.groups):
-            meta[gid, engine.KIND] = g.KIND
-            meta[gid, engine.SIZE] = g.n
-            meta[gid, engine.COLUMN] = 0 if g.is_source else self._offsets[gid]
-            meta[gid, engine.CELL] = cells[gid]
+            meta[gid, ticks.KIND] = g.KIND
+            meta[gid, ticks.SIZE] = g.n
+            meta[gid, ticks.COLUMN] = 0 if g.is_source else self._offsets[gid]
+            meta[gid, ticks.CELL] = cells[gid]
         self._meta = meta
         self._sources = [(gid, g) for gid, g in enumerate(self.groups) if g.is_source]
         self._keep_all = np.ones(n_groups, dtype=np.int64)
@@ -372,7 +372,7 @@ class Network:
                 plasticity.index(c.pre_idx, c.post_idx, c._slots, c._delays,
                                  self.groups[c.pre_gid].n, self.dt),
                 c._weights, max_ms, rewards[c.post_gid] if mod else None, partners))
-        self._plastic = engine.typed_list(items or [plasticity.empty_tuple()])
+        self._plastic = ticks.typed_list(items or [plasticity.empty_tuple()])
         self._plastic_conns = conns
 
     @staticmethod
@@ -404,7 +404,7 @@ class Network:
     def _bind(self) -> None:
         """Hand the groups' arrays to the compiled loop as one typed list of tuples."""
         self._bound_at = layout.generation()
-        self._list = engine.typed_list([(g._s, g._k, g._i) for g in self.groups])
+        self._list = ticks.typed_list([(g._s, g._k, g._i) for g in self.groups])
 
     def _injected(self) -> tuple[np.ndarray, np.ndarray]:
         """Spikes injected since the last call: ``(indices, per-group pointers)``."""
@@ -426,7 +426,7 @@ class Network:
         meta, sources = self._meta, self._sources
         inj, inj_ptr = self._no_inj
         for gid, g in sources:
-            meta[gid, engine.CURSOR] = g.cursor()
+            meta[gid, ticks.CURSOR] = g.cursor()
             if g._injected:
                 inj, inj_ptr = self._injected()
         table, t0 = self._table, self.tick
@@ -454,7 +454,7 @@ class Network:
         if self._plastic_conns:
             self._adopt_plastic()
         for gid, g in sources:
-            g.advanced(self.tick, int(meta[gid, engine.CURSOR]))
+            g.advanced(self.tick, int(meta[gid, ticks.CURSOR]))
         return self._log[:, :n_log]
 
     def _record_spikes(self, log: np.ndarray, bounds: np.ndarray | None) -> None:
@@ -558,7 +558,7 @@ class Network:
             self._bind_plastic()
         plasticity.pre_spikes(self._plastic, gid, ids, ids.size,
                               (t + 1) * tics_per_step(self.dt) * 0.001, table.weights)
-        engine.deliver(ids, ids.size, self._meta[gid, engine.CELL], (t % data.shape[0])
+        ticks.deliver(ids, ids.size, self._meta[gid, ticks.CELL], (t % data.shape[0])
                        * data.shape[1], table.indptr, table.target, table.weights, data.reshape(-1))
         self._counts[gid] += ids.size
         rec = self._spike_recs.get(gid)

@@ -21,7 +21,7 @@ Rules every model follows (they make spike times equal NEST's on the grid):
   (nA) flowing **during** this tick (read only if ``has_iext``). The current-source objects
   absorb NEST's generator delay, so a model uses ``iext`` where NEST uses the ``i_0`` it stored
   at the end of the previous step. Spiking indices go to ``out[:count]``. ``Network`` calls
-  the same kernels from its compiled tick loop (``engine``), by ``KIND``.
+  the same kernels from its compiled tick loop (``ticks``), by ``KIND``.
 * The order inside a step is NEST's ``update()``: propagate the membrane (unless refractory),
   decay/step the synaptic state, add this tick's input, test the threshold, reset.
 """
@@ -49,7 +49,7 @@ class NeuronGroup:
     HIDDEN: ClassVar[tuple[str, ...]] = ()
     #: rows of ``_k``, in the order the kernel reads them
     CONSTANTS: ClassVar[tuple[str, ...]] = ()
-    #: the model's code in the network's compiled dispatch (``engine.neuron_step``)
+    #: the model's code in the network's compiled dispatch (``ticks.neuron_step``)
     KIND: ClassVar[int] = -1
     KERNEL: ClassVar[Callable[..., int]]  # a staticmethod around the compiled kernel
     #: unit of a synaptic weight onto this model (what ``exc``/``inh`` carry)

@@ -1,6 +1,6 @@
 """The connection table split by target neuron, for delivery on several threads.
 
-``engine.run_ticks_parallel`` hands part ``p`` of every spike's synapses to thread ``p``. The
+``ticks.run_ticks_parallel`` hands part ``p`` of every spike's synapses to thread ``p``. The
 parts must be disjoint in their target *cells* (a cell written by one thread only, so no atomics
 and no races) and keep each row's synapses in their CSR order (so each cell receives its
 additions in the order the one-thread loop adds them: the same floating-point sums). Splitting

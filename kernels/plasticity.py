@@ -3,7 +3,7 @@
 Why this shape
 --------------
 A plastic projection's synapses stay in the network's merged ``ConnectionTable``: delivery is
-the static path (``engine.deliver`` adds ``table.weights[syn]``), unchanged. What plasticity
+the static path (``ticks.deliver`` adds ``table.weights[syn]``), unchanged. What plasticity
 adds is, per projection, an index of its synapses by presynaptic neuron (``slot``: positions
 in the merged table, ``post``: local target index, ``dms``: the delay in ms) and the state of
 its rule, all numpy arrays handed to the compiled tick loop as one tuple per projection in a

@@ -1,6 +1,6 @@
 """``prefetch``: a cache hint for the compiled loops that wait on memory (delivery, plasticity).
 
-An LLVM intrinsic, so it costs one instruction and never faults; see ``engine`` (the delivery
+An LLVM intrinsic, so it costs one instruction and never faults; see ``ticks`` (the delivery
 loop's prefetch of the next spike's row) and ``plasticity`` (the targets' spike archives).
 """
 

@@ -23,7 +23,7 @@ input path; ``InjectorGroup`` is a source with nothing else).
   repeats exactly. A neuron due twice in one tick is emitted twice, consecutively.
 
 The emission loops are compiled (``emit_poisson``, ``emit_array``) and shared with the
-network's tick loop (``engine``); they append to a growable ``out`` buffer and return it with
+network's tick loop (``ticks``); they append to a growable ``out`` buffer and return it with
 the new count. Layout as for neurons: ``_s`` holds the per-neuron state (Poisson: the next spike
 time and the segment it belongs to), ``_k`` the constants (Poisson: per segment, mean interval
 ms, start, stop; SpikeSourcePoisson has one segment, ``VariablePoissonGroup`` one per rate of
@@ -62,7 +62,7 @@ def grow(out, need):  # pragma: no cover - compiled
     if need <= out.shape[0]:
         return out
     new = np.empty(max(need, 2 * out.shape[0]), dtype=out.dtype)
-    for i in range(out.shape[0]):  # a loop, not a slice assignment: see engine's docstring
+    for i in range(out.shape[0]):  # a loop, not a slice assignment: see ticks's docstring
         new[i] = out[i]
     return new
 

@@ -6,7 +6,7 @@ A spike emitted in tick ``t`` with delay ``d >= 1`` ticks is added to row ``(t +
 read by the target in tick ``t + d``: NEST adds it to the synaptic state at the end of that
 update, so it first moves the membrane in tick ``t + d + 1`` -- the same on both sides.
 Delivery is event driven: only the rows of the spiking presynaptic neurons are touched, in one
-compiled loop (``engine.deliver``); a presynaptic index that spiked twice in a tick is delivered
+compiled loop (``ticks.deliver``); a presynaptic index that spiked twice in a tick is delivered
 twice.
 """
 

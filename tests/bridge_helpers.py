@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spinnlive import launch
 from spinnlive.bridge import Bridge, BridgeConfig
+from spinnlive.cli import launch
 from spinnlive.database import (
     ApplicationVertex,
     Configuration,
@@ -137,6 +137,6 @@ async def announce(bridge: Bridge, path: Path | None, board: FakeBoard | None,
 
 
 def start_bridge_process(*extra: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
-    """``python -m spinnlive.bridge`` with every port 0 (:func:`spinnlive.launch.start_bridge`);
+    """``python -m spinnlive.bridge`` with every port 0 (:func:`spinnlive.cli.launch.start_bridge`);
     returns it and its endpoints line."""
     return launch.start_bridge(extra=extra)

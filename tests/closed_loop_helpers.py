@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spinnlive import launch
+from spinnlive.cli import launch
 
 HERE = Path(__file__).resolve()
 
@@ -33,7 +33,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def fixed_bridge_ports() -> dict[str, object]:
-    """Free ports, as ``spinnlive.launch.start_bridge`` keywords, for a bridge that is restarted
+    """Free ports, as ``spinnlive.cli.launch.start_bridge`` keywords, for a bridge that is restarted
     on the same endpoints (the clients under test must find it again)."""
     return dict(notify_port=free_port(socket.SOCK_DGRAM),
                 discovery=f"tcp://127.0.0.1:{free_port()}",
@@ -53,7 +53,7 @@ def load_example(name: str) -> Any:
 
 def start_bridge(inject: str = "inj", ports: tuple[int, int, int, int] | None = None
                  ) -> tuple[subprocess.Popen[str], dict[str, object]]:
-    """``python -m spinnlive.bridge --inject-label ...`` (:func:`spinnlive.launch.start_bridge`);
+    """``python -m spinnlive.bridge --inject-label ...`` (:func:`spinnlive.cli.launch.start_bridge`);
     ``ports`` = (notify, discovery, publish, input), 0 for any free one."""
     notify, disc, pub, inp = ports or (0, 0, 0, 0)
     labels = tuple(arg for label in inject.split(",") for arg in ("--inject-label", label))

@@ -13,8 +13,8 @@ import numpy as np
 from closed_loop_helpers import network_result, start_bridge, start_network, stop
 
 from spinnlive.adapters.record_replay import Recording, record, replay
+from spinnlive.cli.launch import start_bridge as start_bridge_process
 from spinnlive.client import SyncClient
-from spinnlive.launch import start_bridge as start_bridge_process
 
 TICKS = 80
 PLAN = {10: [0, 3, 7], 25: [1, 2, 9], 40: [3, 4, 5, 6]}  # pacer tick seen -> ids to inject

@@ -21,8 +21,8 @@ import pytest
 import zmq
 
 from spinnlive.client import connect
-from spinnlive.curve import generate
 from spinnlive.errors import TransportError
+from spinnlive.transport.curve import generate
 
 ANY = ["--discovery", "tcp://0.0.0.0:0", "--publish", "tcp://0.0.0.0:0", "--input",
        "tcp://0.0.0.0:0", "--notify-port", "0"]

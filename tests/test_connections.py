@@ -172,7 +172,7 @@ async def test_timed_live_output_is_grouped_by_time_and_label_in_order_of_appear
     """One ``cb(label, time, ids)`` per (time, label) group of a packet, first appearance first:
     a packet timestamp (the live-output default) with one label or two, and per-event times."""
     from spinnlive.clock import MonotonicClock
-    from spinnlive.live_receiver import LiveReceiver
+    from spinnlive.connections.receiver import LiveReceiver
     from spinnlive.protocol.eieio import EIEIOType, encode_events
     from spinnlive.protocol.keys import KeyTable
     from spinnlive.transport.udp import open_endpoint

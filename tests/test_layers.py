@@ -22,12 +22,12 @@ RANKS = {
     "errors": 0, "clock": 0, "progress": 0, "drops": 0,
     "protocol": 1, "wire": 1,
     "database": 2,
-    "transport": 3, "curve": 3,
+    "transport": 3,
     "kernels": 4, "engine": 4,
-    "bridge": 5, "client": 5, "connections": 5, "live_receiver": 5,
+    "bridge": 5, "client": 5, "connections": 5,
     "pynn": 6, "analysis": 6,
-    "adapters": 7, "monitor": 7, "launch": 7, "cli": 8, "cli_bridge": 8, "cli_state": 8,
-    "__init__": 8,  # spinnlive.connect, imported on first use
+    "adapters": 7, "monitor": 7,
+    "cli": 8, "__init__": 8,  # spinnlive.connect, imported on first use
 }
 FOLDERS = {"kernels": REPO / "kernels", "adapters": REPO / "adapters"}
 #: (importer, imported) pairs of one rank that must never meet

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from waiting import until
 
+from spinnlive.cli.launch import start_bridge, stop
 from spinnlive.client import connect
-from spinnlive.launch import start_bridge, stop
 
 HERE = Path(__file__).resolve().parent
 TICKS = 120

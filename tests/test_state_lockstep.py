@@ -24,8 +24,8 @@ from state_scenarios import I_OFFSET, I_OFFSET_IDS, T_PARAM, T_READ, T_WEIGHTS, 
 from subprocesses import run_python
 from waiting import until
 
+from spinnlive.cli.launch import stop
 from spinnlive.client import connect
-from spinnlive.launch import stop
 
 T = TypeVar("T")
 SCENARIOS = Path(__file__).resolve().parent / "state_scenarios.py"

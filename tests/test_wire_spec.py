@@ -13,7 +13,7 @@ from bridge_helpers import FakeBoard, announce, quick_config, write_bridge_datab
 
 from spinnlive.bridge import Bridge
 from spinnlive.bridge.options import add_bridge_options, bridge_config
-from spinnlive.cli import _parser
+from spinnlive.cli.commands import _parser
 from spinnlive.client import connect
 from spinnlive.wire import LIFECYCLE, STATS, Notice, decode_output, new_sync_token
 from spinnlive.wire.topics import DEFAULT_DISCOVERY, DEFAULT_INPUT, DEFAULT_PUBLISH

@@ -4,7 +4,7 @@
 :func:`add_bridge_options` and build the :class:`~spinnlive.bridge.config.BridgeConfig` with
 :func:`bridge_config`, so a flag means the same and defaults the same everywhere; only
 ``spinnlive run`` picks a free notification port (it registers the bridge with the script's
-toolchain itself). :func:`spinnlive.launch.start_bridge` (closed-loop examples, tests, benches)
+toolchain itself). :func:`spinnlive.cli.launch.start_bridge` (closed-loop examples, tests, benches)
 runs ``python -m spinnlive.bridge`` in a child process; :mod:`spinnlive.bridge.runner` hosts one.
 """
 

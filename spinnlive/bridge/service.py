@@ -79,10 +79,10 @@ from spinnlive.bridge.stats import (
     StreamCounters,
     UdpStatistics,
 )
-from spinnlive.curve import check_binding, load_server
 from spinnlive.drops import warn_at_powers_of_ten
 from spinnlive.errors import DatabaseError, NotificationRefused, SpinnliveError
 from spinnlive.protocol.handshake import Paused, Started
+from spinnlive.transport.curve import check_binding, load_server
 from spinnlive.transport.listener import Listener
 from spinnlive.transport.udp import UdpEndpoint, open_endpoint
 from spinnlive.wire.header import HEADER, HEADER_VERSION

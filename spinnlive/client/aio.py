@@ -48,8 +48,8 @@ import zmq
 import zmq.asyncio
 
 from spinnlive.client.state import StateChannel, VariableRead, WeightsRead
-from spinnlive.curve import load_client
 from spinnlive.errors import RemoteProtocolError, TransportError
+from spinnlive.transport.curve import load_client
 from spinnlive.wire.input import Inject, InputMessage, Ready, SetRates, encode_input, ids_array
 from spinnlive.wire.ledger import SpikeStreamStatistics
 from spinnlive.wire.output import Notice, OutputMessage, SpikeBatch

@@ -114,12 +114,12 @@ class WarmUp:
             self._error = error
 
     def _load(self) -> None:
-        from spinnlive.kernels import engine, loops, sources
+        from spinnlive.kernels import loops, sources, ticks
 
         started = time.perf_counter()
         net = tiny_network(self.models, self.dt, self.threads)
         net.prepare()
-        needed = (net._loop, engine.deliver, engine._new_list, engine._append,
+        needed = (net._loop, ticks.deliver, ticks._new_list, ticks._append,
                   sources.redraw_poisson)
         states = [loops.is_cached(f) for f in needed]
         cold = False in states

@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .errors import TransportError
+from ..errors import TransportError
 
 ANY = "tcp://127.0.0.1:0"
 

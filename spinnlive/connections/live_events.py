@@ -16,7 +16,7 @@ Theory of operation
   deadline) and runs the init callbacks; only then does the listener confirm the database.
 * START runs the start callbacks and refreshes the tags every 10 s until STOP, as the reference.
 * Received live output and the tag replies are handled by
-  :class:`~spinnlive.live_receiver.LiveReceiver` (one per run step): ``cb(label, time, [ids])``
+  :class:`~spinnlive.connections.receiver.LiveReceiver` (one per run step): ``cb(label, time, [ids])``
   for timestamped packets, ``cb(label, id, payload_or_None)`` for the rest, as the reference.
 * Every user callback runs on its label's worker thread (:class:`LabelWorkers`): callbacks of
   one label run in order, one at a time, and never block the loop or other labels.
@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 
 from spinnlive.clock import MonotonicClock, PerfCounterClock
+from spinnlive.connections.receiver import LiveReceiver, TagRoute
 from spinnlive.database import DEFAULT_LPG_LABEL, IODatabase
 from spinnlive.engine.loop_thread import LabelWorkers, LoopThread
 from spinnlive.errors import ConfigurationError, HandshakeTimeout, TransportError
-from spinnlive.live_receiver import LiveReceiver, TagRoute
 from spinnlive.protocol.commands import NOTIFY_PORT
 from spinnlive.protocol.eieio import EIEIOType, encode_events
 from spinnlive.protocol.handshake import Paused, Started

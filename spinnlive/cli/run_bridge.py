@@ -23,7 +23,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .bridge.stats import BridgeStatistics
+from ..bridge.stats import BridgeStatistics
 
 __all__ = ["attach_embedded", "attach_spynnaker", "format_bridge_summary"]
 
@@ -61,9 +61,9 @@ def attach_embedded(notify: tuple[str, int] | None, stream: Sequence[str],
     """While active, every ``setup()`` of spinnlive.pynn registers the bridge (``notify``; None:
     no bridge) as a listener, streams the ``--stream`` populations and maps on at least
     ``n_boards_required`` boards (:class:`spinnlive.pynn.simulator.HostHooks`)."""
-    from .pynn import simulator
-    from .pynn.simulator import HostHooks
-    from .transport.notifier import ListenerAddress
+    from ..pynn import simulator
+    from ..pynn.simulator import HostHooks
+    from ..transport.notifier import ListenerAddress
 
     state = simulator.state
     saved = state.host_hooks

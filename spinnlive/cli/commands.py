@@ -3,7 +3,7 @@
 ``spinnlive run SCRIPT.py [options] [-- SCRIPT-ARGS]`` runs a PyNN script (written for
 ``pyNN.spiNNaker`` or ``spinnlive.pynn``) on the embedded engine, unchanged: ``pyNN.spiNNaker`` is
 aliased to ``spinnlive.pynn`` before the script starts. The bridge runs beside it (same process,
-see :mod:`spinnlive.cli_bridge`), registered as the run's notification listener, and every
+see :mod:`spinnlive.cli.run_bridge`), registered as the run's notification listener, and every
 population streams live unless ``--stream`` says otherwise; once the database is ready the
 command prints the discovery endpoint and the topics. Mapping, connection building and the run
 show progress bars; at the end it prints a summary (rate per population, tick lateness, live-I/O
@@ -15,7 +15,7 @@ with sPyNNaker's own configuration for the board or spalloc), the bridge registe
 ``spinnlive bridge`` attaches a bridge to a toolchain started elsewhere; ``spinnlive listen``,
 ``inject`` and ``rates`` are command-line clients (:mod:`spinnlive.client`), and so are the live
 state plane's ``state``, ``weights``, ``set-weights``, ``get`` and ``set``
-(:mod:`spinnlive.cli_state`).
+(:mod:`spinnlive.cli.state`).
 
 Progress display and logging set-up live here, not in the layers below.
 """
@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from . import progress
-from .bridge.options import add_bridge_options, bridge_config
-from .errors import SpinnliveError
-from .wire.topics import DEFAULT_DISCOVERY
+from .. import progress
+from ..bridge.options import add_bridge_options, bridge_config
+from ..errors import SpinnliveError
+from ..wire.topics import DEFAULT_DISCOVERY
 
 logger = logging.getLogger("spinnlive")
 
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     add_bridge_options(sub.add_parser("bridge",
                                       help="attach a bridge to a toolchain started elsewhere"))
 
-    from .monitor.command import add_arguments as add_monitor_arguments
+    from ..monitor.command import add_arguments as add_monitor_arguments
 
     add_monitor_arguments(sub.add_parser(
         "monitor", help="a live web page of a running network (rasters, rates, counters)"))
@@ -92,13 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     rates = sub.add_parser("rates", help="set Poisson rates live: ID=HZ ...")
     rates.add_argument("label")
     rates.add_argument("pairs", nargs="+", metavar="ID=HZ")
-    from .adapters import record_replay
+    from ..adapters import record_replay
 
     record_replay.add_record_arguments(
         sub.add_parser("record", help="record every topic of a run (and the inputs sent to it)"))
     record_replay.add_replay_arguments(
         sub.add_parser("replay", help="replay a recording's inputs into a new run"))
-    from .cli_state import add_state_commands
+    from .state import add_state_commands
 
     for client_command in (listen, inject, rates, *add_state_commands(sub)):
         client_command.add_argument("--discovery", default=DEFAULT_DISCOVERY)
@@ -122,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.script_args = script_args
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT)
-    from .adapters import record_replay
-    from .cli_state import STATE_COMMANDS
-    from .monitor.command import command as monitor_command
+    from ..adapters import record_replay
+    from ..monitor.command import command as monitor_command
+    from .state import STATE_COMMANDS
 
     commands = {"run": _run, "bridge": _bridge, "keys": _keys, "listen": _listen,
                 "inject": _inject,
@@ -143,7 +143,7 @@ def _say(text: str) -> None:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from .curve import generate
+    from ..transport.curve import generate
 
     client_file, server_public, client_public = generate(args.directory)
     _say(f"server public key {server_public}\nclient public key {client_public}\n"
@@ -168,8 +168,8 @@ def _run(args: argparse.Namespace) -> int:
     with _bridge_beside(args) as bridge:
         if args.backend == "spinnaker":
             return _run_on_spinnaker(script, argv, bridge)
-        from .cli_bridge import attach_embedded, format_bridge_summary
-        from .pynn import simulator, spinnaker_compat
+        from ..pynn import simulator, spinnaker_compat
+        from .run_bridge import attach_embedded, format_bridge_summary
 
         progress.enable()
         logger.info("running %s on the embedded engine", script)
@@ -196,15 +196,15 @@ def _bridge_beside(args: argparse.Namespace) -> Iterator[Any]:
     if args.no_bridge:
         yield None
         return
-    from .bridge.runner import BridgeThread
+    from ..bridge.runner import BridgeThread
 
     thread = BridgeThread(bridge_config(args), say=_say)
     bridge = thread.start()
     monitor = None
     try:
         if getattr(args, "monitor", False):
+            from ..monitor.command import spawn
             from .launch import stop
-            from .monitor.command import spawn
 
             monitor, url = spawn(bridge.endpoints["discovery"])
             _say(f"monitor: {url}")
@@ -221,7 +221,7 @@ def _run_on_spinnaker(script: Path, argv: list[str], bridge: Any) -> int:
     except ImportError:
         logger.error("--backend spinnaker needs sPyNNaker: pip install 'spinnlive[spinnaker]'")
         return 2
-    from .cli_bridge import attach_spynnaker, format_bridge_summary
+    from .run_bridge import attach_spynnaker, format_bridge_summary
 
     logger.info("running %s through sPyNNaker", script)
     hooks = (attach_spynnaker(bridge.notify) if bridge is not None
@@ -239,14 +239,14 @@ def _run_on_spinnaker(script: Path, argv: list[str], bridge: Any) -> int:
 
 
 def _bridge(args: argparse.Namespace) -> int:
-    from .bridge.runner import serve
+    from ..bridge.runner import serve
 
     asyncio.run(serve(bridge_config(args), _say))
     return 0
 
 
 def _listen(args: argparse.Namespace) -> int:
-    from .client import connect
+    from ..client import connect
 
     labels = [t.removeprefix("spikes/") for t in args.topics]
 
@@ -279,7 +279,7 @@ def _listen(args: argparse.Namespace) -> int:
 
 
 def _inject(args: argparse.Namespace) -> int:
-    from .client import SyncClient
+    from ..client import SyncClient
 
     with SyncClient(args.discovery, timeout=args.timeout) as client:
         client.inject(args.label, np.asarray(args.ids, dtype=np.int64))
@@ -287,7 +287,7 @@ def _inject(args: argparse.Namespace) -> int:
 
 
 def _rates(args: argparse.Namespace) -> int:
-    from .client import SyncClient
+    from ..client import SyncClient
 
     try:
         pairs = [pair.split("=", 1) for pair in args.pairs]
@@ -346,6 +346,3 @@ def save_raster(engine: Any, path: Path) -> bool:
     plt.close(fig)
     return True
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
