@@ -49,11 +49,15 @@ When a spike would overwrite a younger entry the ring doubles (:func:`_grow`), s
 pairing can see is ever lost.
 
 Beside each ring, ``last[k]`` is a compact copy of what a presynaptic spike needs in the
-common case: target ``k``'s newest archived spike (time, K-, K- triplet) and the time of the
-one before (``-inf`` where there is none). Thirty-two bytes per target, so all of a
-projection's fit in cache where the rings do not: a spike whose window holds no postsynaptic
-spike, or only the newest, is updated from ``last`` alone, with the very values (and the same
-arithmetic) the archive walk would use; any other case walks the archive.
+common case: target ``k``'s two newest archived spikes (time, K-, K- triplet each, the newest
+first) and the time of the one before them (``-inf`` where there is none). Sixty-four bytes
+per target, one cache line (the array is line-aligned), where the ring is one to three lines
+at another random place: a spike whose window and trace need only those two spikes is updated
+from ``last`` alone (:func:`_from_records`), with the very values, comparisons and arithmetic,
+in the same order, the archive walk would use; any other case walks the archive. A window
+holds three or more postsynaptic spikes about one time in eight when both sides fire as
+Poisson trains at one rate (the previous record, the newest spike alone, served about half
+the windows; the walk's cache misses on the rings were the largest cost of a plastic tick).
 
 Times are in ms computed from integer ticks as NEST computes them from tics
 (``(tick + 1) * tics_per_step * 0.001``), so the windows' comparisons (with NEST's
@@ -103,8 +107,14 @@ from .plasticity_rules import (
 from .prefetch import prefetch
 
 STDP_EPS = 1.0e-6  # NEST's connection_manager stdp_eps (ms)
-# columns of ``PlasticState.last``: the newest spike's time, K-, K- triplet; the previous time
-LAST_T, LAST_KM, LAST_KY, LAST_T_BEFORE = range(4)
+#: archived spikes per target kept in ``PlasticState.last`` beside the ring (newest first;
+#: ``_from_records`` reads exactly two)
+NEWEST = 2
+# columns of ``PlasticState.last``: spike ``m`` (0 the newest) at ``3 * m + LAST_T`` (time),
+# ``+ LAST_KM`` (K- after it), ``+ LAST_KY`` (K- triplet); then the time of the spike before them
+LAST_T, LAST_KM, LAST_KY = range(3)
+LAST_T_BEFORE = 3 * NEWEST
+LAST_WIDTH = 8  # 64 bytes: one cache line per target
 HISTORY = 8  # initial ring entries per postsynaptic neuron (a power of two; rings double)
 _WINDOW_TAUS = 50.0
 
@@ -128,7 +138,7 @@ class PlasticState:
         self.dc = np.zeros(0, dtype=np.int64)
         self.hist = np.zeros((self.n_post, HISTORY, 3))
         self.hc = np.zeros(self.n_post, dtype=np.int64)
-        self.last = np.zeros((self.n_post, 4))
+        self.last = _line_aligned(self.n_post, LAST_WIDTH)
         self.reset()
 
     def reset(self) -> None:
@@ -139,7 +149,9 @@ class PlasticState:
         self.hc[:] = 0
         self.hist[:] = 0.0
         self.last[:] = 0.0
-        self.last[:, LAST_T] = self.last[:, LAST_T_BEFORE] = -np.inf
+        for m in range(NEWEST):
+            self.last[:, 3 * m + LAST_T] = -np.inf
+        self.last[:, LAST_T_BEFORE] = -np.inf
         self.dopa[:] = 0.0
         self.dc[:] = 0
         if self.syn_s.size and self.rule.KIND != TSODYKS:
@@ -155,6 +167,14 @@ class PlasticState:
             self.syn_s = np.zeros((self.n_syn, 4))
             self.dopa = np.zeros((self.n_post, HISTORY, 2))
             self.dc = np.zeros(self.n_post, dtype=np.int64)
+
+
+def _line_aligned(rows: int, width: int) -> np.ndarray:
+    """Zeros ``(rows, width)`` float64 starting on a 64-byte boundary (a ``width`` of 8: one
+    row per cache line, never two)."""
+    raw = np.zeros(rows * width + 8)
+    skip = (-raw.ctypes.data % 64) // 8
+    return raw[skip:skip + rows * width].reshape(rows, width)
 
 
 def index(pre_idx: np.ndarray, post_idx: np.ndarray, slots: np.ndarray, delay_ticks: np.ndarray,
@@ -198,7 +218,7 @@ def empty_tuple() -> tuple[Any, ...]:
     z, zf = np.zeros(0, dtype=np.int64), np.zeros(0)
     return (np.array([0, -1, -1], dtype=np.int64), np.zeros(1, dtype=np.int64), z, z, z, zf,
             np.zeros(N_PARAMS), np.zeros((0, 3)), np.zeros((0, 4)), zf, np.zeros((0, 1, 3)), z,
-            np.zeros((0, 1, 2)), z, np.zeros((0, 4)))
+            np.zeros((0, 1, 2)), z, np.zeros((0, LAST_WIDTH)))
 
 
 # -- compiled ----------------------------------------------------------------------------------
@@ -247,10 +267,10 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
                 plastic[p] = (ints, item[1], item[2], item[3], item[4], item[5], params, item[7],
                               item[8], item[9], hist, hc, item[12], item[13], item[14])
                 h = hist.shape[1]
-            newest = last[j]  # the entry hist[j, (c - 1) % h], where c > 0
+            rec = last[j]  # hist[j, (c - 1 - m) % h] at 3 * m, where c > m
             if c > 0:
-                km = newest[LAST_KM] * np.exp((newest[LAST_T] - t_ms) * inv_m) + 1.0
-                ky = newest[LAST_KY] * np.exp((newest[LAST_T] - t_ms) * inv_y) + 1.0
+                km = rec[LAST_KM] * np.exp((rec[LAST_T] - t_ms) * inv_m) + 1.0
+                ky = rec[LAST_KY] * np.exp((rec[LAST_T] - t_ms) * inv_y) + 1.0
             else:
                 km = 1.0
                 ky = 1.0
@@ -259,43 +279,59 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
             entry[1] = km
             entry[2] = ky
             hc[j] = c + 1
-            newest[LAST_T_BEFORE] = newest[LAST_T]
-            newest[LAST_T], newest[LAST_KM], newest[LAST_KY] = t_ms, km, ky
+            rec[LAST_T_BEFORE] = rec[3 * (NEWEST - 1) + LAST_T]
+            for m in range(NEWEST - 1, 0, -1):
+                rec[3 * m + LAST_T] = rec[3 * (m - 1) + LAST_T]
+                rec[3 * m + LAST_KM] = rec[3 * (m - 1) + LAST_KM]
+                rec[3 * m + LAST_KY] = rec[3 * (m - 1) + LAST_KY]
+            rec[LAST_T], rec[LAST_KM], rec[LAST_KY] = t_ms, km, ky
+
+
+# ``_rule_scalars``' positions: the rule's parameters that the per-synapse helpers read
+R_WMAX, R_WMIN, R_LAMBDA, R_ALPHA, R_MU_PLUS, R_MU_MINUS, R_A3_PLUS, R_A3_MINUS = range(8)
 
 
 @numba.njit(cache=True, inline="always")
-def _facilitate(kind, w, k, ky, pr):  # pragma: no cover - compiled
-    wmax = pr[P_WMAX]
+def _rule_scalars(pr):  # pragma: no cover - compiled
+    """The parameters the per-synapse helpers read, as a tuple of floats: passing the ``pr``
+    array to them cost two reference counts (atomic) per synapse and call."""
+    return (pr[P_WMAX], pr[P_WMIN], pr[P_LAMBDA], pr[P_ALPHA], pr[P_MU_PLUS], pr[P_MU_MINUS],
+            pr[P_A3_PLUS], pr[P_A3_MINUS])
+
+
+@numba.njit(cache=True, inline="always")
+def _facilitate(kind, w, k, ky, rp):  # pragma: no cover - compiled
+    wmax = rp[R_WMAX]
     if kind == VOGELS:
-        return min(w + pr[P_LAMBDA] * k, wmax)
+        return min(w + rp[R_LAMBDA] * k, wmax)
     if kind == TRIPLET:
-        new_w = w + k * (pr[P_LAMBDA] + pr[P_A3_PLUS] * ky)
+        new_w = w + k * (rp[R_LAMBDA] + rp[R_A3_PLUS] * ky)
         return new_w if new_w < wmax else wmax
-    mu = pr[P_MU_PLUS]  # pow(x, 0) is 1 exactly: skip the call for additive rules
-    norm_w = w / wmax + pr[P_LAMBDA] * (1.0 if mu == 0.0 else (1.0 - w / wmax) ** mu) * k
+    mu = rp[R_MU_PLUS]  # pow(x, 0) is 1 exactly: skip the call for additive rules
+    norm_w = w / wmax + rp[R_LAMBDA] * (1.0 if mu == 0.0 else (1.0 - w / wmax) ** mu) * k
     return norm_w * wmax if norm_w < 1.0 else wmax
 
 
 @numba.njit(cache=True, inline="always")
-def _depress(kind, w, k, kx, pr):  # pragma: no cover - compiled
-    wmax, wmin = pr[P_WMAX], pr[P_WMIN]
+def _depress(kind, w, k, kx, rp):  # pragma: no cover - compiled
+    wmax, wmin = rp[R_WMAX], rp[R_WMIN]
     if kind == VOGELS:
-        return max(w - pr[P_ALPHA], wmin)
+        return max(w - rp[R_ALPHA], wmin)
     if kind == TRIPLET:
-        new_w = w - k * (pr[P_ALPHA] + pr[P_A3_MINUS] * kx)
+        new_w = w - k * (rp[R_ALPHA] + rp[R_A3_MINUS] * kx)
         return new_w if new_w > wmin else wmin
-    mu = pr[P_MU_MINUS]
-    norm_w = w / wmax - pr[P_ALPHA] * (1.0 if mu == 0.0 else (w / wmax - wmin / wmax) ** mu) * k
+    mu = rp[R_MU_MINUS]
+    norm_w = w / wmax - rp[R_ALPHA] * (1.0 if mu == 0.0 else (w / wmax - wmin / wmax) ** mu) * k
     low = wmin / wmax
     return norm_w * wmax if norm_w > low else wmin
 
 
 @numba.njit(cache=True, inline="always")
-def _pair(kind, w, kplus, minus_dt, ky, tau_p, pr):  # pragma: no cover - compiled
+def _pair(kind, w, kplus, minus_dt, ky, tau_p, rp):  # pragma: no cover - compiled
     """One pairing's facilitation: ``minus_dt`` = t_last - (t_post + d)."""
     if kind == NEAREST:  # a unit trace per pairing, no presynaptic sum
-        return _facilitate(kind, w, np.exp(minus_dt / tau_p), 0.0, pr)
-    return _facilitate(kind, w, kplus * np.exp(minus_dt / tau_p), ky - 1.0, pr)
+        return _facilitate(kind, w, np.exp(minus_dt / tau_p), 0.0, rp)
+    return _facilitate(kind, w, kplus * np.exp(minus_dt / tau_p), ky - 1.0, rp)
 
 
 @numba.njit(cache=True, inline="always")
@@ -308,7 +344,7 @@ def _trace(kind, t_post, km_post, t_hi, inv_m):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, inline="always")
 def _walk(kind, hist, c, k, w, kplus, t_hi, t_lo, t_last, d, tau_p, inv_m,
-          pr):  # pragma: no cover - compiled
+          rp):  # pragma: no cover - compiled
     """``w`` after the pairings of target ``k``'s archived spikes in ``(t_lo, t_hi]``, and the
     postsynaptic trace strictly before ``t_hi``: the archive walk, for any window."""
     h = hist.shape[1]
@@ -322,7 +358,7 @@ def _walk(kind, hist, c, k, w, kplus, t_hi, t_lo, t_last, d, tau_p, inv_m,
         i -= 1
     for m in range(i + 1, last_in + 1):
         w = _pair(kind, w, kplus, t_last - (hist[k, m & mask, 0] + d), hist[k, m & mask, 2],
-                  tau_p, pr)
+                  tau_p, rp)
     i = last_in
     while i >= lowest and not (t_hi - hist[k, i & mask, 0] > STDP_EPS):
         i -= 1
@@ -332,45 +368,76 @@ def _walk(kind, hist, c, k, w, kplus, t_hi, t_lo, t_last, d, tau_p, inv_m,
     return w, km
 
 
+@numba.njit(cache=True, inline="always")
+def _from_records(kind, t0, km0, ky0, t1, km1, ky1, before, w, kplus, t_hi, t_lo, t_last, d,
+                  tau_p, inv_m, rp):  # pragma: no cover - compiled
+    """:func:`_walk` over a target's ``last`` record (its two newest spikes ``t0 > t1`` with
+    their K- and K- triplet, ``before`` the time of the one before): ``(True, w, K-)`` when it
+    holds every spike the walk would read, else ``(False, w, 0)`` (the caller walks the
+    archive). Each step is the walk's on the same values: the same comparisons, the same
+    pairings in the same (ascending) order. Scalars, not the array: an array argument costs
+    two reference counts per synapse."""
+    if t1 >= t_hi + STDP_EPS:  # the newest spike at or before t_hi is older than the two
+        return False, w, 0.0
+    newest_in = not (t0 >= t_hi + STDP_EPS)  # else t1 is the newest at or before t_hi
+    if before >= t_lo + STDP_EPS and t1 >= t_lo + STDP_EPS and (
+            t0 >= t_lo + STDP_EPS or not newest_in):
+        return False, w, 0.0  # the window reaches past the two
+    # the trace's spike: the newest strictly before t_hi, from the newest at or before it
+    km = 0.0
+    if newest_in and t_hi - t0 > STDP_EPS:
+        if t0 != -np.inf:  # (-inf: no spike archived yet)
+            km = _trace(kind, t0, km0, t_hi, inv_m)
+    elif t_hi - t1 > STDP_EPS:
+        if t1 != -np.inf:
+            km = _trace(kind, t1, km1, t_hi, inv_m)
+    elif before != -np.inf:  # an older spike than the record holds
+        return False, w, 0.0
+    # the window's spikes, oldest first: t1 (if in it), then t0 (if in it)
+    if t1 >= t_lo + STDP_EPS:
+        w = _pair(kind, w, kplus, t_last - (t1 + d), ky1, tau_p, rp)
+    if newest_in and t0 >= t_lo + STDP_EPS:
+        w = _pair(kind, w, kplus, t_last - (t0 + d), ky0, tau_p, rp)
+    return True, w, km
+
+
 @numba.njit(cache=True)
 def _stdp_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
     """NEST's ``send`` of every synapse of presynaptic neuron ``j`` of one STDP connection.
 
-    A target whose window ``(t_last - d, t_spike - d]`` holds at most its newest spike, that one
-    strictly before ``t_spike - d``, is updated from ``last`` (module docstring); the others
-    walk the archive (:func:`_walk`). Both read the same values and do the same arithmetic.
+    A target whose window ``(t_last - d, t_spike - d]`` and trace need only the spikes its
+    ``last`` record holds is updated from there (:func:`_from_records`); the others walk the
+    archive (:func:`_walk`). Both read the same values and do the same arithmetic.
     """
     ints, indptr, slot, post, dms, pr, pre_s = (item[0], item[1], item[2], item[3], item[5],
                                                 item[6], item[7])
     hist, hc, last = item[10], item[11], item[14]
     kind = ints[I_KIND]
     tau_p, inv_m = pr[P_TAU_PLUS], 1.0 / pr[P_TAU_MINUS]
+    rp = _rule_scalars(pr)
     kplus, t_last, kx = pre_s[j, 0], pre_s[j, 1], pre_s[j, 2]
     if kind == TRIPLET:
         kx *= np.exp((t_last - t_spike) / pr[P_TAU_X])
     lo, hi = indptr[j], indptr[j + 1]
     flat = last.reshape(last.size)
-    for e in range(lo, hi):  # ask for the targets' records before reading any
-        prefetch(flat, post[e] * 4)
+    for e in range(lo, hi):  # ask for the targets' records (a line each) before reading any
+        prefetch(flat, post[e] * LAST_WIDTH)
     for e in range(lo, hi):
         s, k, d = slot[e], post[e], dms[e]
-        w = weights[s]
         t_hi, t_lo = t_spike - d, t_last - d
-        t_n = last[k, LAST_T]  # (indexed, not sliced: a view per synapse costs refcounts)
-        if t_n == -np.inf:  # no postsynaptic spike yet: no pairing, no trace
-            km = 0.0
-        elif (t_hi - t_n > STDP_EPS and not (last[k, LAST_T_BEFORE] >= t_lo + STDP_EPS)):
-            if t_n >= t_lo + STDP_EPS:
-                w = _pair(kind, w, kplus, t_last - (t_n + d), last[k, LAST_KY], tau_p, pr)
-            km = _trace(kind, t_n, last[k, LAST_KM], t_hi, inv_m)
-        else:
-            w, km = _walk(kind, hist, hc[k], k, w, kplus, t_hi, t_lo, t_last, d, tau_p, inv_m,
-                          pr)
+        # (last indexed, not sliced: a view per synapse costs refcounts)
+        served, w, km = _from_records(
+            kind, last[k, LAST_T], last[k, LAST_KM], last[k, LAST_KY], last[k, 3 + LAST_T],
+            last[k, 3 + LAST_KM], last[k, 3 + LAST_KY], last[k, LAST_T_BEFORE], weights[s],
+            kplus, t_hi, t_lo, t_last, d, tau_p, inv_m, rp)
+        if not served:
+            w, km = _walk(kind, hist, hc[k], k, weights[s], kplus, t_hi, t_lo, t_last, d,
+                          tau_p, inv_m, rp)
         if kind == VOGELS:
-            w = _facilitate(kind, w, km, 0.0, pr)
-            w = _depress(kind, w, 0.0, 0.0, pr)
+            w = _facilitate(kind, w, km, 0.0, rp)
+            w = _depress(kind, w, 0.0, 0.0, rp)
         else:
-            w = _depress(kind, w, km, kx, pr)
+            w = _depress(kind, w, km, kx, rp)
         weights[s] = w
     if kind == TRIPLET:
         pre_s[j, 2] = kx + 1.0
