@@ -30,6 +30,7 @@ from spinnlive.database.writer import write_database
 from spinnlive.engine.board import SCAMP_PORT, BoardEndpoint
 from spinnlive.engine.live_output import LiveOutput
 from spinnlive.engine.mapping import map_network
+from spinnlive.engine.run_control import GIL_SWITCH_S, SPIN_MARGIN_S
 from spinnlive.engine.scheduler import TickMode, TickScheduler
 from spinnlive.engine.vertices import AppVertex, LiveOutputParameters, LiveOutputRequest
 from spinnlive.kernels import MODELS, InjectorGroup, Network, PoissonGroup
@@ -93,7 +94,9 @@ class MiniEngine:
         self.board.load(self.mapping)
         self.database = write_database(self.mapping.to_database_records(), self.tmp_path)
         self.live = LiveOutput(self.mapping, self.board.tags)
-        self.scheduler = TickScheduler(self.step, DT / 1000.0, TickMode.REALTIME)
+        self.scheduler = TickScheduler(self.step, DT / 1000.0, TickMode.REALTIME,
+                                       spin_margin_s=SPIN_MARGIN_S,
+                                       gil_switch_interval_s=GIL_SWITCH_S)
         self.board.tick_source = lambda: self.scheduler.tick
         self.notifier = Notifier(listeners, timeout=30.0)
 

@@ -23,6 +23,7 @@ from spinnlive.bridge.config import BridgeConfig
 from spinnlive.bridge.service import Bridge
 from spinnlive.bridge.stats import BridgeStatistics
 from spinnlive.errors import TransportError
+from spinnlive.transport.tick_gate import gated_event_loop
 
 __all__ = ["BridgeThread", "describe_ready", "serve"]
 
@@ -68,7 +69,7 @@ class BridgeThread:
     def __init__(self, config: BridgeConfig, say: Say = print) -> None:
         self.config = config
         self._say = say
-        self._loop = asyncio.new_event_loop()
+        self._loop = gated_event_loop()  # beside an engine: keeps out of its real-time ticks
         self._bridge: Bridge | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None

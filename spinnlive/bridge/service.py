@@ -84,6 +84,7 @@ from spinnlive.errors import DatabaseError, NotificationRefused, SpinnliveError
 from spinnlive.protocol.handshake import Paused, Started
 from spinnlive.transport.curve import check_binding, load_server
 from spinnlive.transport.listener import Listener
+from spinnlive.transport.tick_gate import GATE
 from spinnlive.transport.udp import UdpEndpoint, open_endpoint
 from spinnlive.wire.header import HEADER, HEADER_VERSION
 from spinnlive.wire.input import NOT_HELD, InputRejected, Ready, decode_input
@@ -398,6 +399,7 @@ class Bridge:
     async def _serve_input(self, pull: zmq.asyncio.Socket) -> None:
         while True:
             frames = await pull.recv_multipart(copy=False)
+            GATE.wait_open()  # a burst is served between ticks of an engine beside us
             try:
                 self.handle_input([f.buffer for f in frames])
             except Exception:  # a bug: the message is counted, and the next one is served
@@ -463,6 +465,7 @@ class Bridge:
         the description; a request without the empty delimiter is counted and dropped."""
         while True:
             frames = await router.recv_multipart()
+            GATE.wait_open()
             if b"" not in frames[1:]:
                 counters = self._input_counters("discovery")
                 before = counters.dropped["no_delimiter"]

@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from spinnlive.errors import HandshakeTimeout, TransportError
+from spinnlive.transport.tick_gate import gated_event_loop
 
 __all__ = ["LabelWorkers", "LoopThread"]
 
@@ -39,7 +40,7 @@ class LoopThread:
     """One event loop, running forever in a daemon thread until :meth:`close`."""
 
     def __init__(self, name: str = "spinnlive-loop") -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = gated_event_loop()  # keeps out of the engine's real-time ticks
         self._name = name
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()

@@ -42,6 +42,11 @@ Rules
   (``realtime_priority``, default 10; None: normal priority), so a loaded machine's other
   processes do not delay its wake-ups; see :func:`_fifo_priority`. The garbage collector's
   heap is frozen for the run (:func:`_frozen_heap`), so a full collection cannot stall a tick.
+* The process's other Python threads keep out of the tick: a real-time run publishes, before
+  each sleep, when it will need the interpreter (from ``gate_guard_s`` before its wake-up
+  until the step's expected end, leaving at least ``gate_min_open`` of each period to the
+  others) in :data:`spinnlive.transport.tick_gate.GATE`, and the I/O loops of the engine and
+  the bridge wait while it is busy; see :mod:`spinnlive.transport.tick_gate`.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ import numpy as np
 
 from spinnlive.clock import PerfCounterClock, ThreadClock
 from spinnlive.errors import ConfigurationError
+from spinnlive.transport.tick_gate import GATE, TickWindow
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +120,8 @@ class TickScheduler:
         max_queued_work: int = 4096,
         gil_switch_interval_s: float | None = 100e-6,
         realtime_priority: int | None = 10,
+        gate_guard_s: float = 100e-6,
+        gate_min_open: float = 0.25,
         name: str = "spinnlive-ticks",
     ) -> None:
         if not period_s > 0:
@@ -128,6 +136,8 @@ class TickScheduler:
             0.1 * self.period_s if late_threshold_s is None else float(late_threshold_s)
         )
         self._spin_margin_s = float(spin_margin_s)
+        self._gate_guard_s = float(gate_guard_s)
+        self._gate_min_open_s = float(gate_min_open) * self.period_s
         self._history = int(history)
         self._name = name
         self._gil_switch = gil_switch_interval_s if self.mode is TickMode.REALTIME else None
@@ -309,9 +319,12 @@ class TickScheduler:
     def _loop(self, n_ticks: int | None, on_done: Callable[[], None] | None) -> None:
         try:
             self._reset_run_stats(n_ticks)
-            with (_short_gil_switch(self._gil_switch), _fifo_priority(self._priority),
-                  _frozen_heap(self.mode is TickMode.REALTIME)):
-                self._ticks(n_ticks)
+            realtime = self.mode is TickMode.REALTIME
+            with (_short_gil_switch(self._gil_switch),
+                  _fifo_priority(self._priority) as priority, _frozen_heap(realtime),
+                  _gate_window(realtime and isinstance(self._clock, PerfCounterClock),
+                               priority) as window):
+                self._ticks(n_ticks, window)
         except BaseException as error:  # re-raised in the waiting thread
             self._error = error
             logger.error("tick loop %r stopped at tick %d: %r", self._name, self.tick, error)
@@ -326,7 +339,7 @@ class TickScheduler:
             if on_done is not None:
                 on_done()
 
-    def _ticks(self, n_ticks: int | None) -> None:
+    def _ticks(self, n_ticks: int | None, window: TickWindow | None) -> None:
         clock = self._clock
         now = clock.now
         period = self.period_s
@@ -337,10 +350,15 @@ class TickScheduler:
         stop = self._stop
         work = self._work
         step = self._step
+        guard, min_open = self._gate_guard_s, self._gate_min_open_s
         t0 = now()
+        end, duration = t0, 0.0
         k = 0
         while (n_ticks is None or k < n_ticks) and not stop.is_set():
             deadline = t0 + k * period
+            if window is not None:
+                window.publish(max(deadline - margin - guard, end + min_open),
+                               deadline + 1.5 * duration + guard)
             if realtime:
                 if deadline - now() > margin:
                     clock.sleep(deadline - now() - margin)
@@ -398,6 +416,20 @@ def _short_gil_switch(interval: float | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _gate_window(active: bool, priority: int | None) -> Iterator[TickWindow | None]:
+    """The run's window in the process's tick gate, for a real-time run (``priority``: the
+    tick thread's SCHED_FIFO priority, None if it runs at normal priority)."""
+    if not active:
+        yield None
+        return
+    window = GATE.open(priority)
+    try:
+        yield window
+    finally:
+        GATE.close(window)
+
+
+@contextlib.contextmanager
 def _frozen_heap(active: bool) -> Iterator[None]:
     """Collect once before a real-time run, then freeze what exists for its duration.
 
@@ -418,7 +450,7 @@ def _frozen_heap(active: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _fifo_priority(priority: int | None) -> Iterator[None]:
+def _fifo_priority(priority: int | None) -> Iterator[int | None]:
     """SCHED_FIFO for the calling (tick) thread while it runs, where the OS allows it.
 
     On a loaded machine a normal-priority thread that sleeps until just before its deadline may
@@ -429,7 +461,7 @@ def _fifo_priority(priority: int | None) -> Iterator[None]:
     """
     setter = getattr(os, "sched_setscheduler", None)
     if priority is None or setter is None:
-        yield
+        yield None
         return
     old_policy, old_param = os.sched_getscheduler(0), os.sched_getparam(0)
     try:
@@ -438,10 +470,10 @@ def _fifo_priority(priority: int | None) -> Iterator[None]:
         if not _fifo_priority.__dict__.get("warned"):
             _fifo_priority.__dict__["warned"] = True
             logger.info("tick thread runs at normal priority (SCHED_FIFO refused: %s)", error)
-        yield
+        yield None
         return
     try:
-        yield
+        yield priority
     finally:
         setter(0, old_policy, old_param)
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from spinnlive.clock import Clock, MonotonicClock, wait_event_until
 from spinnlive.errors import TransportError
 from spinnlive.transport.kernel_buffer import DEFAULT_RCVBUF, kernel_drops, set_receive_buffer
+from spinnlive.transport.tick_gate import GATE
 
 __all__ = [
     "Address", "EndpointStatistics", "UdpEndpoint", "format_address", "open_endpoint",
@@ -139,6 +140,7 @@ class UdpEndpoint:
         p = self._protocol
         while True:
             if p.queue:
+                GATE.wait_open()  # a flood read from a full queue keeps out of the ticks
                 return p.queue.popleft()
             if p.pending_errors:
                 raise p.pending_errors.popleft()
