@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -157,3 +158,30 @@ def test_targets_before_and_after_the_tag_is_set(receiver: socket.socket) -> Non
         stamp, keys = decode_live_output(receiver.recv(2048))
         assert stamp == 9 and keys.tolist() == configured.keys("other")[[3]].tolist()
         assert live.local_address[0] == BOARD  # sent from the board's address
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="refusals are read with Linux's IP_RECVERR")
+@pytest.mark.parametrize("strip", [True, False])
+def test_output_to_a_closed_port_is_counted_refused_and_the_rest_still_arrives(
+        receiver: socket.socket, closed_port: int, strip: bool) -> None:
+    mapping = map_network([AppVertex("pop", 300, "neuron"), AppVertex("other", 50, "neuron")],
+                          board_address=BOARD,
+                          live_outputs=[LiveOutputRequest("pop", LiveOutputParameters()),
+                                        LiveOutputRequest("other",
+                                                          LiveOutputParameters(port=9))])
+    tag_of = {lpg.sources[0]: lpg.tag for lpg in mapping.lpgs}
+    tags = TagTable()
+    tags.load(default_tag_targets(mapping))
+    tags.set(tag_of["pop"], ("127.0.0.1", closed_port), strip_sdp=strip)  # a killed client's
+    tags.set(tag_of["other"], receiver.getsockname())
+    ticks, pop_ids = 40, np.arange(100)  # 2 packets a tick (64 + 36 events)
+    with LiveOutput(mapping, tags) as live:
+        for tick in range(ticks):
+            live.emit(tick, {"pop": pop_ids, "other": np.array([tick % 50])})
+        live.collect_refusals()
+        stats = live.statistics()
+        arrived = [decode_live_output(receiver.recv(2048)) for _ in range(ticks)]
+    assert [(stamp, keys.size) for stamp, keys in arrived] == [(t, 1) for t in range(ticks)]
+    assert stats.packets_sent == 3 * ticks and stats.events_sent == 101 * ticks
+    assert stats.dropped_packets == {"refused": 2 * ticks}
+    assert stats.dropped_events == {"refused": 100 * ticks}

@@ -162,6 +162,8 @@ class LiveIO:
 
     def end_step(self) -> None:
         """STOP_PAUSE to every listener that was started."""
+        if self.live_output is not None:  # the ticks have stopped: the last refusals now
+            self.live_output.collect_refusals()
         notifier = self._notifier
         if notifier is not None and not self._closed:
             logger.info("** Sending pause / stop message to external sources **")

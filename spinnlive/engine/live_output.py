@@ -29,6 +29,16 @@ each gatherer sends them the way live_packet_gather.c (FEC 7.x) does:
   itself, 127.0.0.1, as the tag loader makes them); ``0.0.0.0`` has no target and the packets are
   counted under ``no_target``. A tag set without strip gets the LPG's SDP header and padding.
 
+**Undeliverable output.** A UDP send to a port where nothing listens (a killed bridge, a client
+gone) succeeds, and the loss showed nowhere. Where the OS has ``IP_RECVERR`` (Linux) the
+sockets ask for the ICMP "port unreachable" each such datagram causes: every emit first reads
+the sockets' error queues (at most :data:`MAX_REFUSALS_PER_TICK` entries a tick, the rest at
+the next) and counts each refused datagram and its events under ``refused``, naming the
+destination; :meth:`LiveOutput.collect_refusals` reads what is left once ticks have stopped.
+The kernel also reports a refusal on the next send of that socket, which then did not leave:
+that send is tried once more (it may be for another destination). So packets_sent counts what
+left the socket, and ``refused`` what of it no socket took.
+
 Rules: :meth:`LiveOutput.emit` runs in the tick thread and never blocks: the socket is
 non-blocking, ``EAGAIN`` and other send errors are counted drops. Packets are built with
 numpy from the mapping's dense atom -> key arrays: no Python object per spike.
@@ -39,6 +49,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -52,7 +63,7 @@ from spinnlive.errors import ConfigurationError, TransportError
 from spinnlive.protocol.eieio import EIEIODataHeader, EIEIOType, PrefixType
 from spinnlive.protocol.sdp import UDP_PADDING, SDPHeader
 
-__all__ = ["LPG_BUFFER_BYTES", "LiveOutput", "LiveOutputStatistics", "TagTable", "TagTarget",
+__all__ = ["LPG_BUFFER_BYTES", "MAX_REFUSALS_PER_TICK", "LiveOutput", "LiveOutputStatistics", "TagTable", "TagTarget",
            "default_tag_targets", "resolve_tag_host"]
 
 logger = logging.getLogger(__name__)
@@ -61,6 +72,12 @@ Address = tuple[str, int]
 #: The LPG's event area: events are flushed when one more would pass this many bytes.
 LPG_BUFFER_BYTES = 256
 _LPG_SDP_SOURCE_PORT = 3  # the LPG sends from SDP port 3 of its core (srce_port = 3 << 5 | core)
+#: Error-queue entries (refused datagrams) one emit reads per socket; the rest wait a tick.
+MAX_REFUSALS_PER_TICK = 64
+# Linux's values (<linux/in.h>, <sys/socket.h>); Python's socket module does not name them
+_IP_RECVERR = getattr(socket, "IP_RECVERR", 11) if sys.platform == "linux" else None
+_MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000) if sys.platform == "linux" else None
+_SDP_BYTES = len(UDP_PADDING) + 8  # before the EIEIO count of a packet sent with its SDP header
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +143,8 @@ class LiveOutputStatistics:
     packets_sent: int
     events_sent: int
     bytes_sent: int
-    dropped_packets: Mapping[str, int]  #: "packet_cap", "no_target", "would_block", "send_error"
+    #: "packet_cap", "no_target", "would_block", "send_error", "refused" (sent, no socket there)
+    dropped_packets: Mapping[str, int]
     dropped_events: Mapping[str, int]
 
 
@@ -222,6 +240,8 @@ class LiveOutput:
                 raise TransportError(
                     f"live output cannot bind a socket on {host}: {error}") from None
             sock.setblocking(False)
+            if _IP_RECVERR is not None:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
         self._ticks = self._packets = self._events = self._bytes = 0
         self._last_tick = -1
         self._dropped = DropCounter(logger, "live output (packets)")
@@ -246,6 +266,7 @@ class LiveOutput:
         if tick != self._last_tick:
             self._ticks += 1
             self._last_tick = tick
+            self.collect_refusals(MAX_REFUSALS_PER_TICK)
         for g in self._gatherers:
             parts = [g.values[s][ids] for s in g.sources
                      if (ids := spikes.get(s)) is not None and len(ids)]
@@ -268,16 +289,43 @@ class LiveOutput:
                            packet[0])
 
     def _send(self, sock: socket.socket, data: bytes, address: Address, n_events: int) -> None:
-        try:
-            sock.sendto(data, address)
-        except BlockingIOError:
-            self._drop("would_block", 1, n_events, address)
-        except OSError as error:  # e.g. ICMP refusals reported on a later send
-            self._drop("send_error", 1, n_events, f"{address}: {error}")
-        else:
-            self._packets += 1
-            self._events += n_events
-            self._bytes += len(data)
+        for retry in (False, True):
+            try:
+                sock.sendto(data, address)
+            except BlockingIOError:
+                self._drop("would_block", 1, n_events, address)
+            except ConnectionRefusedError as error:  # an earlier datagram's, reported now
+                if not retry:
+                    continue
+                self._drop("send_error", 1, n_events, f"{address}: {error}")
+            except OSError as error:
+                self._drop("send_error", 1, n_events, f"{address}: {error}")
+            else:
+                self._packets += 1
+                self._events += n_events
+                self._bytes += len(data)
+            return
+
+    def collect_refusals(self, limit: int | None = None) -> int:
+        """Count the datagrams the sockets' error queues say were refused (at most ``limit``
+        per socket); the tick thread calls it, others only while no tick runs."""
+        if _MSG_ERRQUEUE is None or _IP_RECVERR is None:
+            return 0
+        found = 0
+        for sock in self._socks:
+            n = 0
+            while limit is None or n < limit:
+                try:
+                    data, _, _, address = sock.recvmsg(_SDP_BYTES + 1, 0, _MSG_ERRQUEUE)
+                except OSError:  # BlockingIOError: the queue is empty; closed: nothing to read
+                    break
+                n += 1
+                sdp = len(data) > _SDP_BYTES and data[:len(UDP_PADDING)] == UDP_PADDING
+                events = data[_SDP_BYTES] if sdp else (data[0] if data else 0)
+                self._drop("refused", 1, events,
+                           f"{address}: nothing listens there (ICMP port unreachable)")
+            found += n
+        return found
 
     def _drop(self, reason: str, packets: int, events: int, detail: object) -> None:
         self._dropped.add(reason, packets, detail)
@@ -290,6 +338,8 @@ class LiveOutput:
             dropped_events=self._dropped_events.snapshot())
 
     def close(self) -> None:
+        if self._socks and self._socks[0].fileno() >= 0:
+            self.collect_refusals()
         for sock in self._socks:
             sock.close()
 
