@@ -80,7 +80,8 @@ def rate_spectrum(times: np.ndarray, t_start: float, t_stop: float, bin_ms: floa
     counts, _ = np.histogram(np.asarray(times, dtype=float), edges)
     x = counts - counts.mean()
     nperseg = int(min(len(x), max(8, round(segment_ms / bin_ms))))
-    return sps.welch(x, fs=1000.0 / bin_ms, nperseg=nperseg)
+    freqs, power = sps.welch(x, fs=1000.0 / bin_ms, nperseg=nperseg)
+    return np.asarray(freqs), np.asarray(power)
 
 
 def spectral_peak(times: np.ndarray, t_start: float, t_stop: float, f_min: float = 2.0,

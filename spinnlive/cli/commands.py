@@ -29,7 +29,7 @@ import logging
 import os
 import runpy
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..monitor.command import command as monitor_command
     from .state import STATE_COMMANDS
 
-    commands = {"run": _run, "bridge": _bridge, "keys": _keys, "listen": _listen,
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {"run": _run, "bridge": _bridge, "keys": _keys, "listen": _listen,
                 "inject": _inject,
                 "monitor": monitor_command,
                 "rates": _rates, "record": record_replay.record_command,

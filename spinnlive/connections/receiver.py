@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -102,7 +101,7 @@ class LiveReceiver:
         endpoint = self._endpoint
         while True:
             try:
-                data, _ = await endpoint.recv(math.inf)
+                data, _ = await endpoint.next_datagram()
             except TransportError:
                 return
             except OSError:

@@ -285,7 +285,8 @@ class IODatabase:
             app = owner.get(vid)
             span = None if app is None else _slice_of(str(app_labels[app]), name)
             keys = _keys_for(self.path, name, span, events.get(vid))
-            mv = MachineVertex(name, placed[vid], *(span or (None, None)), keys=keys,
+            lo, hi = span or (None, None)
+            mv = MachineVertex(name, placed[vid], lo, hi, keys=keys,
                                ip_tags=tuple(tags.get(vid, ())))
             by_id[vid] = mv
             (system if app is None else cores[app]).append(mv)

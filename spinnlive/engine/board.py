@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -230,7 +229,7 @@ class BoardEndpoint:
     async def _serve(self) -> None:
         while True:
             try:
-                data, source = await self._endpoint.recv(math.inf)
+                data, source = await self._endpoint.next_datagram()
             except TransportError:
                 return  # closed
             except OSError as error:  # an ICMP error for an earlier reply

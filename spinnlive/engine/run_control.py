@@ -68,7 +68,11 @@ class RunControl:
     _by_label: dict[str, PopulationRecord]
     _live_sources: tuple[tuple[str, int], ...]
 
-    tick: int  # SegmentRecordings' property: the network's tick
+    @property
+    def tick(self) -> int:
+        """The network's tick (:class:`~spinnlive.engine.recordings.SegmentRecordings`' property,
+        which comes first in the simulation's bases)."""
+        raise NotImplementedError
 
     def __init__(self) -> None:
         self._scheduler: TickScheduler | None = None
@@ -81,7 +85,8 @@ class RunControl:
         """The tick that live input arriving now is emitted in: the tick in progress (on a
         board, the timer tick that ran last), or, while no ticks run (before a run step's first
         tick, at a sync point, between runs), the next tick."""
-        tick, first = self.net.tick, self._ticking_from
+        tick: int = self.net.tick
+        first = self._ticking_from
         return tick - 1 if first is not None and tick > first else tick
 
     @property

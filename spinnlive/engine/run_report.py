@@ -148,7 +148,7 @@ class RunReport:
 
 
 def _live_io_text(live: LiveIOSummary) -> str:
-    parts = []
+    parts: list[str] = []
     if len(live.boards) > 1:
         parts.extend(f"board {b.address[0]}:{b.address[1]} injected {b.injected_events} events"
                      f" in {b.injected_packets} packets, {b.datagrams_dropped} datagrams dropped"

@@ -103,9 +103,9 @@ class Simulation(SegmentRecordings, RunControl):
             raise ConfigurationError(f"time_scale_factor must be > 0, got {time_scale_factor}")
         self.clock = clock or PerfCounterClock().now
         self.thread_clock = thread_clock
-        self.live_options = {"wait_on_confirmation": bool(wait_on_confirmation),
-                             "confirmation_timeout": float(confirmation_timeout),
-                             "keep_database": bool(keep_database)}
+        self._wait_on_confirmation = bool(wait_on_confirmation)
+        self._confirmation_timeout = float(confirmation_timeout)
+        self._keep_database = bool(keep_database)
         self.base_dir = (base_dir or Path.cwd()).resolve()
         #: kernel threads asked for (``Network.threads``; None: chosen by the network's size);
         #: see :meth:`kernel_threads`
@@ -353,7 +353,10 @@ class Simulation(SegmentRecordings, RunControl):
             from .live_io import LiveIO
             from .run_folder import RunFolders
 
-            self.live = LiveIO(folders=RunFolders(self.base_dir), **self.live_options)
+            self.live = LiveIO(folders=RunFolders(self.base_dir),
+                               wait_on_confirmation=self._wait_on_confirmation,
+                               confirmation_timeout=self._confirmation_timeout,
+                               keep_database=self._keep_database)
         if self.net is None or self._stale:
             with self._phase("Mapping"):
                 self._map(n)
@@ -364,10 +367,17 @@ class Simulation(SegmentRecordings, RunControl):
                 self.live.load(self.mapping, self._run_number, self.controls)
         self._stale = False
         sources = dict.fromkeys(r.label for r in self.live_outputs)
-        self._live_sources = tuple((label, self._by_label[label].gid) for label in sources)
+        self._live_sources = tuple((label, self._gid(label)) for label in sources)
         self.net.prepare()
         if self.live is not None:
             self.live.set_catalogue(self._catalogue())
+
+    def _gid(self, label: str) -> int:
+        """The kernel group id of population ``label`` (set when the network is built)."""
+        gid = self._by_label[label].gid
+        if gid is None:
+            raise ConfigurationError(f"population {label!r} has no group in the built network")
+        return gid
 
     def _catalogue(self) -> Any:
         """What the live state plane may read and write now (built kernel objects only)."""

@@ -15,7 +15,7 @@ Rules of this module:
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeVar
 
 import construct
 from construct import Struct
@@ -70,19 +70,23 @@ def record_values(record: object) -> dict[str, int]:
     return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
 
 
-def build_blocks(first: Struct, rest: Struct, records: tuple, what: str) -> bytes:
+R = TypeVar("R")
+
+
+def build_blocks(first: Struct, rest: Struct, records: tuple[object, ...], what: str
+                 ) -> bytes:
     """Repeated request/ack blocks: the first with ``first``'s layout, the others ``rest``."""
     return b"".join(build_checked(first if i == 0 else rest, record_values(r), what)
                     for i, r in enumerate(records))
 
 
-def parse_blocks(cls: type, first: Struct, rest: Struct, n: int, data: bytes, offset: int,
-                 what: str) -> tuple[tuple, int]:
+def parse_blocks(cls: type[R], first: Struct, rest: Struct, n: int, data: bytes, offset: int,
+                 what: str) -> tuple[tuple[R, ...], int]:
     """``n`` repeated blocks from ``offset``; returns the records and the end offset."""
-    out = []
+    out: list[R] = []
     for i in range(n):
         layout = first if i == 0 else rest
         c = parse_untrusted(layout, data, offset, f"{what} {i}")
-        out.append(cls(**{f.name: c[f.name] for f in fields(cls)}))
+        out.append(cls(**{f.name: c[f.name] for f in fields(cls)}))  # type: ignore[arg-type]
         offset += layout.sizeof()
     return tuple(out), offset

@@ -303,7 +303,10 @@ Command = Union[
     StopPauseNotification, StartResumeNotification, HostDataReadAck,
 ]
 
-_BARE: dict[EIEIOCommandId, type[Command]] = {
+#: the commands that are their id alone
+_Bare = (EventPadding | EventStop | StopSendingRequests | StartSendingRequests
+         | StopPauseNotification | StartResumeNotification)
+_BARE: dict[EIEIOCommandId, type[_Bare]] = {
     c.command_id: c
     for c in (EventPadding, EventStop, StopSendingRequests, StartSendingRequests,
               StopPauseNotification, StartResumeNotification)

@@ -196,7 +196,11 @@ def _fail(message: str, field: str, offset: int) -> RemoteProtocolError:
 
 # Layout read here (section 1.1/1.2): [count u8][flags u8][prefix u16 if P][payload prefix
 # u16|u32 if D][count x (key [, payload])], little-endian, nothing after the last event.
-def _decode_raw(data: bytes, semantics: PrefixSemantics):  # noqa: ANN202 - internal hot path
+#: (plan, count, prefix, payload prefix, keys, payloads or None), what ``_decode_raw`` returns
+_Raw = tuple[_Plan, int, int | None, int | None, np.ndarray, np.ndarray | None]
+
+
+def _decode_raw(data: bytes, semantics: PrefixSemantics) -> _Raw:
     """(plan, count, prefix, payload_prefix, keys, payloads|None) of one untrusted datagram."""
     n = len(data)
     if n < 2:

@@ -101,7 +101,8 @@ class KeyTable:
         self._key_label = key_label
         self._key_atom = key_atom
         self._dense = tuple(dense)
-        for array in (sizes, sorted_keys, key_label, key_atom, *self._dense):
+        arrays: tuple[np.ndarray, ...] = (sizes, sorted_keys, key_label, key_atom, *self._dense)
+        for array in arrays:
             array.flags.writeable = False
 
     @classmethod

@@ -162,7 +162,7 @@ def _no_self(connector: Any, projection: Any, transpose: bool) -> np.ndarray | N
         return None
     pre_ids = np.asarray(projection.pre.all_cells, dtype=np.int64)
     post_ids = np.asarray(projection.post.all_cells, dtype=np.int64)
-    m = post_ids[:, None] != pre_ids[None, :]
+    m: np.ndarray = post_ids[:, None] != pre_ids[None, :]
     return m.T if transpose else m
 
 
@@ -350,5 +350,5 @@ def _one_to_one_offset(connector: OneToOneOffsetConnector, projection: Any) -> W
     return Wiring(pre[keep], post[keep])
 
 
-add_fast_path(AllButMeConnector, _all_but_me)  # type: ignore[arg-type]
-add_fast_path(OneToOneOffsetConnector, _one_to_one_offset)  # type: ignore[arg-type]
+add_fast_path(AllButMeConnector, _all_but_me)
+add_fast_path(OneToOneOffsetConnector, _one_to_one_offset)

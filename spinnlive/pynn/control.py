@@ -99,7 +99,8 @@ def setup(timestep: float | str | None = None, min_delay: float | str | None =
     if hooked is not None:
         requested = max(requested or 1, hooked)
     simulator.state.engine.n_boards_required = requested
-    return rank()
+    mpi_rank: int = rank()
+    return mpi_rank
 
 
 def boards_required(n_boards: Any, n_chips: Any) -> int | None:

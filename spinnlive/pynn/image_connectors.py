@@ -102,7 +102,7 @@ def _pair(value: Any, what: str) -> np.ndarray | None:
     """sPyNNaker's 2D shape argument: None, one int for both, or a pair."""
     if value is None:
         return None
-    if np.isscalar(value):
+    if np.ndim(value) == 0:
         return np.array([int(value), int(value)], dtype=np.int64)
     items = tuple(value)
     if len(items) == 1:
@@ -180,7 +180,7 @@ class ConvolutionConnector(pc.Connector):
         if isinstance(weights, RandomDistribution):
             rows, cols = needs_shape()
             return np.asarray(weights.next(rows * cols), dtype=float).reshape(rows, cols)
-        if np.isscalar(weights):
+        if np.ndim(weights) == 0:
             return np.full(needs_shape(), float(weights))
         array = np.asarray(weights, dtype=float)
         if array.ndim == 2:
@@ -190,7 +190,7 @@ class ConvolutionConnector(pc.Connector):
     def get_post_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
         """The post population's ``(width, height)`` for a pre image of ``shape``."""
         pre = np.array(shape, dtype=np.int64)
-        if self.pool_shape is not None:
+        if self.pool_shape is not None and self.pool_stride is not None:
             pre = pre // self.pool_stride
         post = pre - (np.array(self.kernel_weights.shape) - 1) + 2 * self.padding
         post = np.maximum(post // self.strides, 1)
@@ -224,8 +224,8 @@ def convolution_wiring(connector: ConvolutionConnector, projection: Any) -> Wiri
                             int(connector.strides[1]))
     base_col = board_divide(board_divide(col, pool[0]) - half_w + connector.padding[0],
                             int(connector.strides[0]))
-    kr, kc = np.meshgrid(np.arange(k_height), np.arange(k_width), indexing="ij")
-    kr, kc = kr.ravel(), kc.ravel()
+    grid_r, grid_c = np.meshgrid(np.arange(k_height), np.arange(k_width), indexing="ij")
+    kr, kc = grid_r.ravel(), grid_c.ravel()
     post_row = base_row[:, None] + kr[None, :] - half_h
     post_col = base_col[:, None] + kc[None, :] - half_w
     inside = (post_row >= 0) & (post_row < post_h) & (post_col >= 0) & (post_col < post_w)
@@ -256,7 +256,7 @@ class PoolDenseConnector(pc.Connector):
     def pooled_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
         """The pre image's shape after pooling (sPyNNaker's ``get_post_pool_shape``)."""
         pre = np.array(shape, dtype=np.int64)
-        if self.pool_shape is not None:
+        if self.pool_shape is not None and self.pool_stride is not None:
             pre = pre // self.pool_stride
         return int(pre[0]), int(pre[1])
 

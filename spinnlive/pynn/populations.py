@@ -16,6 +16,7 @@ Rules:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,7 @@ def round_size(size: Any, label: str | None) -> Any:
     if isinstance(size, (bool, np.bool_)) or not isinstance(size, (float, np.floating)):
         return size
     whole = int(round(float(size)))
-    if abs(whole - size) >= 0.001:
+    if abs(whole - float(size)) >= 0.001:
         raise ConfigurationError(f"population {label!r}: size must be an int, got {size}")
     logger.warning("Size of the population %s rounded from %s to %d. Please use int values "
                    "for size", label, size, whole)
@@ -91,6 +92,7 @@ class _RootArrays:
 
     celltype: Any
     size: int
+    initialize: Callable[..., None]  # pyNN.common's, or the view's own
 
     def _root(self) -> tuple[Population, np.ndarray | slice]:
         raise NotImplementedError
@@ -206,6 +208,7 @@ class PopulationView(_RootArrays, common.PopulationView):
 
 class Population(_RootArrays, common.Population):
     __doc__ = common.Population.__doc__
+    label: str
     _simulator = simulator
     _recorder_class = Recorder
     _assembly_class = Assembly

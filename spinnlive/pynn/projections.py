@@ -103,6 +103,10 @@ def values_at(larr: LazyArray, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
 
 class Projection(common.Projection):
     __doc__ = common.Projection.__doc__
+    label: str
+    receptor_type: str  # pyNN.common's check sets it from the post cell type's receptors
+    _pre: np.ndarray
+    _post: np.ndarray
     _simulator = simulator
     _static_synapse_class = StaticSynapse
 
@@ -129,7 +133,7 @@ class Projection(common.Projection):
         common.Projection.__init__(self, presynaptic_population, postsynaptic_population,
                                    connector, synapse_type, source,
                                    "excitatory" if modulation else receptor_type, space, label)
-        if modulation:
+        if modulation and receptor_type is not None:  # 'reward' or 'punishment', checked above
             self.receptor_type = receptor_type
         if source is not None:
             raise ConfigurationError("spinnlive cells have a single spike source; omit source=")

@@ -31,7 +31,8 @@ class Recorder(recording.Recorder):
     def _native(self, variable: Any) -> str:
         if variable.location is not None:
             raise ConfigurationError("spinnlive cells are single-compartment: no locations")
-        return self.population.celltype.variable_map.get(variable.name, variable.name)
+        name: str = self.population.celltype.variable_map.get(variable.name, variable.name)
+        return name
 
     def _indices(self, ids: Any) -> np.ndarray:
         return np.asarray(sorted(int(i) for i in ids), dtype=np.int64) - int(

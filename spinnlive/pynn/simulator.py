@@ -148,13 +148,13 @@ class State(common.control.BaseState):
         return self.last_report
 
     def clear(self) -> None:
-        self.recorders = set()
+        self.recorders: set[Any] = set()
         self.populations: list[Any] = []
         self.current_sources: list[Any] = []
         self.id_counter = 0
         self.smallest_delay = None
         self.segment_counter = -1
-        self.write_on_end = []
+        self.write_on_end: list[Any] = []
         self.reset()
 
     def reset(self) -> None:

@@ -39,7 +39,7 @@ def install() -> None:
     sys.modules["pyNN.spiNNaker"] = front_end
     sys.modules["pyNN.spiNNaker.external_devices"] = external_devices
     sys.modules["pyNN.spiNNaker.extra_models"] = extra_models
-    pyNN.spiNNaker = front_end  # type: ignore[attr-defined]
+    pyNN.spiNNaker = front_end
 
 
 def run_script(path: str | Path, argv: list[str] | None = None) -> dict[str, Any]:

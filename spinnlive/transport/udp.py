@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -150,6 +151,14 @@ class UdpEndpoint:
             if not await wait_event_until(p.wakeup, self._clock, deadline):
                 return None
 
+    async def next_datagram(self) -> tuple[bytes, Address]:
+        """The next datagram and its source, however long it takes (a server's receive loop);
+        raises as :meth:`recv` does."""
+        while True:
+            got = await self.recv(math.inf)
+            if got is not None:
+                return got
+
     def count_drop(self, reason: str) -> None:
         """Count a datagram the owner threw away (it did not parse, or came at the wrong time)."""
         self._protocol.dropped[reason] += 1
@@ -215,7 +224,7 @@ async def open_endpoint(
     except OSError as exc:
         where = f"{format_address(local)}" + (f" -> {format_address(remote)}" if remote else "")
         raise TransportError(f"cannot open UDP endpoint {where}: {exc}") from exc
-    set_receive_buffer(transport.get_extra_info("socket"), rcvbuf)  # type: ignore[arg-type]
+    set_receive_buffer(transport.get_extra_info("socket"), rcvbuf)
     return UdpEndpoint(transport, protocol, clock or MonotonicClock())
 
 

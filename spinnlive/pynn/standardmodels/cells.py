@@ -27,9 +27,11 @@ __all__ = [
 ]
 
 
-def _identity(celltype: type) -> dict[str, Any]:
+def _identity(celltype: type[Any]) -> dict[str, Any]:
     """PyNN -> native translation table mapping every parameter to itself."""
-    return build_translations(*[(name, name) for name in celltype.default_parameters])
+    table: dict[str, Any] = build_translations(
+        *[(name, name) for name in celltype.default_parameters])
+    return table
 
 
 _CURRENT_INPUTS = {"gsyn_exc": "isyn_exc", "gsyn_inh": "isyn_inh"}

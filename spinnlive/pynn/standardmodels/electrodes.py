@@ -26,7 +26,7 @@ class _EngineCurrent:
     def __init__(self, rng: Any = None, **parameters: Any) -> None:
         from ..simulator import state
 
-        super().__init__(**parameters)  # type: ignore[call-arg]
+        super().__init__(**parameters)
         self._normalise()
         self._key: int | None = None
         self._recording = False
@@ -90,11 +90,13 @@ class _EngineCurrent:
     def _get_data(self) -> tuple[np.ndarray, np.ndarray]:
         if self._key is None:
             return np.zeros(0), np.zeros(0)
-        return self._engine().current_trace(self._key)
+        trace: tuple[np.ndarray, np.ndarray] = self._engine().current_trace(self._key)
+        return trace
 
 
 def _identity(names: Any) -> dict[str, Any]:
-    return build_translations(*[(n, n) for n in names])
+    table: dict[str, Any] = build_translations(*[(n, n) for n in names])
+    return table
 
 
 class DCSource(_EngineCurrent, electrodes.DCSource):

@@ -34,6 +34,6 @@ class SpynnakerArgs:
             parameters[key] = value
         state = {key: parameters.pop(key) for key in list(parameters)
                  if key in self.default_initial_values and key not in self.default_parameters}
-        super().__init__(**parameters)  # type: ignore[call-arg]
+        super().__init__(**parameters)
         if state:
             self.default_initial_values = {**type(self).default_initial_values, **state}

@@ -85,7 +85,8 @@ def _rules() -> Any:
 
 
 def _identity(*names: str) -> dict[str, Any]:
-    return build_translations(*((n, n) for n in names))
+    table: dict[str, Any] = build_translations(*((n, n) for n in names))
+    return table
 
 
 class _MinimumDelay:
