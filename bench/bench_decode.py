@@ -4,8 +4,8 @@ Builds N full live-output packets as the LPG sends them (64 32-bit keys, D + T t
 262 bytes each), then decodes the same stream into numpy arrays of keys and timestamps with:
 
 * spinnlive ``decode_data_packet`` per packet, then one concatenate;
-* spinnlive ``decode_live_output`` (the flags-0x38 fast path) per packet, then one concatenate;
-* spinnlive ``decode_many`` over the whole list;
+* spinnlive ``decode_live_output`` (the flags-0x38 fast path the bridge's tick assembler uses)
+  per packet, then one concatenate;
 * spinnman ``read_eieio_data_message`` + ``next_element`` per event (what LiveEventConnection
   does), collecting keys and payloads into lists and then arrays.
 
@@ -29,7 +29,6 @@ from spinnlive.protocol import (
     EIEIOType,
     decode_data_packet,
     decode_live_output,
-    decode_many,
     encode_events,
 )
 
@@ -61,11 +60,6 @@ def live_output(packets: Sequence[bytes]) -> Result:
     keys = np.concatenate([k for _, k in decoded])
     times = np.repeat(np.array([t for t, _ in decoded], dtype=np.uint32),
                       [len(k) for _, k in decoded])
-    return keys, times
-
-
-def many(packets: Sequence[bytes]) -> Result:
-    keys, times, _ = decode_many(packets)
     return keys, times
 
 
@@ -106,7 +100,6 @@ def main() -> None:
     methods: list[tuple[str, Callable[[Sequence[bytes]], Result], int]] = [
         ("spinnlive decode_data_packet", per_packet, args.repeats),
         ("spinnlive decode_live_output", live_output, args.repeats),
-        ("spinnlive decode_many", many, args.repeats),
     ]
     if importlib.util.find_spec("spinnman") is not None:
         methods.append(("spinnman read_eieio_data_message", with_spinnman,

@@ -14,7 +14,6 @@ from spinnlive.protocol.eieio import (
     PrefixType,
     decode_data_packet,
     decode_live_output,
-    decode_many,
     encode_events,
     max_events,
 )
@@ -158,25 +157,6 @@ def test_encoder_refusals_are_local_errors(keys, payloads, kwargs):
 def test_upper_prefix_type_without_prefix_is_refused():
     with pytest.raises(LocalProtocolError):
         EIEIODataHeader(eieio_type=EIEIOType.KEY_32_BIT, prefix_type=PrefixType.UPPER_HALF_WORD)
-
-
-def test_decode_many_concatenates_with_packet_index():
-    a = encode_events([1, 2, 3], eieio_type=EIEIOType.KEY_32_BIT, payload_prefix=9, is_time=True)
-    b = encode_events([4, 5], [40, 50], eieio_type=EIEIOType.KEY_PAYLOAD_16_BIT)
-    c = encode_events([6], eieio_type=EIEIOType.KEY_16_BIT)
-    keys, payloads, index = decode_many(a + b + c + a)
-    assert keys.tolist() == [1, 2, 3, 4, 5, 6, 1, 2, 3]
-    assert payloads.tolist() == [9, 9, 9, 40, 50, 0, 9, 9, 9]
-    assert index.tolist() == [0, 0, 0, 1, 1, 2, 3, 3, 3]
-    assert keys.dtype == payloads.dtype == np.uint32
-    empty = decode_many([])
-    assert [len(x) for x in empty] == [0, 0, 0]
-    with pytest.raises(RemoteProtocolError, match="datagram 1") as err:
-        decode_many(a + [LPG_VECTOR[:-1]])
-    assert err.value.field == "count"
-    seen = []
-    keys, _, index = decode_many(a + [b"\x01\x40"] + c, on_error=lambda i, e: seen.append(i))
-    assert seen == [1] and keys.tolist() == [1, 2, 3, 6] and index.tolist() == [0, 0, 0, 2]
 
 
 def test_data_packet_is_frozen():

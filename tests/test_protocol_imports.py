@@ -11,7 +11,6 @@ import spinnlive.protocol
 
 FORBIDDEN = {"socket", "asyncio", "zmq", "threading", "time", "logging", "asyncio_dgram",
              "selectors", "concurrent"}
-MAY_LOG = {"stream.py"}
 MODULES = sorted(Path(spinnlive.protocol.__file__).parent.glob("*.py"))
 
 
@@ -29,8 +28,7 @@ def _imported_roots(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_no_io_imports(path):
-    allowed = {"logging"} if path.name in MAY_LOG else set()
-    bad = (_imported_roots(path) & (FORBIDDEN | {"__import__"})) - allowed
+    bad = _imported_roots(path) & (FORBIDDEN | {"__import__"})
     assert not bad, f"{path.name} imports {sorted(bad)}"
 
 

@@ -60,7 +60,7 @@ from spinnlive.drops import DropCounter
 from spinnlive.engine.mapping import LpgMapping
 from spinnlive.engine.mapping import Mapping as EngineMapping
 from spinnlive.errors import ConfigurationError, TransportError
-from spinnlive.protocol.eieio import EIEIODataHeader, EIEIOType, PrefixType
+from spinnlive.protocol.eieio import EIEIODataHeader, EIEIOType, PrefixType, pack_wire_events
 from spinnlive.protocol.sdp import UDP_PADDING, SDPHeader
 
 __all__ = ["LPG_BUFFER_BYTES", "MAX_REFUSALS_PER_TICK", "LiveOutput", "LiveOutputStatistics", "TagTable", "TagTarget",
@@ -166,9 +166,7 @@ class _Gatherer:
         self.has_payload = etype.has_payload
         self.timestamps = p.payload_as_time_stamps
         self.key_shift = 0 if self.wide else p.right_shift
-        self.dtype = np.dtype("<u4" if self.wide else "<u2")
-        self.event_bytes = etype.element_bytes
-        self.per_packet = LPG_BUFFER_BYTES // self.event_bytes
+        self.per_packet = LPG_BUFFER_BYTES // etype.element_bytes
         self.cap = p.number_of_packets_sent_per_time_step
         width_mask = 0xFFFF_FFFF if self.wide else 0xFFFF
         self.time_mask = width_mask
@@ -178,11 +176,9 @@ class _Gatherer:
             fixed_pp = 0 if self.stamp_in_header else (p.payload_prefix or 0) & width_mask
         prefix = (p.key_prefix or 0) & 0xFFFF if p.use_prefix else None
         prefix_type = PrefixType(p.prefix_type or 0) if p.use_prefix else PrefixType.LOWER_HALF_WORD
-        header = EIEIODataHeader(eieio_type=etype, prefix=prefix, prefix_type=prefix_type,
-                                 payload_prefix=fixed_pp, is_time=p.payload_as_time_stamps)
-        raw = header.to_bytes()
-        # bytes after the count: flags, key prefix, and the payload prefix unless it is the tick
-        self.fixed = raw[1:len(raw) - (etype.key_bytes if self.stamp_in_header else 0)]
+        # the key prefix rides in the header only: the LPG sends the keys unchanged
+        self.header = EIEIODataHeader(eieio_type=etype, prefix=prefix, prefix_type=prefix_type,
+                                      payload_prefix=fixed_pp, is_time=p.payload_as_time_stamps)
         self.values: dict[str, npt.NDArray[np.uint32]] = {}
         for source in lpg.sources:
             vm = mapping.vertex(source)
@@ -197,21 +193,11 @@ class _Gatherer:
     def packets(self, values: npt.NDArray[np.uint32], tick: int) -> list[bytes]:
         """The datagrams (stripped) carrying ``values`` stamped with ``tick``."""
         keys = values if self.wide else (values >> np.uint32(self.key_shift)) & np.uint32(0xFFFF)
-        if self.has_payload:
-            body = np.zeros((keys.size, 2), dtype=self.dtype)
-            body[:, 0] = keys
-            if self.timestamps:
-                body[:, 1] = tick & self.time_mask
-        else:
-            body = keys.astype(self.dtype)
-        raw = body.tobytes()
-        head = self.fixed
-        if self.stamp_in_header:
-            head += (tick & self.time_mask).to_bytes(4 if self.wide else 2, "little")
-        step = self.per_packet * self.event_bytes
-        n = keys.size
-        return [bytes((min(self.per_packet, n - start),)) + head + raw[i:i + step]
-                for start, i in zip(range(0, n, self.per_packet), range(0, len(raw), step))]
+        stamp = tick & self.time_mask
+        payloads = (np.full(keys.size, stamp if self.timestamps else 0, dtype=np.uint32)
+                    if self.has_payload else None)
+        return pack_wire_events(self.header, keys, payloads, per_packet=self.per_packet,
+                                payload_prefix=stamp if self.stamp_in_header else None)
 
 
 class LiveOutput:

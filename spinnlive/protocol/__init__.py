@@ -36,7 +36,6 @@ from spinnlive.protocol.eieio import (
     PrefixType,
     decode_data_packet,
     decode_live_output,
-    decode_many,
     encode_events,
     max_events,
 )
@@ -56,7 +55,6 @@ from spinnlive.protocol.sdp import (
     unwrap_sdp,
     wrap_sdp,
 )
-from spinnlive.protocol.stream import StreamDecoder, StreamStatistics
 
 __all__ = [
     "Command", "DataPacket", "Database", "EIEIOCommandId", "EIEIODataHeader", "EIEIOType",
@@ -64,8 +62,8 @@ __all__ = [
     "IPTagSetRequest", "PrefixSemantics", "PrefixType", "ReadAck", "ReadRequest", "SCPReply",
     "SCPRequest", "SDPFlag", "SDPHeader", "SpinnakerRequestBuffers", "SpinnakerRequestReadData",
     "StartResumeNotification", "StartSendingRequests", "StopPauseNotification",
-    "StopSendingRequests", "StreamDecoder", "StreamStatistics", "decode_command",
-    "decode_data_packet", "decode_iptag_set", "decode_live_output", "decode_many",
+    "StopSendingRequests", "decode_command",
+    "decode_data_packet", "decode_iptag_set", "decode_live_output",
     "decode_scp_reply", "decode_scp_request", "encode_command", "encode_events",
     "encode_iptag_set", "encode_scp_reply", "injection_datagram", "iptag_set_reply",
     "is_command_packet", "max_events", "unwrap_sdp", "wrap_sdp",

@@ -32,11 +32,12 @@ datagram itself (no copy), the others are fresh arrays. Copy before writing.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
 import numpy as np
+import numpy.typing as npt
 from construct import (
     BitsInteger,
     BitStruct,
@@ -55,8 +56,8 @@ from spinnlive.protocol._wire import build_checked
 
 __all__ = [
     "DataPacket", "EIEIODataHeader", "EIEIOType", "PrefixSemantics", "PrefixType",
-    "decode_data_packet", "decode_live_output", "decode_many", "encode_events", "is_full_packet",
-    "max_events",
+    "decode_data_packet", "decode_live_output", "encode_events", "is_full_packet",
+    "max_events", "pack_wire_events",
 ]
 
 
@@ -341,56 +342,6 @@ def decode_live_output(data: bytes) -> tuple[int, np.ndarray]:
     return packet.timestamp, packet.keys
 
 
-def decode_many(
-    datagrams: Sequence[bytes],
-    *,
-    semantics: PrefixSemantics = PrefixSemantics.ON_CHIP,
-    on_error: Callable[[int, RemoteProtocolError], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Concatenate a stream: ``(keys, payloads, packet_index)``, one row per event.
-
-    ``payloads`` holds each event's payload, or the packet's payload prefix (the timestamp of a
-    live-output packet) for a key-only type with D, or 0 when the packet carries neither.
-    ``packet_index[i]`` is the position in ``datagrams`` of event i's packet. A malformed datagram
-    raises :class:`RemoteProtocolError` naming its index, unless ``on_error(index, error)`` is
-    given: then it is skipped and reported there (``stream.py`` counts drops this way).
-    """
-    n = len(datagrams)
-    key_parts: list[np.ndarray] = []
-    with_payload: list[tuple[int, np.ndarray]] = []  # (packet index, payloads) of payload types
-    counts = np.zeros(n, dtype=np.intp)
-    bases = np.zeros(n, dtype=np.uint32)  # payload prefix per packet, 0 if none
-    for i, data in enumerate(datagrams):
-        if _is_live_default(data):  # the LPG default, skipping the generic plan lookup
-            counts[i] = data[0]
-            key_parts.append(np.frombuffer(data, _U32, data[0], 6))
-            bases[i] = int.from_bytes(data[2:6], "little")
-            continue
-        try:
-            _, count, _, pprefix, keys, payloads = _decode_raw(data, semantics)
-        except RemoteProtocolError as exc:
-            if on_error is not None:
-                on_error(i, exc)
-                continue
-            raise RemoteProtocolError(f"datagram {i}: {exc}", field=exc.field,
-                                      offset=exc.offset) from None
-        counts[i] = count
-        key_parts.append(keys)
-        if payloads is not None:
-            with_payload.append((i, payloads))
-        elif pprefix:
-            bases[i] = pprefix
-    if not key_parts:
-        return _EMPTY, _EMPTY, np.zeros(0, dtype=np.intp)
-    index = np.repeat(np.arange(n, dtype=np.intp), counts)
-    all_payloads = bases[index]
-    if with_payload:
-        starts = np.cumsum(counts) - counts
-        for i, payloads in with_payload:
-            all_payloads[starts[i]:starts[i] + counts[i]] = payloads
-    return np.concatenate(key_parts), all_payloads, index
-
-
 # ---- encoding -----------------------------------------------------------------------------
 
 
@@ -455,6 +406,7 @@ def encode_events(
         wire_k = k >> np.uint32(16)
     else:
         wire_k = _as_u32("keys (after the prefix)", _strip_or("keys", k, prefix), width)
+    wire_p = None
     if etype.has_payload:
         if payloads is None:
             raise LocalProtocolError(f"{etype.name} needs one payload per key")
@@ -462,19 +414,44 @@ def encode_events(
         if p.shape != k.shape:
             raise LocalProtocolError(f"{len(p)} payloads for {len(k)} keys")
         wire_p = _strip_or("payloads", p, payload_prefix) if payload_prefix else p
-        body = np.empty((len(k), 2), dtype="<u4" if width == 32 else "<u2")
-        body[:, 0], body[:, 1] = wire_k, wire_p
+    elif payloads is not None:
+        p = np.asarray(payloads)
+        if payload_prefix is None or p.shape != k.shape or np.any(p != payload_prefix):
+            raise LocalProtocolError(
+                f"{etype.name} carries no per-event payload: payloads must all equal the "
+                "payload prefix, or be omitted")
+    return pack_wire_events(header, wire_k, wire_p, per_packet=per_packet)
+
+
+def pack_wire_events(header: EIEIODataHeader, keys: npt.NDArray[np.uint32],
+                     payloads: npt.NDArray[np.uint32] | None = None, *, per_packet: int,
+                     payload_prefix: int | None = None) -> list[bytes]:
+    """Packets of events that are already what the wire carries (no prefix arithmetic, values
+    within the type's width): the one place an EIEIO data packet's bytes are put together.
+
+    :func:`encode_events` checks and strips the events' meaning, then calls this; an emitter
+    that sends fixed wire values, as the LPG does (``engine/live_output.py``), calls it
+    directly. ``payload_prefix`` replaces the header's (which must then have one) for this call
+    only, as a tick stamped in the header is (T and D); the rest of the header is built once.
+    """
+    etype = header.eieio_type
+    wide = etype.key_bytes == 4
+    fixed = _fixed_header(header)
+    if payload_prefix is not None:
+        if header.payload_prefix is None:
+            raise LocalProtocolError("a payload prefix per call needs a header with one (D)")
+        fixed = fixed[:-etype.key_bytes] + payload_prefix.to_bytes(etype.key_bytes, "little")
+    dtype = "<u4" if wide else "<u2"
+    if etype.has_payload:
+        if payloads is None:
+            raise LocalProtocolError(f"{etype.name} needs one payload per key")
+        body = np.empty((keys.size, 2), dtype=dtype)
+        body[:, 0], body[:, 1] = keys, payloads
     else:
-        if payloads is not None:
-            p = np.asarray(payloads)
-            if payload_prefix is None or p.shape != k.shape or np.any(p != payload_prefix):
-                raise LocalProtocolError(
-                    f"{etype.name} carries no per-event payload: payloads must all equal the "
-                    "payload prefix, or be omitted")
-        body = wire_k.astype("<u4" if width == 32 else "<u2")
+        body = keys.astype(dtype)
     raw = body.tobytes()
     esize = etype.element_bytes
-    fixed = _fixed_header(header)
-    return [bytes([min(per_packet, len(k) - start)]) + fixed
+    n = keys.size
+    return [bytes((min(per_packet, n - start),)) + fixed
             + raw[start * esize:(start + per_packet) * esize]
-            for start in range(0, len(k), per_packet)]
+            for start in range(0, n, per_packet)]
