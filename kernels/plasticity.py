@@ -139,6 +139,10 @@ class PlasticState:
         self.hist = np.zeros((self.n_post, HISTORY, 3))
         self.hc = np.zeros(self.n_post, dtype=np.int64)
         self.last = _line_aligned(self.n_post, LAST_WIDTH)
+        #: rings the kernel grew so far (it counts them, so ``Network`` takes the new arrays
+        #: back only after a run that grew one, not after every tick)
+        self.grown = np.zeros(1, dtype=np.int64)
+        self.adopted = 0  #: ``grown`` when the rings were last taken back
         self.reset()
 
     def reset(self) -> None:
@@ -157,9 +161,15 @@ class PlasticState:
         if self.syn_s.size and self.rule.KIND != TSODYKS:
             self.syn_s[:] = 0.0  # eligibility
 
+    @property
+    def stale(self) -> bool:
+        """Whether the kernel grew a ring since :meth:`adopt` (the arrays here are old)."""
+        return int(self.grown[0]) != self.adopted
+
     def adopt(self, rings: tuple[np.ndarray, np.ndarray]) -> None:
-        """Take back the arrays the kernel may have replaced (grown rings, see :func:`rings`)."""
+        """Take back the arrays the kernel replaced (grown rings, see :func:`rings`)."""
         self.hist, self.dopa = rings
+        self.adopted = int(self.grown[0])
 
     def modulate(self) -> None:
         """Give a SpikePair connection the state of reward modulation (eligibility, dopamine)."""
@@ -210,7 +220,7 @@ def kernel_tuple(state: PlasticState, pre_gid: int, post_gid: int, csr: tuple[np
     params[P_WINDOW] = max_delay_ms + _WINDOW_TAUS * max(taus, default=0.0)
     indptr, slot, post, syn, dms = csr
     return (ints, indptr, slot, post, syn, dms, params, state.pre_s, state.syn_s, base_w,
-            state.hist, state.hc, state.dopa, state.dc, state.last)
+            state.hist, state.hc, state.dopa, state.dc, state.last, state.grown)
 
 
 def empty_tuple() -> tuple[Any, ...]:
@@ -218,7 +228,7 @@ def empty_tuple() -> tuple[Any, ...]:
     z, zf = np.zeros(0, dtype=np.int64), np.zeros(0)
     return (np.array([0, -1, -1], dtype=np.int64), np.zeros(1, dtype=np.int64), z, z, z, zf,
             np.zeros(N_PARAMS), np.zeros((0, 3)), np.zeros((0, 4)), zf, np.zeros((0, 1, 3)), z,
-            np.zeros((0, 1, 2)), z, np.zeros((0, LAST_WIDTH)))
+            np.zeros((0, 1, 2)), z, np.zeros((0, LAST_WIDTH)), np.zeros(1, dtype=np.int64))
 
 
 # -- compiled ----------------------------------------------------------------------------------
@@ -265,7 +275,9 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
             if c >= h and hist[j, c % h, 0] > t_ms - window:
                 hist = _grow(hist, hc)
                 plastic[p] = (ints, item[1], item[2], item[3], item[4], item[5], params, item[7],
-                              item[8], item[9], hist, hc, item[12], item[13], item[14])
+                              item[8], item[9], hist, hc, item[12], item[13], item[14],
+                              item[15])
+                item[15][0] += 1
                 h = hist.shape[1]
             rec = last[j]  # hist[j, (c - 1 - m) % h] at 3 * m, where c > m
             if c > 0:
@@ -488,7 +500,8 @@ def _add_dopamine(plastic, p, k, t_arr, amount):  # pragma: no cover - compiled
     if c >= h and dopa[k, c % h, 0] > t_arr - pr[P_WINDOW]:
         dopa = _grow(dopa, dc)
         plastic[p] = (item[0], item[1], item[2], item[3], item[4], item[5], pr, item[7],
-                      item[8], item[9], item[10], item[11], dopa, dc, item[14])
+                      item[8], item[9], item[10], item[11], dopa, dc, item[14], item[15])
+        item[15][0] += 1
         h = dopa.shape[1]
     dopa[k, c % h, 0] = t_arr
     dopa[k, c % h, 1] = value
