@@ -9,6 +9,7 @@ from .neurons_cond import (
     EIFCondExpIsfaIsta,
     IFCondAlpha,
     IzhikevichCond,
+    IzhikevichCurrExp,
 )
 from .neurons_hh import HHCondExp
 from .neurons_ode import IFCondExp, Izhikevich
@@ -26,9 +27,10 @@ MODELS: dict[str, type[NeuronGroup]] = {
     "HH_cond_exp": HHCondExp,
     "IFCurrExpCa2Adaptive": IFCurrExpCa2Adaptive,
     "Izhikevich_cond": IzhikevichCond,
+    "Izhikevich_curr_exp": IzhikevichCurrExp,
 }
 
 __all__ = ["MODELS", "EIFCondAlphaIsfaIsta", "EIFCondExpIsfaIsta", "HHCondExp", "IFCondAlpha",
            "IFCondExp", "IFCurrExpCa2Adaptive", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "Izhikevich",
-           "IzhikevichCond",
+           "IzhikevichCond", "IzhikevichCurrExp",
            "NeuronGroup"]

@@ -236,19 +236,35 @@ class IzhikevichCond(NeuronGroup):
     V_PEAK: ClassVar[float] = 30.0
     CONSTANTS: ClassVar[tuple[str, ...]] = (
         "a", "b", "c", "d", "i_offset", "tau_syn_E", "tau_syn_I", "e_rev_E", "e_rev_I", "h",
-        "n_sub", "v_peak")
+        "n_sub", "v_peak", "conductance")
     KIND: ClassVar[int] = 20
 
     def _constants(self) -> list[Any]:
         p, h = self.params, self.dt
-        return [*(p[name] for name in self.CONSTANTS[:9]), h, _n_sub(h, ADEX_SUBSTEP_MS),
-                self.V_PEAK]
+        return [*(p.get(name, 0.0) for name in self.CONSTANTS[:9]), h,
+                _n_sub(h, ADEX_SUBSTEP_MS), self.V_PEAK, float(self.CONDUCTANCE_BASED)]
+
+
+class IzhikevichCurrExp(IzhikevichCond):
+    """sPyNNaker's Izhikevich (``IzkCurrExpBase``, what ``pyNN.spiNNaker.Izhikevich`` is): the
+    same neuron with exponential current synapses, ``I = i_offset + i_exc + i_inh`` (``i_inh``
+    held negative, as the other current models report it; a weight of 1 nA is 1 mV/ms, sPyNNaker's
+    units, where PyNN's standard Izhikevich takes NEST's pA). Same kernel and integration."""
+
+    PARAMETERS: ClassVar[dict[str, float]] = {
+        "a": 0.02, "b": 0.2, "c": -65.0, "d": 2.0, "i_offset": 0.0, "tau_syn_E": 5.0,
+        "tau_syn_I": 5.0}
+    STATE: ClassVar[dict[str, float]] = {"v": -70.0, "u": -14.0, "isyn_exc": 0.0,
+                                         "isyn_inh": 0.0}
+    WEIGHT_UNIT: ClassVar[str] = "nA"
+    CONDUCTANCE_BASED: ClassVar[bool] = False
+    KIND: ClassVar[int] = 21
 
 
 @numba.njit(cache=True, inline="always")
-def _izh(v, u, ge, gi, i0, a, b, e_e, e_i):  # pragma: no cover - compiled
-    """(dv/dt, du/dt) of the conductance-driven Izhikevich neuron."""
-    i = i0 + ge * (e_e - v) + gi * (e_i - v)
+def _izh(v, u, ge, gi, i0, a, b, e_e, e_i, cond):  # pragma: no cover - compiled
+    """(dv/dt, du/dt) of the Izhikevich neuron, conductance- or current-driven (``cond``)."""
+    i = i0 + (ge * (e_e - v) + gi * (e_i - v) if cond else ge + gi)
     return 0.04 * v * v + 5.0 * v + 140.0 - u + i, a * (b * v - u)
 
 
@@ -257,6 +273,8 @@ def _izh_cond_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover -
     v, u, ge, gi = s[0], s[1], s[2], s[3]
     het = k.shape[1] > 1
     h, n_sub, v_peak = k[9, 0], int(k[10, 0]), k[11, 0]
+    cond = k[12, 0] > 0.5
+    sign_i = 1.0 if cond else -1.0  # a current model holds its inhibitory current negative
     hs = h / n_sub
     n_out = 0
     for j in range(v.shape[0]):
@@ -269,10 +287,12 @@ def _izh_cond_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover -
         fired = False
         for _ in range(n_sub):
             gem, gim, ge1, gi1 = g_e * dhe, g_i * dhi, g_e * de, g_i * di
-            k1, q1 = _izh(y, w, g_e, g_i, i0, a, b, e_e, e_i)
-            k2, q2 = _izh(y + 0.5 * hs * k1, w + 0.5 * hs * q1, gem, gim, i0, a, b, e_e, e_i)
-            k3, q3 = _izh(y + 0.5 * hs * k2, w + 0.5 * hs * q2, gem, gim, i0, a, b, e_e, e_i)
-            k4, q4 = _izh(y + hs * k3, w + hs * q3, ge1, gi1, i0, a, b, e_e, e_i)
+            k1, q1 = _izh(y, w, g_e, g_i, i0, a, b, e_e, e_i, cond)
+            k2, q2 = _izh(y + 0.5 * hs * k1, w + 0.5 * hs * q1, gem, gim, i0, a, b, e_e, e_i,
+                          cond)
+            k3, q3 = _izh(y + 0.5 * hs * k2, w + 0.5 * hs * q2, gem, gim, i0, a, b, e_e, e_i,
+                          cond)
+            k4, q4 = _izh(y + hs * k3, w + hs * q3, ge1, gi1, i0, a, b, e_e, e_i, cond)
             y += hs / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
             w += hs / 6.0 * (q1 + 2.0 * q2 + 2.0 * q3 + q4)
             g_e, g_i = ge1, gi1
@@ -282,7 +302,7 @@ def _izh_cond_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover -
                 fired = True
         v[j], u[j] = y, w
         ge[j] = g_e + exc[j]
-        gi[j] = g_i + inh[j]
+        gi[j] = g_i + sign_i * inh[j]
         if fired:
             out[n_out] = j
             n_out += 1
@@ -290,3 +310,4 @@ def _izh_cond_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover -
 
 
 IzhikevichCond.KERNEL = staticmethod(_izh_cond_kernel)
+IzhikevichCurrExp.KERNEL = staticmethod(_izh_cond_kernel)

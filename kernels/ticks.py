@@ -84,7 +84,7 @@ def neuron_step(kind, s, k, exc, inh, iext, has_iext, out):  # pragma: no cover 
         return _cond_kernel(s, k, exc, inh, iext, has_iext, out)
     if kind == 18:
         return _hh_kernel(s, k, exc, inh, iext, has_iext, out)
-    if kind == 20:
+    if kind == 20 or kind == 21:  # Izhikevich_cond, sPyNNaker's Izhikevich (flag in k)
         return _izh_cond_kernel(s, k, exc, inh, iext, has_iext, out)
     return 0
 

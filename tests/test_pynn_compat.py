@@ -43,7 +43,7 @@ def test_seed_script_runs_unchanged_through_spinnaker_compat(tmp_path: Path) -> 
                           timeout=100, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["module"] == "spinnlive.pynn"
+    assert out["module"] == "spinnlive.pynn.spinnaker"
     assert out["exc_data_trains"] == 500 and out["inh_data_trains"] == 125
     assert 4.0 < out["exc_data"] < 20.0  # NEST: about 8.5 Hz
     assert 4.0 < out["inh_data"] < 20.0  # NEST: about 9.5 Hz
@@ -60,8 +60,13 @@ def test_install_maps_the_spinnaker_module_names() -> None:
         from pyNN.spiNNaker import external_devices as devices
 
         import spinnlive.pynn
+        from spinnlive.pynn.standardmodels.spynnaker_cells import IzkCurrExpBase
 
-        assert sim is spinnlive.pynn and devices is external_devices
+        assert sim is spinnlive.pynn.spinnaker and devices is external_devices
+        assert sim.Population is spinnlive.pynn.Population and sim.setup is spinnlive.pynn.setup
+        # the one name whose meaning differs: sPyNNaker's Izhikevich
+        assert sim.Izhikevich is IzkCurrExpBase
+        assert spinnlive.pynn.Izhikevich is not IzkCurrExpBase
     finally:
         for k, v in saved.items():
             if v is None:

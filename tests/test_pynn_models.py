@@ -165,3 +165,40 @@ def test_izhikevich_cond_through_extra_models_in_both_clocks() -> None:
     assert lock["spikes"].size > 10 and lock["gsyn_exc"].max() > 0.0
     for name in ("spikes", "v", "u", "gsyn_exc"):
         np.testing.assert_array_equal(lock[name], rt[name])
+
+
+def test_spynnakers_izhikevich_is_pynn_spinnakers_and_takes_its_parameters() -> None:
+    """pyNN.spiNNaker's Izhikevich is sPyNNaker's (exponential current synapses, 1 nA = 1
+    mV/ms): an i_offset of 10 nA fires at a few tens of Hz there (it would saturate PyNN's
+    standard Izhikevich, which reads it as 10000 pA), tau_syn_E/I shape the input current and
+    v/u given as parameters are initial values; spinnlive.pynn.Izhikevich becomes it when given
+    tau_syn_E or tau_syn_I."""
+    from spinnlive.pynn import spinnaker
+    from spinnlive.pynn.standardmodels.spynnaker_cells import IzkCurrExpBase
+
+    assert isinstance(sim.Izhikevich(tau_syn_E=2.0), IzkCurrExpBase)
+    assert not isinstance(sim.Izhikevich(), IzkCurrExpBase)
+    spinnaker.setup(timestep=1.0)
+    src = spinnaker.Population(1, spinnaker.SpikeSourceArray(spike_times=[[10.0]]))
+    pop = spinnaker.Population(3, spinnaker.Izhikevich(i_offset=[0.0, 0.0, 10.0],
+                                                       tau_syn_E=2.0, v=-65.0, u=-13.0))
+    spinnaker.Projection(src, pop, spinnaker.OneToOneConnector(),
+                         spinnaker.StaticSynapse(weight=3.0, delay=1.0))
+    spinnaker.Projection(src, pop, spinnaker.AllToAllConnector(),
+                         spinnaker.StaticSynapse(weight=1.0, delay=1.0),
+                         receptor_type="inhibitory")
+    pop.record(["spikes", "v", "u", "gsyn_exc", "gsyn_inh"])
+    spinnaker.run(500.0)
+    seg = pop.get_data().segments[0]
+    spinnaker.end()
+    v = np.asarray(seg.filter(name="v")[0].magnitude)
+    u = np.asarray(seg.filter(name="u")[0].magnitude)
+    exc = np.asarray(seg.filter(name="gsyn_exc")[0].magnitude)[:, 0]
+    inh = np.asarray(seg.filter(name="gsyn_inh")[0].magnitude)[:, 0]
+    assert v[0, 0] == -65.0 and u[0, 0] == -13.0  # the initial values given as parameters
+    counts = [len(s) for s in seg.spiketrains]
+    assert counts[0] == counts[1] == 0 and 5 < counts[2] < 30
+    arrival = int(np.argmax(exc))
+    assert exc[arrival] == pytest.approx(3.0) and inh[arrival] == pytest.approx(-1.0)
+    assert exc[arrival + 2] == pytest.approx(3.0 * np.exp(-2.0 / 2.0))  # tau_syn_E = 2 ms
+    assert inh[arrival + 5] == pytest.approx(-np.exp(-5.0 / 5.0))  # tau_syn_I's default

@@ -1,6 +1,7 @@
 """Run scripts written for ``pyNN.spiNNaker`` on spinnlive, unchanged.
 
-:func:`install` registers ``spinnlive.pynn`` as ``pyNN.spiNNaker`` (and its
+:func:`install` registers ``spinnlive.pynn.spinnaker`` (spinnlive's front end with sPyNNaker's
+``Izhikevich``) as ``pyNN.spiNNaker`` (and its
 ``external_devices``) in ``sys.modules`` and on the ``pyNN`` package, so ``import
 pyNN.spiNNaker as sim`` in the script binds to spinnlive. It only affects the current process;
 the real sPyNNaker stays importable as ``spynnaker.pyNN``. :func:`run_script` installs and then
@@ -30,11 +31,12 @@ def register(name: str = "spinnlive") -> None:
 
 
 def install() -> None:
-    """Make ``import pyNN.spiNNaker`` import spinnlive's PyNN front end."""
+    """Make ``import pyNN.spiNNaker`` import spinnlive's PyNN front end as sPyNNaker's scripts
+    mean it (:mod:`spinnlive.pynn.spinnaker`)."""
     import pyNN
 
-    import spinnlive.pynn as front_end
     from spinnlive.pynn import external_devices, extra_models
+    from spinnlive.pynn import spinnaker as front_end
 
     sys.modules["pyNN.spiNNaker"] = front_end
     sys.modules["pyNN.spiNNaker.external_devices"] = external_devices

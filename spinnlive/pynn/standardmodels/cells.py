@@ -110,8 +110,17 @@ class HH_cond_exp(SpynnakerArgs, cells.HH_cond_exp):
 
 
 class Izhikevich(SpynnakerArgs, cells.Izhikevich):
-    __doc__ = cells.Izhikevich.__doc__
+    __doc__ = (f"{cells.Izhikevich.__doc__}\n\n    Given ``tau_syn_E`` or ``tau_syn_I`` "
+               "(sPyNNaker's parameters), it is sPyNNaker's Izhikevich: see "
+               "``spynnaker_cells.IzkCurrExpBase``.")
     kernel_model = "Izhikevich"
+
+    def __new__(cls, *args: Any, **parameters: Any) -> Any:
+        if cls is Izhikevich and ("tau_syn_E" in parameters or "tau_syn_I" in parameters):
+            from .spynnaker_cells import IzkCurrExpBase
+
+            return IzkCurrExpBase(*args, **parameters)  # not an Izhikevich: no second __init__
+        return super().__new__(cls)
     translations = _identity(cells.Izhikevich)
     variable_map = {"v": "v", "u": "u"}
 

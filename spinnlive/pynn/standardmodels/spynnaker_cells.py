@@ -14,7 +14,8 @@ from pyNN.standardmodels import StandardCellType, build_translations, cells
 
 from .spynnaker_args import SpynnakerArgs
 
-__all__ = ["IFCurrExpCa2Adaptive", "Izhikevich_cond", "SpikeSourcePoissonVariable"]
+__all__ = ["IFCurrExpCa2Adaptive", "Izhikevich_cond", "IzkCurrExpBase",
+           "SpikeSourcePoissonVariable"]
 
 
 def _per_neuron(value: Any) -> Any:
@@ -90,3 +91,28 @@ class Izhikevich_cond(SpynnakerArgs, StandardCellType):  # noqa: N801 - sPyNNake
     kernel_model = "Izhikevich_cond"
     variable_map: ClassVar[dict[str, str]] = {
         "v": "v", "u": "u", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
+
+
+class IzkCurrExpBase(SpynnakerArgs, StandardCellType):
+    """sPyNNaker's ``Izhikevich`` (its class ``IzkCurrExpBase``): the Izhikevich neuron with
+    exponential current synapses (``tau_syn_E``/``tau_syn_I``) in sPyNNaker's units, where 1 nA
+    of ``i_offset`` or synaptic current moves ``v`` by 1 mV/ms (PyNN's standard Izhikevich, as
+    NEST runs it, takes ``i_offset`` in nA as 1000 pA and delta synapses). ``pyNN.spiNNaker``
+    scripts get it as ``sim.Izhikevich``; ``spinnlive.pynn.Izhikevich`` becomes it when given
+    ``tau_syn_E`` or ``tau_syn_I``."""
+
+    default_parameters: ClassVar[dict[str, Any]] = {
+        "a": 0.02, "b": 0.2, "c": -65.0, "d": 2.0, "i_offset": 0.0, "tau_syn_E": 5.0,
+        "tau_syn_I": 5.0}
+    default_initial_values: dict[str, Any] = {  # per instance once SpynnakerArgs sets v=...
+        "v": -70.0, "u": -14.0, "isyn_exc": 0.0, "isyn_inh": 0.0}
+    recordable: ClassVar[list[str]] = ["spikes", "v", "u", "gsyn_exc", "gsyn_inh"]
+    units: ClassVar[dict[str, str]] = {"v": "mV", "u": "mV/ms", "gsyn_exc": "nA",
+                                       "gsyn_inh": "nA", "isyn_exc": "nA", "isyn_inh": "nA"}
+    receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory")
+    conductance_based = False
+    translations = build_translations(*[(name, name) for name in default_parameters])
+    kernel_model = "Izhikevich_curr_exp"
+    variable_map: ClassVar[dict[str, str]] = {
+        "v": "v", "u": "u", "gsyn_exc": "isyn_exc", "gsyn_inh": "isyn_inh",
+        "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh"}
