@@ -175,7 +175,6 @@ async def test_timed_live_output_is_grouped_by_time_and_label_in_order_of_appear
     from spinnlive.connections.receiver import LiveReceiver
     from spinnlive.protocol.eieio import EIEIOType, encode_events
     from spinnlive.protocol.keys import KeyTable
-    from spinnlive.transport.udp import open_endpoint
 
     a_keys, b_keys = [0x10000 + i for i in range(8)], [0x20000 + i for i in range(8)]
     table = KeyTable.from_arrays([("a", range(8), a_keys), ("b", range(8), b_keys)])
@@ -188,11 +187,10 @@ async def test_timed_live_output_is_grouped_by_time_and_label_in_order_of_appear
             done.set()
 
     workers = LabelWorkers("grouping")
-    endpoint = await open_endpoint(("127.0.0.1", 0))
-    receiver = LiveReceiver(endpoint, table, [], time_callbacks={"a": [(record, True)],
-                                                                  "b": [(record, False)]},
+    receiver = LiveReceiver(table, [], time_callbacks={"a": [(record, True)],
+                                                       "b": [(record, False)]},
                             no_time_callbacks={}, workers=workers, error_keys=set(),
-                            clock=MonotonicClock(), tag_timeout=1.0)
+                            clock=MonotonicClock(), tag_timeout=1.0, host="127.0.0.1")
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         packets = [
@@ -204,7 +202,7 @@ async def test_timed_live_output_is_grouped_by_time_and_label_in_order_of_appear
                            eieio_type=EIEIOType.KEY_PAYLOAD_32_BIT, is_time=True),
         ]
         for packet in packets:
-            sender.sendto(packet, endpoint.local_address)
+            sender.sendto(packet, receiver.local_address)
         assert await asyncio.to_thread(done.wait, 10.0)
         by_label = {label: [c for c in calls if c[0] == label] for label in "ab"}
         assert by_label["a"] == [("a", 7, [3, 1]), ("a", 8, [5]), ("a", 9, [0]), ("a", 10, [2])]

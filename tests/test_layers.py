@@ -2,8 +2,9 @@
 
 The order, bottom up (README's layout table): the sans-IO contracts (``protocol``, ``wire``),
 the database, the UDP transport, the engine, the bridge and the client side by side, the PyNN
-front end, then the adapters and the commands. Two rules more: the client never imports the
-bridge (it knows the bridge only through ``spinnlive.wire``), and ``wire`` stays sans-IO.
+front end, then the adapters and the commands. Rules more: the client never imports the
+bridge (it knows the bridge only through ``spinnlive.wire``), the bridge and sPyNNaker's
+connections share their SpiNNaker side through ``transport`` only, and ``wire`` stays sans-IO.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ RANKS = {
 FOLDERS = {"kernels": REPO / "kernels", "adapters": REPO / "adapters"}
 #: (importer, imported) pairs of one rank that must never meet
 NEVER = {("client", "bridge"), ("wire", "bridge"), ("wire", "client"),
-         ("bridge", "client")}
+         ("bridge", "client"), ("connections", "bridge"), ("bridge", "connections")}
 SANS_IO = {"socket", "asyncio", "zmq", "threading", "time", "selectors"}
 
 

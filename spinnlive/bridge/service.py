@@ -9,7 +9,7 @@ UDP state that every DATABASE notification rebuilds:
 1. DATABASE(path): the epoch number goes up, the previous epoch's sockets close, a
    :class:`~spinnlive.bridge.session.Session` is read from the file, the live-output socket and
    the injection socket open, every LPG IP tag is pointed at the live-output socket
-   (:class:`~spinnlive.bridge.iptags.TagPointer`, one deadline for all), and only then does the
+   (:class:`~spinnlive.transport.iptags.TagPointer`, one deadline for all), and only then does the
    listener send ``01 40``. With ``hold_confirmation`` it first waits (bounded) for a client's
    ``ready`` for the epoch (:mod:`spinnlive.bridge.confirmation`). The file is read off the
    event loop, within ``database_deadline_s``.
@@ -68,8 +68,7 @@ import zmq.asyncio
 from spinnlive.bridge.config import BridgeConfig, bind_endpoint
 from spinnlive.bridge.confirmation import ConfirmationHold
 from spinnlive.bridge.injection import plan
-from spinnlive.bridge.iptags import ANSWERING, SILENT, TagPointer
-from spinnlive.bridge.live_output import Datagram, LiveSocket, TickAssembler
+from spinnlive.bridge.live_output import TickAssembler
 from spinnlive.bridge.publisher import Publisher, make_xpub
 from spinnlive.bridge.session import Direction, Session
 from spinnlive.bridge.state_proxy import StateProxy
@@ -79,11 +78,14 @@ from spinnlive.bridge.stats import (
     StreamCounters,
     UdpStatistics,
 )
+from spinnlive.clock import Clock
 from spinnlive.drops import warn_at_powers_of_ten
 from spinnlive.errors import DatabaseError, NotificationRefused, SpinnliveError
 from spinnlive.protocol.handshake import Paused, Started
 from spinnlive.transport.curve import check_binding, load_server
+from spinnlive.transport.iptags import ANSWERING, SILENT, TagPointer
 from spinnlive.transport.listener import Listener
+from spinnlive.transport.live_socket import Datagram, LiveSocket
 from spinnlive.transport.tick_gate import GATE
 from spinnlive.transport.udp import UdpEndpoint, open_endpoint
 from spinnlive.wire.header import HEADER, HEADER_VERSION
@@ -134,10 +136,12 @@ class Bridge:
     """``async with Bridge(config) as bridge: await bridge.wait_closed()``"""
 
     def __init__(self, config: BridgeConfig | None = None, *,
-                 on_lifecycle: Callable[[Bridge, dict[str, Any]], None] | None = None) -> None:
+                 on_lifecycle: Callable[[Bridge, dict[str, Any]], None] | None = None,
+                 clock: Clock | None = None) -> None:
         """``on_lifecycle(bridge, body)`` sees every lifecycle body as it is published (the
-        commands print where to connect with it)."""
+        commands print where to connect with it); ``clock`` times the IP-tag requests."""
         self.config = config or BridgeConfig()
+        self._clock = clock
         self._on_lifecycle = on_lifecycle
         self.state = "waiting"
         self.epoch = 0
@@ -333,7 +337,8 @@ class Bridge:
         epoch.tags = TagPointer(epoch.live, session.tags, cfg.board_port,
                                 resend_s=cfg.tag_resend_s, timeout_s=cfg.tag_timeout_s,
                                 refresh_s=cfg.tag_refresh_s,
-                                on_board=lambda board, state: self._on_board(epoch, board, state))
+                                on_board=lambda board, state: self._on_board(epoch, board, state),
+                                clock=self._clock)
 
     def _on_board(self, epoch: _Epoch, board: str, state: str) -> None:
         """A board went silent or came back (the tag refresh says so): report it by name."""

@@ -41,6 +41,7 @@ import numpy.typing as npt
 from spinnlive.database import IODatabase
 from spinnlive.errors import DatabaseError
 from spinnlive.protocol.keys import KeyTable
+from spinnlive.transport.iptags import OutputTag
 
 __all__ = ["CONTROL_SUFFIX", "Direction", "OutputTag", "Population", "Session", "Target"]
 
@@ -75,16 +76,6 @@ class Population:
     @property
     def topic(self) -> str:
         return self.direction.topic_prefix + self.label
-
-
-@dataclass(frozen=True, slots=True)
-class OutputTag:
-    """An LPG IP tag to point at the bridge: the SCP request goes to ``board``:17893."""
-
-    board: str
-    tag: int
-    x: int
-    y: int
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -12,8 +12,10 @@ Theory of operation
   :class:`~spinnlive.transport.listener.Listener` waits for the toolchain on
   ``local_host:local_port``; its database hook reads the database (:class:`IODatabase`), opens
   the sender socket and a fresh receive socket, reprograms each live-output IP tag to that socket
-  (SCP IP-tag set with use_sender, resent every 2 s until the board's 18-byte reply, with a
-  deadline) and runs the init callbacks; only then does the listener confirm the database.
+  (SCP IP-tag set with use_sender, resent every 2 s until the board's 18-byte reply, under one
+  deadline: the bridge's :class:`~spinnlive.transport.iptags.TagPointer`, so a board that does
+  not answer is logged and counted, not waited on) and runs the init callbacks; only then does
+  the listener confirm the database.
 * START runs the start callbacks and refreshes the tags every 10 s until STOP, as the reference.
 * Received live output and the tag replies are handled by
   :class:`~spinnlive.connections.receiver.LiveReceiver` (one per run step): ``cb(label, time, [ids])``
@@ -24,7 +26,8 @@ Theory of operation
   reference's packet sizes (127 ids, 63 keys, 31 key+payload pairs) and its 0.1 s pause after
   every 6 packets of one call.
 
-Differences from the reference, all on purpose: waits have deadlines (``tag_timeout``); a
+Differences from the reference, all on purpose: waits have deadlines (``tag_timeout``, read
+from the injected ``clock``; a silent board does not hang the toolchain); a
 failed database read is logged and the next notification is still served; database callbacks
 (:meth:`LiveEventConnection.add_database_callback`) receive an :class:`IODatabase`.
 """
@@ -40,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from spinnlive.clock import MonotonicClock, PerfCounterClock
-from spinnlive.connections.receiver import LiveReceiver, TagRoute
+from spinnlive.clock import Clock, MonotonicClock, PerfCounterClock
+from spinnlive.connections.receiver import LiveReceiver
 from spinnlive.database import DEFAULT_LPG_LABEL, IODatabase
 from spinnlive.engine.loop_thread import LabelWorkers, LoopThread
 from spinnlive.errors import ConfigurationError, HandshakeTimeout, TransportError
@@ -50,8 +53,8 @@ from spinnlive.protocol.eieio import EIEIOType, encode_events
 from spinnlive.protocol.handshake import Paused, Started
 from spinnlive.protocol.keys import KeyTable
 from spinnlive.protocol.sdp import SCAMP_PORT, injection_datagram
+from spinnlive.transport.iptags import OutputTag
 from spinnlive.transport.listener import Listener
-from spinnlive.transport.udp import open_endpoint
 
 __all__ = ["LiveEventConnection", "SpynnakerLiveSpikesConnection",
            "SpynnakerPoissonControlConnection"]
@@ -69,7 +72,8 @@ class LiveEventConnection:
     def __init__(self, live_packet_gather_label: str | None,
                  receive_labels: Iterable[str] | None = None,
                  send_labels: Iterable[str] | None = None, local_host: str | None = None,
-                 local_port: int | None = NOTIFY_PORT, *, tag_timeout: float = 30.0) -> None:
+                 local_port: int | None = NOTIFY_PORT, *, tag_timeout: float = 30.0,
+                 clock: Clock | None = None) -> None:
         if live_packet_gather_label is None and receive_labels is not None:
             raise ConfigurationError("receive labels need a live packet gather label")
         self._lpg_label = live_packet_gather_label
@@ -86,7 +90,7 @@ class LiveEventConnection:
         for label in send_labels or ():
             self.add_send_label(label)
         self._tag_timeout = tag_timeout
-        self._clock = MonotonicClock()
+        self._clock: Clock = clock or MonotonicClock()
         self._sleep = PerfCounterClock().sleep
         self._send_details: dict[str, tuple[int, int, int, str]] = {}
         self._send_tables: dict[str, KeyTable] = {}
@@ -222,18 +226,17 @@ class LiveEventConnection:
         assert self._lpg_label is not None
         labels = list(self._receive_labels)
         table = db.key_table(labels)
-        routes: dict[tuple[str, int, int], TagRoute] = {}
+        routes: dict[tuple[str, int, int], OutputTag] = {}
         for label in labels:
             out = db.live_output(label, self._lpg_label)
             if not out.strip_sdp:
                 raise ConfigurationError("only IP tags that strip the SDP header are supported")
             routes.setdefault((out.board_address, out.port, out.tag),
-                              (out.chip_x, out.chip_y, out.tag, out.board_address))
+                              OutputTag(board=out.board_address, tag=out.tag, x=out.chip_x,
+                                        y=out.chip_y))
             sizes[label] = int(np.count_nonzero(table.dense_keys(label) >= 0))
-        # all interfaces, as the reference's UDPConnection(): a board may be on any of them
-        endpoint = await open_endpoint(("0.0.0.0", 0), max_queue=4096)
         self._receiver = LiveReceiver(
-            endpoint, table, list(routes.values()), time_callbacks=self._time_cbs,
+            table, list(routes.values()), time_callbacks=self._time_cbs,
             no_time_callbacks=self._no_time_cbs, workers=self._workers,
             error_keys=self._error_keys, clock=self._clock, tag_timeout=self._tag_timeout)
         await self._receiver.program_tags()

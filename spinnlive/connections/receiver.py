@@ -3,12 +3,16 @@
 Theory of operation
 -------------------
 A :class:`LiveReceiver` is one run step's receive socket, as ``LiveEventConnection`` opens a new
-one for every database (protocol sheet §5.2, §5.4):
+one for every database (protocol sheet §5.2, §5.4). It is built from the same two parts as the
+bridge's live-output side, so both behave alike towards a board:
 
-* :meth:`LiveReceiver.program_tags` sends SCP IP-tag set with use_sender to each board for each
-  live-output tag, from this socket, so the board's live output comes back here; it resends
-  every 2 s until SCAMP's 18-byte OK reply arrives (``[2] == 0x07``, ``[4] == 0xFF``, the
-  reference's test) and gives up with :class:`~spinnlive.errors.HandshakeTimeout` at a deadline.
+* the socket is a :class:`~spinnlive.transport.live_socket.LiveSocket` (all interfaces, as the
+  reference's ``UDPConnection()``: a board may be on any of them), drained in batches;
+* :meth:`LiveReceiver.program_tags` points every live-output tag at it with a
+  :class:`~spinnlive.transport.iptags.TagPointer`: SCP IP-tag set with use_sender, resent every
+  2 s until SCAMP's 18-byte OK reply, under one deadline (``tag_timeout``). A board that never
+  answers is logged and counted (:attr:`LiveReceiver.tags`), and the database is confirmed
+  anyway, as the bridge does (the reference would wait for ever).
   :meth:`LiveReceiver.refresh_tags` repeats this every 10 s while the simulation runs.
 * Every other datagram is EIEIO. Commands are dropped (the reference parses and ignores them).
   Data packets are decoded with spinnman's prefix reading (what the reference hands on), keys
@@ -19,103 +23,84 @@ one for every database (protocol sheet §5.2, §5.4):
 
 Rules: callbacks are never called here, only queued on their label's worker
 (:class:`~spinnlive.engine.loop_thread.LabelWorkers`), so a slow callback cannot stall the socket;
-a bad datagram is counted on the endpoint and logged, never raised.
+a bad datagram is counted in :attr:`LiveReceiver.dropped` (a
+:class:`~spinnlive.drops.DropCounter`) and logged, never raised.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from spinnlive.clock import Clock, deadline_after, wait_event_until
+from spinnlive.clock import Clock
+from spinnlive.drops import DropCounter
 from spinnlive.engine.loop_thread import LabelWorkers
-from spinnlive.errors import HandshakeTimeout, RemoteProtocolError, TransportError
+from spinnlive.errors import RemoteProtocolError
 from spinnlive.protocol.commands import is_command_packet
 from spinnlive.protocol.eieio import PrefixSemantics, decode_data_packet
 from spinnlive.protocol.keys import KeyTable
-from spinnlive.protocol.sdp import SCAMP_PORT, IPTagSetRequest, encode_iptag_set
-from spinnlive.transport.udp import UdpEndpoint
+from spinnlive.protocol.sdp import SCAMP_PORT, is_iptag_set_ok
+from spinnlive.transport.iptags import OutputTag, TagPointer
+from spinnlive.transport.live_socket import Datagram, LiveSocket
 
-__all__ = ["LiveReceiver", "TagRoute", "is_tag_reply"]
+__all__ = ["LiveReceiver"]
 
 logger = logging.getLogger(__name__)
 
 TAG_RESEND_S, TAG_REFRESH_S = 2.0, 10.0
 
-TagRoute = tuple[int, int, int, str]
-"""(chip x, chip y, tag, board address) of one live-output IP tag."""
 Callbacks = dict[str, list[tuple[Callable[..., Any], bool]]]
 
 
-def is_tag_reply(data: bytes) -> bool:
-    """SCAMP's IP-tag set OK, as LiveEventConnection recognises it: 18 bytes, flags, dest."""
-    return len(data) == 18 and data[2] == 0x07 and data[4] == 0xFF
-
-
 class LiveReceiver:
-    """One receive socket with its tags, key table and callbacks (see the module docstring)."""
+    """One receive socket with its tags, key table and callbacks (see the module docstring).
 
-    def __init__(self, endpoint: UdpEndpoint, table: KeyTable, routes: list[TagRoute], *,
+    Made inside the connection's event loop (the socket registers with it)."""
+
+    def __init__(self, table: KeyTable, routes: Sequence[OutputTag], *,
                  time_callbacks: Callbacks, no_time_callbacks: Callbacks,
                  workers: LabelWorkers, error_keys: set[int], clock: Clock,
-                 tag_timeout: float) -> None:
-        self._endpoint, self._table, self._routes = endpoint, table, routes
+                 tag_timeout: float, host: str = "0.0.0.0") -> None:
+        self._table = table
         self._time_cbs, self._no_time_cbs = time_callbacks, no_time_callbacks
         self._workers, self._error_keys = workers, error_keys
-        self._clock, self._tag_timeout = clock, tag_timeout
-        self._reply = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._receive())
+        self.dropped = DropCounter(logger, "live connection receive socket")
+        self.socket = LiveSocket(host, 0, self._on_batch)
+        self.tags = TagPointer(self.socket, routes, SCAMP_PORT, resend_s=TAG_RESEND_S,
+                               timeout_s=tag_timeout, refresh_s=TAG_REFRESH_S, clock=clock)
 
-    async def program_tags(self) -> None:
-        """Point every tag at this socket; wait (bounded) for each board's reply."""
-        for x, y, tag, board in self._routes:
-            request = encode_iptag_set(IPTagSetRequest(x=x, y=y, tag=tag))
-            deadline = deadline_after(self._clock, self._tag_timeout)
-            self._reply.clear()
-            while not self._reply.is_set():
-                if self._clock.now() >= deadline:
-                    raise HandshakeTimeout(
-                        f"board {board}:{SCAMP_PORT} did not answer the IP-tag set for tag"
-                        f" {tag} within {self._tag_timeout:g} s")
-                self._endpoint.send(request, (board, SCAMP_PORT))
-                await wait_event_until(self._reply, self._clock,
-                                       min(deadline, deadline_after(self._clock, TAG_RESEND_S)))
+    @property
+    def local_address(self) -> tuple[str, int]:
+        return self.socket.local_address
+
+    async def program_tags(self) -> int:
+        """Point every tag at this socket under one deadline; returns how many boards answered
+        for their tags (the others are logged and counted in :attr:`tags`)."""
+        return await self.tags.point_all()
 
     async def refresh_tags(self) -> None:
         """Reprogram the tags every 10 s until cancelled (the reference does, while running)."""
-        while True:
-            await self._clock.sleep_until(deadline_after(self._clock, TAG_REFRESH_S))
-            try:
-                await self.program_tags()
-            except (HandshakeTimeout, TransportError) as error:
-                logger.warning("live connection: IP tag refresh failed: %s", error)
+        await self.tags.refresh_forever()
 
     def close(self) -> None:
-        self._endpoint.close()
+        self.socket.close()
 
-    async def _receive(self) -> None:
-        endpoint = self._endpoint
-        while True:
-            try:
-                data, _ = await endpoint.next_datagram()
-            except TransportError:
-                return
-            except OSError:
+    def _on_batch(self, batch: list[Datagram]) -> None:
+        for data, source in batch:
+            if self.tags.offer(data, source):
                 continue
-            if is_tag_reply(data):
-                self._reply.set()
+            if is_iptag_set_ok(data):  # a reply nobody waits for (a resend's second answer)
+                self.dropped.add("late_tag_reply")
             elif is_command_packet(data):
-                endpoint.count_drop("command")
+                self.dropped.add("command")
             else:
                 try:
                     self.deliver(data)
                 except RemoteProtocolError as error:
-                    endpoint.count_drop("bad_eieio")
-                    logger.warning("problem handling received packet: %s", error)
+                    self.dropped.add("bad_eieio", 1, error)
 
     def deliver(self, data: bytes) -> None:
         """Translate one live-output packet and queue its callbacks."""

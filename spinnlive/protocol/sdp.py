@@ -37,7 +37,7 @@ __all__ = [
     "CMD_IPTAG", "IPTAG_SET", "RC_OK", "SDP_BODY_MAX", "UDP_PADDING", "IPTagSetRequest",
     "SCPReply", "SCPRequest", "SDPFlag", "SDPHeader", "decode_iptag_set", "decode_scp_reply",
     "decode_scp_request", "encode_iptag_set", "encode_scp_reply", "injection_datagram",
-    "iptag_set_reply", "unwrap_sdp", "wrap_sdp",
+    "is_iptag_set_ok", "iptag_set_reply", "unwrap_sdp", "wrap_sdp",
 ]
 
 #: SCAMP's UDP port on every board: IP-tag requests and SDP-wrapped injection go there.
@@ -274,6 +274,13 @@ def decode_iptag_set(datagram: bytes) -> IPTagSetRequest:
         strip=bool(req.arg1 >> 28 & 1), use_sender=bool(req.arg1 >> 30 & 1),
         sequence=req.sequence,
     )
+
+
+def is_iptag_set_ok(data: bytes) -> bool:
+    """SCAMP's OK to an IP-tag set, tested as ``LiveEventConnection`` does: 18 bytes, SDP flags
+    0x07 at [2] and destination 0xFF at [4] (the sequence is always 0, so order tells replies
+    apart)."""
+    return len(data) == 18 and data[2] == 0x07 and data[4] == 0xFF
 
 
 def iptag_set_reply(request_datagram: bytes, *, rc: int = RC_OK) -> bytes:

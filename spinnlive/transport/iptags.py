@@ -1,4 +1,5 @@
-"""Point the LPGs' IP tags at the bridge's live-output socket, with a deadline.
+"""Point the LPGs' IP tags at a live-output receive socket, with a deadline: the one tag programmer
+of the bridge and of sPyNNaker's connections (``spinnlive.connections``).
 
 Theory of operation
 -------------------
@@ -7,18 +8,21 @@ from its receive socket to ``board:17893`` and blocks until an 18-byte reply wit
 and byte 4 = 0xFF comes back, resending every 2 s, for ever (protocol sheet §5.4). The bridge
 sends the same 26 bytes, but the whole set of tags shares ONE deadline (``timeout_s``): a tag
 whose reply has not come by then is counted in ``timeouts``, logged with its board and tag, and
-the bridge confirms the database anyway, because a virtual board never answers and a hung
-listener would hang the toolchain (quirk 7.2). Requests go one tag at a time, as in the
+the owner (the bridge, or a connection) confirms the database anyway, because a virtual board
+never answers and a hung listener would hang the toolchain (quirk 7.2). Requests go one tag at a time, as in the
 reference: replies all carry sequence 0, so only order tells them apart. On a multi-board
 machine each board is asked in parallel (its replies come from its own address), so a board that
 does not answer delays only its own tags.
 
 While the simulation runs, :meth:`TagPointer.refresh_forever` repeats the requests every
 ``refresh_s`` (the reference: 10 s), so a board that rebooted or a tag another tool took is
-pointed back. The refresh is also how the bridge knows a board is alive: each board's
+pointed back. The refresh is also how the owner knows a board is alive: each board's
 :attr:`TagPointer.boards` state is ``answering`` once it answered, ``silent`` when a board that
 answered stops answering (``on_board`` is called with the new state, and again with
 ``answering`` when it comes back), and ``unanswered`` while it never has (a virtual board).
+
+Every wait reads the injected :class:`~spinnlive.clock.Clock` (``clock``), so the resends, the
+deadline and the refresh are tested in virtual time (tests/test_transport_iptags.py).
 """
 
 from __future__ import annotations
@@ -26,30 +30,45 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
-from spinnlive.bridge.live_output import Address, LiveSocket
-from spinnlive.bridge.session import OutputTag
-from spinnlive.protocol.sdp import IPTagSetRequest, encode_iptag_set
+from spinnlive.clock import Clock, MonotonicClock, deadline_after, wait_event_until
+from spinnlive.protocol.sdp import IPTagSetRequest, encode_iptag_set, is_iptag_set_ok
 
-__all__ = ["ANSWERING", "SILENT", "UNANSWERED", "TagPointer", "is_tag_reply"]
+__all__ = ["ANSWERING", "SILENT", "UNANSWERED", "OutputTag", "TagPointer", "TagSocket"]
 
 logger = logging.getLogger(__name__)
 
-_REPLY_SIZE = 18
+Address = tuple[str, int]
 ANSWERING, SILENT, UNANSWERED = "answering", "silent", "unanswered"
 
 
-def is_tag_reply(data: bytes) -> bool:
-    """The reference's test for SCAMP's OK to an IP-tag request (18 bytes, 0x07, 0xFF)."""
-    return len(data) == _REPLY_SIZE and data[2] == 0x07 and data[4] == 0xFF
+@dataclass(frozen=True, slots=True)
+class OutputTag:
+    """An LPG IP tag to point at a receive socket: the SCP request goes to ``board``:17893."""
+
+    board: str
+    tag: int
+    x: int
+    y: int
+
+
+class TagSocket(Protocol):
+    """What the requests leave from: the receive socket itself (``use_sender``)."""
+
+    local_address: Address
+
+    def send(self, data: bytes, address: Address) -> None: ...
 
 
 class TagPointer:
     """Sends the IP-tag requests for one epoch's tags and recognises the replies."""
 
-    def __init__(self, sock: LiveSocket, tags: Sequence[OutputTag], board_port: int, *,
+    def __init__(self, sock: TagSocket, tags: Sequence[OutputTag], board_port: int, *,
                  resend_s: float, timeout_s: float, refresh_s: float,
-                 on_board: Callable[[str, str], None] | None = None) -> None:
+                 on_board: Callable[[str, str], None] | None = None,
+                 clock: Clock | None = None) -> None:
         self._sock = sock
         self._tags = tuple(tags)
         self._board_port = board_port
@@ -57,7 +76,8 @@ class TagPointer:
         self._timeout_s = timeout_s
         self._refresh_s = refresh_s
         self._on_board = on_board
-        self._waiters: dict[str, asyncio.Future[None]] = {}
+        self._clock: Clock = clock or MonotonicClock()
+        self._waiters: dict[str, asyncio.Event] = {}
         self.requests = 0
         self.replies = 0
         self.timeouts = 0
@@ -69,24 +89,24 @@ class TagPointer:
     @property
     def waiting(self) -> bool:
         """A request is out and its reply has not come yet."""
-        return any(not w.done() for w in self._waiters.values())
+        return any(not w.is_set() for w in self._waiters.values())
 
     def offer(self, data: bytes, source: Address) -> bool:
         """True if ``data`` is a reply being waited for (then it is consumed)."""
-        if not is_tag_reply(data):
+        if not is_iptag_set_ok(data):
             return False
         waiter = self._waiters.get(source[0])
         if waiter is None and len(self._waiters) == 1:  # a board known by name, not by its IP
             waiter = next(iter(self._waiters.values()))
-        if waiter is None or waiter.done():
+        if waiter is None or waiter.is_set():
             return False
-        waiter.set_result(None)
+        waiter.set()
         return True
 
     async def point_all(self) -> int:
         """Request every tag under one deadline, each board in parallel; returns how many were
         confirmed."""
-        deadline = asyncio.get_running_loop().time() + self._timeout_s
+        deadline = deadline_after(self._clock, self._timeout_s)
         by_board: dict[str, list[OutputTag]] = {}
         for tag in self._tags:
             by_board.setdefault(tag.board, []).append(tag)
@@ -97,7 +117,7 @@ class TagPointer:
     async def refresh_forever(self) -> None:
         """Repeat :meth:`point_all` every ``refresh_s`` until cancelled (between START and STOP)."""
         while True:
-            await asyncio.sleep(self._refresh_s)
+            await self._clock.sleep_until(deadline_after(self._clock, self._refresh_s))
             await self.point_all()
 
     async def _point_board(self, board: str, tags: list[OutputTag], deadline: float) -> int:
@@ -114,27 +134,26 @@ class TagPointer:
         return confirmed
 
     async def _point(self, tag: OutputTag, deadline: float) -> bool:
-        loop = asyncio.get_running_loop()
+        clock = self._clock
         request = encode_iptag_set(IPTagSetRequest(x=tag.x, y=tag.y, tag=tag.tag))
         board = (tag.board, self._board_port)
-        waiter = self._waiters[tag.board] = loop.create_future()
+        waiter = self._waiters[tag.board] = asyncio.Event()
         try:
             while True:
                 self._sock.send(request, board)
                 self.requests += 1
-                left = deadline - loop.time()
-                await asyncio.wait((waiter,), timeout=max(0.0, min(self._resend_s, left)))
-                if waiter.done():
+                resend = min(deadline, deadline_after(clock, self._resend_s))
+                if await wait_event_until(waiter, clock, resend):
                     self.replies += 1
                     return True
-                if loop.time() >= deadline:
+                if clock.now() >= deadline:
                     break
         finally:
             self._waiters.pop(tag.board, None)
         self.timeouts += 1
         logger.warning(
             "board %s:%d did not answer the IP-tag request for tag %d (LPG chip %d,%d) within "
-            "%.3g s; confirming anyway: live output reaches the bridge only if that tag "
-            "already points at %s:%d", tag.board, self._board_port, tag.tag, tag.x, tag.y,
+            "%.3g s; confirming anyway: live output reaches %s:%d only if that tag already "
+            "points there", tag.board, self._board_port, tag.tag, tag.x, tag.y,
             self._timeout_s, *self._sock.local_address)
         return False
