@@ -44,6 +44,7 @@ import zmq.asyncio
 
 from spinnlive.bridge.config import BridgeConfig, OverflowPolicy
 from spinnlive.bridge.stats import StreamCounters, StreamStatistics
+from spinnlive.wire.header import new_bridge_identity
 from spinnlive.wire.output import encode_json, json_frames, snapshot_frames, spike_frames
 from spinnlive.wire.topics import SYNC
 
@@ -84,6 +85,8 @@ class Publisher:
         self._wanted: dict[bytes, bool] = {}
         #: the run epoch the bridge is in; sync answers carry it in their header (§2)
         self.epoch = 0
+        #: this bridge's identity, in every header (a reader sees a restarted bridge by it)
+        self.bridge = new_bridge_identity()
         self._retry: asyncio.TimerHandle | None = None
         self._watcher: asyncio.Task[None] | None = None
 
@@ -102,14 +105,16 @@ class Publisher:
                 flags: int = 0) -> None:
         """One spike batch: ``ids`` as little-endian uint32."""
         state = self._state(topic)
-        frames = spike_frames(topic, epoch, tick, state.counters.next_sequence(), ids, flags)
+        frames = spike_frames(topic, epoch, tick, state.counters.next_sequence(), ids, flags,
+                              self.bridge)
         self._accept(state, (frames, int(ids.size)))
 
     def publish_values(self, topic: bytes, epoch: int, tick: int,
                        values: npt.NDArray[np.float64]) -> None:
         """One state-plane snapshot (``state/<n>``): ``values`` as little-endian float64."""
         state = self._state(topic)
-        frames = snapshot_frames(topic, epoch, tick, state.counters.next_sequence(), values)
+        frames = snapshot_frames(topic, epoch, tick, state.counters.next_sequence(), values,
+                                 self.bridge)
         self._accept(state, (frames, int(values.size)))
 
     def publish_json(self, topic: bytes, epoch: int, body: JsonBody, tick: int = 0) -> None:
@@ -118,7 +123,8 @@ class Publisher:
         make = body if callable(body) else (lambda: body)
         sequence = self._state(topic).counters.next_sequence()
         self._accept(self._topics[topic],
-                     (lambda: json_frames(topic, epoch, sequence, encode_json(make()), tick), 0))
+                     (lambda: json_frames(topic, epoch, sequence, encode_json(make()), tick,
+                                          self.bridge), 0))
 
     def _state(self, topic: bytes) -> _Topic:
         state = self._topics.get(topic)

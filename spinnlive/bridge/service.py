@@ -488,6 +488,7 @@ class Bridge:
         session = self._current.session if self._current else Session.empty(self.epoch)
         return {
             "service": "spinnlive-bridge", "version": 1, "state": self.state,
+            "bridge": self._publisher.bridge if self._publisher else 0,
             **session.describe(), "epoch": self.epoch,
             "endpoints": dict(self.endpoints),
             "notify": list(self.notify_address),

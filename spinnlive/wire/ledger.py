@@ -17,6 +17,14 @@ Rules
   counts are frozen with it: ``missed = (T − base) − received then``, exact whatever arrives
   later. A body without ``streams`` (an older bridge) leaves the books unaccounted.
 * Sequence gaps are counted within one epoch only, as the wire format says.
+* A restarted bridge (another ``bridge`` identity in the header, §2) starts its totals, epochs
+  and sequences again. The books close the old bridge's part: what it announced until its last
+  totals read, plus what was received from it after them (announced too, or it could not have
+  come), and its missed count as of those totals; they then go on with the new bridge's totals
+  counted from zero (everything it handed to ZeroMQ is in them), and count the restart
+  (``bridge_restarts``). What the old bridge handed to ZeroMQ after its last totals and never
+  arrived is counted by nobody: no totals of it will come (the engine counts what it sent to
+  the dead bridge's port as ``refused``).
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ class SpikeStreamStatistics:
     dropped_events: Mapping[str, int]
     #: the topic's next sequence number at the latest totals (-1 before any)
     sequence: int
+    #: how many times another bridge took over this stream (a restart; module docstring)
+    bridge_restarts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +109,51 @@ class StreamLedger:
         self._base: _Totals | None = None
         self._last: _Totals | None = None
         self._at_last = (0, 0)
+        self.bridge: int | None = None  #: the identity of the bridge read last
+        self.bridge_restarts = 0
+        #: the closed books of bridges before this one: announced and missed (messages, events)
+        self._before = (0, 0, 0, 0)
+        self._dropped_before: tuple[dict[str, int], dict[str, int]] = ({}, {})
+        self._segment_start = (0, 0)  # received when the current bridge's books opened
 
     @property
     def received_messages(self) -> int:
         return self._received[0]
 
-    def spike(self, epoch: int, sequence: int, events: int) -> None:
+    def _follow(self, bridge: int) -> None:
+        """Close the books of the bridge before when ``bridge`` is another one."""
+        if bridge == self.bridge:
+            return
+        if self.bridge is not None:
+            self._close_bridge()
+        self.bridge = bridge
+
+    def _close_bridge(self) -> None:
+        self.bridge_restarts += 1
+        self.epoch, self._expected = None, None
+        base, last = self._base, self._last
+        if base is None or last is None:
+            return
+        received = (self._received[0] - self._segment_start[0],
+                    self._received[1] - self._segment_start[1])
+        at_last = (self._at_last[0] - self._segment_start[0],
+                   self._at_last[1] - self._segment_start[1])
+        known = (last.messages - base.messages, last.events - base.events)
+        a_m, a_e, m_m, m_e = self._before
+        self._before = (a_m + known[0] + received[0] - at_last[0],
+                        a_e + known[1] + received[1] - at_last[1],
+                        m_m + known[0] - at_last[0], m_e + known[1] - at_last[1])
+        for before, now, then in zip(self._dropped_before, (last.dropped, last.dropped_events),
+                                     (base.dropped, base.dropped_events), strict=True):
+            for reason, n in _since(now, then).items():
+                before[reason] = before.get(reason, 0) + n
+        zero = _Totals(0, 0, 0, {}, {})  # the new bridge counts from its start
+        self._base, self._last = zero, None
+        self._segment_start = self._at_last = self._received
+
+    def spike(self, epoch: int, sequence: int, events: int, bridge: int = 0) -> None:
         """One spike message of this topic, header fields as read."""
+        self._follow(bridge)
         if epoch != self.epoch:
             self.epoch, self._expected = epoch, None
         if self._expected is not None and sequence > self._expected:
@@ -116,10 +164,12 @@ class StreamLedger:
         else:
             self.early += 1
 
-    def totals(self, body: Mapping[str, Any], *, sync: bool) -> None:
-        """A JSON body that may carry totals: a sync answer (``sync``), lifecycle or stats."""
+    def totals(self, body: Mapping[str, Any], *, sync: bool, bridge: int = 0) -> None:
+        """A JSON body that may carry totals: a sync answer (``sync``), lifecycle or stats,
+        from the bridge ``bridge`` (its header's field)."""
         if not (sync or self.live):
             return  # announcements before the books open say nothing about this stream
+        self._follow(bridge)
         streams = body.get("streams")
         if sync:
             self.markers += 1
@@ -133,12 +183,24 @@ class StreamLedger:
     def statistics(self) -> SpikeStreamStatistics:
         base, last = self._base, self._last
         messages, events = self._received
-        if base is None or last is None:
+        if base is None or (last is None and not self.bridge_restarts):
             return SpikeStreamStatistics(self.topic, messages, events, self.early, self.gaps,
-                                         False, 0, 0, 0, 0, {}, {}, -1)
-        announced = (last.messages - base.messages, last.events - base.events)
+                                         False, 0, 0, 0, 0, {}, {}, -1, self.bridge_restarts)
+        start = self._segment_start
+        if last is None:  # a new bridge whose totals have not come yet: what came was announced
+            announced = (messages - start[0], events - start[1])
+            missed, last = (0, 0), base
+        else:
+            announced = (last.messages - base.messages, last.events - base.events)
+            missed = (announced[0] - (self._at_last[0] - start[0]),
+                      announced[1] - (self._at_last[1] - start[1]))
+        a_m, a_e, m_m, m_e = self._before
+        dropped, dropped_events = (dict(d) for d in self._dropped_before)
+        for into, now, then in ((dropped, last.dropped, base.dropped),
+                                (dropped_events, last.dropped_events, base.dropped_events)):
+            for reason, n in _since(now, then).items():
+                into[reason] = into.get(reason, 0) + n
         return SpikeStreamStatistics(
-            self.topic, messages, events, self.early, self.gaps, True, announced[0],
-            announced[1], announced[0] - self._at_last[0], announced[1] - self._at_last[1],
-            _since(last.dropped, base.dropped), _since(last.dropped_events, base.dropped_events),
-            last.sequence)
+            self.topic, messages, events, self.early, self.gaps, True, a_m + announced[0],
+            a_e + announced[1], m_m + missed[0], m_e + missed[1], dropped, dropped_events,
+            last.sequence, self.bridge_restarts)

@@ -52,8 +52,9 @@ class Notice:
     def frames(self) -> tuple[bytes, bytes, bytes]:
         """The message's frames again; the body as the bridge renders it (compact JSON)."""
         body = encode_json(self.body)
-        return self.topic, pack_header(self.header.flags, self.header.epoch, self.header.tick,
-                                       self.header.sequence, len(body)), body
+        h = self.header
+        return self.topic, pack_header(h.flags, h.epoch, h.tick, h.sequence, len(body),
+                                       h.bridge), body
 
     @property
     def is_sync(self) -> bool:
@@ -83,25 +84,26 @@ def encode_json(body: dict[str, Any]) -> bytes:
 
 
 def spike_frames(topic: bytes, epoch: int, tick: int, sequence: int,
-                 ids: npt.NDArray[np.uint32], flags: int = 0
+                 ids: npt.NDArray[np.uint32], flags: int = 0, bridge: int = 0
                  ) -> tuple[bytes, bytes, npt.NDArray[np.uint32]]:
     """The frames of one spike batch; ``ids`` go out as little-endian uint32, uncopied when
     they already are."""
     payload = ids if ids.dtype == IDS else ids.astype(IDS)
-    return topic, pack_header(flags, epoch, tick, sequence, int(payload.size)), payload
+    return topic, pack_header(flags, epoch, tick, sequence, int(payload.size), bridge), payload
 
 
 def snapshot_frames(topic: bytes, epoch: int, tick: int, sequence: int,
-                    values: npt.NDArray[np.float64]) -> tuple[bytes, bytes, npt.NDArray[Any]]:
+                    values: npt.NDArray[np.float64], bridge: int = 0
+                    ) -> tuple[bytes, bytes, npt.NDArray[Any]]:
     """The frames of one stream snapshot: ``values`` as little-endian float64."""
     payload = values if values.dtype == VALUES else values.astype(VALUES)
-    return topic, pack_header(0, epoch, tick, sequence, int(payload.size)), payload
+    return topic, pack_header(0, epoch, tick, sequence, int(payload.size), bridge), payload
 
 
-def json_frames(topic: bytes, epoch: int, sequence: int, body: bytes, tick: int = 0
-                ) -> tuple[bytes, bytes, bytes]:
+def json_frames(topic: bytes, epoch: int, sequence: int, body: bytes, tick: int = 0,
+                bridge: int = 0) -> tuple[bytes, bytes, bytes]:
     """The frames of one JSON message whose body is already rendered."""
-    return topic, pack_header(FLAG_JSON, epoch, tick, sequence, len(body)), body
+    return topic, pack_header(FLAG_JSON, epoch, tick, sequence, len(body), bridge), body
 
 
 def decode_output(frames: list[bytes]) -> OutputMessage:

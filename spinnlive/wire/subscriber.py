@@ -83,14 +83,14 @@ class Subscriber:
             ours = topic in self._mine  # an older token's answer is as good: read in order
             if ours or topic in _TOTALS:
                 for ledger in self.ledgers.values():
-                    ledger.totals(message.body, sync=ours)
+                    ledger.totals(message.body, sync=ours, bridge=message.header.bridge)
             if ours:
                 self.markers += 1
             return None if message.is_sync or not self.wants(topic) else message
         spikes = self.ledgers.get(topic)
         if spikes is not None:
             header = message.header
-            spikes.spike(header.epoch, header.sequence, header.count)
+            spikes.spike(header.epoch, header.sequence, header.count, header.bridge)
         return message if self.wants(topic) else None
 
     def statistics(self, topic: str | bytes) -> SpikeStreamStatistics:
