@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from spinnlive.clock import Clock, MonotonicClock, deadline_after
 from spinnlive.errors import RemoteProtocolError
 from spinnlive.protocol.eieio import decode_live_output, is_full_packet
 from spinnlive.protocol.keys import KeyTable
@@ -64,15 +65,17 @@ class _OpenTick:
 class TickAssembler:
     """LPG packets in, one ``emit(label_index, tick, ids, flags)`` per population per tick out."""
 
-    def __init__(self, table: KeyTable, emit: Emit, flush_s: float) -> None:
+    def __init__(self, table: KeyTable, emit: Emit, flush_s: float,
+                 clock: Clock | None = None) -> None:
         self._table = table
         self._n_labels = len(table.labels)
         self._emit = emit
         self._flush_s = flush_s
+        self._clock: Clock = clock or MonotonicClock()
         self._loop = asyncio.get_running_loop()
         self._open: dict[Address, _OpenTick] = {}
         self._last: dict[Address, int] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Task[None] | None = None
         self.bad_packets = 0
         self.unknown_keys = 0
         self.late_ticks = 0
@@ -107,12 +110,12 @@ class TickAssembler:
                 self._close(source, opened.pop(source), 0)
                 current = None
             if current is None:
-                current = opened[source] = _OpenTick(tick, [], self._loop.time())
+                current = opened[source] = _OpenTick(tick, [], self._clock.now())
             current.parts.append(keys)
             if not is_full_packet(data):
                 self._close(source, opened.pop(source), 0)
         if opened and self._timer is None:
-            self._timer = self._loop.call_later(self._flush_s, self._expire)
+            self._expire_at(deadline_after(self._clock, self._flush_s))
 
     def flush(self) -> None:
         """Close every open tick now (end of a run step, or the bridge closing)."""
@@ -125,16 +128,22 @@ class TickAssembler:
             self._timer = None
         self.flush()
 
-    def _expire(self) -> None:
+    def _expire_at(self, deadline: float) -> None:
+        self._timer = self._loop.create_task(self._sleep_then_expire(deadline))
+
+    async def _sleep_then_expire(self, deadline: float) -> None:
+        await self._clock.sleep_until(deadline)
         self._timer = None
-        now = self._loop.time()
+        self._expire()
+
+    def _expire(self) -> None:
+        now = self._clock.now()
         for source, current in list(self._open.items()):
             if now - current.opened >= self._flush_s * 0.999:
                 self._close(source, self._open.pop(source), FLAG_DEADLINE)
         if self._open:
             oldest = min(c.opened for c in self._open.values())
-            self._timer = self._loop.call_later(
-                max(0.0, oldest + self._flush_s - now), self._expire)
+            self._expire_at(oldest + self._flush_s)
 
     def _close(self, source: Address, current: _OpenTick, flags: int) -> None:
         if flags & FLAG_DEADLINE:

@@ -139,7 +139,8 @@ class Bridge:
                  on_lifecycle: Callable[[Bridge, dict[str, Any]], None] | None = None,
                  clock: Clock | None = None) -> None:
         """``on_lifecycle(bridge, body)`` sees every lifecycle body as it is published (the
-        commands print where to connect with it); ``clock`` times the IP-tag requests."""
+        commands print where to connect with it); ``clock`` times the IP-tag requests and the
+        live-output tick deadline."""
         self.config = config or BridgeConfig()
         self._clock = clock
         self._on_lifecycle = on_lifecycle
@@ -333,7 +334,7 @@ class Bridge:
         epoch.assembler = TickAssembler(session.output_table,
                                         lambda i, tick, ids, flags: self._emit(epoch, i, tick,
                                                                                ids, flags),
-                                        cfg.tick_flush_s)
+                                        cfg.tick_flush_s, clock=self._clock)
         epoch.tags = TagPointer(epoch.live, session.tags, cfg.board_port,
                                 resend_s=cfg.tag_resend_s, timeout_s=cfg.tag_timeout_s,
                                 refresh_s=cfg.tag_refresh_s,

@@ -33,6 +33,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from spinnlive.clock import Clock, MonotonicClock, deadline_after, remaining
 from spinnlive.engine.state_plane import (
     Catalogue,
     Finish,
@@ -105,9 +106,11 @@ class _Peer:
 class StateService:
     """Serve state requests for one engine; see the module docstring."""
 
-    def __init__(self, server: socket.socket, tick_source: Callable[[], int]) -> None:
+    def __init__(self, server: socket.socket, tick_source: Callable[[], int],
+                 clock: Clock | None = None) -> None:
         self._server = server
         self._loop = asyncio.get_running_loop()
+        self._clock: Clock = clock or MonotonicClock()
         self.tick_source = tick_source
         self.catalogue: Catalogue | None = None  #: swapped in by the engine at each run step
         self.plane = StatePlane(self._deliver)
@@ -116,8 +119,10 @@ class StateService:
         self.dropped_replies = 0
 
     @classmethod
-    async def open(cls, host: str, port: int, tick_source: Callable[[], int]) -> StateService:
-        """Listen on TCP ``host:port`` (port 0: any free one)."""
+    async def open(cls, host: str, port: int, tick_source: Callable[[], int],
+                   clock: Clock | None = None) -> StateService:
+        """Listen on TCP ``host:port`` (port 0: any free one); ``clock`` times the flush at
+        :meth:`aclose`."""
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -128,7 +133,7 @@ class StateService:
             server.close()
             raise TransportError(f"cannot open the state service on {host}:{port}: "
                                  f"{error}") from None
-        service = cls(server, tick_source)
+        service = cls(server, tick_source, clock)
         service._task = service._loop.create_task(service._accept(), name="state service")
         logger.info("state service listening on tcp %s:%d", *service.address)
         return service
@@ -248,9 +253,9 @@ class StateService:
         peers = list(self._peers)
         for peer in peers:
             peer.outbox.put(None)
-        deadline = self._loop.time() + flush_s
+        deadline = deadline_after(self._clock, flush_s)
         for peer in peers:
-            await asyncio.to_thread(peer.sender.join, max(0.0, deadline - self._loop.time()))
+            await asyncio.to_thread(peer.sender.join, remaining(self._clock, deadline))
             self._drop(peer)
         if self._task is not None:
             self._task.cancel()
