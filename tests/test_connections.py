@@ -18,9 +18,9 @@ from subprocesses import run_python
 from waiting import until
 
 from spinnlive.connections import SpynnakerLiveSpikesConnection, SpynnakerPoissonControlConnection
-from spinnlive.engine.loop_thread import LabelWorkers, LoopThread
 from spinnlive.engine.vertices import LiveOutputParameters
 from spinnlive.errors import ConfigurationError, HandshakeTimeout, TransportError
+from spinnlive.transport.loop_thread import LabelWorkers, LoopThread
 
 TESTS = Path(__file__).parent
 STACK = ("spynnaker", "spinnman", "spinn_front_end_common", "pacman", "spinn_utilities",

@@ -4,7 +4,8 @@ The order, bottom up (README's layout table): the sans-IO contracts (``protocol`
 the database, the UDP transport, the engine, the bridge and the client side by side, the PyNN
 front end, then the adapters and the commands. Rules more: the client never imports the
 bridge (it knows the bridge only through ``spinnlive.wire``), the bridge and sPyNNaker's
-connections share their SpiNNaker side through ``transport`` only, and ``wire`` stays sans-IO.
+connections share their SpiNNaker side through ``transport`` only and never import the
+engine (they serve a real board alike), and ``wire`` stays sans-IO.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ RANKS = {
 FOLDERS = {"kernels": REPO / "kernels", "adapters": REPO / "adapters"}
 #: (importer, imported) pairs of one rank that must never meet
 NEVER = {("client", "bridge"), ("wire", "bridge"), ("wire", "client"),
-         ("bridge", "client"), ("connections", "bridge"), ("bridge", "connections")}
+         ("bridge", "client"), ("connections", "bridge"), ("bridge", "connections"),
+         # a board's two clients know it only through its wire: never the embedded engine
+         ("bridge", "engine"), ("connections", "engine")}
 SANS_IO = {"socket", "asyncio", "zmq", "threading", "time", "selectors"}
 
 

@@ -18,10 +18,10 @@ import pytest
 from waiting import wait_until
 
 from spinnlive.engine.board import BoardEndpoint
-from spinnlive.engine.loop_thread import LoopThread
 from spinnlive.engine.scheduler import TickMode, TickScheduler
 from spinnlive.protocol.eieio import EIEIOType, encode_events
 from spinnlive.protocol.sdp import injection_datagram
+from spinnlive.transport.loop_thread import LoopThread
 from spinnlive.transport.tick_gate import GATE, MAX_WAIT_S, TickGate
 
 

@@ -46,7 +46,6 @@ import numpy as np
 from spinnlive.clock import Clock, MonotonicClock, PerfCounterClock
 from spinnlive.connections.receiver import LiveReceiver
 from spinnlive.database import DEFAULT_LPG_LABEL, IODatabase
-from spinnlive.engine.loop_thread import LabelWorkers, LoopThread
 from spinnlive.errors import ConfigurationError, HandshakeTimeout, TransportError
 from spinnlive.protocol.commands import NOTIFY_PORT
 from spinnlive.protocol.eieio import EIEIOType, encode_events
@@ -55,6 +54,7 @@ from spinnlive.protocol.keys import KeyTable
 from spinnlive.protocol.sdp import SCAMP_PORT, injection_datagram
 from spinnlive.transport.iptags import OutputTag
 from spinnlive.transport.listener import Listener
+from spinnlive.transport.loop_thread import LabelWorkers, LoopThread
 
 __all__ = ["LiveEventConnection", "SpynnakerLiveSpikesConnection",
            "SpynnakerPoissonControlConnection"]

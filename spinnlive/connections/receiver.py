@@ -22,7 +22,7 @@ bridge's live-output side, so both behave alike towards a board:
   per event, ``payload`` None for key-only packets.
 
 Rules: callbacks are never called here, only queued on their label's worker
-(:class:`~spinnlive.engine.loop_thread.LabelWorkers`), so a slow callback cannot stall the socket;
+(:class:`~spinnlive.transport.loop_thread.LabelWorkers`), so a slow callback cannot stall the socket;
 a bad datagram is counted in :attr:`LiveReceiver.dropped` (a
 :class:`~spinnlive.drops.DropCounter`) and logged, never raised.
 """
@@ -37,7 +37,6 @@ import numpy as np
 
 from spinnlive.clock import Clock
 from spinnlive.drops import DropCounter
-from spinnlive.engine.loop_thread import LabelWorkers
 from spinnlive.errors import RemoteProtocolError
 from spinnlive.protocol.commands import is_command_packet
 from spinnlive.protocol.eieio import PrefixSemantics, decode_data_packet
@@ -45,6 +44,7 @@ from spinnlive.protocol.keys import KeyTable
 from spinnlive.protocol.sdp import SCAMP_PORT, is_iptag_set_ok
 from spinnlive.transport.iptags import OutputTag, TagPointer
 from spinnlive.transport.live_socket import Datagram, LiveSocket
+from spinnlive.transport.loop_thread import LabelWorkers
 
 __all__ = ["LiveReceiver"]
 

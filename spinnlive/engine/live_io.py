@@ -20,7 +20,7 @@ The engine plays the board and the toolchain at once, so a live client (sPyNNake
    :meth:`emit` sends the tick's spikes; neither waits on anything.
 
 Threads: all asyncio objects (board, notifier, their sockets) live on ONE event loop in a
-daemon thread owned by this object (:class:`~spinnlive.engine.loop_thread.LoopThread`), because
+daemon thread owned by this object (:class:`~spinnlive.transport.loop_thread.LoopThread`), because
 PyNN's ``run()`` is synchronous and must not hold an event loop of its own. The PyNN thread
 submits coroutines with deadlines; the tick thread touches only the board's bounded queue and
 the live output's non-blocking socket.
@@ -50,13 +50,13 @@ from spinnlive.database.writer import write_database
 from spinnlive.engine.board import SCAMP_PORT, BoardEndpoint
 from spinnlive.engine.injection import EMPTY_INJECTIONS, TickInjections
 from spinnlive.engine.live_output import LiveOutput
-from spinnlive.engine.loop_thread import LoopThread
 from spinnlive.engine.mapping import Mapping as EngineMapping
 from spinnlive.engine.run_folder import RunFolders
 from spinnlive.engine.run_report import LiveIOSummary
 from spinnlive.engine.state_plane import Catalogue
 from spinnlive.engine.state_service import StateService
 from spinnlive.errors import TransportError
+from spinnlive.transport.loop_thread import LoopThread
 from spinnlive.transport.notifier import ListenerAddress, Notifier
 
 __all__ = ["LiveIO"]
