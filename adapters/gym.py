@@ -27,8 +27,16 @@ or the bridge went away. The loop drops its connection and, through
 discovery endpoint again until a bridge answers in state ``running`` (``recovery_s`` in all),
 then resubscribes and starts a fresh episode; the interrupted one is counted, not recorded.
 
+A learning network needs to hear how each step went: an optional ``on_step`` hook (a
+:class:`StepHook`) is awaited after every environment step, before the next observation goes
+out, with the connected client, the observation the action was chosen on, the action, and the
+step's outcome; it may send anything (e.g. reward spikes into a SpikeInjector).
+
 Encoders and decoders are small frozen dataclasses (:class:`SignedRateEncoder`,
-:class:`PushPullAction`) holding only configuration; any object with the same attributes works.
+:class:`PlaceCellEncoder`, :class:`PushPullAction`) holding only configuration; any object with
+the same attributes works. A hand-wired network reads the signed code; a network that learns
+its own mapping reads place cells, whose features are local, so credit given to one synapse
+concerns one region of the state space.
 """
 
 from __future__ import annotations
@@ -49,11 +57,11 @@ from spinnlive.client import Client, SpikeStream, connect
 from spinnlive.errors import ConfigurationError
 
 from .decoding import PushPull, SpikeWindow
-from .encoding import FloatArray, IntArray, RateCode
+from .encoding import FloatArray, IntArray, RateCode, TuningCurves
 from .reconnecting import Interrupted, Reconnecting
 
-__all__ = ["GymLoop", "LoopConfig", "LoopReport", "PushPullAction", "SignedRateEncoder",
-           "random_policy"]
+__all__ = ["GymLoop", "LoopConfig", "LoopReport", "PlaceCellEncoder", "PushPullAction",
+           "SignedRateEncoder", "StepHook", "random_policy"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +80,13 @@ class ActionDecoder(Protocol):
     def labels(self) -> tuple[str, ...]: ...
 
     def action(self, rates: Mapping[str, FloatArray], previous: Any) -> Any: ...
+
+
+class StepHook(Protocol):
+    """Called after each environment step (``terminated or truncated``: the episode ended)."""
+
+    async def __call__(self, client: Client, observation: Any, action: Any,
+                       next_observation: Any, reward: float, done: bool) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +136,59 @@ class SignedRateEncoder:
             raise ConfigurationError(f"observation has {v.size} components, the encoder "
                                      f"{len(self.scales)}")
         return self.code.encode(np.stack((v, -v), axis=-1).ravel())
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceCellEncoder:
+    """Chosen observation components into place cells: one Gaussian :class:`TuningCurves` per
+    component, ``centers`` preferred values spread evenly over ``[low_i, high_i]`` (width: their
+    spacing), each center carried by ``neurons_per_center`` Poisson neurons of ``label``.
+
+    Component ``components[k]``'s cells come ``k``-th; within it, center-major. A value beyond
+    its range drives the outermost cells (the curves clip it).
+    """
+
+    label: str
+    components: tuple[int, ...]
+    ranges: tuple[tuple[float, float], ...]
+    centers: int = 9
+    neurons_per_center: int = 4
+    max_rate: float = 100.0
+
+    def __post_init__(self) -> None:
+        if not self.components or len(self.ranges) != len(self.components):
+            raise ConfigurationError(f"PlaceCellEncoder needs one (low, high) range per component,"
+                                     f" got {self.ranges} for {self.components}")
+        if self.neurons_per_center < 1:
+            raise ConfigurationError(f"neurons_per_center must be >= 1, got "
+                                     f"{self.neurons_per_center}")
+        _ = self.curves  # TuningCurves checks ranges, centers and rate
+
+    @property
+    def curves(self) -> tuple[TuningCurves, ...]:
+        return tuple(TuningCurves(low, high, self.centers, (high - low) / (self.centers - 1),
+                                  self.max_rate, edge_widths=0.0) for low, high in self.ranges)
+
+    @property
+    def n_neurons(self) -> int:
+        return len(self.components) * self.centers * self.neurons_per_center
+
+    @property
+    def ids(self) -> IntArray:
+        return np.arange(self.n_neurons, dtype=np.int64)
+
+    def cells(self, component: int, center: int) -> IntArray:
+        """Neuron ids of one center of ``components[component]`` (for reading weights)."""
+        start = (component * self.centers + center) * self.neurons_per_center
+        return np.arange(start, start + self.neurons_per_center, dtype=np.int64)
+
+    def rates(self, observation: npt.ArrayLike) -> FloatArray:
+        v = np.asarray(observation, dtype=np.float64).ravel()
+        if v.size <= max(self.components):
+            raise ConfigurationError(f"observation has {v.size} components, the encoder reads "
+                                     f"component {max(self.components)}")
+        return np.concatenate([np.repeat(curve.encode(v[i]), self.neurons_per_center)
+                               for curve, i in zip(self.curves, self.components, strict=True)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +290,10 @@ class GymLoop:
     """Runs episodes of ``env`` against the network behind the bridge at ``endpoint``."""
 
     def __init__(self, endpoint: str, env: gym.Env[Any, Any], encoder: ObservationEncoder,
-                 decoder: ActionDecoder, config: LoopConfig | None = None) -> None:
+                 decoder: ActionDecoder, config: LoopConfig | None = None, *,
+                 on_step: StepHook | None = None) -> None:
         self.endpoint = endpoint
+        self.on_step = on_step
         self.env = env
         self.encoder = encoder
         self.decoder = decoder
@@ -329,7 +399,11 @@ class GymLoop:
                     window.advance(boundary - 1)
                 rates = {name: w.rates() for name, w in windows.items()}
                 previous = self.decoder.action(rates, previous)
+                seen = observation
                 observation, reward, terminated, truncated, _ = self.env.step(previous)
+                if self.on_step is not None:
+                    await self.on_step(client, seen, previous, observation, float(reward),
+                                       bool(terminated or truncated))
                 length, total = length + 1, total + float(reward)
                 tally.steps += 1
                 if terminated or truncated:

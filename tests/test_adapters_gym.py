@@ -22,6 +22,7 @@ from spinnlive.adapters.encoding import RateCode
 from spinnlive.adapters.gym import (
     GymLoop,
     LoopConfig,
+    PlaceCellEncoder,
     PushPullAction,
     SignedRateEncoder,
     random_policy,
@@ -54,6 +55,32 @@ def test_signed_encoder_refuses_bad_configuration_and_observations():
         SignedRateEncoder("s", scales=(1.0,), max_rate=0.0)
     with pytest.raises(ConfigurationError, match="3 components"):
         SignedRateEncoder("s", scales=(1.0, 1.0)).rates([1.0, 2.0, 3.0])
+
+
+def test_place_cells_peak_at_their_center_for_each_chosen_component():
+    encoder = PlaceCellEncoder("s", components=(3, 1), ranges=((-1.0, 1.0), (0.0, 4.0)),
+                               centers=5, neurons_per_center=2, max_rate=60.0)
+    assert encoder.n_neurons == encoder.ids.size == 20
+    rates = encoder.rates([9.0, 1.0, 9.0, -0.5])  # component 3 at center 1, component 1 at 1
+    assert rates.shape == (20,)
+    np.testing.assert_allclose(rates[encoder.cells(0, 1)], 60.0)
+    np.testing.assert_allclose(rates[encoder.cells(1, 1)], 60.0)
+    # one spacing away: exp(-1/2) of the peak; two: exp(-2)
+    np.testing.assert_allclose(rates[encoder.cells(0, 2)], 60.0 * np.exp(-0.5))
+    np.testing.assert_allclose(rates[encoder.cells(1, 3)], 60.0 * np.exp(-2.0))
+    # beyond the range: the outermost cells at their peak
+    np.testing.assert_allclose(encoder.rates([0, 9.0, 0, 5.0])[encoder.cells(0, 4)], 60.0)
+
+
+def test_place_cells_refuse_bad_configuration_and_observations():
+    with pytest.raises(ConfigurationError, match="range per component"):
+        PlaceCellEncoder("s", components=(0, 1), ranges=((0.0, 1.0),))
+    with pytest.raises(ConfigurationError):
+        PlaceCellEncoder("s", components=(0,), ranges=((1.0, 0.0),))
+    with pytest.raises(ConfigurationError, match="neurons_per_center"):
+        PlaceCellEncoder("s", components=(0,), ranges=((0.0, 1.0),), neurons_per_center=0)
+    with pytest.raises(ConfigurationError, match="component 3"):
+        PlaceCellEncoder("s", components=(3,), ranges=((0.0, 1.0),)).rates([1.0, 2.0])
 
 
 # -- action coding ----------------------------------------------------------------------------
