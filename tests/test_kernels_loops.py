@@ -52,3 +52,28 @@ async def test_a_cold_kernel_cache_is_compiled_with_a_notice_once(tmp_path: Path
     code, out, err = await run_python(TINY_RUN, [], tmp_path, timeout=600, env=env)
     assert code == 0 and "RUN DONE" in out, err[-3000:]
     assert "ompil" not in err, err  # the second process loads what the first compiled
+
+
+WARM_UP_AND_IMPORT = """
+import sys
+from spinnlive.engine import kernel_build
+
+handle = kernel_build.start_warm_up(("IF_curr_exp",), 1.0)
+# the warm-up thread is running: the kernel modules must be whole already, or this thread's
+# next import races the thread's and may see a partially initialised module
+names = ("spinnlive.kernels", "spinnlive.kernels.network", "spinnlive.kernels.engine",
+         "spinnlive.kernels.loops", "spinnlive.kernels.neurons", "spinnlive.kernels.sources")
+half = [n for n in names
+        if n not in sys.modules or getattr(sys.modules[n].__spec__, "_initializing", False)]
+from spinnlive.kernels.network import Network
+handle.join()
+print("HALF", half)
+"""
+
+
+async def test_the_warm_up_thread_starts_with_every_kernel_module_imported(tmp_path) -> None:
+    """The kernels' modules are imported in the caller's thread before the warm-up thread
+    starts, so a network built meanwhile never meets a half-imported module."""
+    code, out, err = await run_python(WARM_UP_AND_IMPORT, [], tmp_path, timeout=300)
+    assert code == 0, err[-3000:]
+    assert "HALF []" in out, out

@@ -99,6 +99,13 @@ class WarmUp:
     """
 
     def __init__(self, models: tuple[str, ...], dt: float, threads: int) -> None:
+        # Import every kernel module here, in the caller's thread, before the warm-up thread
+        # starts: two threads importing the same package at once can each see the other's
+        # module half-initialised (``ImportError: cannot import name ... from partially
+        # initialized module 'spinnlive.kernels.network'``), because the package's
+        # ``__init__`` and its submodules import one another.
+        from spinnlive.kernels import engine, loops, network, neurons, sources  # noqa: F401
+
         self.models, self.dt, self.threads = models, dt, threads
         self.compiled: bool | None = None  #: True: compiled (cold cache); None: not known
         self.seconds = 0.0
