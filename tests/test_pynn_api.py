@@ -203,6 +203,28 @@ def test_assemblies_and_views_in_projections_and_recording() -> None:
     sim.end()
 
 
+def test_projection_and_population_labels_are_separate_namespaces(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """As in PyNN: a projection may carry a population's label; two projections between the
+    same populations share PyNN's default label, and the second is numbered quietly; only a
+    label the script chose twice is renamed with a WARNING naming a projection."""
+    sim.setup(timestep=1.0)
+    exc = sim.Population(4, sim.IF_curr_exp(), label="exc")
+    loop = sim.Population(2, sim.IF_curr_exp(), label="exc→exc")  # a projection's default
+    caplog.set_level("DEBUG", logger="spinnlive.engine.description")
+    caplog.clear()
+    first = sim.Projection(exc, exc, sim.OneToOneConnector(), receptor_type="excitatory")
+    second = sim.Projection(exc, exc, sim.OneToOneConnector(), receptor_type="inhibitory")
+    assert (loop.label, first.label, second.label) == ("exc→exc", "exc→exc", "exc→exc1")
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    named = [sim.Projection(exc, loop, sim.AllToAllConnector(), label="e2l") for _ in range(2)]
+    assert [p.label for p in named] == ["e2l", "e2l1"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["projection label 'e2l' is already used; this one is labelled 'e2l1' "
+                        "(live clients must use that name)"]
+    sim.end()
+
+
 @pytest.mark.parametrize("make", [
     lambda: sim.STDPMechanism(),
     lambda: sim.ElectricalSynapse(),

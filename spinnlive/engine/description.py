@@ -101,15 +101,23 @@ def vertex_kind(model: str) -> VertexKind:
     return _KINDS.get(model, VertexKind.NEURON)
 
 
-def unique_label(label: str, taken: Collection[str]) -> str:
-    """``label``, or ``label<n>`` for the first free n when it is taken (with a WARNING)."""
+def unique_label(label: str, taken: Collection[str], kind: str = "population",
+                 chosen: bool = True) -> str:
+    """``label``, or ``label<n>`` for the first free n when it is taken.
+
+    ``taken`` is one namespace (populations and projections each have their own, as in
+    PyNN); ``kind`` names it in the WARNING a renamed label gets. A label the script did not
+    choose (``chosen=False``: PyNN's default ``"pre→post"`` of a projection, which two
+    projections between the same populations share) is numbered without a warning.
+    """
     if not label:
-        raise ConfigurationError("a population needs a non-empty label")
+        raise ConfigurationError(f"a {kind} needs a non-empty label")
     if label not in taken:
         return label
     new = next(f"{label}{n}" for n in itertools.count(1) if f"{label}{n}" not in taken)
-    logger.warning("population label %r is already used; this one is labelled %r (live "
-                   "clients must use that name)", label, new)
+    logger.log(logging.WARNING if chosen else logging.DEBUG,
+               "%s label %r is already used; this one is labelled %r (live clients must use "
+               "that name)", kind, label, new)
     return new
 
 

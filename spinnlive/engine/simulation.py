@@ -199,10 +199,12 @@ class Simulation(SegmentRecordings, RunControl):
             self._build_synapses(block)
         return len(self.synapses) - 1
 
-    def name_projection(self, record: ProjectionRecord) -> str:
+    def name_projection(self, record: ProjectionRecord, chosen: bool = True) -> str:
         """Register a projection's label for the live state plane; returns it made unique
-        (a taken label gets PACMAN's counter, as a population's does)."""
-        record.label = unique_label(record.label, self.projections.keys())
+        among the projections' labels (a taken label gets PACMAN's counter, as a population's
+        does; ``chosen=False``, PyNN's default label, without a warning). Populations are
+        another namespace: a projection may share a population's label."""
+        record.label = unique_label(record.label, self.projections.keys(), "projection", chosen)
         self.projections[record.label] = record
         return record.label
 

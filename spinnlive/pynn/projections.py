@@ -11,9 +11,10 @@ Rules:
   magnitudes, the receptor gives the sign. Delays are rounded to whole time steps when stored.
 * Pre or post may be views or assemblies: the engine gets one synapse block per pair of root
   populations.
-* Every projection has a label, unique in the simulation: the script's, or PyNN's default
-  ``"<pre>→<post>"``, with PACMAN's counter when taken (``"exc→exc1"``). The live state plane
-  names projections by it.
+* Every projection has a label, unique among the projections (populations' labels are another
+  namespace, as in PyNN): the script's, or PyNN's default ``"<pre>→<post>"``, with PACMAN's
+  counter when taken (``"exc→exc1"``; a WARNING only when the script chose the label). The
+  live state plane names projections by it.
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ class Projection(common.Projection):
         self.label = state.engine.name_projection(ProjectionRecord(
             self.label, self.pre.label, self.post.label, self.pre.size, self.post.size,
             self.receptor_type, self._pre, self._post, self._keys,
-            -1.0 if np.any(self._values["weight"] < 0) else 1.0))
+            -1.0 if np.any(self._values["weight"] < 0) else 1.0), chosen=label is not None)
         logger.debug("projection %s: %d connections in %.3f s", self.label, len(self),
                      state.engine.clock() - started)
 
