@@ -8,7 +8,12 @@ the closed loop gets; a factor of 0 runs it in lock-step instead), with a *pacer
 
     pacer (1, fires every tick) --live-->
     inj (SpikeInjector, 10) --one-to-one, 5 nA, 1 ms--> pop (IF_curr_exp, 10) --live-->
-    src (SpikeSourceArray, 5: atom i at 40 + 3 i ms) --live-->
+    src (SpikeSourceArray, 5: atom i at 40 + 3 i ms, i.e. tick SRC_TICKS[i]) --live-->
+
+``holds`` (``{tick: n}``) puts the real-time run in lock-step with the test's client: tick
+``tick`` does not start before the board has received ``n`` injected events in all
+(waiting.TickGate), so a client's answer lands on the tick the test asserts however slow the
+machine is. A test holds the tick after the one an answer is due in.
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ import json
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from spinnlive.cli import launch
 
 HERE = Path(__file__).resolve()
+#: the ticks at which ``src`` atom i fires (spike times 40 + 3 i ms)
+SRC_TICKS = tuple(39 + 3 * i for i in range(5))
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -52,24 +61,66 @@ def load_example(name: str) -> Any:
     return module
 
 
-def start_bridge(inject: str = "inj", ports: tuple[int, int, int, int] | None = None
-                 ) -> tuple[subprocess.Popen[str], dict[str, object]]:
+#: a hang guard for a held confirmation (the test releases it): the bridge's hold and the
+#: network's wait for the confirmation, which must outlast it
+HOLD_GUARD_S = 120.0
+
+
+def start_bridge(inject: str = "inj", ports: tuple[int, int, int, int] | None = None,
+                 hold: bool = False) -> tuple[subprocess.Popen[str], dict[str, object]]:
     """``python -m spinnlive.bridge --inject-label ...`` (:func:`spinnlive.cli.launch.start_bridge`);
-    ``ports`` = (notify, discovery, publish, input), 0 for any free one."""
+    ``ports`` = (notify, discovery, publish, input), 0 for any free one. ``hold``: the bridge
+    holds each run's start until a client sends ``ready`` (see :func:`release`)."""
     notify, disc, pub, inp = ports or (0, 0, 0, 0)
-    labels = tuple(arg for label in inject.split(",") for arg in ("--inject-label", label))
+    extra = tuple(arg for label in inject.split(",") for arg in ("--inject-label", label))
+    if hold:
+        extra += ("--hold-confirmation", "--hold-timeout", str(HOLD_GUARD_S))
     return launch.start_bridge(notify, f"tcp://127.0.0.1:{disc}", f"tcp://127.0.0.1:{pub}",
-                               f"tcp://127.0.0.1:{inp}", extra=labels)
+                               f"tcp://127.0.0.1:{inp}", extra=extra)
+
+
+def release(discovery: str, network: subprocess.Popen[str],
+            before_start: Callable[[], Any] = lambda: None) -> Any:
+    """Wait (while ``network`` lives) until a holding bridge awaits ``ready``, call
+    ``before_start`` (the database is read: a client can find the populations) and send
+    ``ready``: the run starts only once the test's clients are in place, whatever its start-up
+    took. Returns what ``before_start`` returned."""
+    from waiting import wait_until
+
+    from spinnlive.client import SyncClient
+
+    with SyncClient(discovery) as client:
+        def held() -> bool:
+            assert network.poll() is None, f"the network exited ({network.returncode})"
+            return bool(client.describe().get("awaiting_ready"))
+
+        wait_until(held, "the bridge to hold the network's start", HOLD_GUARD_S)
+        result = before_start()
+        client.ready(int(client.description["epoch"]))
+    return result
+
+
+def stop_on_failure(network: subprocess.Popen[str], stop_follower: Callable[[], None]
+                    ) -> threading.Thread:
+    """Call ``stop_follower`` if ``network`` exits with an error: a client following its run
+    without a deadline of its own then ends too (a clean exit leaves it to finish the run)."""
+    def watch() -> None:
+        if network.wait() != 0:
+            stop_follower()
+
+    thread = threading.Thread(target=watch, daemon=True, name="network-watch")
+    thread.start()
+    return thread
 
 
 stop = launch.stop
 
 
-def start_network(notify_port: int, ticks: int, cwd: Path, tsf: float = 10.0
-                  ) -> subprocess.Popen[str]:
+def start_network(notify_port: int, ticks: int, cwd: Path, tsf: float = 10.0,
+                  holds: dict[int, int] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, str(HERE), "network", str(notify_port), str(ticks),
-                             str(tsf)], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             str(tsf), json.dumps(holds or {})], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def network_result(proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, list]:
@@ -79,19 +130,24 @@ def network_result(proc: subprocess.Popen[str], timeout: float = 60) -> dict[str
     return json.loads(line[len("RESULT "):])
 
 
-def _network(notify: int, ticks: int, tsf: float) -> None:
+def _network(notify: int, ticks: int, tsf: float, holds: dict[int, int]) -> None:
+    from waiting import TickGate, injected_before
+
     import spinnlive.pynn as sim
 
+    guard = {"wait_on_confirmation_timeout": HOLD_GUARD_S + 30.0}  # outlasts a held start
     if tsf > 0:
-        sim.setup(timestep=1.0, time_scale_factor=tsf, realtime=True)
+        sim.setup(timestep=1.0, time_scale_factor=tsf, realtime=True, **guard)
+        if holds:
+            TickGate.install(sim, injected_before(sim, holds), f"injected events {holds}")
     else:  # lock-step: as fast as it can, never waiting for a client
-        sim.setup(timestep=1.0, realtime=False)
+        sim.setup(timestep=1.0, realtime=False, **guard)
     ext = sim.external_devices
     every = [float(t) for t in range(1, ticks + 1)]
     pacer = sim.Population(1, sim.SpikeSourceArray(spike_times=every), label="pacer")
     inj = sim.Population(10, ext.SpikeInjector(database_notify_port_num=notify), label="inj")
     pop = sim.Population(10, sim.IF_curr_exp(), label="pop")
-    src = sim.Population(5, sim.SpikeSourceArray(spike_times=[[40.0 + 3 * i] for i in range(5)]),
+    src = sim.Population(5, sim.SpikeSourceArray(spike_times=[[t + 1.0] for t in SRC_TICKS]),
                          label="src")
     sim.Projection(inj, pop, sim.OneToOneConnector(), sim.StaticSynapse(weight=5.0, delay=1.0))
     pops = (pacer, inj, pop, src)
@@ -109,4 +165,5 @@ def _network(notify: int, ticks: int, tsf: float) -> None:
 
 
 if __name__ == "__main__":
-    _network(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    _network(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
+             {int(k): int(v) for k, v in json.loads(sys.argv[5]).items()})

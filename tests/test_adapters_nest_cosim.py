@@ -8,25 +8,28 @@ The loop under test: spinnlive ``src`` -> bridge -> NEST parrots (mirror) -> NES
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 import pytest
-from closed_loop_helpers import network_result, start_bridge, start_network, stop
-from waiting import wait_until
-
-from spinnlive.client import SyncClient
+from closed_loop_helpers import (
+    SRC_TICKS,
+    network_result,
+    release,
+    start_bridge,
+    start_network,
+    stop,
+    stop_on_failure,
+)
 
 nest = pytest.importorskip("nest")
 
 from spinnlive.adapters.nest_cosim import NestCoSimulation  # noqa: E402
 
 TICKS = 100
-
-
-def _wait_ready(discovery: str, timeout: float = 30.0) -> None:
-    with SyncClient(discovery) as client:
-        wait_until(lambda: client.describe()["state"] in ("ready", "running"),
-                   "the network's database", timeout)
+#: lock-step with the adapter: the answer to src's spike of tick t is due in tick t + 2, so
+#: tick t + 3 waits until it has reached the engine (i + 1 injected events by then)
+HOLDS = {t + 3: i + 1 for i, t in enumerate(SRC_TICKS)}
 
 
 def _cosim(discovery: str) -> tuple[NestCoSimulation, object]:
@@ -41,12 +44,20 @@ def _cosim(discovery: str) -> tuple[NestCoSimulation, object]:
     return cosim, recorder
 
 
+def _follow(cosim: NestCoSimulation, net) -> None:
+    """The adapter follows the whole run: no deadline of its own (the run's start-up takes
+    what the machine makes it take); a network that fails stops it."""
+    stop_on_failure(net, cosim.stop)
+    cosim.run(until_tick=TICKS - 1)
+
+
 def _one_run(tmp_path, where) -> tuple[NestCoSimulation, object, dict]:
-    net = start_network(where["notify"][1], TICKS, tmp_path)
+    net = start_network(where["notify"][1], TICKS, tmp_path, holds=HOLDS)
     try:
-        _wait_ready(str(where["discovery"]))
-        cosim, recorder = _cosim(str(where["discovery"]))
-        cosim.run(until_tick=TICKS - 1, idle_timeout=3.0)
+        # the bridge holds the start until the adapter is subscribed: it sees src's first tick
+        cosim, recorder = release(str(where["discovery"]), net,
+                                  lambda: _cosim(str(where["discovery"])))
+        _follow(cosim, net)
         return cosim, recorder, network_result(net)
     finally:
         stop(net)
@@ -72,7 +83,7 @@ def _check_both_ways(cosim: NestCoSimulation, recorder, result: dict) -> None:
 
 
 def test_spikes_cross_both_ways_with_the_stated_delays(tmp_path):
-    bridge, where = start_bridge()
+    bridge, where = start_bridge(hold=True)
     try:
         cosim, recorder, result = _one_run(tmp_path, where)
         try:
@@ -89,7 +100,7 @@ def test_survives_the_bridge_going_away_and_coming_back(tmp_path, caplog):
 
     ports = (free_port(), free_port(), free_port(), free_port())
     caplog.set_level(logging.INFO, logger="spinnlive.adapters.nest_cosim")
-    bridge, where = start_bridge(ports=ports)
+    bridge, where = start_bridge(ports=ports, hold=True)
     try:
         (tmp_path / "a").mkdir()
         cosim, recorder, first = _one_run(tmp_path / "a", where)
@@ -97,13 +108,19 @@ def test_survives_the_bridge_going_away_and_coming_back(tmp_path, caplog):
         stop(bridge)
     try:
         _check_both_ways(cosim, recorder, first)
-        bridge, where = start_bridge(ports=ports)  # a new bridge: epochs count from 1 again
+        # a new bridge: epochs count from 1 again; the adapter's sockets reconnect by
+        # themselves while the new network starts (the bridge holds its start meanwhile)
+        bridge, where = start_bridge(ports=ports, hold=True)
         try:
             (tmp_path / "b").mkdir()
-            net = start_network(where["notify"][1], TICKS, tmp_path / "b")
+            net = start_network(where["notify"][1], TICKS, tmp_path / "b", holds=HOLDS)
             try:
-                cosim.run(until_tick=TICKS - 1, idle_timeout=10.0)
+                releaser = threading.Thread(target=release, args=(str(where["discovery"]), net),
+                                            daemon=True)
+                releaser.start()
+                _follow(cosim, net)
                 second = network_result(net)
+                releaser.join()
             finally:
                 stop(net)
         finally:

@@ -8,6 +8,11 @@ to start and stop them:
 * :func:`start_bridge` runs ``python -m spinnlive.bridge`` and returns its bound endpoints (the
   bridge prints them as one JSON line once its sockets are bound);
 * :func:`start_network` runs a script that serves a network with :func:`serve_until_stdin_closes`;
+* :func:`wait_started` waits until a network process's run has started behind a bridge. A
+  network's start-up (importing PyNN and the engine, loading its kernels, mapping, the
+  handshake) takes a second on an idle machine and tens of seconds on a loaded one: a client
+  that gives it a fixed deadline fails for the machine's speed, so this waits for the run
+  itself, as long as the process lives, and fails at once when the process ends first;
 * :func:`stop` ends either: a network by closing its stdin (a clean ``request_stop``, so the
   toolchain sends STOP_PAUSE), a bridge by SIGTERM.
 """
@@ -18,6 +23,8 @@ import json
 import subprocess
 import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +62,43 @@ def serve_until_stdin_closes(sim: Any) -> None:
                      daemon=True, name="stdin-watch").start()
     sim.external_devices.run_forever()
     sim.end()
+
+
+#: how often :func:`wait_started` looks at the network process between the bridge's answers
+STARTED_POLL_S = 1.0
+
+
+def wait_started(proc: subprocess.Popen[str], discovery: str, *,
+                 hang_guard_s: float = 600.0) -> dict[str, Any]:
+    """Block until the bridge at ``discovery`` says the run of network process ``proc`` has
+    started; returns the ``started`` event (or the description).
+
+    Waits while ``proc`` lives (a start-up takes what the machine makes it take) and raises
+    :class:`TransportError` as soon as it exits; ``hang_guard_s`` only bounds a network that
+    hangs without exiting. Safe to call from a coroutine: the blocking client runs in a worker
+    thread of its own, away from the caller's event loop (which it would otherwise block).
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="wait-started") as pool:
+        return pool.submit(_wait_started, proc, discovery, hang_guard_s).result()
+
+
+def _wait_started(proc: subprocess.Popen[str], discovery: str,
+                  hang_guard_s: float) -> dict[str, Any]:
+    from .client import SyncClient
+
+    give_up = time.monotonic() + hang_guard_s
+    with SyncClient(discovery) as client:
+        while True:
+            if proc.poll() is not None:
+                raise TransportError(f"the network process {proc.args!r} exited with status "
+                                     f"{proc.returncode} before its run started")
+            try:
+                return client.started(STARTED_POLL_S)
+            except TransportError:
+                if time.monotonic() > give_up:
+                    raise TransportError(f"the network process {proc.args!r} is alive but its "
+                                         f"run did not start within {hang_guard_s:g} s (hung?)"
+                                         ) from None
 
 
 def stop(proc: subprocess.Popen[str], timeout: float = 15.0) -> None:
