@@ -12,7 +12,7 @@ the closed loop gets; a factor of 0 runs it in lock-step instead), with a *pacer
 
 ``holds`` (``{tick: n}``) puts the real-time run in lock-step with the test's client: tick
 ``tick`` does not start before the board has received ``n`` injected events in all
-(waiting.TickGate), so a client's answer lands on the tick the test asserts however slow the
+(waiting.TickHold), so a client's answer lands on the tick the test asserts however slow the
 machine is. A test holds the tick after the one an answer is due in.
 """
 
@@ -131,7 +131,7 @@ def network_result(proc: subprocess.Popen[str], timeout: float = 60) -> dict[str
 
 
 def _network(notify: int, ticks: int, tsf: float, holds: dict[int, int]) -> None:
-    from waiting import TickGate, injected_before
+    from waiting import TickHold, injected_before
 
     import spinnlive.pynn as sim
 
@@ -139,7 +139,7 @@ def _network(notify: int, ticks: int, tsf: float, holds: dict[int, int]) -> None
     if tsf > 0:
         sim.setup(timestep=1.0, time_scale_factor=tsf, realtime=True, **guard)
         if holds:
-            TickGate.install(sim, injected_before(sim, holds), f"injected events {holds}")
+            TickHold.install(sim, injected_before(sim, holds), f"injected events {holds}")
     else:  # lock-step: as fast as it can, never waiting for a client
         sim.setup(timestep=1.0, realtime=False, **guard)
     ext = sim.external_devices

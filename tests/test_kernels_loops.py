@@ -61,7 +61,7 @@ from spinnlive.engine import kernel_build
 handle = kernel_build.start_warm_up(("IF_curr_exp",), 1.0)
 # the warm-up thread is running: the kernel modules must be whole already, or this thread's
 # next import races the thread's and may see a partially initialised module
-names = ("spinnlive.kernels", "spinnlive.kernels.network", "spinnlive.kernels.engine",
+names = ("spinnlive.kernels", "spinnlive.kernels.network", "spinnlive.kernels.ticks",
          "spinnlive.kernels.loops", "spinnlive.kernels.neurons", "spinnlive.kernels.sources")
 half = [n for n in names
         if n not in sys.modules or getattr(sys.modules[n].__spec__, "_initializing", False)]

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from waiting import TickGate, injected_before, wait_until
+from waiting import TickHold, injected_before, wait_until
 
 import spinnlive.pynn as sim
 from spinnlive.connections import SpynnakerLiveSpikesConnection, SpynnakerPoissonControlConnection
@@ -73,7 +73,7 @@ def test_spikes_injected_while_a_tick_runs_are_emitted_in_it() -> None:
     """As on a board, where the injector core sends a spike the moment it arrives: a client that
     answers tick 20's live output while tick 20 is in progress makes the injector spike in tick
     20 and a 1 ms-delay target fire in tick 21, the next tick. The run is in lock-step with the
-    client (a TickGate holds tick 21 until the spike has reached the board), so the ticks are
+    client (a TickHold holds tick 21 until the spike has reached the board), so the ticks are
     exact however slow the machine is."""
     conn = SpynnakerLiveSpikesConnection(receive_labels=["pacer", "inj"], send_labels=["inj"],
                                          local_port=0)
@@ -87,7 +87,7 @@ def test_spikes_injected_while_a_tick_runs_are_emitted_in_it() -> None:
     conn.add_receive_callback("inj", lambda label, time, ids: echoed.append((time, list(ids))))
     try:
         sim.setup(timestep=1.0, time_scale_factor=10.0)
-        gate = TickGate.install(sim, injected_before(sim, {21: 1}),
+        gate = TickHold.install(sim, injected_before(sim, {21: 1}),
                                 "the client's answer to tick 20 at the board")
         port = conn.local_port
         pacer = sim.Population(1, sim.SpikeSourceArray(spike_times=[np.arange(1.0, 41.0)]),

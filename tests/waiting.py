@@ -5,7 +5,7 @@ reaching a value, a state changing) by polling it every ``POLL_S`` until a deadl
 naming what it waited for. Never a fixed sleep: a fixed sleep is either too long (slow tests) or
 too short on a loaded 2-core machine (flaky tests).
 
-:class:`TickGate` is the same idea for a real-time engine in closed loop with a client: a
+:class:`TickHold` is the same idea for a real-time engine in closed loop with a client: a
 real-time engine never waits for a client, so a test that asserts the exact tick at which a
 client's answer lands would depend on the machine being fast. The gate, installed as the
 engine's thread clock, holds a tick until the client's answer has reached the engine: the run is
@@ -49,7 +49,7 @@ async def until(condition: Callable[[], object | Awaitable[object]], what: str,
         raise AssertionError(f"timed out after {timeout:g} s waiting for {what}") from None
 
 
-class TickGate:
+class TickHold:
     """A real-time engine's thread clock that holds the ``k``-th tick of a run (from 0) until
     ``may_start(k)``: real time otherwise (the engine's own :class:`PerfCounterClock`).
 
@@ -67,7 +67,7 @@ class TickGate:
 
     @classmethod
     def install(cls, sim: Any, may_start: Callable[[int], bool], what: str,
-                timeout: float = 60.0) -> TickGate:
+                timeout: float = 60.0) -> TickHold:
         """The gate as the thread clock of ``sim`` (spinnlive.pynn, after ``setup``)."""
         gate = cls(may_start, what, timeout)
         sim.simulator.state.engine.thread_clock = gate
@@ -89,7 +89,7 @@ class TickGate:
 
 
 def injected_before(sim: Any, holds: dict[int, int]) -> Callable[[int], bool]:
-    """A :class:`TickGate` condition: tick ``k`` of ``holds`` starts once the engine's board has
+    """A :class:`TickHold` condition: tick ``k`` of ``holds`` starts once the engine's board has
     received ``holds[k]`` injected events in all (``sim``: spinnlive.pynn, running)."""
     def may_start(k: int) -> bool:
         need = holds.get(k)

@@ -84,7 +84,7 @@ def wait_started(proc: subprocess.Popen[str], discovery: str, *,
 
 def _wait_started(proc: subprocess.Popen[str], discovery: str,
                   hang_guard_s: float) -> dict[str, Any]:
-    from .client import SyncClient
+    from ..client import SyncClient
 
     give_up = time.monotonic() + hang_guard_s
     with SyncClient(discovery) as client:

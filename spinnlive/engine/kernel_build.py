@@ -104,7 +104,7 @@ class WarmUp:
         # module half-initialised (``ImportError: cannot import name ... from partially
         # initialized module 'spinnlive.kernels.network'``), because the package's
         # ``__init__`` and its submodules import one another.
-        from spinnlive.kernels import engine, loops, network, neurons, sources  # noqa: F401
+        from spinnlive.kernels import loops, network, neurons, sources, ticks  # noqa: F401
 
         self.models, self.dt, self.threads = models, dt, threads
         self.compiled: bool | None = None  #: True: compiled (cold cache); None: not known
