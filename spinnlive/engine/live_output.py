@@ -60,7 +60,7 @@ from spinnlive.drops import DropCounter
 from spinnlive.engine.mapping import LpgMapping
 from spinnlive.engine.mapping import Mapping as EngineMapping
 from spinnlive.errors import ConfigurationError, TransportError
-from spinnlive.protocol.eieio import EIEIODataHeader, EIEIOType, PrefixType, pack_wire_events
+from spinnlive.protocol.eieio import EIEIODataHeader, EIEIOType, EventPacker, PrefixType
 from spinnlive.protocol.sdp import UDP_PADDING, SDPHeader
 
 __all__ = ["LPG_BUFFER_BYTES", "MAX_REFUSALS_PER_TICK", "LiveOutput", "LiveOutputStatistics", "TagTable", "TagTarget",
@@ -177,8 +177,10 @@ class _Gatherer:
         prefix = (p.key_prefix or 0) & 0xFFFF if p.use_prefix else None
         prefix_type = PrefixType(p.prefix_type or 0) if p.use_prefix else PrefixType.LOWER_HALF_WORD
         # the key prefix rides in the header only: the LPG sends the keys unchanged
-        self.header = EIEIODataHeader(eieio_type=etype, prefix=prefix, prefix_type=prefix_type,
-                                      payload_prefix=fixed_pp, is_time=p.payload_as_time_stamps)
+        self.packer = EventPacker(
+            EIEIODataHeader(eieio_type=etype, prefix=prefix, prefix_type=prefix_type,
+                            payload_prefix=fixed_pp, is_time=p.payload_as_time_stamps),
+            self.per_packet)
         self.values: dict[str, npt.NDArray[np.uint32]] = {}
         for source in lpg.sources:
             vm = mapping.vertex(source)
@@ -194,10 +196,8 @@ class _Gatherer:
         """The datagrams (stripped) carrying ``values`` stamped with ``tick``."""
         keys = values if self.wide else (values >> np.uint32(self.key_shift)) & np.uint32(0xFFFF)
         stamp = tick & self.time_mask
-        payloads = (np.full(keys.size, stamp if self.timestamps else 0, dtype=np.uint32)
-                    if self.has_payload else None)
-        return pack_wire_events(self.header, keys, payloads, per_packet=self.per_packet,
-                                payload_prefix=stamp if self.stamp_in_header else None)
+        payload = (stamp if self.timestamps else 0) if self.has_payload else None
+        return self.packer.pack(keys, payload, stamp if self.stamp_in_header else None)
 
 
 class LiveOutput:

@@ -57,7 +57,7 @@ from spinnlive.protocol._wire import build_checked
 __all__ = [
     "DataPacket", "EIEIODataHeader", "EIEIOType", "PrefixSemantics", "PrefixType",
     "decode_data_packet", "decode_live_output", "encode_events", "is_full_packet",
-    "max_events", "pack_wire_events",
+    "EventPacker", "max_events",
 ]
 
 
@@ -420,38 +420,56 @@ def encode_events(
             raise LocalProtocolError(
                 f"{etype.name} carries no per-event payload: payloads must all equal the "
                 "payload prefix, or be omitted")
-    return pack_wire_events(header, wire_k, wire_p, per_packet=per_packet)
+    return _packer(header, per_packet).pack(wire_k, wire_p)
 
 
-def pack_wire_events(header: EIEIODataHeader, keys: npt.NDArray[np.uint32],
-                     payloads: npt.NDArray[np.uint32] | None = None, *, per_packet: int,
-                     payload_prefix: int | None = None) -> list[bytes]:
-    """Packets of events that are already what the wire carries (no prefix arithmetic, values
-    within the type's width): the one place an EIEIO data packet's bytes are put together.
+class EventPacker:
+    """Packs events that are already what the wire carries under one header (no prefix
+    arithmetic, values within the type's width): the one place an EIEIO data packet's bytes are
+    put together.
 
-    :func:`encode_events` checks and strips the events' meaning, then calls this; an emitter
-    that sends fixed wire values, as the LPG does (``engine/live_output.py``), calls it
-    directly. ``payload_prefix`` replaces the header's (which must then have one) for this call
-    only, as a tick stamped in the header is (T and D); the rest of the header is built once.
+    :func:`encode_events` checks and strips the events' meaning, then packs with one of these;
+    an emitter that sends fixed wire values, as the LPG does (``engine/live_output.py``), keeps
+    one per header, so its per-tick cost is the body and the split alone.
     """
-    etype = header.eieio_type
-    wide = etype.key_bytes == 4
-    fixed = _fixed_header(header)
-    if payload_prefix is not None:
-        if header.payload_prefix is None:
-            raise LocalProtocolError("a payload prefix per call needs a header with one (D)")
-        fixed = fixed[:-etype.key_bytes] + payload_prefix.to_bytes(etype.key_bytes, "little")
-    dtype = "<u4" if wide else "<u2"
-    if etype.has_payload:
-        if payloads is None:
-            raise LocalProtocolError(f"{etype.name} needs one payload per key")
-        body = np.empty((keys.size, 2), dtype=dtype)
-        body[:, 0], body[:, 1] = keys, payloads
-    else:
-        body = keys.astype(dtype)
-    raw = body.tobytes()
-    esize = etype.element_bytes
-    n = keys.size
-    return [bytes((min(per_packet, n - start),)) + fixed
-            + raw[start * esize:(start + per_packet) * esize]
-            for start in range(0, n, per_packet)]
+
+    __slots__ = ("_dtype", "_esize", "_fixed", "_key_bytes", "_pairs", "_per_packet")
+
+    def __init__(self, header: EIEIODataHeader, per_packet: int) -> None:
+        etype = header.eieio_type
+        if not 1 <= per_packet <= max_events(header):
+            raise LocalProtocolError(
+                f"{per_packet} events a packet outside 1..{max_events(header)} for this header")
+        self._fixed = _fixed_header(header)
+        self._key_bytes = etype.key_bytes if header.payload_prefix is not None else 0
+        self._dtype = np.dtype("<u4" if etype.key_bytes == 4 else "<u2")
+        self._pairs = etype.has_payload
+        self._esize = etype.element_bytes
+        self._per_packet = per_packet
+
+    def pack(self, keys: npt.NDArray[np.uint32],
+             payloads: npt.NDArray[np.uint32] | int | None = None,
+             payload_prefix: int | None = None) -> list[bytes]:
+        """The packets of ``keys`` (and ``payloads``: one per key, or one value for all, for a
+        payload type). ``payload_prefix`` replaces the header's for this call only, as a tick
+        stamped in the header is (T and D; the header must have one)."""
+        fixed = self._fixed
+        if payload_prefix is not None:
+            if not self._key_bytes:
+                raise LocalProtocolError("a payload prefix per call needs a header with one (D)")
+            fixed = fixed[:-self._key_bytes] + payload_prefix.to_bytes(self._key_bytes, "little")
+        n = keys.size
+        if self._pairs:
+            if payloads is None:
+                raise LocalProtocolError("a payload type needs one payload per key")
+            body = np.empty((n, 2), dtype=self._dtype)
+            body[:, 0], body[:, 1] = keys, payloads
+        else:
+            body = keys.astype(self._dtype)
+        raw = body.tobytes()
+        per, esize = self._per_packet, self._esize
+        return [bytes((min(per, n - start),)) + fixed + raw[start * esize:(start + per) * esize]
+                for start in range(0, n, per)]
+
+
+_packer = functools.lru_cache(maxsize=1024)(EventPacker)
