@@ -25,7 +25,7 @@ the recorded data (recorders stay configured: read the data before resetting).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +39,7 @@ from .plasticity_rules import Rule
 from .recording import SignalRecord, SpikeRecord
 from .synapses import ConnectionTable, DelayBuffer
 
-Receptor = Literal["excitatory", "inhibitory"]
+Receptor = str  #: "excitatory", "inhibitory", or another of the model's RECEPTORS
 _NO_SPIKES = np.zeros(0, dtype=np.int64)
 
 
@@ -216,7 +216,7 @@ class Network:
         self.groups.append(group)
         self._offsets.append(self._n_neurons)
         if not group.is_source:
-            self._n_neurons += group.n
+            self._n_neurons += group.n * group.lanes
         self._dirty = True
         return len(self.groups) - 1
 
@@ -238,9 +238,12 @@ class Network:
         if post_g.is_source:
             raise ConfigurationError(f"group {post_gid} is a spike source; it takes no input")
         reward = rule is not None and rule.KIND == plasticity_rules.REWARD
-        if receptor not in ("excitatory", "inhibitory") and not (
-                reward and receptor in ("reward", "punishment")):
-            raise ConfigurationError(f"unknown receptor {receptor!r}")
+        if not (reward and receptor in ("reward", "punishment")):
+            post_g.receptor_column(receptor)  # refuses a receptor the model does not have
+            if rule is not None and receptor not in ("excitatory", "inhibitory"):
+                raise ConfigurationError(
+                    f"plastic synapses reach the excitatory and inhibitory receptors only, "
+                    f"not {receptor!r}")
         pre = np.asarray(pre_idx, dtype=np.int64).ravel()
         post = np.asarray(post_idx, dtype=np.int64).ravel()
         if pre.shape != post.shape:
@@ -295,6 +298,14 @@ class Network:
         if self._dirty:
             self._build()
 
+    def _column(self, conn: Connection) -> int:
+        """The buffer column of post cell 0 of a connection's receptor lane."""
+        g = self.groups[conn.post_gid]
+        if conn.receptor in ("reward", "punishment"):  # delivers nothing (see Connection)
+            return self._offsets[conn.post_gid]
+        half, block = g.receptor_column(conn.receptor)
+        return self._offsets[conn.post_gid] + block * g.n + half * self._n_neurons
+
     def _build(self) -> None:
         """Merge all connections into one table, size the buffer, lay out the group metadata."""
         n, max_d = self._n_neurons, 1
@@ -306,8 +317,7 @@ class Network:
                 c._weights[:] = self._table.weights[c._slots]
         if conns:
             pre = np.concatenate([c.pre_idx + cells[c.pre_gid] for c in conns])
-            cols = np.concatenate([c.post_idx + self._offsets[c.post_gid]
-                                   + (n if c.receptor == "inhibitory" else 0) for c in conns])
+            cols = np.concatenate([c.post_idx + self._column(c) for c in conns])
             table = ConnectionTable(int(cells[-1]), pre, cols,
                                     np.concatenate([c._weights if c.delivers else
                                                     np.zeros(len(c)) for c in conns]),
@@ -330,6 +340,7 @@ class Network:
             meta[gid, ticks.SIZE] = g.n
             meta[gid, ticks.COLUMN] = 0 if g.is_source else self._offsets[gid]
             meta[gid, ticks.CELL] = cells[gid]
+            meta[gid, ticks.LANES] = 0 if g.is_source else g.lanes
         self._meta = meta
         self._sources = [(gid, g) for gid, g in enumerate(self.groups) if g.is_source]
         self._keep_all = np.ones(n_groups, dtype=np.int64)

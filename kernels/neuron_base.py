@@ -22,6 +22,10 @@ Rules every model follows (they make spike times equal NEST's on the grid):
   absorb NEST's generator delay, so a model uses ``iext`` where NEST uses the ``i_0`` it stored
   at the end of the previous step. Spiking indices go to ``out[:count]``. ``Network`` calls
   the same kernels from its compiled tick loop (``ticks``), by ``KIND``.
+* Receptors: ``RECEPTORS`` names a model's input lanes. Lanes 0 and 1 (``excitatory``,
+  ``inhibitory``) are ``exc[j]`` and ``inh[j]``; a model with more (IF_curr_dual_exp's
+  ``excitatory2``) owns ``lanes = 2`` buffer columns per neuron in each half, and lane 2 is
+  ``exc[n + j]``, lane 3 ``inh[n + j]``.
 * The order inside a step is NEST's ``update()``: propagate the membrane (unless refractory),
   decay/step the synaptic state, add this tick's input, test the threshold, reset.
 """
@@ -56,6 +60,8 @@ class NeuronGroup:
     WEIGHT_UNIT: ClassVar[str] = "nA"
     #: True for current-based synapses (the front end checks weight signs against it)
     CONDUCTANCE_BASED: ClassVar[bool] = False
+    #: input lanes by receptor name (see the module docstring); at most four
+    RECEPTORS: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory")
     is_source: ClassVar[bool] = False
 
     def __init__(self, n: int, dt: float, **param_arrays: FloatArray | float) -> None:
@@ -79,6 +85,20 @@ class NeuronGroup:
         self._scratch = np.empty(self.n, dtype=np.int64)
         self._no_iext = np.zeros(0, dtype=np.float64)
         self.set_parameters(**param_arrays)
+
+    @property
+    def lanes(self) -> int:
+        """Buffer columns per neuron in each receptor half."""
+        return (len(self.RECEPTORS) + 1) // 2
+
+    def receptor_column(self, receptor: str) -> tuple[int, int]:
+        """``(half, block)`` of a receptor's lane: the half (0 excitatory, 1 inhibitory) and
+        which ``n`` columns of the group's share of that half."""
+        if receptor not in self.RECEPTORS:
+            raise ConfigurationError(
+                f"{type(self).__name__} has no receptor {receptor!r}; it has {self.RECEPTORS}")
+        lane = self.RECEPTORS.index(receptor)
+        return lane % 2, lane // 2
 
     @property
     def refractory(self) -> FloatArray:
@@ -119,7 +139,14 @@ class NeuronGroup:
         self._s[len(self.STATE):] = 0.0
 
     def step(self, exc: FloatArray, inh: FloatArray, i_ext: FloatArray | None) -> np.ndarray:
-        """Advance one tick; return the indices of the neurons that spiked in it (a new array)."""
+        """Advance one tick; return the indices of the neurons that spiked in it (a new array).
+
+        ``exc``/``inh`` hold ``n`` values, or ``n * lanes`` for a model with more receptors
+        (its extra lanes are zero when only ``n`` are given)."""
+        if self.lanes > 1:
+            exc, inh = (np.concatenate([x, np.zeros(self.n * self.lanes - len(x))])
+                        for x in (np.asarray(exc, dtype=np.float64),
+                                  np.asarray(inh, dtype=np.float64)))
         has_iext = i_ext is not None
         iext = np.ascontiguousarray(i_ext, dtype=np.float64) if has_iext else self._no_iext
         n = self.KERNEL(self._s, self._k, np.ascontiguousarray(exc, dtype=np.float64),

@@ -13,7 +13,7 @@ from .neurons_cond import (
 )
 from .neurons_hh import HHCondExp
 from .neurons_ode import IFCondExp, Izhikevich
-from .neurons_psc import IFCurrAlpha, IFCurrDelta, IFCurrExp, IFCurrExpCa2Adaptive
+from .neurons_psc import IFCurrAlpha, IFCurrDelta, IFCurrDualExp, IFCurrExp, IFCurrExpCa2Adaptive
 
 MODELS: dict[str, type[NeuronGroup]] = {
     "IF_curr_exp": IFCurrExp,
@@ -26,11 +26,12 @@ MODELS: dict[str, type[NeuronGroup]] = {
     "EIF_cond_alpha_isfa_ista": EIFCondAlphaIsfaIsta,
     "HH_cond_exp": HHCondExp,
     "IFCurrExpCa2Adaptive": IFCurrExpCa2Adaptive,
+    "IF_curr_dual_exp": IFCurrDualExp,
     "Izhikevich_cond": IzhikevichCond,
     "Izhikevich_curr_exp": IzhikevichCurrExp,
 }
 
 __all__ = ["MODELS", "EIFCondAlphaIsfaIsta", "EIFCondExpIsfaIsta", "HHCondExp", "IFCondAlpha",
-           "IFCondExp", "IFCurrExpCa2Adaptive", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "Izhikevich",
+           "IFCondExp", "IFCurrDualExp", "IFCurrExpCa2Adaptive", "IFCurrAlpha", "IFCurrDelta", "IFCurrExp", "Izhikevich",
            "IzhikevichCond", "IzhikevichCurrExp",
            "NeuronGroup"]

@@ -81,30 +81,40 @@ class IFCurrExp(NeuronGroup):
 @numba.njit(cache=True)
 def _psc_exp_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
     v, iex, iin, r = s[0], s[1], s[2], s[s.shape[0] - 1]
-    ca2 = k.shape[0] > 11  # IFCurrExpCa2Adaptive: row 3 of s is i_ca2, k rows 11, 12 its own
-    ica = s[3]
+    ca2 = k.shape[0] == 13  # IFCurrExpCa2Adaptive: row 3 of s is i_ca2, k rows 11, 12 its own
+    dual = k.shape[0] == 14  # IF_curr_dual_exp: row 3 is isyn_exc2 (lane 2), k rows 11, 12
+    x3 = s[3]
+    n = v.shape[0]
     het = k.shape[1] > 1
     n_out = 0
-    for j in range(v.shape[0]):
+    for j in range(n):
         c = j if het else 0
         e_l = k[0, c]
         y = v[j] - e_l
         ie = iext[j] if has_iext else 0.0
         if ca2:  # sPyNNaker's order: the trace decays, then flows (outward) during the tick
-            ica[j] *= k[11, c]
-            ie -= ica[j]
+            x3[j] *= k[11, c]
+            ie -= x3[j]
         if r[j] == 0.0:
-            y = (y * k[4, c] + iex[j] * k[5, c] + iin[j] * k[6, c]
-                 + (k[3, c] + ie) * k[7, c])
+            if dual:  # NEST iaf_psc_exp_multisynapse's order, receptors 1, 2, 3 = E, E2, I
+                y = k[7, c] * (k[3, c] + ie) + k[4, c] * y
+                y += k[5, c] * iex[j]
+                y += k[11, c] * x3[j]
+                y += k[6, c] * iin[j]
+            else:
+                y = (y * k[4, c] + iex[j] * k[5, c] + iin[j] * k[6, c]
+                     + (k[3, c] + ie) * k[7, c])
         else:
             r[j] -= 1.0
         iex[j] = iex[j] * k[8, c] + exc[j]
+        if dual:
+            x3[j] = x3[j] * k[12, c] + exc[n + j]
         iin[j] = iin[j] * k[9, c] - inh[j]
         if y >= k[2, c] - e_l:
             r[j] = k[10, c]
             v[j] = k[1, c]
             if ca2:
-                ica[j] += k[12, c]
+                x3[j] += k[12, c]
             out[n_out] = j
             n_out += 1
         else:
@@ -134,6 +144,30 @@ class IFCurrExpCa2Adaptive(IFCurrExp):
 
 
 IFCurrExpCa2Adaptive.KERNEL = staticmethod(_psc_exp_kernel)
+
+
+class IFCurrDualExp(IFCurrExp):
+    """sPyNNaker's IF_curr_dual_exp: IF_curr_exp with a second excitatory receptor
+    ``excitatory2`` of its own time constant ``tau_syn_E2``. NEST's counterpart is
+    iaf_psc_exp_multisynapse with receptors (E, E2, I): its propagators and its order of the
+    membrane update, so the numbers are NEST's."""
+
+    PARAMETERS: ClassVar[dict[str, float]] = {**IFCurrExp.PARAMETERS, "tau_syn_E2": 5.0}
+    STATE: ClassVar[dict[str, float]] = {**IFCurrExp.STATE, "isyn_exc2": 0.0}
+    CONSTANTS: ClassVar[tuple[str, ...]] = (
+        *IFCurrExp.CONSTANTS, "p21e2", "p11e2", "lanes")
+    RECEPTORS: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory", "excitatory2")
+    KIND: ClassVar[int] = 22
+
+    def _constants(self) -> list[Any]:
+        p, h = self.params, self.dt
+        values = super()._constants()
+        values[7] = -p["tau_m"] / p["cm"] * np.expm1(-h / p["tau_m"])  # multisynapse's P30
+        return [*values, _propagator_32(p["tau_syn_E2"], p["tau_m"], p["cm"], h)[0],
+                np.exp(-h / p["tau_syn_E2"]), 2.0]
+
+
+IFCurrDualExp.KERNEL = staticmethod(_psc_exp_kernel)
 
 
 class IFCurrAlpha(NeuronGroup):

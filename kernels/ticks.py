@@ -32,7 +32,8 @@ Group data arrive as one typed list of ``(s, k, i)`` tuples (state rows, constan
 tables; see ``neuron_base`` and ``sources``; one list because unboxing a typed list costs ~0.6
 us per call) and one ``meta`` row per group: kind, size, first buffer column (neurons), first
 global cell id (row of the CSR table), cursor (spike arrays' read position, updated in place).
-``keep[g]`` asks for group ``g``'s spikes in the log; ``counts[g]`` accumulates its spike count;
+``meta[g, LANES]``: buffer columns per neuron in each half (2 for a model with a third
+or fourth receptor, ``NeuronGroup.RECEPTORS``). ``keep[g]`` asks for group ``g``'s spikes in the log; ``counts[g]`` accumulates its spike count;
 ``bounds`` receives where each group's entries of the last tick start in the log (what
 ``Network.step`` splits by). Growable outputs (``fired`` scratch, ``log``) are returned,
 possibly reallocated; nothing is rebound inside a per-neuron or per-synapse loop (see
@@ -59,9 +60,9 @@ from .plasticity import pre_spikes, record_post
 from .prefetch import prefetch
 from .sources import KIND_ARRAY, KIND_POISSON, emit_array, emit_poisson, grow
 
-# meta columns
-KIND, SIZE, COLUMN, CELL, CURSOR = range(5)
-META_COLUMNS = 5
+# meta columns (LANES: buffer columns per neuron in each receptor half, see neuron_base)
+KIND, SIZE, COLUMN, CELL, CURSOR, LANES = range(6)
+META_COLUMNS = 6
 #: cache lines of the next spike's CSR row fetched ahead (8 int64/float64 synapses a line);
 #: 2 and 8 did worse, as did looking two spikes ahead
 PREFETCH_LINES = 4
@@ -70,7 +71,7 @@ PREFETCH_LINES = 4
 @numba.njit(cache=True)
 def neuron_step(kind, s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
     """One tick of a neuron group of model ``kind`` (``NeuronGroup.KIND``)."""
-    if kind == 10 or kind == 19:  # IF_curr_exp, IFCurrExpCa2Adaptive (its rows in k)
+    if kind == 10 or kind == 19 or kind == 22:  # IF_curr_exp, Ca2Adaptive, dual exp (rows in k)
         return _psc_exp_kernel(s, k, exc, inh, iext, has_iext, out)
     if kind == 11:
         return _psc_alpha_kernel(s, k, exc, inh, iext, has_iext, out)
@@ -147,11 +148,12 @@ def emit_group(g, first, t, dt, row, n_all, meta, groups, iext, inj, inj_ptr,
                 break
             fired = grow(fired, nf + 1)
     elif kind >= 10:
-        exc = row[col:col + n]
-        inh = row[n_all + col:n_all + col + n]
+        m = n * meta[g, LANES]  # a model with more than two receptors reads lanes 2, 3 at n..
+        exc = row[col:col + m]
+        inh = row[n_all + col:n_all + col + m]
         ie = iext[col:col + n] if has_iext else iext
         nf = neuron_step(kind, gs, gk, exc, inh, ie, has_iext, fired)
-        for j in range(n):
+        for j in range(m):
             exc[j] = 0.0
             inh[j] = 0.0
     if first and inj_ptr[g + 1] > inj_ptr[g]:

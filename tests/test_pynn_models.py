@@ -202,3 +202,28 @@ def test_spynnakers_izhikevich_is_pynn_spinnakers_and_takes_its_parameters() -> 
     assert exc[arrival] == pytest.approx(3.0) and inh[arrival] == pytest.approx(-1.0)
     assert exc[arrival + 2] == pytest.approx(3.0 * np.exp(-2.0 / 2.0))  # tau_syn_E = 2 ms
     assert inh[arrival + 5] == pytest.approx(-np.exp(-5.0 / 5.0))  # tau_syn_I's default
+
+
+def test_if_curr_dual_exp_takes_a_second_excitatory_receptor() -> None:
+    """extra_models.IF_curr_dual_exp: receptor 'excitatory2' has its own current and time
+    constant (the kernel is compared with NEST's multisynapse model in
+    test_kernels_dual_exp.py); a receptor the model lacks is refused by name."""
+    sim.setup(timestep=0.1)
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[[1.0]]))
+    pop = sim.Population(2, sim.extra_models.IF_curr_dual_exp(tau_syn_E2=10.0))
+    sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.5, delay=1.0),
+                   receptor_type="excitatory2")
+    sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.2, delay=1.0))
+    plain = sim.Population(1, sim.IF_curr_exp())
+    with pytest.raises(Exception, match="excitatory2"):
+        sim.Projection(src, plain, sim.AllToAllConnector(), receptor_type="excitatory2")
+    pop.record(["gsyn_exc", "isyn_exc2"])
+    sim.run(10.0)
+    seg = pop.get_data().segments[0]
+    sim.end()
+    exc = np.asarray(seg.filter(name="gsyn_exc")[0].magnitude)[:, 0]
+    exc2 = np.asarray(seg.filter(name="isyn_exc2")[0].magnitude)[:, 0]
+    peak = int(np.argmax(exc2))
+    assert exc2[peak] == pytest.approx(0.5) and exc[peak] == pytest.approx(0.2)
+    assert exc2[peak + 10] == pytest.approx(0.5 * np.exp(-1.0 / 10.0))  # tau_syn_E2, 1 ms on
+    assert exc[peak + 10] == pytest.approx(0.2 * np.exp(-1.0 / 5.0))  # tau_syn_E's default

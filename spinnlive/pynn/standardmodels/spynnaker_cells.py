@@ -14,7 +14,7 @@ from pyNN.standardmodels import StandardCellType, build_translations, cells
 
 from .spynnaker_args import SpynnakerArgs
 
-__all__ = ["IFCurrExpCa2Adaptive", "Izhikevich_cond", "IzkCurrExpBase",
+__all__ = ["IFCurrExpCa2Adaptive", "IF_curr_dual_exp", "Izhikevich_cond", "IzkCurrExpBase",
            "SpikeSourcePoissonVariable"]
 
 
@@ -116,3 +116,25 @@ class IzkCurrExpBase(SpynnakerArgs, StandardCellType):
     variable_map: ClassVar[dict[str, str]] = {
         "v": "v", "u": "u", "gsyn_exc": "isyn_exc", "gsyn_inh": "isyn_inh",
         "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh"}
+
+
+class IF_curr_dual_exp(SpynnakerArgs, StandardCellType):  # noqa: N801 - sPyNNaker's name
+    """sPyNNaker's ``extra_models.IF_curr_dual_exp``: IF_curr_exp with a second excitatory
+    receptor ``'excitatory2'`` of time constant ``tau_syn_E2`` (NEST's
+    iaf_psc_exp_multisynapse with three receptors, whose numbers it reproduces)."""
+
+    default_parameters: ClassVar[dict[str, Any]] = {
+        **cells.IF_curr_exp.default_parameters, "tau_syn_E2": 5.0}
+    default_initial_values: dict[str, Any] = {  # per instance once SpynnakerArgs sets v=...
+        **cells.IF_curr_exp.default_initial_values, "isyn_exc2": 0.0}
+    recordable: ClassVar[list[str]] = [*cells.IF_curr_exp.recordable, "isyn_exc2", "gsyn_exc",
+                                       "gsyn_inh"]
+    units: ClassVar[dict[str, str]] = {**cells.IF_curr_exp.units, "isyn_exc2": "nA",
+                                       "gsyn_exc": "nA", "gsyn_inh": "nA"}
+    receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "excitatory2", "inhibitory")
+    conductance_based = False
+    translations = build_translations(*[(name, name) for name in default_parameters])
+    kernel_model = "IF_curr_dual_exp"
+    variable_map: ClassVar[dict[str, str]] = {
+        "v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", "isyn_exc2": "isyn_exc2",
+        "gsyn_exc": "isyn_exc", "gsyn_inh": "isyn_inh"}
