@@ -22,19 +22,23 @@ import time
 import numpy as np
 
 
-def build(sim, n_pre: int, n_post: int):  # type: ignore[no-untyped-def]
+def build(sim, n_pre: int, n_post: int, plastic: bool = False):  # type: ignore[no-untyped-def]
     src = sim.Population(n_pre, sim.SpikeSourcePoisson(rate=5.0), label="src")
     pop = sim.Population(n_post, sim.IF_curr_exp(), label="pop")
-    sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.01),
-                   label="big")
+    synapse = sim.StaticSynapse(weight=0.01) if not plastic else sim.STDPMechanism(
+        timing_dependence=sim.SpikePairRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.01,
+                                            A_minus=0.012),
+        weight_dependence=sim.AdditiveWeightDependence(w_min=0.0, w_max=0.02), weight=0.01)
+    sim.Projection(src, pop, sim.AllToAllConnector(), synapse, label="big")
     return pop
 
 
-def run(seconds: float, n_pre: int, n_post: int, notify: int | None) -> dict[str, float]:
+def run(seconds: float, n_pre: int, n_post: int, notify: int | None,
+        plastic: bool) -> dict[str, float]:
     import spinnlive.pynn as sim
 
     sim.setup(timestep=1.0, realtime=True)
-    pop = build(sim, n_pre, n_post)
+    pop = build(sim, n_pre, n_post, plastic)
     if notify is not None:
         sim.external_devices.activate_live_output_for(pop, database_notify_port_num=notify)
     sim.run(seconds * 1000.0)
@@ -74,6 +78,9 @@ def main() -> None:
     parser.add_argument("--pre", type=int, default=1000)
     parser.add_argument("--post", type=int, default=1000)
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between reads")
+    parser.add_argument("--plastic", action="store_true",
+                        help="the projection learns (additive STDP): each read copies its "
+                        "weights on the tick thread")
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
@@ -81,15 +88,16 @@ def main() -> None:
         return
     from spinnlive.cli import launch
 
-    print(f"{args.pre} x {args.post} = {args.pre * args.post} synapses, {args.seconds:g} s "
+    print(f"{args.pre} x {args.post} = {args.pre * args.post} "
+          f"{'plastic (STDP)' if args.plastic else 'static'} synapses, {args.seconds:g} s "
           "real time, 1 ms ticks")
-    alone = run(args.seconds, args.pre, args.post, None)
+    alone = run(args.seconds, args.pre, args.post, None, args.plastic)
     bridge, where = launch.start_bridge()
     try:
         reader = subprocess.Popen([sys.executable, __file__, "--client", where["discovery"],
                                    "--interval", str(args.interval)], stdout=subprocess.PIPE,
                                   text=True)
-        reading = run(args.seconds, args.pre, args.post, int(where["notify"][1]))
+        reading = run(args.seconds, args.pre, args.post, int(where["notify"][1]), args.plastic)
         out, _ = reader.communicate(timeout=120)
     finally:
         launch.stop(bridge)

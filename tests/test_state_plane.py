@@ -46,6 +46,45 @@ def test_a_static_read_pending_when_a_write_lands_keeps_its_ticks_values(catalog
     assert np.all(done[2][1]().values == 0.5)
 
 
+def test_a_learning_read_is_its_ticks_copy_and_reuses_the_copys_buffer():
+    """A learning projection's read copies its part of the table on the tick thread: its
+    gather, run after the network has learned on, still gives the weights of its tick (what
+    Projection.get returned then), and a later read reuses the buffer (no fresh pages)."""
+    sim.setup(timestep=1.0, realtime=False)
+    a = sim.Population(100, sim.SpikeSourcePoisson(rate=50.0), label="a")
+    b = sim.Population(80, sim.IF_curr_exp(i_offset=1.0), label="b")
+    other = sim.Population(30, sim.SpikeSourcePoisson(rate=5.0), label="other")
+    sim.Projection(other, b, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.1))
+    stdp = sim.STDPMechanism(
+        timing_dependence=sim.SpikePairRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.05,
+                                            A_minus=0.06),
+        weight_dependence=sim.AdditiveWeightDependence(w_min=0.0, w_max=1.0), weight=0.5)
+    ab = sim.Projection(a, b, sim.AllToAllConnector(), stdp, label="ab")
+    try:
+        sim.run(20)
+        catalogue = sim.simulator.state.engine._catalogue()
+        at_20 = np.array(ab.get("weight", format="list", with_address=False))
+        plane, done = _plane()
+        plane.submit(resolve(StateRequest(op=Op.WEIGHTS, projection="ab"), catalogue))
+        plane.apply(20)
+        sim.run(30)  # learns on before the read's gather runs
+        at_50 = np.array(ab.get("weight", format="list", with_address=False))
+        assert np.any(at_50 != at_20)
+        first = done[0][1]()
+        assert first.tick == 20 and first.values.size == 8000
+        np.testing.assert_array_equal(first.values, at_20)
+        entry = catalogue.projection("ab")
+        (spare,) = entry.spares
+        plane.submit(resolve(StateRequest(op=Op.WEIGHTS, projection="ab"), catalogue))
+        plane.apply(50)
+        assert not entry.spares  # the next read took the buffer back
+        second = done[1][1]()
+        np.testing.assert_array_equal(second.values, at_50)
+        assert entry.spares[0] is spare
+    finally:
+        sim.end()
+
+
 def test_stamped_jobs_wait_for_their_tick_and_late_ones_are_refused(catalogue):
     plane, done = _plane()
     ids = np.array([3], np.uint32)

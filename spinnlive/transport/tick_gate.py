@@ -23,7 +23,9 @@ So the tick thread publishes when it needs the interpreter and the I/O loops kee
   no datagram can cut short) until the estimated reopening. So callbacks run while the tick
   thread sleeps, and no I/O event wakes a thread that would take the lock from a tick. A task
   that works through a queue without returning to the loop (a flood read from a full queue)
-  calls :meth:`TickGate.wait_open` per item, which naps the same way (in any event loop).
+  calls :meth:`TickGate.wait_open` per item, which naps the same way (in any event loop);
+  so does a thread that takes the lock between blocking calls (the state service's sender
+  between the slices of a large reply), with :class:`IoPriority` for its priority.
 * While a real-time run whose tick thread got SCHED_FIFO is in progress, a gated loop's thread
   runs at SCHED_FIFO one priority below it (where allowed), and at its old policy again after
   the run: so an I/O thread is never preempted by another process while it holds the lock,
@@ -51,7 +53,7 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["GATE", "MAX_WAIT_S", "TickGate", "TickWindow", "gated_event_loop"]
+__all__ = ["GATE", "MAX_WAIT_S", "IoPriority", "TickGate", "TickWindow", "gated_event_loop"]
 
 logger = logging.getLogger(__name__)
 
@@ -155,30 +157,23 @@ class TickGate:
 GATE = TickGate()
 
 
-class _GatedSelector(selectors.DefaultSelector):
-    """The platform selector, waiting for events only while the gate is open and returning
-    them only once it is open again: an event that arrives during a tick wakes nobody (a
-    thread woken then would take the interpreter from the tick thread)."""
+class IoPriority:
+    """Keeps the calling thread at :meth:`TickGate.io_priority` (SCHED_FIFO one below the
+    tick thread during a real-time run, its own policy otherwise), for a thread that takes
+    the interpreter while ticks run: a gated loop, a sender thread. Call :meth:`follow` from
+    that thread only (it sets the calling thread's policy)."""
+
+    __slots__ = ("_policy", "_raised")
 
     def __init__(self) -> None:
-        super().__init__()
         self._policy: tuple[int, Any] | None = None  # the thread's own, while raised
         self._raised: int | None = None
 
-    def select(self, timeout: float | None = None) -> list[Any]:
-        if GATE.io_priority() != self._raised:
-            self._follow_priority()
-        GATE.wait_open()
-        left = GATE.open_for()
-        if left != math.inf:
-            timeout = left if timeout is None else min(timeout, left)
-        events: list[Any] = super().select(timeout)
-        GATE.wait_open()
-        return events
-
-    def _follow_priority(self) -> None:
-        """Raise this (the loop's) thread as :meth:`TickGate.io_priority` says, or restore it."""
+    def follow(self) -> None:
+        """Raise or restore the calling thread if the gate's I/O priority changed."""
         want = GATE.io_priority()
+        if want == self._raised:
+            return
         setter = getattr(os, "sched_setscheduler", None)
         if setter is None:
             self._raised = want
@@ -190,9 +185,29 @@ class _GatedSelector(selectors.DefaultSelector):
                 setter(0, *self._policy)
             else:
                 setter(0, os.SCHED_FIFO, os.sched_param(want))
-        except OSError as error:  # not allowed here: the gate alone keeps the loop out
-            logger.debug("gated loop stays at its priority: %s", error)
+        except OSError as error:  # not allowed here: the gate alone keeps the thread out
+            logger.debug("gated thread stays at its priority: %s", error)
         self._raised = want
+
+
+class _GatedSelector(selectors.DefaultSelector):
+    """The platform selector, waiting for events only while the gate is open and returning
+    them only once it is open again: an event that arrives during a tick wakes nobody (a
+    thread woken then would take the interpreter from the tick thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._priority = IoPriority()
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        self._priority.follow()
+        GATE.wait_open()
+        left = GATE.open_for()
+        if left != math.inf:
+            timeout = left if timeout is None else min(timeout, left)
+        events: list[Any] = super().select(timeout)
+        GATE.wait_open()
+        return events
 
 
 def gated_event_loop() -> asyncio.AbstractEventLoop:
