@@ -6,6 +6,9 @@ standardmodels) and adds what sPyNNaker scripts use: ``set_number_of_neurons_per
 :mod:`spinnlive.pynn.spinnaker_compat` runs ``pyNN.spiNNaker`` scripts unchanged.
 """
 
+import importlib
+from typing import Any
+
 from pyNN import errors, random, space  # noqa: F401
 from pyNN.connectors import *  # noqa: F403
 from pyNN.network import Network  # noqa: F401
@@ -22,7 +25,7 @@ from pyNN.space import (  # noqa: F401
     distance,  # noqa: F401
 )
 
-from . import external_devices, extra_models  # noqa: F401
+from . import extra_models  # noqa: F401
 from . import unavailable as _unavailable
 from .control import (  # noqa: F401
     end,
@@ -67,6 +70,14 @@ class NativeRNG(NumpyRNG):
 def list_standard_models() -> list[str]:
     """Names of the cell types spinnlive can simulate."""
     return [cls.__name__ for cls in SUPPORTED_CELL_TYPES]
+
+
+def __getattr__(attr: str) -> Any:
+    """``sim.external_devices`` imports on first use: it brings the live connections, their
+    database reader and the transport (asyncio), which a network without live I/O never needs."""
+    if attr == "external_devices":  # import_module: ``from . import`` would ask this again
+        return importlib.import_module(f"{__name__}.external_devices")
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
 
 
 # every other name sPyNNaker's pyNN.spiNNaker exports: a stand-in that refuses clearly,

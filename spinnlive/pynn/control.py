@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyNN import common
 from pyNN.common.control import DEFAULT_MIN_DELAY
@@ -34,10 +34,12 @@ from pyNN.common.control import DEFAULT_TIMESTEP as PYNN_DEFAULT_TIMESTEP
 from pyNN.recording import get_io
 
 from ..errors import ConfigurationError
-from ..transport.notifier import ListenerAddress
 from . import simulator
 from .populations import atoms_per_core
 from .unavailable import HARDWARE, refuse
+
+if TYPE_CHECKING:  # the transport (asyncio, the protocol) loads only for a listener
+    from ..transport.notifier import ListenerAddress
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +146,8 @@ def clock_from_environment() -> bool | None:
 
 def listener_address(address: Any) -> ListenerAddress:
     """A listener from an sPyNNaker ``SocketAddress``, a ``(host, port[, ack])`` tuple or ours."""
+    from ..transport.notifier import ListenerAddress
+
     if isinstance(address, ListenerAddress):
         return address
     if hasattr(address, "notify_port_no"):

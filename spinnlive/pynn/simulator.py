@@ -16,14 +16,16 @@ that ``end()`` closed last; it survives ``end()`` and the next ``setup()`` so th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pyNN import common
 
 from ..engine.run_report import RunReport
 from ..engine.simulation import Simulation
-from ..transport.notifier import ListenerAddress
+
+if TYPE_CHECKING:
+    from ..transport.notifier import ListenerAddress
 
 name = "spinnlive"
 
