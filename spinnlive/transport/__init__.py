@@ -1,7 +1,11 @@
 """Thin asyncio adapters that move datagrams between sockets and the sans-IO protocol objects.
 
 ``udp`` is the bounded, counted UDP endpoint; ``notifier`` and ``listener`` drive the two roles of
-:mod:`spinnlive.protocol.handshake` over it. No parsing and no policy beyond drops and counters lives here.
+:mod:`spinnlive.protocol.handshake` over it. ``live_socket`` (the batch-draining live-output
+socket) and ``iptags`` (the tag programmer) are the SpiNNaker side shared by the bridge and
+sPyNNaker's connections; ``loop_thread`` runs an event loop for synchronous callers,
+``tick_gate`` keeps I/O loops out of a real-time tick's way, ``curve`` holds ZeroMQ CURVE keys.
+No parsing and no policy beyond drops and counters lives here.
 """
 
 from spinnlive.transport.listener import Listener, ListenerStatistics
