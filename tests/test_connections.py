@@ -211,3 +211,31 @@ async def test_timed_live_output_is_grouped_by_time_and_label_in_order_of_appear
         sender.close()
         receiver.close()
         workers.close()
+
+
+async def test_a_silent_board_is_logged_and_the_database_still_confirmed(tmp_path, board,
+                                                                         caplog) -> None:
+    """The connections point tags with the bridge's TagPointer: a board that never answers the
+    IP-tag set is asked until ``tag_timeout``, logged, and the read is confirmed anyway."""
+    from bridge_helpers import LPG_TAG, write_bridge_database
+
+    from spinnlive.protocol.sdp import decode_iptag_set
+    from spinnlive.transport.notifier import Notifier
+
+    path = write_bridge_database(tmp_path, board.ip)
+    inits: list[tuple[str, int]] = []
+    conn = SpynnakerLiveSpikesConnection(receive_labels=["exc"], local_host="127.0.0.1",
+                                         local_port=None, tag_timeout=0.5)
+    conn.add_init_callback("exc", lambda label, n, *_: inits.append((label, n)))
+    notifier = Notifier([("127.0.0.1", conn.local_port)], timeout=20.0)
+    try:
+        with caplog.at_level("WARNING", logger="spinnlive.transport.iptags"):
+            await notifier.notify_database(str(path))  # returns once the read is confirmed
+        requests = await board.recv_all()
+        assert requests and {decode_iptag_set(r).tag for r in requests} == {LPG_TAG}
+        assert "did not answer the IP-tag request" in caplog.text
+        await until(lambda: len(inits) == 1, "the init callback ran")
+        assert inits[0][0] == "exc" and inits[0][1] > 0
+    finally:
+        notifier.close()
+        conn.close()
