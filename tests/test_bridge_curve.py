@@ -23,6 +23,7 @@ import zmq
 from spinnlive.client import connect
 from spinnlive.errors import TransportError
 from spinnlive.transport.curve import generate
+from spinnlive.wire.output import Notice
 
 ANY = ["--discovery", "tcp://0.0.0.0:0", "--publish", "tcp://0.0.0.0:0", "--input",
        "tcp://0.0.0.0:0", "--notify-port", "0"]
@@ -93,6 +94,44 @@ async def test_a_client_without_the_key_gets_nothing_in_or_out(tmp_path: Path) -
         plain_sub.close(linger=0)
         plain_push.close(linger=0)
         ctx.term()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+async def test_the_client_commands_take_the_key_file(tmp_path: Path) -> None:
+    """``spinnlive inject/rates/listen --curve FILE`` reach a CURVE bridge; without it they
+    get no answer (the discovery handshake never completes) and fail naming the bridge."""
+    client_file, _, _ = generate(tmp_path / "keys")
+    proc = _start("--curve", str(tmp_path / "keys"))
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "spinnlive.cli", *args, "--discovery",
+                               discovery], capture_output=True, text=True, timeout=120)
+
+    try:
+        assert proc.stdout is not None
+        where = json.loads(await asyncio.to_thread(proc.stdout.readline))
+        discovery = _local(where["discovery"])
+        plain = await asyncio.to_thread(command, "inject", "stim", "1", "--timeout", "2")
+        assert plain.returncode != 0 and discovery in plain.stderr, plain.stderr[-2000:]
+        keyed = await asyncio.to_thread(command, "inject", "stim", "1", "--curve",
+                                        str(client_file), "--timeout", "10")
+        assert keyed.returncode == 0, keyed.stderr[-2000:]
+        rates = await asyncio.to_thread(command, "rates", "src", "0=5", "--curve",
+                                        str(client_file), "--timeout", "10")
+        assert rates.returncode == 0, rates.stderr[-2000:]
+        async with connect(discovery, timeout=10.0, curve=client_file) as client:
+            stats = client.subscribe("stats")
+            counted: dict[str, int] = {}
+            async with asyncio.timeout(30):  # both came in, counted as rejected (no database)
+                while sum(counted.values()) < 2:
+                    notice = await stats.receive(5.0)
+                    if notice is not None and isinstance(notice, Notice):
+                        counted = {name: s["messages"] for name, s in
+                                   notice.body["streams"].items()
+                                   if name.startswith(("input", "inject/", "rates/"))}
+            assert sum(counted.values()) == 2, counted
     finally:
         proc.terminate()
         proc.wait(30)

@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     for client_command in (listen, inject, rates, *add_state_commands(sub)):
         client_command.add_argument("--discovery", default=DEFAULT_DISCOVERY)
         client_command.add_argument("--timeout", type=float, default=5.0)
+        client_command.add_argument(
+            "--curve", default=None, metavar="FILE",
+            help="the client key file of 'spinnlive keys', for a bridge run with --curve")
     return parser
 
 
@@ -251,7 +254,7 @@ def _listen(args: argparse.Namespace) -> int:
     labels = [t.removeprefix("spikes/") for t in args.topics]
 
     async def listen() -> None:
-        async with connect(args.discovery, timeout=args.timeout) as client:
+        async with connect(args.discovery, timeout=args.timeout, curve=args.curve) as client:
             streams = [client.spikes(label) for label in labels]
             for stream in streams:
                 await stream.ready()
@@ -281,7 +284,7 @@ def _listen(args: argparse.Namespace) -> int:
 def _inject(args: argparse.Namespace) -> int:
     from ..client import SyncClient
 
-    with SyncClient(args.discovery, timeout=args.timeout) as client:
+    with SyncClient(args.discovery, timeout=args.timeout, curve=args.curve) as client:
         client.inject(args.label, np.asarray(args.ids, dtype=np.int64))
     return 0
 
@@ -296,7 +299,7 @@ def _rates(args: argparse.Namespace) -> int:
     except ValueError:
         logger.error("rates: give ID=HZ pairs, e.g. 0=10 3=25.5")
         return 2
-    with SyncClient(args.discovery, timeout=args.timeout) as client:
+    with SyncClient(args.discovery, timeout=args.timeout, curve=args.curve) as client:
         client.set_rates(args.label, ids, hz)
     return 0
 

@@ -92,7 +92,7 @@ def _with_client(action: Callable[[Any, argparse.Namespace], None]
         from spinnlive.client import SyncClient
         from spinnlive.protocol.state import StateError
 
-        with SyncClient(args.discovery, timeout=args.timeout) as client:
+        with SyncClient(args.discovery, timeout=args.timeout, curve=args.curve) as client:
             try:
                 action(client, args)
             except StateError as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -103,9 +104,10 @@ class SyncSpikeStream:
 class SyncClient:
     """The asyncio client's verbs, each run to completion on a private loop."""
 
-    def __init__(self, endpoint: str | None = None, *, timeout: float = 5.0) -> None:
+    def __init__(self, endpoint: str | None = None, *, timeout: float = 5.0,
+                 curve: str | Path | None = None) -> None:
         self._loop = asyncio.new_event_loop()
-        self._client = Client(endpoint, timeout=timeout)
+        self._client = Client(endpoint, timeout=timeout, curve=curve)
         try:
             self._run(self._client.__aenter__())
         except BaseException:
