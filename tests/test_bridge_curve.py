@@ -107,7 +107,7 @@ async def test_the_client_commands_take_the_key_file(tmp_path: Path) -> None:
 
     def command(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "spinnlive.cli", *args, "--discovery",
-                               discovery], capture_output=True, text=True, timeout=120)
+                               discovery], capture_output=True, text=True, timeout=600)
 
     try:
         assert proc.stdout is not None
@@ -116,10 +116,10 @@ async def test_the_client_commands_take_the_key_file(tmp_path: Path) -> None:
         plain = await asyncio.to_thread(command, "inject", "stim", "1", "--timeout", "2")
         assert plain.returncode != 0 and discovery in plain.stderr, plain.stderr[-2000:]
         keyed = await asyncio.to_thread(command, "inject", "stim", "1", "--curve",
-                                        str(client_file), "--timeout", "10")
+                                        str(client_file), "--timeout", "60")
         assert keyed.returncode == 0, keyed.stderr[-2000:]
         rates = await asyncio.to_thread(command, "rates", "src", "0=5", "--curve",
-                                        str(client_file), "--timeout", "10")
+                                        str(client_file), "--timeout", "60")
         assert rates.returncode == 0, rates.stderr[-2000:]
         async with connect(discovery, timeout=10.0, curve=client_file) as client:
             stats = client.subscribe("stats")
