@@ -12,16 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy as np
 import pytest
 import zmq
 import zmq.asyncio
+from bridge_helpers import (
+    announce,
+    bridge_mapping,
+    lpg_packets,
+    quick_config,
+    write_bridge_database,
+)
 from chromium import Browser, find_chromium
 from closed_loop_helpers import network_result, start_bridge, start_network, stop
 
+from spinnlive.bridge import Bridge
+from spinnlive.client import connect
 from spinnlive.monitor.command import spawn
 from spinnlive.monitor.frames import decode_frame
 
@@ -165,6 +177,7 @@ pytest_chromium = pytest.mark.skipif(find_chromium() is None,
 PAGE_STATE = """JSON.stringify({state: spinnliveMonitor.state, epoch: spinnliveMonitor.epoch,
   events: spinnliveMonitor.events, stats: spinnliveMonitor.stats, frames: spinnliveMonitor.frames,
   dropped: spinnliveMonitor.framesDropped, droppedEvents: spinnliveMonitor.eventsDropped,
+  missed: spinnliveMonitor.missedEvents,
   epochText: document.getElementById('epoch').textContent,
   reply: spinnliveMonitor.lastReply})"""
 
@@ -238,6 +251,55 @@ async def test_the_page_shows_what_the_bridge_says_and_its_controls_inject(
         watcher.close()
 
 
+@pytest_chromium
+@pytest.mark.parametrize("bridge_and_monitor", [["--exact-max", "0", "--max-in-flight", "200"]],
+                         indirect=True)
+async def test_a_binned_page_counts_every_event_and_draws_each_in_its_cell(
+        bridge_and_monitor, tmp_path: Path) -> None:
+    """Above ``--exact-max`` (here: always) the page gets each population pre-binned at pixel
+    resolution: its work follows pixels, its counts still match the bridge's stats topic."""
+    where, url = bridge_and_monitor
+    watcher = StatsWatcher(str(where["publish"]))
+    try:
+        async with Browser() as browser:
+            await browser.open(url)
+
+            async def page() -> dict[str, Any]:
+                return dict(json.loads(await browser.evaluate(PAGE_STATE)))
+
+            await until(lambda: browser.evaluate("!!window.spinnliveMonitor"), "the page")
+            net = start_network(where["notify"][1], 1000, tmp_path, tsf=1.0)
+            try:
+                result = await asyncio.to_thread(network_result, net)
+            finally:
+                stop(net)
+
+            async def settled() -> dict[str, Any] | None:
+                p = await page()
+                if watcher.stats is None or p["stats"] is None or p["state"] != "paused":
+                    return None
+                return p if p["stats"]["streams"] == watcher.stats["streams"] else None
+
+            p = await until(settled, "the page's counters to equal the bridge's stats topic")
+            assert p["dropped"] == 0 and p["missed"] == 0
+            for label in ("pacer", "src"):
+                assert p["events"][label] == len(result[label]) == \
+                    watcher.stats["streams"][f"spikes/{label}"]["events"], label
+            per_bin = await browser.evaluate("spinnliveMonitor.ticksPerBin")
+            assert per_bin == 3  # 5 s of 1 ms ticks over 2048 columns
+            cells = json.loads(await browser.evaluate(
+                "JSON.stringify(spinnliveMonitor.cells('src'))"))
+            expect: dict[tuple[int, int], int] = {}
+            for tick, neuron in result["src"]:  # 5 neurons: one row each
+                key = (tick // per_bin * per_bin, neuron)
+                expect[key] = expect.get(key, 0) + 1
+            assert {(t, r): c for t, r, c in cells} == expect
+            assert json.loads(await browser.evaluate(
+                "JSON.stringify(spinnliveMonitor.raster('src'))")) == []  # nothing one by one
+    finally:
+        watcher.close()
+
+
 async def _dropped_at_least(state: Any, n: int) -> bool:
     pages = (await state())["pages"]
     return bool(pages and pages[0]["dropped"] >= n)
@@ -303,3 +365,90 @@ async def test_spinnlive_run_monitor_serves_the_page_of_the_run(tmp_path: Path) 
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_a_monitor_that_falls_behind_counts_what_it_missed_and_no_one_else_loses(
+        tmp_path: Path, board: Any) -> None:
+    """The monitor is a best-effort observer: stopped (as a starved, niced monitor is, in
+    effect) while the bridge streams, it misses messages in its own pipe only, counts exactly
+    how many events (its books balance against the bridge's totals) and tells the page, while
+    the bridge's other subscriber gets every event."""
+    path = write_bridge_database(tmp_path, board.ip)
+    keys = bridge_mapping(board.ip).key_table().keys_of("exc", np.arange(64) % 300)
+    async with Bridge(quick_config()) as bridge:
+        notifier, live = await announce(bridge, path, board)
+        assert live is not None
+        discovery = bridge.endpoints["discovery"]
+        monitor, url = spawn(discovery, ["--hwm", "100"])
+        stopped = False
+        try:
+            async with connect(discovery) as client, aiohttp.ClientSession() as http, \
+                    http.ws_connect(url + "ws") as page:
+                stream = client.spikes("exc", rcvhwm=0)
+                await stream.ready()
+                await notifier.start()
+                got = 0
+                tick = 0
+
+                async def send(ticks: int) -> None:  # paced by the other subscriber
+                    nonlocal got, tick
+                    for _ in range(ticks):
+                        tick += 1
+                        board.send(lpg_packets(tick, keys)[0], live)
+                    while got < 64 * tick:
+                        got += (await stream.next(30.0))[1].size
+
+                async def mine() -> dict[str, Any]:
+                    async with http.get(url + "state.json") as reply:
+                        own = (await reply.json())["monitor"]
+                        return {"live": own["live"], **own["streams"].get("spikes/exc", {})}
+
+                await until(lambda: _is_live(mine), "the monitor's subscription")
+                await send(1)
+                await until(lambda: _events_at_least(mine, 64), "the monitor's first tick")
+                os.kill(monitor.pid, signal.SIGSTOP)
+                stopped = True
+                for _ in range(30):  # far more than its pipe, the bridge's and the kernel's hold
+                    await send(2000)
+                os.kill(monitor.pid, signal.SIGCONT)
+                stopped = False
+                assert got == 64 * tick and stream.gaps == 0  # the other subscriber: everything
+
+                async def balanced() -> dict[str, Any] | None:
+                    s = await mine()
+                    done = s.get("accounted") and s["events"] + s["missed_events"] == got
+                    return s if done else None
+
+                s = await until(balanced, "the monitor's books to balance", timeout=120)
+                assert s["missed_events"] > 0 and s["missed_messages"] > 0
+                await send(1)  # caught up: the next message shows the misses as a sequence gap
+                after = await until(lambda: _events_at_least(mine, s["events"] + 64),
+                                    "the monitor's next tick")
+                assert after["gap_messages"] == s["missed_messages"]
+
+                async def told() -> bool:  # and the page is told, in its stats messages
+                    async for msg in page:
+                        if msg.type == aiohttp.WSMsgType.TEXT:
+                            body = json.loads(msg.data)
+                            if body["type"] == "stats" and \
+                                    body["monitor"]["missed_events"] == s["missed_events"]:
+                                return True
+                        elif msg.type == aiohttp.WSMsgType.BINARY:
+                            await page.send_str('{"op": "ack"}')
+                    return False
+
+                assert await asyncio.wait_for(told(), 60)
+        finally:
+            if stopped:
+                os.kill(monitor.pid, signal.SIGCONT)
+            stop(monitor)
+            notifier.close()
+
+
+async def _is_live(state: Any) -> bool:
+    return bool((await state())["live"])
+
+
+async def _events_at_least(state: Any, n: int) -> dict[str, Any] | None:
+    s: dict[str, Any] = await state()
+    return s if s.get("events", 0) >= n else None

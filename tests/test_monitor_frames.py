@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spinnlive.monitor.frames import FrameBuilder, decode_frame, stamp_dropped
+from spinnlive.monitor.frames import FrameBuilder, bin_events, decode_frame, stamp_dropped
 from spinnlive.wire.header import Header
 from spinnlive.wire.output import SpikeBatch
 
@@ -32,14 +32,39 @@ def test_a_frame_carries_every_event_of_its_period_with_its_tick_per_population(
     assert empty.sequence == 1 and empty.spikes == {} and empty.events == 0
 
 
-def test_sequence_gaps_are_counted_per_topic_within_an_epoch_only() -> None:
-    b = FrameBuilder()
-    b.add(batch("exc", 1, [0], 0))
-    b.add(batch("exc", 2, [0], 3))  # messages 1 and 2 never arrived
-    b.add(batch("exc", 5, [0], 9, epoch=2))  # a new epoch: no gap across it
-    b.add(batch("exc", 6, [0], 10, epoch=2))
-    counts = b.streams["exc"]
-    assert (counts.messages, counts.events, counts.gap_messages) == (4, 4, 2)
+def test_above_exact_max_a_population_is_binned_with_every_event_counted() -> None:
+    """The page's work per frame is bounded by pixels: a busy population comes binned, a
+    quiet one (or one of unknown size) event by event in the same frame."""
+    rng = np.random.default_rng(3)
+    b = FrameBuilder(exact_max=100, per_bin=4, sizes={"exc": 1000, "inh": 40})
+    sent = {"exc": [], "inh": [], "odd": []}
+    for seq, tick in enumerate(range(100, 140)):
+        for label, size, n in (("exc", 1000, 50), ("inh", 40, 2), ("odd", 10_000, 30)):
+            ids = rng.integers(0, size, n)
+            b.add(batch(label, tick, ids.tolist(), seq))
+            sent[label] += [(tick, int(i)) for i in ids]
+    frame = decode_frame(b.take())
+    assert frame.events == sum(map(len, sent.values()))
+    exc, inh, odd = (b.labels.index(x) for x in ("exc", "inh", "odd"))
+    assert set(frame.cells) == {exc} and set(frame.spikes) == {inh, odd}
+    first, rows, counts = frame.cells[exc]
+    ticks = np.array([t for t, _ in sent["exc"]])
+    ids = np.array([i for _, i in sent["exc"]])
+    expect: dict[tuple[int, int], int] = {}
+    for t, r in zip(ticks // 4 * 4, ids * 160 // 1000, strict=True):
+        expect[int(t), int(r)] = expect.get((int(t), int(r)), 0) + 1
+    assert dict(zip(zip(first.tolist(), rows.tolist(), strict=True), counts.tolist(),
+                    strict=True)) == expect
+    assert counts.sum() == len(sent["exc"]) and len(first) <= 10 * 160  # 10 bins x 160 rows
+    assert sorted(zip(*map(np.ndarray.tolist, frame.spikes[inh]), strict=True)) == \
+        sorted(sent["inh"])
+
+
+def test_bins_of_ticks_far_apart_are_exact_too() -> None:
+    ticks = np.array([5, 5, 6, 4_000_000_000], np.uint32)
+    first, rows, counts = bin_events(ticks, np.array([0, 0, 3, 9], np.uint32), 10, 3)
+    assert list(zip(first.tolist(), rows.tolist(), counts.tolist(), strict=True)) == \
+        [(3, 0, 2), (6, 3, 1), (3_999_999_999, 9, 1)]
 
 
 def test_a_new_epoch_restarts_the_newest_tick() -> None:
@@ -72,7 +97,10 @@ def test_the_dropped_count_is_stamped_per_page_without_touching_the_spikes() -> 
 def test_a_truncated_frame_is_refused_by_name() -> None:
     b = FrameBuilder()
     b.add(batch("exc", 4, [5, 6], 0))
+    raw = b.take()
     with pytest.raises(ValueError, match="sections end"):
-        decode_frame(b.take()[:-4])
+        decode_frame(raw[:-4])
+    with pytest.raises(ValueError, match="section mode"):
+        decode_frame(raw[:30] + b"\x07" + raw[31:])
     with pytest.raises(ValueError, match="at least"):
         decode_frame(b"\x01")

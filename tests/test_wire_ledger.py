@@ -99,3 +99,41 @@ def test_a_topic_absent_from_the_totals_has_published_nothing():
     got = ledger.statistics()
     assert (got.announced_messages, got.announced_events) == (2, 7)
     assert (got.missed_messages, got.missed_events) == (2, 7)
+
+
+def test_a_prefix_subscription_keeps_books_for_each_spike_topic_it_meets() -> None:
+    """``spikes/`` (the monitor's subscription): a topic first seen mid-stream is accounted
+    from the first sync answer on, as if it had been subscribed whole."""
+    import numpy as np
+
+    from spinnlive.wire.output import encode_json, json_frames, spike_frames
+    from spinnlive.wire.subscriber import Subscriber
+
+    book = Subscriber([b"spikes/"])
+    assert b"stats" in book.subscriptions() and b"lifecycle" in book.subscriptions()
+
+    def totals(topic: bytes, body: dict) -> list[bytes]:
+        return list(json_frames(topic, 1, 0, encode_json(body)))
+
+    def spikes(label: str, sequence: int, n: int) -> list[bytes]:
+        topic, header, ids = spike_frames(f"spikes/{label}".encode(), 1, sequence, sequence,
+                                          np.arange(n, dtype="<u4"))
+        return [topic, header, ids.tobytes()]
+
+    other = {"sequence": 4, "messages": 4, "events": 40, "dropped": {}, "dropped_events": {}}
+    book.take(totals(book.token, {"streams": {"spikes/inh": other}}))  # exc: nothing yet
+    assert book.take(spikes("exc", 0, 3)) is not None
+    # messages 1 and 2 (5 + 6 events) are lost in this subscriber's pipe
+    assert book.take(spikes("exc", 3, 2)) is not None
+    exc = {"sequence": 4, "messages": 4, "events": 16, "dropped": {}, "dropped_events": {}}
+    assert book.take(totals(b"stats", {"streams": {"spikes/exc": exc}})) is None
+    got = book.statistics("spikes/exc")
+    assert got.accounted and (got.received_messages, got.received_events) == (2, 5)
+    assert (got.gap_messages, got.missed_messages, got.missed_events) == (2, 2, 11)
+    # a topic first met after a stats body: that body's totals are its latest books
+    inh = {"sequence": 6, "messages": 6, "events": 60, "dropped": {}, "dropped_events": {}}
+    book.take(totals(b"stats", {"streams": {"spikes/exc": exc, "spikes/inh": inh}}))
+    book.take(spikes("inh", 6, 10))
+    late = book.statistics("spikes/inh")
+    assert (late.announced_messages, late.announced_events, late.missed_events) == (2, 20, 20)
+    assert not book.statistics("spikes/never").accounted

@@ -3,6 +3,10 @@
 ``spinnlive monitor`` (and ``python -m spinnlive.monitor``) serve the page in the foreground;
 ``spinnlive run --monitor`` starts the same command as a child process (:func:`spawn`), so the
 page's work never shares a GIL with the engine's tick thread.
+
+The monitor is an observer: by default it lowers its own scheduling priority (``--nice 19``)
+before it opens any socket (so its ZeroMQ I/O thread inherits it), and where the CPUs are busy
+it is the one that falls behind, counting what it missed, never the bridge or its subscribers.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -26,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 #: The line that announces the page; ``spawn`` reads it from the child's stdout.
 URL_PREFIX = "monitor: "
+#: The monitor's default niceness increment: it runs on what the bridge leaves.
+DEFAULT_NICE = 19
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,6 +44,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=float, default=5.0, help="seconds of raster history")
     p.add_argument("--max-in-flight", type=int, default=4,
                    help="frames a page may be behind before frames are dropped for it")
+    p.add_argument("--exact-max", type=int, default=4096,
+                   help="events of one population per frame drawn one by one; above that the "
+                        "frame carries its raster binned at pixel resolution, with exact counts")
+    p.add_argument("--hwm", type=int, default=10_000,
+                   help="messages the monitor's socket queues before it misses (and counts) some")
+    p.add_argument("--nice", type=int, default=DEFAULT_NICE,
+                   help=f"lower the monitor's scheduling priority by this much (default "
+                        f"{DEFAULT_NICE}: it yields the CPUs to the bridge; 0 keeps it)")
     p.add_argument("--no-controls", action="store_true", help="no inject / rate controls")
     p.add_argument("--insecure", action="store_true",
                    help="allow a non-loopback --host (anyone who reaches it can inject)")
@@ -48,10 +63,14 @@ def config_from(args: argparse.Namespace) -> MonitorConfig:
             f"the monitor would listen on {args.host}, beyond this machine: its page can "
             "inject spikes and set rates; keep 127.0.0.1 (reach it through an SSH tunnel) or "
             "pass --insecure")
+    for name in ("exact_max", "hwm", "max_in_flight"):
+        if getattr(args, name) < (1 if name == "hwm" else 0):
+            raise ConfigurationError(f"--{name.replace('_', '-')} {getattr(args, name)}: "
+                                     "must be positive")
     return MonitorConfig(discovery=args.discovery, host=args.host, port=args.port,
                          frame_ms=args.frame_ms, window_s=args.window,
-                         max_in_flight=args.max_in_flight,
-                         controls=not args.no_controls)
+                         max_in_flight=args.max_in_flight, exact_max=args.exact_max,
+                         hwm=args.hwm, controls=not args.no_controls)
 
 
 def _loopback(host: str) -> bool:
@@ -81,7 +100,15 @@ async def serve(config: MonitorConfig) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """``spinnlive monitor``."""
-    asyncio.run(serve(config_from(args)))
+    config = config_from(args)
+    if args.nice:
+        try:  # before any thread or socket: all of them inherit it
+            niceness = os.nice(args.nice)
+        except OSError as exc:
+            raise ConfigurationError(f"--nice {args.nice}: {exc.strerror} (raising the "
+                                     "monitor's priority needs privileges)") from None
+        logger.info("monitor: niceness %d (it yields the CPUs to the bridge)", niceness)
+    asyncio.run(serve(config))
     return 0
 
 

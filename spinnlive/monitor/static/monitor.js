@@ -1,33 +1,43 @@
 // spinnlive monitor page: one WebSocket to the monitor server, a canvas raster per population.
-// Binary messages are spike frames (layout in spinnlive/monitor/frames.py); text messages are
+// Binary messages are spike frames (layout in spinnlive/monitor/frames.py): a section comes event
+// by event (mode 0) or, for a busy population, binned at pixel resolution with exact counts
+// (mode 1), so the page's work per frame is bounded by pixels, not events. Text messages are
 // JSON: describe, lifecycle, stats, bridge, ack, error. Everything the page shows is also kept
 // in window.spinnliveMonitor, so a test can read from the page what the page shows.
 "use strict";
 
-const RING = 1 << 18;  // events kept per population for the raster
+const RING = 1 << 18;  // raster entries (events or binned cells) kept per population
 const M = window.spinnliveMonitor = {
-  labels: [], pops: {}, events: {}, rings: {}, epoch: null, state: "connecting", now: 0,
+  labels: [], pops: {}, rows: {}, events: {}, rings: {}, epoch: null, state: "connecting", now: 0,
   stats: null, monitor: null, frames: 0, framesDropped: 0, eventsDropped: 0, frameGaps: 0, lastSeq: null,
+  missedEvents: 0, ticksPerBin: 1,
   lifecycle: [], controls: [], lastReply: null, timestepMs: 1.0, windowS: 5.0, rate: 0,
-  raster(label) {  // [[tick, id], ...] of the events the raster shows now, oldest first
-    const r = M.rings[label], out = [];
-    if (!r) return out;
-    const from = M.now - windowTicks();
-    for (let k = 0; k < r.len; k++) {
-      const i = (r.start + k) % RING;
-      if (r.ticks[i] > from) out.push([r.ticks[i], r.ids[i]]);
-    }
-    return out;
+  raster(label) {  // [[tick, id], ...] of the events the raster shows one by one, oldest first
+    return entries(label, 0).map(([t, i]) => [t, i]);
+  },
+  cells(label) {  // [[first tick of bin, row, count], ...] of the binned cells it shows
+    return entries(label, 1);
   },
 };
+function entries(label, binned) {
+  const r = M.rings[label], out = [];
+  if (!r) return out;
+  const from = M.now - windowTicks();
+  for (let k = 0; k < r.len; k++) {
+    const i = (r.start + k) % RING;
+    if (r.binned[i] === binned && r.ticks[i] > from) out.push([r.ticks[i], r.ids[i], r.counts[i]]);
+  }
+  return out;
+}
 const $ = (id) => document.getElementById(id);
 const windowTicks = () => Math.max(1, Math.round(M.windowS * 1000 / M.timestepMs));
 let ws = null, dirty = true, wallEvents = [];
 
 function ring(label) {
   if (!M.rings[label]) {
-    M.rings[label] = {ticks: new Uint32Array(RING), ids: new Uint32Array(RING), start: 0, len: 0,
-                      pending: [], counts: [], full: true};
+    M.rings[label] = {ticks: new Uint32Array(RING), ids: new Uint32Array(RING),
+                      counts: new Uint32Array(RING), binned: new Uint8Array(RING), start: 0,
+                      len: 0, pending: [], perTick: [], full: true};
     M.events[label] = M.events[label] || 0;
   }
   return M.rings[label];
@@ -35,7 +45,7 @@ function ring(label) {
 
 function clearRasters() {
   for (const r of Object.values(M.rings)) {
-    r.start = 0; r.len = 0; r.pending = []; r.counts = []; r.full = true;
+    r.start = 0; r.len = 0; r.pending = []; r.perTick = []; r.full = true;
   }
   M.now = 0;
   dirty = true;
@@ -61,21 +71,26 @@ function onFrame(buf) {
   if (events > 0) setEpoch(epoch);
   let off = 28;
   for (let s = 0; s < sections; s++) {
-    const index = dv.getUint16(off, true), n = dv.getUint32(off + 4, true);
+    const index = dv.getUint16(off, true), binned = dv.getUint16(off + 2, true);
+    const n = dv.getUint32(off + 4, true);
     off += 8;
     const ticks = new Uint32Array(buf, off, n), ids = new Uint32Array(buf, off + 4 * n, n);
-    off += 8 * n;
+    const counts = binned ? new Uint32Array(buf, off + 8 * n, n) : null;
+    off += (binned ? 12 : 8) * n;
     const label = M.labels[index];
-    if (label === undefined) continue;
+    if (label === undefined || n === 0) continue;
     const r = ring(label);
+    let events = n;
+    if (counts) { events = 0; for (let k = 0; k < n; k++) events += counts[k]; }
     for (let k = 0; k < n; k++) {
       const i = (r.start + r.len) % RING;
       r.ticks[i] = ticks[k]; r.ids[i] = ids[k];
+      r.counts[i] = counts ? counts[k] : 1; r.binned[i] = binned;
       if (r.len < RING) r.len++; else r.start = (r.start + 1) % RING;
     }
-    r.pending.push([ticks, ids]);
-    r.counts.push([ticks[n - 1], n]);
-    M.events[label] += n;
+    r.pending.push([ticks, ids, binned]);
+    r.perTick.push([ticks[n - 1], events]);
+    M.events[label] += events;
   }
   if (events > 0 && newest > M.now) M.now = newest;
   wallEvents.push([performance.now(), events]);
@@ -86,6 +101,8 @@ function onFrame(buf) {
 function onText(msg) {
   if (msg.type === "describe") {
     M.labels = msg.labels;
+    M.rows = msg.rows || {};
+    M.ticksPerBin = msg.ticks_per_bin;
     M.timestepMs = msg.timestep_ms || M.timestepMs;
     M.windowS = msg.window_s || M.windowS;
     for (const p of msg.populations) M.pops[p.label] = p;
@@ -188,8 +205,8 @@ function ratesHz(label) {  // mean rate over the last biological second (or less
   const r = M.rings[label], size = (M.pops[label] || {}).size || 1;
   if (!r || M.now === 0) return 0;
   const span = Math.min(Math.round(1000 / M.timestepMs), M.now + 1);
-  while (r.counts.length && r.counts[0][0] <= M.now - span) r.counts.shift();
-  const n = r.counts.reduce((a, c) => a + c[1], 0);
+  while (r.perTick.length && r.perTick[0][0] <= M.now - span) r.perTick.shift();
+  const n = r.perTick.reduce((a, c) => a + c[1], 0);
   return n / size / (span * M.timestepMs / 1000);
 }
 
@@ -210,8 +227,13 @@ function renderCounters() {
     const label = topic.slice(7), mine = own[topic] || {};
     const dropped = Object.entries(st.dropped_events || {}).map(([k, v]) => `${k} ${v}`).join(", ");
     body.appendChild(row([topic, st.events, ratesHz(label).toFixed(1), M.events[label] || 0,
-                          mine.gap_messages || 0, dropped || "0"]));
+                          mine.missed_events || 0, mine.gap_messages || 0, dropped || "0"]));
   }
+  const missed = (M.monitor || {}).missed_events || 0;
+  M.missedEvents = missed;
+  $("missed").hidden = missed === 0;
+  $("missed").textContent = `monitor behind: missed ${missed} events (it yields the CPU to ` +
+    "the bridge; the bridge's other subscribers lose nothing)";
   const udp = $("udp").tBodies[0];
   udp.innerHTML = "";
   for (const k of ["received", "bad_packets", "unknown_keys", "late_ticks", "ticks_by_deadline",
@@ -237,6 +259,7 @@ function renderCounters() {
 const DOT = 0xff6fd0ff;  // ABGR: warm yellow
 
 function paint(img, x0, w, h, size, bucketRight, span, ticks, ids) {
+  // size: the population's neurons (events) or its rows (binned cells): ids scale the same way
   const px = new Uint32Array(img.data.buffer), sw = img.width;
   const dy = Math.max(1, Math.min(4, (h / size) | 0));
   for (let k = 0; k < ticks.length; k++) {
@@ -250,20 +273,27 @@ function paint(img, x0, w, h, size, bucketRight, span, ticks, ids) {
 function drawRaster(label, div) {
   const canvas = div.querySelector("canvas"), r = M.rings[label];
   const size = (M.pops[label] || {}).size || 1, span = windowTicks();
+  const rows = M.rows[label] || size;
   const w = Math.max(100, canvas.clientWidth | 0), h = canvas.height;
   const ctx = canvas.getContext("2d"), right = Math.floor(M.now * w / span);
   if (canvas.width !== w) { canvas.width = w; if (r) r.full = true; }
-  div.querySelector(".hz").textContent = ratesHz(label).toFixed(1);
-  div.querySelector(".n").textContent = M.events[label] || 0;
+  const hz = div.querySelector(".hz"), n = div.querySelector(".n");
+  const rate = ratesHz(label).toFixed(1), count = String(M.events[label] || 0);
+  if (hz.textContent !== rate) hz.textContent = rate;
+  if (n.textContent !== count) n.textContent = count;
   if (!r) return;
   if (r.full || r.right === undefined || right - r.right >= w || right < r.right) {
     const img = ctx.createImageData(w, h);
-    const n = r.len, ticks = new Uint32Array(n), ids = new Uint32Array(n);
-    for (let k = 0; k < n; k++) {
-      const i = (r.start + k) % RING;
-      ticks[k] = r.ticks[i]; ids[k] = r.ids[i];
+    for (const binned of [0, 1]) {
+      const n = r.len, ticks = new Uint32Array(n), ids = new Uint32Array(n);
+      let m = 0;
+      for (let k = 0; k < n; k++) {
+        const i = (r.start + k) % RING;
+        if (r.binned[i] === binned) { ticks[m] = r.ticks[i]; ids[m] = r.ids[i]; m++; }
+      }
+      paint(img, 0, w, h, binned ? rows : size, right, span, ticks.subarray(0, m),
+            ids.subarray(0, m));
     }
-    paint(img, 0, w, h, size, right, span, ticks, ids);
     ctx.putImageData(img, 0, 0);
   } else {
     const shift = right - r.right;
@@ -283,7 +313,9 @@ function drawRaster(label, div) {
     const x0 = Math.max(0, w - 1 - (right - oldest));
     if (r.pending.length && x0 < w) {
       const img = ctx.getImageData(x0, 0, w - x0, h);
-      for (const [ticks, ids] of r.pending) paint(img, x0, w, h, size, right, span, ticks, ids);
+      for (const [ticks, ids, binned] of r.pending) {
+        paint(img, x0, w, h, binned ? rows : size, right, span, ticks, ids);
+      }
       ctx.putImageData(img, x0, 0);
     }
   }
@@ -292,12 +324,17 @@ function drawRaster(label, div) {
   r.right = right;
 }
 
+function text(id, value) {  // touch the DOM only when the value changed: no relayout per frame
+  const el = $(id), s = String(value);
+  if (el.textContent !== s) el.textContent = s;
+}
+
 function draw() {
   const now = performance.now();
   while (wallEvents.length && wallEvents[0][0] < now - 1000) wallEvents.shift();
   M.rate = wallEvents.reduce((a, e) => a + e[1], 0);
-  $("rate").textContent = M.rate;
-  $("tick").textContent = M.now;
+  text("rate", M.rate);
+  text("tick", M.now);
   if (dirty) {
     dirty = false;
     for (const label of outLabels()) {
