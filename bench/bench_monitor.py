@@ -1,17 +1,33 @@
 """The browser monitor under load: what the page keeps up with, and what it costs the bridge.
 
-Run: ``.venv/bin/python bench/bench_monitor.py [--step 0.5] [--rounds 2]`` (needs Debian's
-``chromium`` for the page half).
+Run: ``.venv/bin/python bench/bench_monitor.py [--rounds 3] [--step 0.5] [--cpu-rate 2]`` (needs
+Debian's ``chromium`` for the page half).
 
-The same sender as ``bench_bridge.py`` (full LPG packets, paced on a ladder of rates, refined by
-bisection at the top) feeds a bridge process; a ZeroMQ subscriber here must get every event.
+The same sender as ``bench_bridge.py`` (full LPG packets, paced on a ladder of rates, each rung
+tried twice, refined by bisection at the top) feeds a bridge process; a ZeroMQ subscriber here
+must get every event, in both arms: the bridge does the same work for it either way.
 
-* **bridge alone** vs **bridge + monitor + page**: the bridge's zero-loss throughput at the
+* **bridge alone** vs **bridge + monitor + page**: the bridge's zero-loss throughput at that
   subscriber, with and without a monitor process subscribed to every topic and a headless
-  Chromium page drawing it, in alternating rounds on the same machine. The target: the monitor
-  costs the bridge at most 5 %.
-* **page current**: at each rung with the page attached, did the page draw every event of the
-  rung (its own count) with no frame dropped? The highest such rate is what the page keeps current.
+  Chromium page drawing it. Arms alternate A B, B A, ... (so drift of the machine's load hits
+  both), each round starts a fresh bridge; the summary gives each arm's median and the median
+  of the rounds' with/alone ratios. The target: the monitor costs the bridge at most 5 %.
+* **CPU at a fixed rate**: before each arm's ladder, ``--cpu-rate`` M events/s for
+  ``--cpu-seconds``, with the CPU seconds each process took (``/proc/PID/stat``): the bridge,
+  the monitor, Chromium's processes, the sender, this subscriber. This is where the cost goes.
+* **page current**: at each rung with the page attached, did the page draw every event the
+  bridge sent (its own count), with no frame dropped and nothing missed by the monitor? The
+  highest such rate is what the page keeps current.
+
+Nothing is pinned and no process is reniced by the bench: the monitor runs as ``spinnlive
+monitor`` runs by default, at niceness 19 (it yields the CPUs to the bridge by design, and
+counts what it misses when it falls behind: the per-rung ``missed`` column), and Chromium at
+the user's own priority, as a user's browser does. One correction makes that true when the
+bench runs as root: Chromium then raises its own display threads to niceness -8 (root has
+CAP_SYS_NICE; a user's browser has not), so the bench starts it through ``setpriv`` without
+that capability (``tests/chromium.py``'s ``AS_AN_UNPRIVILEGED_USER``). On a machine whose cores the bridge, the
+sender and the subscriber already fill, the niced monitor falls behind at the top rungs
+instead of slowing the bridge; that is the intended trade, shown, not hidden.
 """
 
 from __future__ import annotations
@@ -20,10 +36,15 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,24 +54,26 @@ import zmq
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
-from bench_bridge import LADDER, _handshake, _send, _template  # noqa: E402
+from bench_bridge import LADDER, TRIES, _handshake, _send, _template  # noqa: E402
 from bridge_helpers import FakeBoard, start_bridge_process, write_bridge_database  # noqa: E402
-from chromium import Browser, find_chromium  # noqa: E402
+from chromium import AS_AN_UNPRIVILEGED_USER, Browser, find_chromium  # noqa: E402
 
 from spinnlive.cli.launch import stop  # noqa: E402
 from spinnlive.monitor.command import spawn  # noqa: E402
 
 REFINE = 3  # bisection steps between the last clean rung and the first lossy one
+_HZ = os.sysconf("SC_CLK_TCK")
 
 
 class Page:
     """A headless Chromium page on the monitor, on an event loop of its own thread."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.browser = Browser()
+        self.browser = Browser(launcher=AS_AN_UNPRIVILEGED_USER)
         self._run(self.browser.__aenter__())
         self._run(self.browser.open(url))
         deadline = time.monotonic() + 30
@@ -62,16 +85,69 @@ class Page:
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
 
-    def counts(self) -> tuple[int, int]:
-        """(events drawn, frames dropped) so far."""
+    def counts(self) -> tuple[int, int, int]:
+        """(events drawn, frames dropped, events the monitor missed) so far."""
         state = json.loads(self._run(self.browser.evaluate(
             "JSON.stringify([Object.values(spinnliveMonitor.events).reduce((a, b) => a + b, 0),"
             " spinnliveMonitor.framesDropped])")))
-        return int(state[0]), int(state[1])
+        with urllib.request.urlopen(self.url + "state.json", timeout=30) as reply:
+            missed = json.loads(reply.read())["monitor"]["missed_events"]
+        return int(state[0]), int(state[1]), int(missed)
+
+    def pids(self) -> dict[str, list[int]]:
+        """Chromium's processes by their ``--type`` (browser, renderer, gpu-process, ...)."""
+        assert self.browser._proc is not None
+        out: dict[str, list[int]] = {}
+        for pid in _tree(self.browser._proc.pid):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            found = re.search(rb"--type=(\S+)", cmdline)
+            out.setdefault("chromium " + (found.group(1).decode() if found else "browser"),
+                           []).append(pid)
+        return out
 
     def close(self) -> None:
         self._run(self.browser.__aexit__(None, None, None))
         self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _HZ
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+def cpu_snapshot(processes: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds so far of each named group, this process (the subscriber) and the senders
+    it has waited for."""
+    out = {name: sum(_cpu(p) for p in pids) for name, pids in processes.items()}
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the finished sender processes
+    out["subscriber (this)"] = me.ru_utime + me.ru_stime
+    out["sender"] = children.ru_utime + children.ru_stime
+    return out
 
 
 def run_rung(rate: float, step: float, template: str, live: tuple[str, int],
@@ -85,15 +161,20 @@ def run_rung(rate: float, step: float, template: str, live: tuple[str, int],
     return result["n"], got
 
 
-def measure(step: float, template: str, board: FakeBoard, path: Path, with_page: bool
-            ) -> dict[str, float]:
+def measure(args: argparse.Namespace, template: str, board: FakeBoard, path: Path,
+            with_page: bool) -> dict[str, Any]:
     proc, where = start_bridge_process("--tag-timeout", "10", "--log-level", "ERROR")
-    monitor = page = None
+    monitor: subprocess.Popen[str] | None = None
+    page = None
     ctx = zmq.Context()
+    arm = "monitor" if with_page else "alone"
     try:
+        processes = {"bridge": [proc.pid]}
         if with_page:
             monitor, url = spawn(str(where["discovery"]), ["--log-level", "ERROR"])
             page = Page(url)
+            processes["monitor"] = [monitor.pid]
+            processes.update(page.pids())
         live = _handshake(where["notify"][1], path, board)
         sub = ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.RCVHWM, 0)
@@ -111,6 +192,16 @@ def measure(step: float, template: str, board: FakeBoard, path: Path, with_page:
                     idle = time.perf_counter()
             return n
 
+        before = cpu_snapshot(processes)
+        start = time.perf_counter()
+        sent, got = run_rung(args.cpu_rate * 1e6, args.cpu_seconds, template, live, count,
+                             board.ip)
+        wall = time.perf_counter() - start
+        used = {k: v - before[k] for k, v in cpu_snapshot(processes).items()}
+        print(f"  {arm:>8} CPU at {args.cpu_rate:g} M ev/s ({sent} sent, {got} got, "
+              f"{wall:.1f} s): " + ", ".join(f"{k} {v:.2f} s" for k, v in used.items()),
+              flush=True)
+
         best = page_best = 0.0
         lossy = None
         rates = [m * 1e6 for m in LADDER]
@@ -118,21 +209,24 @@ def measure(step: float, template: str, board: FakeBoard, path: Path, with_page:
         while rates:
             rate = rates.pop(0)
             tried.append(rate)
-            before = page.counts() if page is not None else (0, 0)
-            sent, got = run_rung(rate, step, template, live, count, board.ip)
-            note = ""
-            if page is not None:
-                deadline = time.monotonic() + 5.0  # the page catches up within a few frames
-                while (after := page.counts())[0] - before[0] < got and \
-                        time.monotonic() < deadline:
-                    time.sleep(0.05)
-                drawn, dropped = after[0] - before[0], after[1] - before[1]
-                current = drawn == got == sent and dropped == 0
-                if current:
-                    page_best = max(page_best, rate)
-                note = f"  page drew {drawn} dropped {dropped} frames"
-            print(f"  {'monitor' if page else 'alone':>8} {rate / 1e6:6.2f} M ev/s: sent "
-                  f"{sent:>9} got {got:>9} lost {sent - got}{note}", flush=True)
+            for attempt in range(TRIES):  # the machine is shared: a rung passes on a clean try
+                before_page = page.counts() if page is not None else (0, 0, 0)
+                sent, got = run_rung(rate, args.step, template, live, count, board.ip)
+                note = ""
+                if page is not None:
+                    deadline = time.monotonic() + 5.0  # the page catches up within a few frames
+                    while (after := page.counts())[0] + after[2] - before_page[0] \
+                            - before_page[2] < got and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                    drawn, dropped, missed = (a - b for a, b in zip(after, before_page,
+                                                                    strict=True))
+                    if drawn == got == sent and dropped == 0 and missed == 0:
+                        page_best = max(page_best, rate)
+                    note = f"  page drew {drawn} dropped {dropped} frames, monitor missed {missed}"
+                print(f"  {arm:>8} {rate / 1e6:6.2f} M ev/s try {attempt + 1}: sent {sent:>9} "
+                      f"got {got:>9} lost {sent - got}{note}", flush=True)
+                if sent == got:
+                    break
             if sent == got:
                 best = max(best, rate)
             else:
@@ -144,7 +238,7 @@ def measure(step: float, template: str, board: FakeBoard, path: Path, with_page:
                 rates = []
                 if lossy - best > 1e5:
                     rates.append((best + lossy) / 2)
-        return {"throughput": best, "page_current": page_best}
+        return {"throughput": best, "page_current": page_best, "cpu": used}
     finally:
         if page is not None:
             page.close()
@@ -158,7 +252,10 @@ def measure(step: float, template: str, board: FakeBoard, path: Path, with_page:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--step", type=float, default=0.5, help="seconds per rung")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of each")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of both arms, alternating")
+    parser.add_argument("--cpu-rate", type=float, default=2.0,
+                        help="M events/s of the fixed-rate CPU measurement")
+    parser.add_argument("--cpu-seconds", type=float, default=3.0)
     args = parser.parse_args()
     if find_chromium() is None:
         sys.exit("bench_monitor needs chromium (apt-get install chromium)")
@@ -170,20 +267,27 @@ def main() -> None:
         path = write_bridge_database(Path(tmp), board.ip)
         template = _template(board.ip)
         for r in range(args.rounds):
-            print(f"round {r + 1}: bridge alone", flush=True)
-            alone.append(measure(args.step, template, board, path, False)["throughput"])
-            print(f"round {r + 1}: bridge + monitor + page", flush=True)
-            result = measure(args.step, template, board, path, True)
-            attached.append(result["throughput"])
-            page.append(result["page_current"])
+            for with_page in ((False, True) if r % 2 == 0 else (True, False)):
+                print(f"round {r + 1}: {'bridge + monitor + page' if with_page else 'bridge alone'}",
+                      flush=True)
+                result = measure(args, template, board, path, with_page)
+                (attached if with_page else alone).append(result["throughput"])
+                if with_page:
+                    page.append(result["page_current"])
         board.close()
-    print("\nzero-loss bridge throughput, M events/s (per round): alone "
-          + " ".join(f"{x / 1e6:.2f}" for x in alone) + "; with the monitor and a page "
-          + " ".join(f"{x / 1e6:.2f}" for x in attached))
-    ratio = max(attached) / max(alone)
-    print(f"with monitor / alone (best of each) = {ratio:.0%}  (target >= 95 %)")
-    print("the page kept current (every event drawn, no frame dropped) up to "
-          + " ".join(f"{x / 1e6:.2f}" for x in page) + " M events/s (target >= 0.1)")
+
+    def mega(xs: list[float]) -> str:
+        return " ".join(f"{x / 1e6:.2f}" for x in xs)
+
+    ratios = [a / b for a, b in zip(attached, alone, strict=True) if b > 0]
+    print(f"\nzero-loss bridge throughput, M events/s, per round: alone {mega(alone)} "
+          f"(median {statistics.median(alone) / 1e6:.2f}); with the monitor and a page "
+          f"{mega(attached)} (median {statistics.median(attached) / 1e6:.2f})")
+    print("with monitor / alone, per round: " + " ".join(f"{x:.0%}" for x in ratios)
+          + f"; median {statistics.median(ratios):.0%}; ratio of medians "
+          f"{statistics.median(attached) / statistics.median(alone):.0%}  (target >= 95 %)")
+    print(f"the page kept current (every event drawn, no frame dropped, nothing missed) up to "
+          f"{mega(page)} M events/s (target >= 0.1)")
 
 
 if __name__ == "__main__":

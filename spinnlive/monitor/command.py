@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=float, default=5.0, help="seconds of raster history")
     p.add_argument("--max-in-flight", type=int, default=4,
                    help="frames a page may be behind before frames are dropped for it")
-    p.add_argument("--exact-max", type=int, default=4096,
+    p.add_argument("--exact-max", type=int, default=1024,
                    help="events of one population per frame drawn one by one; above that the "
                         "frame carries its raster binned at pixel resolution, with exact counts")
     p.add_argument("--hwm", type=int, default=10_000,

@@ -113,7 +113,7 @@ class FrameBuilder:
 
     labels: list[str] = field(default_factory=list)
     frames: int = 0
-    exact_max: int = 4096  #: events of one population per frame sent one by one; above: binned
+    exact_max: int = 1024  #: events of one population per frame sent one by one; above: binned
     per_bin: int = 3  #: ticks per binned column (:func:`ticks_per_bin` of the described run)
     sizes: dict[str, int] = field(default_factory=dict)  #: neurons per label, where described
     _index: dict[str, int] = field(default_factory=dict)

@@ -6,7 +6,7 @@ Three asyncio tasks and an aiohttp application, all on one event loop:
 
 * **reader**: one :class:`~spinnlive.client.Subscription` (a SUB socket on the bridge's output
   endpoint) to ``spikes/``, ``lifecycle`` and ``stats`` only (docs/wire-format.md §2, §6, §7),
-  drained in batches of what the socket holds, with no await per message. Spike batches go into
+  drained every 10 ms in batches of what the socket holds, with no await per message. Spike batches go into
   the :class:`~spinnlive.monitor.frames.FrameBuilder`; lifecycle and stats bodies go to every
   page at once as small JSON text messages. This task never waits for a page, so a slow browser
   cannot slow the bridge's subscriber, let alone the bridge.
@@ -59,6 +59,9 @@ logger = logging.getLogger(__name__)
 _DESCRIBE_RETRY_S = 0.5
 #: Messages the reader takes off its socket before it lets the page side run.
 _BATCH = 2000
+#: How long the reader sleeps once its socket is empty: far below a display frame, and the
+#: socket holds that long's messages at any rate the bridge reaches (``hwm``).
+_DRAIN_S = 0.01
 #: Bounds of one control message from a page.
 _MAX_CONTROL_IDS = 100_000
 
@@ -72,7 +75,7 @@ class MonitorConfig:
     max_in_flight: int = 4  #: frames a page may have unacknowledged before it skips one
     window_s: float = 5.0  #: how much history the page's raster shows
     controls: bool = True  #: offer inject / rate controls on the page
-    exact_max: int = 4096  #: events of one population per frame sent one by one; above: binned
+    exact_max: int = 1024  #: events of one population per frame sent one by one; above: binned
     hwm: int = 10_000  #: messages the monitor's socket holds before libzmq drops for it
 
 
@@ -225,8 +228,8 @@ class Monitor:
                     add(message)
                 elif isinstance(message, Notice):
                     self._on_notice(message)
-            if taken < _BATCH:
-                await sub.socket.poll()  # empty: wait until the bridge sends more
+            if taken < _BATCH:  # empty: come back in a while, not per message (a wake-up
+                await asyncio.sleep(_DRAIN_S)  # costs more than the message it brings)
             else:
                 await asyncio.sleep(0)  # still more: let the frames and pages run first
 

@@ -49,6 +49,7 @@ function clearRasters() {
   }
   M.now = 0;
   dirty = true;
+  schedule();
 }
 
 function setEpoch(epoch) {
@@ -94,7 +95,7 @@ function onFrame(buf) {
   }
   if (events > 0 && newest > M.now) M.now = newest;
   wallEvents.push([performance.now(), events]);
-  dirty = true;
+  if (events > 0) { dirty = true; schedule(); }  // an empty frame changes nothing on screen
   ws.send('{"op":"ack"}');
 }
 
@@ -111,6 +112,8 @@ function onText(msg) {
     $("discovery").textContent = msg.discovery;
     buildRasters();
     buildControls(msg);
+    dirty = true;
+    schedule();
   } else if (msg.type === "lifecycle") {
     const b = msg.body;
     M.lifecycle.push(b);
@@ -329,7 +332,15 @@ function text(id, value) {  // touch the DOM only when the value changed: no rel
   if (el.textContent !== s) el.textContent = s;
 }
 
+// Drawing is scheduled, not looped: an animation frame is asked for only when a frame brought
+// events (and once a second for the rate), so an idle or quiet page costs the machine nothing.
+let scheduled = false;
+function schedule() {
+  if (!scheduled) { scheduled = true; requestAnimationFrame(draw); }
+}
+
 function draw() {
+  scheduled = false;
   const now = performance.now();
   while (wallEvents.length && wallEvents[0][0] < now - 1000) wallEvents.shift();
   M.rate = wallEvents.reduce((a, e) => a + e[1], 0);
@@ -342,7 +353,6 @@ function draw() {
       if (div) drawRaster(label, div);
     }
   }
-  requestAnimationFrame(draw);
 }
 
 function connect() {
@@ -353,4 +363,6 @@ function connect() {
 }
 
 connect();
-requestAnimationFrame(draw);
+schedule();
+setInterval(schedule, 1000);
+window.addEventListener("resize", () => { dirty = true; schedule(); });  // the events/s figure decays when nothing comes
