@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,26 @@ PAGE_STATE = """JSON.stringify({state: spinnliveMonitor.state, epoch: spinnliveM
   reply: spinnliveMonitor.lastReply})"""
 
 
+async def _open(browser: Browser, url: str) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The monitor's page in ``browser``, loaded; returns a reader of what it shows."""
+    await browser.open(url)
+
+    async def page() -> dict[str, Any]:
+        return dict(json.loads(await browser.evaluate(PAGE_STATE)))
+
+    await until(lambda: browser.evaluate("!!window.spinnliveMonitor"), "the page")
+    return page
+
+
+async def _settled(page: Callable[[], Awaitable[dict[str, Any]]],
+                   watcher: StatsWatcher) -> dict[str, Any] | None:
+    """What the page shows, once the run paused and its counters equal the bridge's stats."""
+    p = await page()
+    if watcher.stats is None or p["stats"] is None or p["state"] != "paused":
+        return None
+    return p if p["stats"]["streams"] == watcher.stats["streams"] else None
+
+
 @pytest_chromium
 @pytest.mark.parametrize("bridge_and_monitor", [["--max-in-flight", "200"]], indirect=True)
 async def test_the_page_shows_what_the_bridge_says_and_its_controls_inject(
@@ -190,12 +211,7 @@ async def test_the_page_shows_what_the_bridge_says_and_its_controls_inject(
     watcher = StatsWatcher(str(where["publish"]))
     try:
         async with Browser() as browser:
-            await browser.open(url)
-
-            async def page() -> dict[str, Any]:
-                return dict(json.loads(await browser.evaluate(PAGE_STATE)))
-
-            await until(lambda: browser.evaluate("!!window.spinnliveMonitor"), "the page")
+            page = await _open(browser, url)
             (tmp_path / "a").mkdir()
             net = start_network(where["notify"][1], TICKS, tmp_path / "a", tsf=1.0)
             try:
@@ -216,13 +232,8 @@ async def test_the_page_shows_what_the_bridge_says_and_its_controls_inject(
             assert {i for _, i in first["pop"]} == {0, 3, 5}
             assert (await page())["reply"]["type"] == "ack"
 
-            async def settled() -> dict[str, Any] | None:
-                p = await page()
-                if watcher.stats is None or p["stats"] is None or p["state"] != "paused":
-                    return None
-                return p if p["stats"]["streams"] == watcher.stats["streams"] else None
-
-            p = await until(settled, "the page's counters to equal the bridge's stats topic")
+            p = await until(lambda: _settled(page, watcher),
+                            "the page's counters to equal the bridge's stats topic")
             # a page 10 s behind (200 frames) would drop frames, and say so: every event the
             # bridge sent is on the page or counted there as dropped
             assert p["dropped"] == p["droppedEvents"] == 0
@@ -262,25 +273,15 @@ async def test_a_binned_page_counts_every_event_and_draws_each_in_its_cell(
     watcher = StatsWatcher(str(where["publish"]))
     try:
         async with Browser() as browser:
-            await browser.open(url)
-
-            async def page() -> dict[str, Any]:
-                return dict(json.loads(await browser.evaluate(PAGE_STATE)))
-
-            await until(lambda: browser.evaluate("!!window.spinnliveMonitor"), "the page")
+            page = await _open(browser, url)
             net = start_network(where["notify"][1], 1000, tmp_path, tsf=1.0)
             try:
                 result = await asyncio.to_thread(network_result, net)
             finally:
                 stop(net)
 
-            async def settled() -> dict[str, Any] | None:
-                p = await page()
-                if watcher.stats is None or p["stats"] is None or p["state"] != "paused":
-                    return None
-                return p if p["stats"]["streams"] == watcher.stats["streams"] else None
-
-            p = await until(settled, "the page's counters to equal the bridge's stats topic")
+            p = await until(lambda: _settled(page, watcher),
+                            "the page's counters to equal the bridge's stats topic")
             assert p["dropped"] == 0 and p["missed"] == 0
             for label in ("pacer", "src"):
                 assert p["events"][label] == len(result[label]) == \
@@ -381,7 +382,8 @@ async def test_a_monitor_that_falls_behind_counts_what_it_missed_and_no_one_else
         discovery = bridge.endpoints["discovery"]
         monitor, url = spawn(discovery, ["--hwm", "100"])
         stopped = False
-        try:
+        try:  # by default it runs on what the bridge leaves
+            assert os.getpriority(os.PRIO_PROCESS, monitor.pid) == 19
             async with connect(discovery) as client, aiohttp.ClientSession() as http, \
                     http.ws_connect(url + "ws") as page:
                 stream = client.spikes("exc", rcvhwm=0)
