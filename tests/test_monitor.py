@@ -144,7 +144,17 @@ async def test_bad_controls_are_refused_by_name(bridge_and_monitor, tmp_path: Pa
     where, url = bridge_and_monitor
     net = start_network(where["notify"][1], 500, tmp_path, tsf=1.0)
     try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(url + "ws") as page:
+        async with aiohttp.ClientSession() as http:
+            async def described() -> bool:
+                async with http.get(url + "state.json") as r:
+                    d = (await r.json())["description"]
+                    return bool(d and d["populations"])
+
+            # the page opens once there is something to control: a page that reads nothing
+            # meanwhile would miss the heartbeat's pings and be closed, however long that takes
+            await until(described, "the network's description")
+            page = await http.ws_connect(url + "ws")
+
             async def reply_to(body: Any) -> dict[str, Any]:
                 await page.send_str(body if isinstance(body, str) else json.dumps(body))
                 async for msg in page:
@@ -154,12 +164,6 @@ async def test_bad_controls_are_refused_by_name(bridge_and_monitor, tmp_path: Pa
                             return dict(answer)
                 raise AssertionError("page closed")
 
-            async def described() -> bool:
-                async with http.get(url + "state.json") as r:
-                    d = (await r.json())["description"]
-                    return bool(d and d["populations"])
-
-            await until(described, "the network's description")
             assert "takes no inject" in (await reply_to({"op": "inject", "label": "pop",
                                                          "ids": [0]}))["message"]
             assert "ids must be in 0..9" in (await reply_to({"op": "inject", "label": "inj",
@@ -167,6 +171,7 @@ async def test_bad_controls_are_refused_by_name(bridge_and_monitor, tmp_path: Pa
             assert "unknown control" in (await reply_to({"op": "explode"}))["message"]
             assert "JSON object" in (await reply_to("not json"))["message"]
             assert (await reply_to({"op": "inject", "label": "inj", "ids": [1]}))["type"] == "ack"
+            await page.close()
         await asyncio.to_thread(network_result, net)
     finally:
         stop(net)
