@@ -23,7 +23,10 @@ here is inflated 2-5x; ranges over runs):
 
 * before the two-spike records (commit 0edcdac): seed 0.80 s wall, NEST 1.54 s (1.91x);
   balanced 10k: 0.99 s CPU (3.3-4.1 s wall) per biological second, 5k: 0.46 s CPU;
-* after: see README's plasticity rows (the numbers and this command).
+* after (0edcdac, 2fe85aa): seed 0.18-1.30 s wall, 0.20-0.24 s CPU against NEST's 1.02-4.21 s
+  wall, 0.57-0.78 s CPU: 2.3-5.7x wall (4 runs), 2.9-3.3x CPU (3 runs); balanced per
+  biological second, CPU: 5k 0.31-0.52 s, 10k 0.64-0.93 s, 20k 1.7-2.1 s (wall 3-10x that at
+  load 10-20, so no size keeps real time on that machine by the wall clock).
 
     .venv/bin/python bench/bench_plasticity.py [--skip-nest] [--only-scaling]
                                                [--sizes 1000,5000,10000,20000] [--repeats 2]
