@@ -17,15 +17,21 @@ another process.
     .venv/bin/python bench/fault_campaign.py            # every fault
     .venv/bin/python bench/fault_campaign.py --only flood-board
 
-Bridge and engine kill/restart across processes are covered by the tests
-(tests/test_adapters_gym.py restarts both under a closed loop), not here.
+``bridge-restart`` SIGKILLs a bridge process mid-run and starts it again on the same endpoints
+(tests/test_bridge_restart.py asserts the same exactly). An engine killed and restarted is
+covered by the tests (tests/test_adapters_gym.py restarts network processes under a closed
+loop), not here.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import math
+import os
+import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -39,8 +45,11 @@ import zmq.asyncio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from board_harness import MiniEngine  # noqa: E402
 from bridge_helpers import lpg_packets, quick_config  # noqa: E402
+from closed_loop_helpers import fixed_bridge_ports  # noqa: E402
+from cpu_hog import cpu_hog  # noqa: E402
 
 from spinnlive.bridge import Bridge  # noqa: E402
+from spinnlive.cli import launch  # noqa: E402
 from spinnlive.client import connect  # noqa: E402
 from spinnlive.protocol.commands import Database, encode_command  # noqa: E402
 from spinnlive.protocol.eieio import EIEIOType, encode_events  # noqa: E402
@@ -289,12 +298,82 @@ async def baseline(s: System) -> Row:
     return Row("baseline (no fault, 2 s)", 0, 0, 0)
 
 
+async def _inject_board(engine: MiniEngine, n: int) -> None:
+    """``n`` injections of all of 'inj' straight into the board (each makes 'pop' fire)."""
+    (packet,) = encode_events(np.arange(engine.n_inj), eieio_type=EIEIOType.KEY_16_BIT)
+    core = engine.mapping.vertex("inj").cores[0].placement
+    datagram = injection_datagram(core.x, core.y, core.p, packet)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _ in range(n):
+            sock.sendto(datagram, engine.board.address)
+            await asyncio.sleep(0.005)
+
+
+async def bridge_restart() -> Row:
+    """A bridge process SIGKILLed mid-run and started again on the same endpoints, a client
+    subscribed throughout: inputs = the events the engine's live output emitted for 'pop';
+    delivered = what the client read; counted = the engine's 'refused' (sent to the dead
+    bridge's port) and every other live-output drop, plus the client's own missed and
+    bridge-dropped counts (its books span both bridges)."""
+    ports = fixed_bridge_ports()
+    procs = [launch.start_bridge(**ports)[0]]  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = MiniEngine(Path(tmp), n_inj=10, n_poisson=4)
+        await engine.start([("127.0.0.1", int(ports["notify_port"]))])  # type: ignore[call-overload]
+        got = [0]
+        try:
+            async with connect(str(ports["discovery"])) as client:
+                stream = client.spikes("pop")
+                await stream.ready()
+
+                async def read() -> None:
+                    async for _, ids in stream:
+                        got[0] += len(ids)
+
+                reader = asyncio.ensure_future(read())
+
+                async def killed() -> None:
+                    await _inject_board(engine, 200)
+                    procs[0].kill()
+                    procs[0].wait(10)
+                    await _inject_board(engine, 200)
+
+                await engine.run_step(killed, timeout=120)
+                procs.append(launch.start_bridge(**ports)[0])  # type: ignore[arg-type]
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+                await stream.checkpoint(30.0)  # the SUB socket reached the new bridge
+                reader = asyncio.ensure_future(read())
+                await engine.run_step(lambda: _inject_board(engine, 200), timeout=120)
+                emitted = engine.live.statistics()
+                await settle(lambda: got[0] >= emitted.events_sent
+                             - emitted.dropped_events.get("refused", 0), 10)
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+                books = await stream.checkpoint(30.0)
+        finally:
+            await engine.close()
+            for proc in procs:
+                launch.stop(proc)
+    engine.live.collect_refusals()
+    out = engine.live.statistics()
+    inputs = out.events_sent + sum(v for k, v in out.dropped_events.items() if k != "refused")
+    counted = (sum(out.dropped_events.values()) + books.missed_events
+               + sum(books.dropped_events.values()))
+    return Row(f"bridge SIGKILL + restart mid-run ({books.bridge_restarts} restart seen)",
+               inputs, got[0], counted, late_pct=math.nan, client_side=False)
+
+
 FAULTS: dict[str, Callable[[System], Awaitable[Row]]] = {
     "baseline": baseline, "flood-board": flood_board, "flood-live": flood_live, "spoof-live": spoof_live_output,
     "flood-notify": flood_notify, "spoof-notify": spoof_notification,
     "malformed-push": malformed_push, "malformed-dealer": malformed_dealer,
     "oversize": oversize_frame, "inject-burst": inject_burst, "subscribers": subscribers,
 }
+
+
+#: faults that bring their own system (processes to kill)
+STANDALONE: dict[str, Callable[[], Awaitable[Row]]] = {"bridge-restart": bridge_restart}
 
 
 async def run_fault(name: str, fault: Callable[[System], Awaitable[Row]]) -> Row:
@@ -328,10 +407,22 @@ async def run_fault(name: str, fault: Callable[[System], Awaitable[Row]]) -> Row
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", choices=sorted(FAULTS), default=None)
+    parser.add_argument("--only", nargs="*", choices=sorted([*FAULTS, *STANDALONE]),
+                        default=None)
+    parser.add_argument("--hogs", type=int, default=0, metavar="N",
+                        help="N processes spinning on a CPU for the whole campaign")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    names = args.only or list(FAULTS)
+    names = args.only or [*FAULTS, *STANDALONE]
+    print(f"load average {os.getloadavg()[0]:.1f} at start, {args.hogs} CPU hog(s)")
+    with contextlib.ExitStack() as hogs:
+        for _ in range(args.hogs):
+            hogs.enter_context(cpu_hog())
+        failed = _campaign(names)
+    sys.exit(1 if failed else 0)
+
+
+def _campaign(names: list[str]) -> bool:
     header = f"{'fault':<58} {'inputs':>10} {'delivered':>10} {'counted':>10} {'lost':>6} " \
              f"{'late %':>7}"
     print(header)
@@ -339,14 +430,15 @@ def main() -> None:
     failed = False
     for name in names:
         with asyncio.Runner(loop_factory=gated_event_loop) as runner:
-            row = runner.run(run_fault(name, FAULTS[name]))
+            row = runner.run(STANDALONE[name]() if name in STANDALONE
+                             else run_fault(name, FAULTS[name]))
         late_ok = row.late_pct <= 1.0 or not row.client_side
         failed |= row.lost != 0 or not late_ok
         print(f"{row.fault:<58} {row.inputs:>10} {row.delivered:>10} {row.counted:>10} "
               f"{row.lost:>6} {row.late_pct:>6.2f}{'' if late_ok else ' LATE'}", flush=True)
     print("\nlost = inputs - delivered - counted; must be 0. late % = ticks > the scheduler's "
           "late threshold while the fault ran (bar: 1 % for client-side faults).")
-    sys.exit(1 if failed else 0)
+    return failed
 
 
 if __name__ == "__main__":
