@@ -9,10 +9,10 @@ table says, per fault, how many inputs the attacker sent, how many the system *d
 refused (some counter, with a reason), and what was lost uncounted, which must be 0, plus the
 share of late ticks of the engine while the fault ran (≤ 1 % is the bar for client-side faults).
 
-The bridge, the board endpoint and the attacker's ZeroMQ peers share this process's event loop,
+The bridge, the board endpoint and the subscribers share this process's event loop,
 made as ``spinnlive run`` makes the engine's and the bridge's (a gated loop, which keeps out of
 the engine's real-time ticks: :mod:`spinnlive.transport.tick_gate`); the UDP floods come from
-another process.
+another process, and so do the malformed and flooding ZeroMQ peers.
 
     .venv/bin/python bench/fault_campaign.py            # every fault
     .venv/bin/python bench/fault_campaign.py --only flood-board
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import os
@@ -39,8 +40,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import zmq
-import zmq.asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from board_harness import MiniEngine  # noqa: E402
@@ -107,6 +106,32 @@ async def udp_flood(target: tuple[str, int], datagrams: list[bytes], n: int) -> 
         sys.executable, "-c", _FLOODER, target[0], str(target[1]), str(n),
         stdin=asyncio.subprocess.PIPE)
     await proc.communicate(" ".join(d.hex() for d in datagrams).encode())
+
+
+_ZMQ_PEER = """
+import json, sys, zmq
+kind, endpoint, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+messages = [[bytes(f["zeros"]) if isinstance(f, dict) else bytes.fromhex(f) for f in m]
+            for m in json.load(sys.stdin)]
+ctx = zmq.Context()
+sock = ctx.socket(getattr(zmq, kind))
+sock.setsockopt(zmq.SNDHWM, 0)
+sock.connect(endpoint)
+for i in range(n):
+    sock.send_multipart(messages[i % len(messages)])
+sock.close(linger=-1)  # every message handed over before the process ends
+ctx.term()
+"""
+
+
+async def zmq_peer(kind: str, endpoint: str, messages: list[list[bytes | int]], n: int) -> None:
+    """``n`` messages (cycling through ``messages``; an int frame is that many zero bytes) as
+    fast as another process (the attacker) can send them on a ``kind`` socket."""
+    body = json.dumps([[{"zeros": f} if isinstance(f, int) else f.hex() for f in m]
+                       for m in messages])
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _ZMQ_PEER, kind, endpoint, str(n), stdin=asyncio.subprocess.PIPE)
+    await proc.communicate(body.encode())
 
 
 def board_totals(s: System) -> tuple[int, int, int]:
@@ -187,77 +212,52 @@ async def malformed_push(s: System, n: int = 10_000) -> Row:
     bad = [[b"inject/inj", b"\x01\x02\x03"], [b"nonsense"], [b"inject/nobody", b"\0" * 4],
            [b"inject/inj", np.array([99], "<u4").tobytes()], [b"rates/poisson", b"\0" * 4],
            [b"spikes/pop", b"\0" * 4], []]
-    ctx = zmq.asyncio.Context()
-    push = ctx.socket(zmq.PUSH)
-    push.connect(s.bridge.endpoints["input"])
     messages0, _, dropped0 = input_totals(s)
-    for i in range(n):
-        frames = bad[i % len(bad)]
-        await push.send_multipart(frames if frames else [b""])
+    await zmq_peer("PUSH", s.bridge.endpoints["input"],
+                   [list(frames) if frames else [b""] for frames in bad], n)
     await settle(lambda: input_totals(s)[0] - messages0 >= n)
     messages, _, dropped = input_totals(s)
-    push.close(linger=0)
-    ctx.term()
     return Row("malformed messages -> input PULL", n, messages - messages0 - (dropped - dropped0),
                dropped - dropped0)
 
 
 async def malformed_dealer(s: System, n: int = 1000) -> Row:
-    ctx = zmq.asyncio.Context()
-    dealer = ctx.socket(zmq.DEALER)
-    dealer.connect(s.bridge.endpoints["discovery"])
-
     def counted() -> int:
         d = s.bridge.statistics().streams.get("discovery")
         return d.dropped["no_delimiter"] if d else 0
 
     before = counted()
-    for _ in range(n):
-        await dealer.send(b"describe")
+    await zmq_peer("DEALER", s.bridge.endpoints["discovery"], [[b"describe"]], n)
     await settle(lambda: counted() - before >= n)
     async with connect(s.bridge.endpoints["discovery"]) as client:  # discovery still answers
         answered = (await client.describe())["state"] in ("ready", "running")
-    dealer.close(linger=0)
-    ctx.term()
     return Row("DEALER without delimiter -> discovery" + ("" if answered else " (DEAD)"), n, 0,
                counted() - before)
 
 
 async def oversize_frame(s: System) -> Row:
     n = 13_100_000
-    ctx = zmq.asyncio.Context()
-    push = ctx.socket(zmq.PUSH)
-    push.connect(s.bridge.endpoints["input"])
 
     def refused() -> int:
         c = s.bridge.statistics().streams.get("inject/inj")
         return c.dropped_events.get("too_large", 0) if c else 0
 
     before = refused()
-    await push.send_multipart([b"inject/inj", np.zeros(n, "<u4").tobytes()])
+    await zmq_peer("PUSH", s.bridge.endpoints["input"], [[b"inject/inj", 4 * n]], 1)
     await settle(lambda: refused() - before >= n)
-    push.close(linger=0)
-    ctx.term()
     return Row("50 MB inject frame (13.1M ids)", n, 0, refused() - before)
 
 
 async def inject_burst(s: System, n: int = 20_000) -> Row:
-    ctx = zmq.asyncio.Context()
-    push = ctx.socket(zmq.PUSH)
-    push.setsockopt(zmq.SNDHWM, 0)
-    push.connect(s.bridge.endpoints["input"])
-    frames = [b"inject/inj", np.arange(10, dtype="<u4").tobytes()]
+    frames: list[bytes | int] = [b"inject/inj", np.arange(10, dtype="<u4").tobytes()]
     messages0, packets0, dropped0 = input_totals(s)
     seen0, used0, board_dropped0 = board_totals(s)
-    for _ in range(n):
-        await push.send_multipart(frames)
+    await zmq_peer("PUSH", s.bridge.endpoints["input"], [frames], n)
     await settle(lambda: input_totals(s)[0] - messages0 >= n)
     _, packets, dropped = input_totals(s)
     await settle(lambda: board_totals(s)[0] - seen0 >= packets - packets0
                  and s.engine.board.statistics().endpoint.queue_depth == 0)
     _, used, board_dropped = board_totals(s)
-    push.close(linger=0)
-    ctx.term()
     return Row("burst of 20k inject messages (client -> bridge -> board)", n, used - used0,
                (dropped - dropped0) + (board_dropped - board_dropped0))
 
