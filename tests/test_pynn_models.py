@@ -227,3 +227,75 @@ def test_if_curr_dual_exp_takes_a_second_excitatory_receptor() -> None:
     assert exc2[peak] == pytest.approx(0.5) and exc[peak] == pytest.approx(0.2)
     assert exc2[peak + 10] == pytest.approx(0.5 * np.exp(-1.0 / 10.0))  # tau_syn_E2, 1 ms on
     assert exc[peak + 10] == pytest.approx(0.2 * np.exp(-1.0 / 5.0))  # tau_syn_E's default
+
+
+@pytest.mark.parametrize(("neuron", "receptor", "monolith", "names"), [
+    ("LIF", "CurrExpPostSynapticResponse", "IF_curr_exp", ("excitatory", "inhibitory")),
+    ("LIF", "CondExpPostSynapticResponse", "IF_cond_exp", ("AMPA", "GABAA")),
+    ("AdExp", "CondAlphaPostSynapticResponse", "EIF_cond_alpha_isfa_ista", ("NMDA", "AMPA")),
+])
+def test_a_composed_point_neuron_runs_as_its_monolith(neuron: str, receptor: str,
+                                                      monolith: str,
+                                                      names: tuple[str, str]) -> None:
+    """PointNeuron(neuron, two receptors of one kind) gives the monolithic cell's numbers
+    exactly, its receptors by their own names (the inhibitory name, else the second sorted,
+    is the monolith's inhibitory input) and NAME.isyn / NAME.gsyn recorded."""
+    sim.setup(timestep=0.1)
+    conductance = receptor.startswith("Cond")
+    psr = getattr(sim, receptor)
+    extra = ({"e_syn": 0.0}, {"e_syn": -75.0}) if conductance else ({}, {})
+    composed = sim.PointNeuron(getattr(sim, neuron)(tau_m=12.0, v_rest=-60.0),
+                               **{names[0]: psr(tau_syn=1.5, **extra[0]),
+                                  names[1]: psr(tau_syn=3.0, **extra[1])})
+    first, second = sorted(names)
+    inhibitory = "GABAA" if "GABAA" in names else second
+    excitatory = next(n for n in names if n != inhibitory)
+    tau = {names[0]: 1.5, names[1]: 3.0}
+    rev = {names[0]: 0.0, names[1]: -75.0}
+    mono_params = {"tau_m": 12.0, "v_rest": -60.0, "tau_syn_E": tau[excitatory],
+                   "tau_syn_I": tau[inhibitory]}
+    if conductance:
+        mono_params.update(e_rev_E=rev[excitatory], e_rev_I=rev[inhibitory])
+    mono = sim.Population(1, getattr(sim, monolith)(**mono_params), initial_values={"v": -60.0})
+    comp = sim.Population(1, composed, initial_values={"v": -60.0})
+    assert sorted(comp.celltype.receptor_types) == sorted(names)
+    src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[5.0, 40.0], [20.0, 60.0]]))
+    w_exc, w_inh = (0.05, 0.08) if conductance else (0.6, -0.4)
+    for pop, exc_name, inh_name in ((mono, "excitatory", "inhibitory"),
+                                    (comp, excitatory, inhibitory)):
+        sim.Projection(src[0:1], pop, sim.AllToAllConnector(),
+                       sim.StaticSynapse(weight=w_exc, delay=1.0), receptor_type=exc_name)
+        sim.Projection(src[1:2], pop, sim.AllToAllConnector(),
+                       sim.StaticSynapse(weight=w_inh, delay=1.0), receptor_type=inh_name)
+    variable = "gsyn" if conductance else "isyn"
+    mono.record(["v", "gsyn_exc", "gsyn_inh"])
+    comp.record(["v", f"{excitatory}.{variable}", f"{inhibitory}.{variable}"])
+    sim.run(100.0)
+    m, c = (p.get_data().segments[0] for p in (mono, comp))
+    sim.end()
+
+    def trace(seg: Any, name: str) -> np.ndarray:
+        return np.asarray(seg.filter(name=name)[0].magnitude)[:, 0]
+
+    assert np.ptp(trace(m, "v")) > 1.0
+    np.testing.assert_array_equal(trace(c, "v"), trace(m, "v"))
+    np.testing.assert_array_equal(trace(c, f"{excitatory}.{variable}"), trace(m, "gsyn_exc"))
+    np.testing.assert_array_equal(trace(c, f"{inhibitory}.{variable}"), trace(m, "gsyn_inh"))
+
+
+def test_point_neuron_refusals_name_what_runs() -> None:
+    sim.setup(timestep=0.1)
+    with pytest.raises(ConfigurationError, match="two receptors of one kind"):
+        sim.PointNeuron(sim.LIF(), AMPA=sim.AlphaPSR(), NMDA=sim.AlphaPSR(),
+                        GABAA=sim.AlphaPSR())
+    with pytest.raises(ConfigurationError, match="two receptors of one kind"):
+        sim.PointNeuron(sim.LIF(), AMPA=sim.CondExpPostSynapticResponse(),
+                        GABAA=sim.CurrExpPostSynapticResponse())
+    pop = sim.Population(1, sim.PointNeuron(
+        sim.LIF(), excitatory=sim.CurrExpPostSynapticResponse(),
+        inhibitory=sim.CurrExpPostSynapticResponse()))
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
+    with pytest.raises(ConfigurationError, match="give it negative weights"):
+        sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.3),
+                       receptor_type="inhibitory")
+    sim.end()

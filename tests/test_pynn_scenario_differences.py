@@ -37,7 +37,9 @@ _PER_CONNECTION = ("TsodyksMarkramSynapse with per-connection U/tau_rec/tau_faci
 
 PENDING: dict[str, str] = {
     "test_cell_types::test_composed_neuron_model_homogeneous_receptors":
-        f"PointNeuron (composed neuron models): {_MODEL}",
+        "PointNeuron with three receptors (AMPA, NMDA, GABAA): spinnlive runs a composed "
+        "model with two receptors of one kind as its monolith; more needs multisynapse "
+        f"kernels: {_MODEL}",
     "test_connectors::test_all_to_all_tsodyksmarkram": _PER_CONNECTION,
     "test_connectors::test_fixed_number_post_with_replacement_heterogeneous_parameters":
         _PER_CONNECTION,

@@ -284,6 +284,15 @@ class Projection(common.Projection):
                     f"{receptor!r}; it has {sorted(self.post.receptor_types)}")
         return np.where(self._values["weight"] < 0, receptors[1], receptors[0])
 
+    def _lane(self, post_pop: Any, receptor: str, where: np.ndarray) -> str:
+        """The engine's receptor for PyNN's ``receptor`` on ``post_pop`` (a composed model's
+        names are its monolith's inputs; see ``standardmodels.composed``)."""
+        celltype = post_pop.celltype
+        if not hasattr(celltype, "receptor_lane"):
+            return receptor
+        celltype.check_receptor_weights(self._values["weight"][where], receptor, self.label)
+        return str(celltype.receptor_lane(receptor))
+
     def _blocks(self) -> list[tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray, str]]:
         """Split connections by (root pre population, root post population, receptor)."""
         pre_ids = np.asarray(self.pre.all_cells, dtype=np.int64)[self._pre]
@@ -294,7 +303,7 @@ class Projection(common.Projection):
                 where = post_where[pre_where]
                 if self._receptors is None:
                     blocks.append((pre_pop, post_pop, pre_idx, post_idx[pre_where], where,
-                                   str(self.receptor_type)))
+                                   self._lane(post_pop, str(self.receptor_type), where)))
                     continue
                 for receptor in np.unique(self._receptors[where]):
                     mine = self._receptors[where] == receptor

@@ -60,16 +60,14 @@ TOP_LEVEL = {
     "StructuralMechanismStatic": STRUCTURAL, "StructuralMechanismSTDP": STRUCTURAL,
     "LastNeuronSelection": STRUCTURAL, "RandomSelection": STRUCTURAL,
     "DistanceDependentFormation": STRUCTURAL, "RandomByWeightElimination": STRUCTURAL,
-    "PointNeuron": MODEL, "SimpleStochasticSynapse": PLASTICITY,
+    "SimpleStochasticSynapse": PLASTICITY,
     "MultiQuantalSynapse": PLASTICITY,
 }
 
 #: PyNN's own model names that pyNN.nest exports and spinnlive has no kernel for
 PYNN_MODELS = {
-    **dict.fromkeys(("LIF", "AdExp", "AlphaPSR", "BetaPSR", "ExpPSR",
-                     "CondAlphaPostSynapticResponse", "CondBetaPostSynapticResponse",
-                     "CondExpPostSynapticResponse", "CurrExpPostSynapticResponse",
-                     "SpikeSourceInhGamma"), MODEL),
+    **dict.fromkeys(("BetaPSR", "CondBetaPostSynapticResponse", "SpikeSourceInhGamma"),
+                    MODEL),
     "StochasticTsodyksMarkramSynapse": PLASTICITY,
     **dict.fromkeys(("native_cell_type", "native_synapse_type", "native_electrode_type"),
                     "NEST-native models exist on pyNN.nest only; use PyNN's standard models"),

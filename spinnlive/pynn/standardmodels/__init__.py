@@ -6,6 +6,7 @@ the kernel model and the map from PyNN recordables to kernel state variables.
 """
 
 from .cells import *  # noqa: F403
+from .composed import *  # noqa: F403
 from .electrodes import *  # noqa: F403
 from .spynnaker_cells import *  # noqa: F403
 from .synapses import *  # noqa: F403
