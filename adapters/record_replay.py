@@ -52,7 +52,7 @@ import logging
 import struct
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -237,21 +237,24 @@ def _record(client: SyncClient, link: SyncSubscription, rep: zmq.Socket[bytes],
 
 
 def replay(path: str | Path, discovery: str, *, pace: str = "ticks", tick_offset: int = 0,
-           timeout: float = 30.0) -> int:
+           timeout: float = 30.0, on_ready: Callable[[], object] | None = None) -> int:
     """Send the recording's inputs to the bridge at ``discovery``; returns messages sent
-    (for ``lockstep``: the stamped inputs, not counting ``ready``)."""
+    (for ``lockstep``: the stamped inputs, not counting ``ready``). ``on_ready`` is called
+    once the replayer's subscription is live at the bridge: a run started after it is
+    followed from its first tick."""
     recording = Recording(path)
     plan = recording.inputs()
     if pace not in PACES:
         raise ConfigurationError(f"pace must be one of {PACES}, got {pace!r}")
     with SyncClient(discovery) as client:
+        link = client.subscribe(LIFECYCLE if pace == "lockstep" else SPIKES)
+        if on_ready is not None:
+            on_ready()
         if pace == "lockstep":
-            sent = _replay_lockstep(client, client.subscribe(LIFECYCLE), plan, tick_offset,
-                                    timeout)
+            sent = _replay_lockstep(client, link, plan, tick_offset, timeout)
             logger.info("replayed %d stamped input messages from %s", sent, path)
             return sent
-        sent = _replay_paced(client, client.subscribe(SPIKES), recording, plan, pace,
-                             tick_offset, timeout)
+        sent = _replay_paced(client, link, recording, plan, pace, tick_offset, timeout)
     logger.info("replayed %d input messages from %s", sent, path)
     return sent
 

@@ -10,14 +10,24 @@ import sys
 import threading
 
 import numpy as np
-from closed_loop_helpers import network_result, start_bridge, start_network, stop
+from closed_loop_helpers import (
+    HOLD_GUARD_S,
+    network_result,
+    release,
+    start_bridge,
+    start_network,
+    stop,
+)
+from waiting import wait_until
 
 from spinnlive.adapters.record_replay import Recording, record, replay
-from spinnlive.cli.launch import start_bridge as start_bridge_process
 from spinnlive.client import SyncClient
 
 TICKS = 80
 PLAN = {10: [0, 3, 7], 25: [1, 2, 9], 40: [3, 4, 5, 6]}  # pacer tick seen -> ids to inject
+#: lock-step with the client: an injection answering tick t lands in tick t, so tick t + 1
+#: waits until it has reached the engine
+HOLDS = {t + 1: sum(len(PLAN[u]) for u in PLAN if u <= t) for t in PLAN}
 
 
 def _recorder(discovery: str, path) -> tuple[threading.Thread, dict, list]:
@@ -35,38 +45,59 @@ def _recorder(discovery: str, path) -> tuple[threading.Thread, dict, list]:
 
     thread = threading.Thread(target=go, daemon=True)
     thread.start()
-    assert ready.wait(10) and not errors, errors
+    wait_until(ready.is_set, "the recorder's proxy endpoints")
+    assert not errors, errors
     return thread, bound, errors
 
 
-def _live_client(discovery: str) -> None:
+def _live_client(discovery: str, subscribed, run_over: threading.Event) -> None:
     """A client that reacts to the pacer: inject PLAN[t] when it sees tick t."""
     with SyncClient(discovery, timeout=20.0) as client:
         link = client.subscribe("spikes/pacer")
+        subscribed()
         pending = dict(PLAN)
         while pending:
-            message = link.receive(20.0)
-            assert message is not None, "no pacer tick"
+            message = link.receive(1.0)
+            if message is None:  # the run is starting (or held for us): no deadline of ours
+                assert not run_over.is_set(), f"the run ended with {sorted(pending)} to inject"
+                continue
             for tick in [t for t in pending if t <= message.header.tick]:
                 client.inject("inj", np.array(pending.pop(tick), np.uint32))
 
 
 def _run(tmp_path, name: str, drive) -> tuple[Recording, dict]:
+    """One real-time run behind a bridge, recorded; ``drive(bound, where, subscribed,
+    run_over)`` is the client under test, in a thread: the bridge holds the run's start until
+    it has called ``subscribed()``, so it follows the run from its first tick."""
     folder = tmp_path / name
     folder.mkdir()
-    bridge, where = start_bridge()
+    bridge, where = start_bridge(hold=True)
     try:
         path = folder / "run.slrec"
         thread, bound, errors = _recorder(str(where["discovery"]), path)
-        driver = threading.Thread(target=drive, args=(bound, where), daemon=True)
-        net = start_network(where["notify"][1], TICKS, folder)
+        subscribed, run_over = threading.Event(), threading.Event()
+        failures: list[BaseException] = []
+
+        def go() -> None:
+            try:
+                drive(bound, where, subscribed.set, run_over)
+            except BaseException as exc:  # surfaced below
+                failures.append(exc)
+                subscribed.set()
+
+        driver = threading.Thread(target=go, daemon=True)
         driver.start()
+        net = start_network(where["notify"][1], TICKS, folder, holds=HOLDS)
         try:
+            wait_until(subscribed.is_set, "the client under test to subscribe", HOLD_GUARD_S)
+            release(str(where["discovery"]), net)
             result = network_result(net)
         finally:
+            run_over.set()
             stop(net)
         driver.join(30)
         thread.join(30)
+        assert not failures, failures
         assert not thread.is_alive() and not errors, errors
         return Recording(path), result
     finally:
@@ -79,7 +110,8 @@ def _spikes(recording: Recording, label: str) -> list[tuple[int, int]]:
 
 
 def _live_run(tmp_path) -> tuple[Recording, dict]:
-    return _run(tmp_path, "live", lambda bound, where: _live_client(bound["discovery"]))
+    return _run(tmp_path, "live", lambda bound, where, subscribed, run_over: _live_client(
+        bound["discovery"], subscribed, run_over))
 
 
 def test_replay_reproduces_the_live_runs_outputs(tmp_path):
@@ -95,7 +127,8 @@ def test_replay_reproduces_the_live_runs_outputs(tmp_path):
     sent: list[int] = []
     again, again_result = _run(
         tmp_path, "replay",
-        lambda bound, where: sent.append(replay(live_path(tmp_path), str(where["discovery"]))))
+        lambda bound, where, subscribed, _: sent.append(replay(
+            live_path(tmp_path), str(where["discovery"]), on_ready=subscribed)))
     assert sent == [len(PLAN)]
     assert _spikes(again, "inj") == _spikes(live, "inj")
     assert _spikes(again, "pop") == _spikes(live, "pop")
@@ -130,16 +163,15 @@ def test_lockstep_replay_drives_a_lockstep_network_to_the_live_runs_spikes(tmp_p
     assert _spikes(live, "inj") and len(_spikes(live, "pop")) == sum(map(len, PLAN.values()))
     folder = tmp_path / "lockstep"
     folder.mkdir()
-    bridge, where = start_bridge_process(
-        extra=("--inject-label", "inj", "--hold-confirmation", "--hold-timeout", "8",
-               "--tag-timeout", "2"))
+    bridge, where = start_bridge(hold=True)  # the replayer releases the run
     sent: list[int] = []
     errors: list[BaseException] = []
 
     def go() -> None:
         try:
+            # (the timeout covers the network's start-up before the bridge holds its database)
             sent.append(replay(live_path(tmp_path), str(where["discovery"]), pace="lockstep",
-                               timeout=30.0))
+                               timeout=HOLD_GUARD_S))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
