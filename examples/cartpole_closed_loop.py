@@ -113,6 +113,7 @@ def closed_loop(n_episodes: int, max_steps: int, control_ticks: int, seed: int =
     bridge, where = start_bridge()
     network = start_network(int(where["notify"][1]))
     try:
+        launch.wait_started(network, where["discovery"])  # however long its start-up takes
         env = gym.make("CartPole-v1", max_episode_steps=max_steps)
         loop = GymLoop(where["discovery"], env, ENCODER, DECODER,
                        LoopConfig(control_ticks=control_ticks, clock_label="clock",

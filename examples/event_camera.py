@@ -140,6 +140,9 @@ async def run_live(events: EventBatch) -> dict[str, Any]:
     network = start_network(int(where["notify"][1]))
     spikes: dict[str, list[tuple[int, np.ndarray]]] = {"edges": []}
     try:
+        # the network's start-up takes what the machine makes it take: wait for its run
+        # (failing at once if it exits), then the adapter finds it running
+        launch.wait_started(network, where["discovery"])
         config = EventStreamConfig(label="retina", camera=CAMERA)
         async with (EventStreamInput(where["discovery"], config) as adapter,
                     spinnlive.connect(where["discovery"], timeout=30.0) as client):

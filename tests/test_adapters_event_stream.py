@@ -21,6 +21,7 @@ from waiting import until
 import spinnlive
 from spinnlive.adapters.event_camera import EventBatch, encode_datagrams, spif_words
 from spinnlive.adapters.event_stream import EventStreamConfig, EventStreamInput
+from spinnlive.cli import launch
 from spinnlive.errors import ConfigurationError, TransportError
 
 
@@ -80,6 +81,7 @@ async def test_events_reach_their_neurons_and_bad_datagrams_are_counted() -> Non
     bridge, where = example.start_bridge()
     network = example.start_network(int(where["notify"][1]))
     try:
+        await asyncio.to_thread(launch.wait_started, network, where["discovery"])
         async with asyncio.timeout(60):
             config = EventStreamConfig(label="retina", camera=camera)
             async with EventStreamInput(where["discovery"], config) as adapter:
@@ -128,6 +130,9 @@ async def test_the_adapter_follows_a_new_run_and_a_restarted_bridge(caplog) -> N
                 address = adapter.address
 
                 async def round_trip(seed: int) -> None:
+                    # the network's start-up takes what the machine makes it take
+                    await asyncio.to_thread(launch.wait_started, procs["network"],
+                                            where["discovery"])
                     epochs.append(await adapter.injecting(30.0))
                     events = _events(camera, 200, seed)
                     expected = set(camera.ids(events).tolist())

@@ -27,6 +27,7 @@ from spinnlive.adapters.gym import (
     SignedRateEncoder,
     random_policy,
 )
+from spinnlive.cli import launch
 from spinnlive.errors import ConfigurationError
 
 # -- observation coding -----------------------------------------------------------------------
@@ -171,6 +172,9 @@ async def test_the_loop_survives_a_new_run_and_a_restarted_bridge(caplog):
     ports = fixed_bridge_ports()
     bridge, where = example.start_bridge(**ports)
     procs = {"bridge": bridge, "network": example.start_network(ports["notify_port"])}
+    # the first start-up takes what the machine makes it take: the loop starts on a running
+    # network (the disruptions below start theirs without waiting: the loop must notice them)
+    launch.wait_started(procs["network"], where["discovery"])
 
     def new_run() -> None:  # two episodes done, the third starting: a new epoch
         example.stop(procs["network"])
