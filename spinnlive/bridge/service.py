@@ -305,7 +305,7 @@ class Bridge:
             self._refuse("outside_root", f"database {path} is outside {cfg.database_root}")
         try:
             return await asyncio.wait_for(asyncio.to_thread(
-                Session.load, path, self.epoch + 1, lpg_label=cfg.lpg_label,
+                _between_ticks, Session.load, path, self.epoch + 1, lpg_label=cfg.lpg_label,
                 inject_labels=cfg.inject_labels, deadline_s=cfg.database_deadline_s),
                 cfg.database_deadline_s + 1.0)
         except (DatabaseError, TimeoutError) as exc:
@@ -560,6 +560,13 @@ class Bridge:
         while True:
             await asyncio.sleep(self.config.stats_interval_s)
             self._publish_stats()
+
+
+def _between_ticks(fn: Callable[..., Session], *args: Any, **kwargs: Any) -> Session:
+    """``fn`` in a worker thread, started while no real-time tick of the process needs the
+    interpreter (the worker is not an event loop the tick gate would hold back)."""
+    GATE.wait_open()
+    return fn(*args, **kwargs)
 
 
 def _board_statistics(epoch: _Epoch) -> dict[str, BoardStatistics]:
