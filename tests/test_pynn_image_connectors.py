@@ -14,6 +14,7 @@ from pyNN import errors
 from scipy.signal import convolve2d
 
 import spinnlive.pynn as sim
+from spinnlive.errors import ConfigurationError
 from spinnlive.pynn.image_connectors import board_divide, div_constants
 
 
@@ -261,3 +262,15 @@ def test_pool_dense_counts_its_weights(net: Any) -> None:
     with pytest.raises(errors.ConnectionError, match="needs 16 weights"):
         sim.Projection(pre, post, sim.PoolDenseConnector(np.ones(36), pool_shape=2),
                        sim.PoolDense())
+
+
+def test_a_set_keeps_the_signs_that_chose_the_receptors(net: Any) -> None:
+    kernel = np.array([[0.1, -0.2, 0.3], [0.4, 0.5, -0.6], [0.7, 0.8, 0.9]])
+    pre, post = _image(9, "pre"), _cells(9, "post")
+    prj = sim.Projection(pre, post, sim.ConvolutionConnector(kernel, padding=True),
+                         sim.Convolution())
+    before = _signed_matrix(prj)
+    prj.set(weight=prj.get("weight", format="array") * 2.0)  # magnitudes may change
+    assert np.allclose(_signed_matrix(prj), 2.0 * before)
+    with pytest.raises(ConfigurationError, match="not signs"):
+        prj.set(weight=1.0)

@@ -144,6 +144,9 @@ class Projection(common.Projection):
         wiring = wire(connector, self)
         #: each connection's receptor where the connector chooses it by sign, else None
         self._receptors: np.ndarray | None = None
+        #: the weights' signs chose receptors (signed connectors, composed receptors): a set
+        #: may not flip one
+        self._sign_locked = False
         if wiring is None:
             try:
                 connector.connect(self)
@@ -156,6 +159,7 @@ class Projection(common.Projection):
             self._values = self._evaluate(connector, wiring.overrides)
             if wiring.signed_receptors is not None:
                 self._receptors = self._signed_receptors(wiring.signed_receptors)
+                self._sign_locked = True
             if connector.safe:
                 for name, check in self.synapse_type.parameter_checks.items():
                     if name != "weight" or self._receptors is None:  # signs chose receptors
@@ -288,8 +292,11 @@ class Projection(common.Projection):
         """The engine's receptor for PyNN's ``receptor`` on ``post_pop`` (a composed model's
         names are its monolith's inputs; see ``standardmodels.composed``)."""
         celltype = post_pop.celltype
+        if self._receptors is not None:
+            self._sign_locked = True
         if not hasattr(celltype, "receptor_lane"):
             return receptor
+        self._sign_locked = True
         celltype.check_receptor_weights(self._values["weight"][where], receptor, self.label)
         return str(celltype.receptor_lane(receptor))
 
@@ -379,7 +386,7 @@ class Projection(common.Projection):
             if isinstance(larr.base_value, IndexBasedExpression):
                 larr.base_value.projection = self
             values = values_at(larr, self._pre, self._post)
-            self.synapse_type.parameter_checks[name](values, self)
+            self._check_set(name, values, slice(None))
             if name == "delay":
                 values = self._round_delays(values)
             self._values[name] = values
@@ -388,11 +395,23 @@ class Projection(common.Projection):
     def _set_connection_value(self, i: int, name: str, value: float) -> None:
         """One connection's weight or delay, checked like a whole-projection ``set``."""
         values = np.array([value])
-        self.synapse_type.parameter_checks[name](values, self)
+        self._check_set(name, values, slice(i, i + 1))
         if name == "delay":
             values = self._round_delays(values)
         self._values[name][i] = values[0]
         self._push_synapses()
+
+    def _check_set(self, name: str, values: np.ndarray, where: slice) -> None:
+        """The synapse type's check of new values; a sign-locked projection's weights keep
+        their signs (they chose the receptors when it was made)."""
+        if name == "weight" and self._sign_locked:
+            if np.any(np.sign(values) * np.sign(self._values["weight"][where]) < 0):
+                raise ConfigurationError(
+                    f"projection {self.label!r}: a weight's sign chose its receptor when the "
+                    "projection was made; a set may change magnitudes, not signs")
+            if self._receptors is not None:
+                return  # negative weights are the negative receptor's, not an error
+        self.synapse_type.parameter_checks[name](values, self)
 
     def _push_synapses(self) -> None:
         for key, where in self._keys:
