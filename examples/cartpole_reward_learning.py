@@ -41,7 +41,9 @@ Two ways to run the same network and teacher:
   spike is set between steps): deterministic per seed, not bound to the wall clock, for several
   seeds and controls at once (and the test).
 
-Each mode prints the episode lengths per condition and seed and saves a plot (``--png``):
+Learning never stops (there is no separate evaluation phase), so a learned actor can still
+relapse for an episode. Each mode prints the episode lengths per condition and seed and saves a
+plot (``--png``):
 episode length over episodes, learned against the controls and a random policy on the same
 environment seeds, and the learned weight difference right - left per place cell. Measured:
 see the README's plasticity section.
@@ -199,9 +201,10 @@ def preference(weights: dict[str, np.ndarray]) -> np.ndarray:
 def velocity_preference(weights: dict[str, np.ndarray]) -> float:
     """How much the angular-velocity cells prefer the push toward where the pole falls: mean
     preference() of the cells above zero minus those below (nA; about 0 at a random start).
-    They carry the learned policy; the angle cells learn a weaker, mixed preference (the
-    one-step reward credits them with what the velocity cells' action did in the states they
-    share), shown in the plot."""
+    They carry the learned policy. The angle cells end with a weaker preference, often of the
+    opposite sign (seen on every seed measured; the plot shows it): within an episode the two
+    are correlated, and a one-step reward credits every active cell with the push.
+    """
     half = ENCODER.centers // 2
     pref = preference(weights)[ENCODER.components.index(3)]
     return float(pref[half + 1:].mean() - pref[:half].mean())

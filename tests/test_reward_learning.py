@@ -36,6 +36,7 @@ def example():  # type: ignore[no-untyped-def]
     return load_example("cartpole_reward_learning")
 
 
+@pytest.mark.timeout(400)  # three lock-step runs of ~300 control steps: minutes on a busy machine
 def test_reward_modulated_stdp_learns_to_balance_and_the_controls_do_not(example):
     learned = example.run_lockstep("learned", EPISODES, CAP, SEED)
     off = example.run_lockstep("off", EPISODES, CAP, SEED)
@@ -70,6 +71,20 @@ def test_the_teacher_rewards_the_step_that_straightened_the_pole(example):
     assert example.Teacher("off").neuron(tilted, 1, upright) is None
     with pytest.raises(ValueError, match="condition"):
         example.Teacher("sometimes")
+
+
+@pytest.mark.timeout(400)  # a bridge and a network process start
+def test_the_live_loop_sends_a_dopamine_spike_per_step_and_the_weights_move(example):
+    """The example's live mode: GymLoop with the teacher as its on_step hook, the network in
+    real time behind a bridge. Counts and directions only (how well it learns in a few real-time
+    steps depends on the machine's load; the lock-step test above measures learning)."""
+    result = example.run_live("learned", 2, 15, SEED)
+    assert len(result["lengths"]) == 2
+    assert result["rewards"] + result["punishments"] == sum(result["lengths"])  # one per step
+    moved = [not np.array_equal(result["after"][s], result["before"][s]) for s in example.SIDES]
+    assert any(moved), "no weight moved although dopamine was sent every step"
+    for side in example.SIDES:  # read live through the state plane: sensors x actor
+        assert result["after"][side].shape == (example.ENCODER.n_neurons, example.ACTOR_SIZE)
 
 
 # -- the live path: dopamine injected through the bridge, weights read on the state plane -------
@@ -122,6 +137,7 @@ def bridge():  # type: ignore[no-untyped-def]
     stop(proc)
 
 
+@pytest.mark.timeout(400)  # a bridge and two network processes start
 async def test_dopamine_spikes_sent_live_move_the_weights_the_way_the_reward_says(
         example, bridge, tmp_path):
     (tmp_path / "live").mkdir()
