@@ -89,11 +89,29 @@ def bridge_and_monitor(request):
     monitor = None
     try:
         monitor, url = spawn(str(where["discovery"]), getattr(request, "param", None))
+        _wait_live(url)
         yield where, url
     finally:
         if monitor is not None:
             stop(monitor)
         stop(bridge)
+
+
+def _wait_live(url: str, timeout: float = 120.0) -> None:
+    """Until the monitor's subscription is live at the bridge (its first sync answer): a
+    network started later is seen whole, however slowly a loaded machine runs the niced
+    monitor."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(url + "state.json", timeout=timeout) as reply:
+            if json.loads(reply.read())["monitor"]["live"]:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the monitor at {url} never went live at its bridge")
+        time.sleep(0.05)
 
 
 async def test_a_page_that_falls_behind_loses_frames_never_the_bridge_stream(
@@ -201,11 +219,15 @@ async def _open(browser: Browser, url: str) -> Callable[[], Awaitable[dict[str, 
 
 async def _settled(page: Callable[[], Awaitable[dict[str, Any]]],
                    watcher: StatsWatcher) -> dict[str, Any] | None:
-    """What the page shows, once the run paused and its counters equal the bridge's stats."""
+    """What the page shows, once the run paused, its counters equal the bridge's stats and
+    its last frame is drawn (the stats message may overtake the frame of the last spikes)."""
     p = await page()
     if watcher.stats is None or p["stats"] is None or p["state"] != "paused":
         return None
-    return p if p["stats"]["streams"] == watcher.stats["streams"] else None
+    streams = watcher.stats["streams"]
+    drawn = all(p["events"].get(topic[len("spikes/"):], 0) == st["events"]
+                for topic, st in streams.items() if topic.startswith("spikes/"))
+    return p if drawn and p["stats"]["streams"] == streams else None
 
 
 @pytest_chromium
