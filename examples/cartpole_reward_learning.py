@@ -32,10 +32,14 @@ Two ways to run the same network and teacher:
 
 * ``--mode live`` (the default): three processes, as in ``cartpole_closed_loop.py``: the bridge;
   this file with ``--network <notify port>`` serving in real time (1 ms ticks, a control step
-  every 20 ticks: CartPole's own 20 ms); and this process, a
+  every 20 ticks: CartPole's own 20 ms step); and this process, a
   :class:`~spinnlive.adapters.gym.GymLoop` whose ``on_step`` hook is the teacher, injecting the
   dopamine spikes live into the SpikeInjector ``dopamine``; the weights are read live through
-  the state plane (``Client.weights``) before and after.
+  the state plane (``Client.weights``) before and after. A tick lasts ``--time-scale-factor``
+  ms of wall time (4 by default: on a busy 2-core machine the loop does not keep up with 1 ms
+  ticks, and a step decided on spikes read late is credited with the wrong eligibility). The
+  teacher sends nothing for a step the loop closed sooner than half a control period after the
+  previous one (catching up after a stall: its spikes are stale), and counts it.
 * ``--mode lockstep``: one process, the engine stepped with ``run(20)`` per control step
   (sensor rates by ``Population.set``, the dopamine population a SpikeSourceArray whose next
   spike is set between steps): deterministic per seed, not bound to the wall clock, for several
@@ -162,9 +166,14 @@ class Teacher:
 
     condition: str = "learned"
     seed: int = 0
+    #: live: a step closed sooner than this (s) after the previous one was decided on spikes
+    #: the loop read late (catching up after a stall): no dopamine, counted in ``stale``
+    min_gap_s: float = 0.0
     rewards: int = 0
     punishments: int = 0
+    stale: int = 0
     _coin: np.random.Generator = field(init=False)
+    _last: float | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.condition not in CONDITIONS:
@@ -185,6 +194,11 @@ class Teacher:
 
     async def __call__(self, client: Client, observation: Any, action: Any,
                        next_observation: Any, reward: float, done: bool) -> None:
+        now, last = time.perf_counter(), self._last
+        self._last = None if done else now
+        if last is not None and now - last < self.min_gap_s:
+            self.stale += 1
+            return
         neuron = self.neuron(observation, int(action), next_observation)
         if neuron is not None:
             await client.inject("dopamine", np.array([neuron], dtype=np.uint32))
@@ -282,7 +296,7 @@ def run_live(condition: str, episodes: int, max_steps: int, seed: int,
                                    "--seed", str(seed), "--time-scale-factor",
                                    str(time_scale_factor))
     endpoint = where["discovery"]
-    teacher = Teacher(condition, seed)
+    teacher = Teacher(condition, seed, min_gap_s=0.5 * CONTROL_TICKS * time_scale_factor / 1000)
     config = LoopConfig(control_ticks=CONTROL_TICKS, clock_label="clock", timeout_s=10.0)
     try:
         start = asyncio.run(read_weights(endpoint, started=False))
@@ -295,7 +309,7 @@ def run_live(condition: str, episodes: int, max_steps: int, seed: int,
         stop(bridge)
     return {"lengths": list(report.episode_lengths), "before": start, "after": end,
             "rewards": teacher.rewards, "punishments": teacher.punishments,
-            "wall_s": report.wall_s, "skipped_periods": report.skipped_periods,
+            "stale": teacher.stale, "wall_s": report.wall_s, "skipped_periods": report.skipped_periods,
             "latency_ms": (round(report.latency_p50_ms, 2), round(report.latency_p99_ms, 2))}
 
 
@@ -314,7 +328,7 @@ def experiment(mode: str, conditions: tuple[str, ...], episodes: int, max_steps:
             results[condition][seed] = result
             logger.warning("%s %s seed %d: %s (%s)", mode, condition, seed, result["lengths"],
                            {k: v for k, v in result.items() if k in (
-                               "wall_s", "skipped_periods", "latency_ms")})
+                               "wall_s", "skipped_periods", "latency_ms", "stale")})
         results.setdefault("random", {})[seed] = {"lengths": random_policy(
             gym.make("CartPole-v1", max_episode_steps=max_steps), episodes,
             seed=1000 * seed)[0]}
@@ -372,8 +386,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--skip", type=int, default=1,
                         help="episodes left out of the means (the first is learning)")
-    parser.add_argument("--time-scale-factor", type=float, default=1.0,
-                        help="live: network ms per tick of 1 ms (sPyNNaker's setup argument)")
+    parser.add_argument("--time-scale-factor", type=float, default=4.0,
+                        help="live: wall-clock ms per 1 ms tick (sPyNNaker's setup argument); "
+                             "1 is real time, if the machine keeps the loop up with it")
     parser.add_argument("--png", default="cartpole_reward_learning.png")
     parser.add_argument("--json", action="store_true", help="print one JSON line of results")
     parser.add_argument("--network", type=int, metavar="NOTIFY_PORT", help=argparse.SUPPRESS)
