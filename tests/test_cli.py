@@ -31,7 +31,8 @@ def _spinnlive(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_run_prints_summary_and_saves_raster(tmp_path: Path) -> None:
     script = tmp_path / "net.py"
     script.write_text(SCRIPT)
-    done = _spinnlive("run", str(script), "--fast", cwd=tmp_path)
+    done = _spinnlive("run", str(script), "--fast", "--discovery", "tcp://127.0.0.1:0",
+                      cwd=tmp_path)  # a free port: other runs may hold the default
     assert done.returncode == 0, done.stderr
     spikes = int(done.stdout.split("SCRIPT-SPIKES")[1].split()[0])
     assert spikes > 0

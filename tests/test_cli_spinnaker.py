@@ -36,7 +36,8 @@ def test_spynnaker_backend_notifies_the_bridge_every_run(tmp_path: Path) -> None
     env.update(HOME=str(tmp_path), MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
     done = subprocess.run(
         [sys.executable, "-m", "spinnlive.cli", "run", "net.py", "--backend", "spinnaker",
-         "--no-plot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+         "--no-plot", "--discovery", "tcp://127.0.0.1:0"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=120)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
     # sPyNNaker's own log: the bridge confirmed each of the two run steps' notifications
