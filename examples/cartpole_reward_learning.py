@@ -309,7 +309,8 @@ def run_live(condition: str, episodes: int, max_steps: int, seed: int,
         stop(bridge)
     return {"lengths": list(report.episode_lengths), "before": start, "after": end,
             "rewards": teacher.rewards, "punishments": teacher.punishments,
-            "stale": teacher.stale, "wall_s": report.wall_s, "skipped_periods": report.skipped_periods,
+            "stale": teacher.stale, "control_steps": report.control_steps,
+            "wall_s": report.wall_s, "skipped_periods": report.skipped_periods,
             "latency_ms": (round(report.latency_p50_ms, 2), round(report.latency_p99_ms, 2))}
 
 
