@@ -357,7 +357,8 @@ class Network:
             self._fired = np.zeros(biggest, dtype=np.int64)
         self._list = None
         self._plastic = None
-        self._loop = loops.tick_loop(self._kernels())
+        self._loop = loops.tick_loop(self._kernels(),
+                                     plastic=any(c.plastic is not None for c in conns))
         self._parallel_loop = None
         self._split = None
         self._dirty = False
@@ -570,8 +571,9 @@ class Network:
         assert table is not None
         if self._plastic is None:
             self._bind_plastic()
-        plasticity.pre_spikes(self._plastic, gid, ids, ids.size,
-                              (t + 1) * self._tps * 0.001, table.weights)
+        if self._plastic_conns:  # else it matches no group: not compiled for static networks
+            plasticity.pre_spikes(self._plastic, gid, ids, ids.size,
+                                  (t + 1) * self._tps * 0.001, table.weights)
         ticks.deliver(ids, ids.size, self._meta[gid, ticks.CELL], (t % data.shape[0])
                        * data.shape[1], table.indptr, table.target, table.weights, data.reshape(-1))
         self._counts[gid] += ids.size

@@ -98,7 +98,8 @@ class WarmUp:
     :meth:`join` waits for it before the first tick and re-raises what it raised.
     """
 
-    def __init__(self, models: tuple[str, ...], dt: float, threads: int) -> None:
+    def __init__(self, models: tuple[str, ...], dt: float, threads: int,
+                 plastic: bool = False) -> None:
         # Import every kernel module here, in the caller's thread, before the warm-up thread
         # starts: two threads importing the same package at once can each see the other's
         # module half-initialised (``ImportError: cannot import name ... from partially
@@ -106,7 +107,7 @@ class WarmUp:
         # ``__init__`` and its submodules import one another.
         from spinnlive.kernels import loops, network, neurons, sources, ticks  # noqa: F401
 
-        self.models, self.dt, self.threads = models, dt, threads
+        self.models, self.dt, self.threads, self.plastic = models, dt, threads, plastic
         self.compiled: bool | None = None  #: True: compiled (cold cache); None: not known
         self.seconds = 0.0
         self._error: BaseException | None = None
@@ -124,7 +125,7 @@ class WarmUp:
         from spinnlive.kernels import loops, sources, ticks
 
         started = time.perf_counter()
-        net = tiny_network(self.models, self.dt, self.threads)
+        net = tiny_network(self.models, self.dt, self.threads, self.plastic)
         net.prepare()
         needed = (net._loop, ticks.deliver, ticks._new_list, ticks._append,
                   sources.redraw_poisson)
@@ -149,36 +150,42 @@ class WarmUp:
             raise self._error
 
 
-_WARM: dict[tuple[tuple[str, ...], float, int], WarmUp] = {}
+_WARM: dict[tuple[tuple[str, ...], float, int, bool], WarmUp] = {}
 _WARM_LOCK = threading.Lock()
 
 
-def start_warm_up(models: Iterable[str], dt: float, threads: int = 1) -> WarmUp:
-    """Begin loading the kernels ``models`` need on ``threads`` (once per process and set)."""
+def start_warm_up(models: Iterable[str], dt: float, threads: int = 1,
+                  plastic: bool = False) -> WarmUp:
+    """Begin loading the kernels ``models`` need on ``threads`` (once per process and set),
+    with the plasticity updates if the network has ``plastic`` synapses."""
     neurons = tuple(sorted(set(models) - set(SOURCE_MODELS)))
-    key = (neurons, float(dt), int(threads))
+    key = (neurons, float(dt), int(threads), bool(plastic))
     with _WARM_LOCK:
         handle = _WARM.get(key)
         if handle is None:
-            handle = _WARM[key] = WarmUp(neurons, float(dt), int(threads))
+            handle = _WARM[key] = WarmUp(neurons, float(dt), int(threads), bool(plastic))
     return handle
 
 
-def warm_up(models: Iterable[str], dt: float, threads: int = 1) -> WarmUp:
+def warm_up(models: Iterable[str], dt: float, threads: int = 1,
+            plastic: bool = False) -> WarmUp:
     """Step a tiny network of ``models`` once per process, so a real-time run's first ticks do
     not pay for loading and dispatching the compiled kernels (about 20 ms, measured), and a
     cold cache is compiled with a notice instead of silently."""
-    handle = start_warm_up(models, dt, threads)
+    handle = start_warm_up(models, dt, threads, plastic)
     handle.join()
     return handle
 
 
-def tiny_network(models: Iterable[str], dt: float, threads: int = 1) -> Any:
+def tiny_network(models: Iterable[str], dt: float, threads: int = 1,
+                 plastic: bool = False) -> Any:
     """Two cells of each neuron model, driven by a Poisson source (gid 0) and an injector
     (gid 1), spikes and one state variable recorded: every kernel a network of ``models``
-    runs."""
+    runs; ``plastic``: the Poisson drive's synapses are plastic (``SpikePair``), so the
+    loop with the plasticity updates is the one loaded."""
     from spinnlive.kernels.network import Network
     from spinnlive.kernels.neurons import MODELS
+    from spinnlive.kernels.plasticity_rules import SpikePair
 
     net = Network(dt, threads=threads)
     drive = net.add_group(make_group("SpikeSourcePoisson", 2, dt, {
@@ -190,7 +197,8 @@ def tiny_network(models: Iterable[str], dt: float, threads: int = 1) -> Any:
             continue  # a ConfigurationError comes from building the real group
         gid = net.add_group(MODELS[model](2, dt))
         for pre in (drive, inject):
-            net.connect(pre, gid, np.arange(2), np.arange(2), 1.0, dt)
+            rule = SpikePair() if plastic and pre == drive else None
+            net.connect(pre, gid, np.arange(2), np.arange(2), 1.0, dt, rule=rule)
         net.record(gid, "spikes")
         net.record(gid, next(iter(net.groups[gid].state)))
     return net

@@ -74,6 +74,11 @@ class RunControl:
         which comes first in the simulation's bases)."""
         raise NotImplementedError
 
+    @property
+    def plastic(self) -> bool:
+        """Whether the network has plastic synapses (the simulation's property)."""
+        raise NotImplementedError
+
     def __init__(self) -> None:
         self._scheduler: TickScheduler | None = None
         self._stop = threading.Event()
@@ -140,7 +145,8 @@ class RunControl:
         self._prepare(n)
         sched = self._scheduler_for(self.clock_mode)
         # kernels loaded before the loop: no 20 ms first tick (late in real time, an overrun)
-        kernel_build.warm_up((r.model for r in self.populations), self.dt, self.net.threads)
+        kernel_build.warm_up((r.model for r in self.populations), self.dt, self.net.threads,
+                             self.plastic)
         self._stop.clear()
         logger.info("Simulating for %s %g ms timesteps (%s, period %g ms)",
                     "ever" if n is None else n, self.dt, sched.mode.value, self.period_s * 1e3)

@@ -368,7 +368,7 @@ class Simulation(SegmentRecordings, RunControl):
         them before its first tick.
         """
         kernel_build.start_warm_up((r.model for r in self.populations), self.dt,
-                                   self.kernel_threads)
+                                   self.kernel_threads, self.plastic)
         if not self.live_outputs:
             for key in streamed_keys(self.populations, self.default_streams):
                 self.add_live_output(key, LiveOutputParameters())
@@ -401,6 +401,11 @@ class Simulation(SegmentRecordings, RunControl):
         if gid is None:
             raise ConfigurationError(f"population {label!r} has no group in the built network")
         return gid
+
+    @property
+    def plastic(self) -> bool:
+        """Whether a synapse block is plastic (the tick loop then has the plasticity updates)."""
+        return any(block.rule is not None for block in self.synapses)
 
     def _catalogue(self) -> Any:
         """What the live state plane may read and write now (built kernel objects only)."""
