@@ -37,8 +37,14 @@ printed; wall times there are mostly the other processes' share, CPU seconds les
   CPU (3.42-5.13), 7.35x in wall (3.12-9.79). NEST's CPU time grows with the load more than
   spinnlive's (its threads spin while they wait), so the quiet-machine ratio is lower;
 * ``--cold`` at load ~17: the compile notice, then compiled in 154.5 s, first tick at 161.8 s
-  wall, 34.1 CPU s (the floor's CPU time was 1.7x its quiet value in that run); the issue's
-  15 s target on a quiet 2-core machine is not shown here.
+  wall, 34.1 CPU s (the floor's CPU time was 1.7x its quiet value in that run);
+* after the loop without plasticity for static networks, ``--runs 3 --cold`` at load 7.3
+  (floor 1.36 s wall): above the floor spinnlive 0.61 s wall / 0.71 CPU s, NEST 3.32 s /
+  2.05 CPU s: 6.46x in wall (per round 2.16-6.56), 3.08x in CPU (2.55-3.11); cold cache:
+  compiled in 18.3 s, first tick at 20.2 s wall, 12.2 CPU s (the next run, warm, 2.55 s).
+  Not shown: <= 0.45 s above the floor (numba's import and its first cached load alone are
+  ~0.45 CPU s here) and a first tick within 15 s (the compile's CPU time, 12 s, fits; this
+  machine was not quiet).
 """
 
 from __future__ import annotations
