@@ -132,9 +132,9 @@ def emit_group(g, first, t, dt, row, n_all, meta, groups, iext, inj, inj_ptr,
     kind, n, col = meta[g, KIND], meta[g, SIZE], meta[g, COLUMN]
     gs, gk, gi = groups[g]
     has_iext = iext.shape[0] > 0
-    nf = 0
+    nf = np.int64(0)  # not the literal 0: a callee would compile once more for Literal[int](0)
     if kind == KIND_POISSON:
-        j = 0
+        j = np.int64(0)
         t_end = (t + 1) * dt
         while True:
             nf, j = emit_poisson(gs, gk, gi, t_end, fired, nf, j)
@@ -189,7 +189,7 @@ def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights
     archived for the plastic connections into it and update those out of it before their
     delivery; ``tps``: tics per tick, for NEST's spike times in ms.
     """
-    n_log = 0
+    n_log = np.int64(0)  # not the literal 0 (see emit_group)
     rows, width = buf.shape[0], buf.shape[1]
     flat = buf.reshape(rows * width)
     for step in range(n_ticks):
@@ -227,7 +227,7 @@ def run_ticks_parallel(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target
     as spikes arrive, in the table's one copy, so ``Network`` runs plastic networks on
     ``run_ticks``. Returns ``(fired, log, n_log, spikes)``.
     """
-    n_log = 0
+    n_log = np.int64(0)  # not the literal 0 (see emit_group)
     n_groups = meta.shape[0]
     rows, width = buf.shape[0], buf.shape[1]
     flat = buf.reshape(rows * width)
