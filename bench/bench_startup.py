@@ -42,9 +42,12 @@ printed; wall times there are mostly the other processes' share, CPU seconds les
   (floor 1.36 s wall): above the floor spinnlive 0.61 s wall / 0.71 CPU s, NEST 3.32 s /
   2.05 CPU s: 6.46x in wall (per round 2.16-6.56), 3.08x in CPU (2.55-3.11); cold cache:
   compiled in 18.3 s, first tick at 20.2 s wall, 12.2 CPU s (the next run, warm, 2.55 s).
+* after the spike counters typed int64 (one compile of emit_poisson, _log_spikes), load 6.3:
+  cold cache compiled in 12.1 s, first tick at 13.4 s wall, 10.2 CPU s (target <= 15 s: met
+  on this loaded machine); warm, above the floor spinnlive 1.12 s wall / 0.68 CPU s, NEST
+  3.30 s / 1.93 CPU s: 2.96x in wall (per round 1.38-14.4), 2.84x in CPU (2.46-3.79).
   Not shown: <= 0.45 s above the floor (numba's import and its first cached load alone are
-  ~0.45 CPU s here) and a first tick within 15 s (the compile's CPU time, 12 s, fits; this
-  machine was not quiet).
+  ~0.45 CPU s here), so neither is 4x NEST's time above the floor in every round.
 """
 
 from __future__ import annotations
