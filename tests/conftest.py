@@ -1,5 +1,5 @@
-"""Fixtures several test files share: a fake board, a UDP port nobody listens on; and, once per
-session, the engine's kernels loaded before any test.
+"""Fixtures several test files share: a fake board, a UDP port nobody listens on; Hypothesis
+without its timing checks; and, once per session, the engine's kernels loaded before any test.
 
 The kernels: once per test session, before any test and outside every test's timeout, load (on
 a fresh clone, compile) the kernels of the model the subprocess tests run. A fresh clone has no
@@ -17,6 +17,14 @@ from collections.abc import Iterator
 
 import pytest
 from bridge_helpers import FakeBoard
+from hypothesis import HealthCheck, settings
+
+# Hypothesis times each example (200 ms deadline) and each data draw (the too_slow health
+# check): on a loaded 2-core machine an example that usually takes 60 ms took 289 ms and the
+# test failed for it. Tests assert behaviour, never speed: no deadline, no speed health check.
+settings.register_profile("spinnlive", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("spinnlive")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
