@@ -55,6 +55,7 @@ import numpy.typing as npt
 
 from spinnlive.client import Client, SpikeStream, connect
 from spinnlive.errors import ConfigurationError
+from spinnlive.transport.tick_gate import fifo_priority
 
 from .decoding import PushPull, SpikeWindow
 from .encoding import FloatArray, IntArray, RateCode, TuningCurves
@@ -228,6 +229,10 @@ class LoopConfig:
     timeout_s: float = 2.0
     #: how long to keep asking for a running bridge after that
     recovery_s: float = 30.0
+    #: SCHED_FIFO priority of the loop's thread while it runs (where the OS allows; None:
+    #: normal): a controller with a deadline every control period, like the engine's tick
+    #: thread (10) and one below it, so a loaded machine's other processes do not delay it
+    realtime_priority: int | None = 9
 
     def __post_init__(self) -> None:
         if self.control_ticks < 1 or (self.window_ticks is not None and self.window_ticks < 1):
@@ -318,8 +323,9 @@ class GymLoop:
         recon = self._recon = Reconnecting(
             self.endpoint, name="closed loop", log=logger, timeout_s=self.config.timeout_s,
             recovery_s=self.config.recovery_s, consequence=": the episode in progress is dropped")
-        await recon.run(lambda: self._session(n_episodes),
-                        done=lambda: len(tally.lengths) >= n_episodes)
+        with fifo_priority(self.config.realtime_priority, "closed loop"):
+            await recon.run(lambda: self._session(n_episodes),
+                            done=lambda: len(tally.lengths) >= n_episodes)
         tally.interrupted, tally.recoveries = recon.interruptions, recon.recoveries
         return tally.report(time.perf_counter() - started)
 

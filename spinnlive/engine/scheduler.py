@@ -40,7 +40,7 @@ Rules
   (default 100 us; None leaves it alone) and restores it when the last real-time run ends.
 * Priority: where the OS allows it, the tick thread runs real-time runs under SCHED_FIFO
   (``realtime_priority``, default 10; None: normal priority), so a loaded machine's other
-  processes do not delay its wake-ups; see :func:`_fifo_priority`. The garbage collector's
+  processes do not delay its wake-ups; see :func:`spinnlive.transport.tick_gate.fifo_priority`. The garbage collector's
   heap is frozen for the run (:func:`_frozen_heap`), so a full collection cannot stall a tick.
 * The process's other Python threads keep out of the tick: a real-time run publishes, before
   each sleep, when it will need the interpreter (from ``gate_guard_s`` before its wake-up
@@ -57,7 +57,6 @@ import contextlib
 import enum
 import gc
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -67,7 +66,7 @@ import numpy as np
 
 from spinnlive.clock import PerfCounterClock, ThreadClock
 from spinnlive.errors import ConfigurationError
-from spinnlive.transport.tick_gate import GATE, TickWindow
+from spinnlive.transport.tick_gate import GATE, TickWindow, fifo_priority
 
 logger = logging.getLogger(__name__)
 
@@ -321,7 +320,7 @@ class TickScheduler:
             self._reset_run_stats(n_ticks)
             realtime = self.mode is TickMode.REALTIME
             with (_short_gil_switch(self._gil_switch),
-                  _fifo_priority(self._priority) as priority, _frozen_heap(realtime),
+                  fifo_priority(self._priority, 'tick thread') as priority, _frozen_heap(realtime),
                   _gate_window(realtime and isinstance(self._clock, PerfCounterClock),
                                priority) as window):
                 self._ticks(n_ticks, window)
@@ -447,35 +446,6 @@ def _frozen_heap(active: bool) -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-@contextlib.contextmanager
-def _fifo_priority(priority: int | None) -> Iterator[int | None]:
-    """SCHED_FIFO for the calling (tick) thread while it runs, where the OS allows it.
-
-    On a loaded machine a normal-priority thread that sleeps until just before its deadline may
-    be woken milliseconds late; a FIFO thread preempts normal ones at once. The kernel's
-    real-time throttling (sched_rt_runtime_us) keeps an overloaded loop from starving the
-    machine. Without the permission (not root, no CAP_SYS_NICE) or on another OS the loop runs
-    at normal priority, which the log says once.
-    """
-    setter = getattr(os, "sched_setscheduler", None)
-    if priority is None or setter is None:
-        yield None
-        return
-    old_policy, old_param = os.sched_getscheduler(0), os.sched_getparam(0)
-    try:
-        setter(0, os.SCHED_FIFO, os.sched_param(priority))
-    except OSError as error:
-        if not _fifo_priority.__dict__.get("warned"):
-            _fifo_priority.__dict__["warned"] = True
-            logger.info("tick thread runs at normal priority (SCHED_FIFO refused: %s)", error)
-        yield None
-        return
-    try:
-        yield priority
-    finally:
-        setter(0, old_policy, old_param)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -45,15 +45,18 @@ are one length test. Lock-step runs publish nothing (there is no deadline to pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
 import selectors
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["GATE", "MAX_WAIT_S", "IoPriority", "TickGate", "TickWindow", "gated_event_loop"]
+__all__ = ["GATE", "MAX_WAIT_S", "IoPriority", "TickGate", "TickWindow", "fifo_priority",
+           "gated_event_loop"]
 
 logger = logging.getLogger(__name__)
 
@@ -213,3 +216,36 @@ class _GatedSelector(selectors.DefaultSelector):
 def gated_event_loop() -> asyncio.AbstractEventLoop:
     """A new event loop whose callbacks keep out of real-time ticks (module docstring)."""
     return asyncio.SelectorEventLoop(_GatedSelector())
+
+
+_refused_for: set[str] = set()
+
+
+@contextlib.contextmanager
+def fifo_priority(priority: int | None, who: str) -> Iterator[int | None]:
+    """SCHED_FIFO ``priority`` for the calling thread while the block runs, where the OS allows.
+
+    For a thread with deadlines: the engine's tick thread, a closed loop's controller. On a
+    loaded machine a normal-priority thread that sleeps until just before its deadline may be
+    woken milliseconds late; a FIFO thread preempts normal ones at once. The kernel's real-time
+    throttling (sched_rt_runtime_us) keeps an overloaded loop from starving the machine.
+    Without the permission (not root, no CAP_SYS_NICE) or on another OS the thread runs at
+    normal priority, which the log says once per ``who``. Yields the priority it got or None.
+    """
+    setter = getattr(os, "sched_setscheduler", None)
+    if priority is None or setter is None:
+        yield None
+        return
+    old_policy, old_param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        setter(0, os.SCHED_FIFO, os.sched_param(priority))
+    except OSError as error:
+        if who not in _refused_for:
+            _refused_for.add(who)
+            logger.info("%s runs at normal priority (SCHED_FIFO refused: %s)", who, error)
+        yield None
+        return
+    try:
+        yield priority
+    finally:
+        setter(0, old_policy, old_param)
