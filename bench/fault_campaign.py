@@ -32,7 +32,6 @@ import json
 import logging
 import math
 import os
-import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -298,17 +297,6 @@ async def baseline(s: System) -> Row:
     return Row("baseline (no fault, 2 s)", 0, 0, 0)
 
 
-async def _inject_board(engine: MiniEngine, n: int) -> None:
-    """``n`` injections of all of 'inj' straight into the board (each makes 'pop' fire)."""
-    (packet,) = encode_events(np.arange(engine.n_inj), eieio_type=EIEIOType.KEY_16_BIT)
-    core = engine.mapping.vertex("inj").cores[0].placement
-    datagram = injection_datagram(core.x, core.y, core.p, packet)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for _ in range(n):
-            sock.sendto(datagram, engine.board.address)
-            await asyncio.sleep(0.005)
-
-
 async def bridge_restart() -> Row:
     """A bridge process SIGKILLed mid-run and started again on the same endpoints, a client
     subscribed throughout: inputs = the events the engine's live output emitted for 'pop';
@@ -333,10 +321,10 @@ async def bridge_restart() -> Row:
                 reader = asyncio.ensure_future(read())
 
                 async def killed() -> None:
-                    await _inject_board(engine, 200)
+                    await engine.inject_all(200, 0.005)
                     procs[0].kill()
                     procs[0].wait(10)
-                    await _inject_board(engine, 200)
+                    await engine.inject_all(200, 0.005)
 
                 await engine.run_step(killed, timeout=120)
                 procs.append(launch.start_bridge(**ports)[0])  # type: ignore[arg-type]
@@ -344,7 +332,7 @@ async def bridge_restart() -> Row:
                 await asyncio.gather(reader, return_exceptions=True)
                 await stream.checkpoint(30.0)  # the SUB socket reached the new bridge
                 reader = asyncio.ensure_future(read())
-                await engine.run_step(lambda: _inject_board(engine, 200), timeout=120)
+                await engine.run_step(lambda: engine.inject_all(200, 0.005), timeout=120)
                 emitted = engine.live.statistics()
                 await settle(lambda: got[0] >= emitted.events_sent
                              - emitted.dropped_events.get("refused", 0), 10)

@@ -16,6 +16,7 @@ imports nothing from sPyNNaker (:func:`u1616` uses its encoder only if it is the
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -34,6 +35,8 @@ from spinnlive.engine.run_control import GIL_SWITCH_S, SPIN_MARGIN_S
 from spinnlive.engine.scheduler import TickMode, TickScheduler
 from spinnlive.engine.vertices import AppVertex, LiveOutputParameters, LiveOutputRequest
 from spinnlive.kernels import MODELS, InjectorGroup, Network, PoissonGroup
+from spinnlive.protocol.eieio import EIEIOType, encode_events
+from spinnlive.protocol.sdp import injection_datagram
 from spinnlive.transport import Notifier
 
 DT = 1.0
@@ -99,6 +102,17 @@ class MiniEngine:
                                        gil_switch_interval_s=GIL_SWITCH_S)
         self.board.tick_source = lambda: self.scheduler.tick
         self.notifier = Notifier(listeners, timeout=30.0)
+
+    async def inject_all(self, n: int, interval_s: float) -> None:
+        """``n`` injections of every neuron of 'inj' straight into the board, ``interval_s``
+        apart (each makes 'pop' fire once, a tick later)."""
+        (packet,) = encode_events(np.arange(self.n_inj), eieio_type=EIEIOType.KEY_16_BIT)
+        core = self.mapping.vertex("inj").cores[0].placement
+        datagram = injection_datagram(core.x, core.y, core.p, packet)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for _ in range(n):
+                sock.sendto(datagram, self.board.address)
+                await asyncio.sleep(interval_s)
 
     def step(self, tick: int) -> None:
         """One tick: injected input first, then the network, then live output."""

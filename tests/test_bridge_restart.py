@@ -10,7 +10,6 @@ straight into the board's UDP socket, so it does not depend on the bridge under 
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -20,19 +19,6 @@ from waiting import until
 
 from spinnlive.cli import launch
 from spinnlive.client import connect
-from spinnlive.protocol.eieio import EIEIOType, encode_events
-from spinnlive.protocol.sdp import injection_datagram
-
-
-async def _inject(engine: MiniEngine, n: int) -> None:
-    """``n`` injections of all of ``inj`` (each makes ``pop`` fire once, a tick later)."""
-    (packet,) = encode_events(np.arange(engine.n_inj), eieio_type=EIEIOType.KEY_16_BIT)
-    core = engine.mapping.vertex("inj").cores[0].placement
-    datagram = injection_datagram(core.x, core.y, core.p, packet)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for _ in range(n):
-            sock.sendto(datagram, engine.board.address)
-            await asyncio.sleep(0.01)
 
 
 async def test_a_restarted_bridge_is_a_new_identity_and_the_books_go_on(tmp_path: Path) -> None:
@@ -56,12 +42,12 @@ async def test_a_restarted_bridge_is_a_new_identity_and_the_books_go_on(tmp_path
             readers = [asyncio.ensure_future(read())]
 
             async def killed_midway() -> None:
-                await _inject(engine, 20)
+                await engine.inject_all(20, 0.01)
                 await until(lambda: sum(len(i) for _, i in got) >= 20 * engine.n_inj,
                             "the first bridge's spikes")
                 first.kill()  # SIGKILL: no closing message, no last totals
                 first.wait(10)
-                await _inject(engine, 20)  # to a port where nothing listens now
+                await engine.inject_all(20, 0.01)  # to a port where nothing listens now
 
             await engine.run_step(killed_midway, timeout=120)
             engine.live.collect_refusals()
@@ -81,7 +67,7 @@ async def test_a_restarted_bridge_is_a_new_identity_and_the_books_go_on(tmp_path
             readers = [asyncio.ensure_future(read())]
 
             async def resumed() -> None:  # the second bridge has confirmed: its tag is set
-                await _inject(engine, 20)
+                await engine.inject_all(20, 0.01)
 
             start, end = await engine.run_step(resumed, timeout=120)
             ticks, ids = engine.recorded("pop")
