@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spinnlive.monitor.frames import FrameBuilder, bin_events, decode_frame, stamp_dropped
+from spinnlive.monitor.frames import (
+    HOLD_FRAMES,
+    FrameBuilder,
+    bin_events,
+    decode_frame,
+    frame_events,
+    stamp_dropped,
+)
 from spinnlive.wire.header import Header
 from spinnlive.wire.output import SpikeBatch
 
@@ -58,6 +65,36 @@ def test_above_exact_max_a_population_is_binned_with_every_event_counted() -> No
     assert counts.sum() == len(sent["exc"]) and len(first) <= 10 * 160  # 10 bins x 160 rows
     assert sorted(zip(*map(np.ndarray.tolist, frame.spikes[inh]), strict=True)) == \
         sorted(sent["inh"])
+
+
+def test_a_run_whose_sizes_are_not_yet_described_is_held_then_binned_whole() -> None:
+    """Spikes of a new run can overtake its description: while it is awaited, a population of
+    unknown size waits (other populations go on), and once described it comes binned, every
+    event in its cell; a frame's count is what the frame carries, not what is held."""
+    b = FrameBuilder(exact_max=0, per_bin=3, sizes={"known": 4}, describing=True)
+    b.add(batch("src", 1, [0, 1], 0))
+    b.add(batch("known", 1, [2], 0))
+    first = b.take()
+    frame = decode_frame(first)
+    assert frame_events(first) == frame.events == 1 and set(frame.cells) == {1}  # "known"
+    b.add(batch("src", 4, [1], 1))
+    assert decode_frame(b.take()).events == 0  # still held
+    b.sizes["src"] = 5
+    b.describing = False
+    frame = decode_frame(b.take())
+    assert frame.spikes == {} and frame.events == 3
+    cells = frame.cells[b.labels.index("src")]
+    assert sorted(zip(*map(np.ndarray.tolist, cells), strict=True)) == \
+        [(0, 0, 1), (0, 1, 1), (3, 1, 1)]
+
+
+def test_a_description_that_never_comes_holds_a_population_only_so_long() -> None:
+    b = FrameBuilder(exact_max=0, describing=True)
+    b.add(batch("src", 1, [0, 1], 0))
+    for _ in range(HOLD_FRAMES):
+        assert decode_frame(b.take()).events == 0
+    frame = decode_frame(b.take())  # then event by event: drawn, never lost
+    assert frame.events == 2 and [a.tolist() for a in frame.spikes[0]] == [[1, 1], [0, 1]]
 
 
 def test_bins_of_ticks_far_apart_are_exact_too() -> None:

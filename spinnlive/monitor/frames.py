@@ -39,6 +39,13 @@ then per section ``u16 population index, u16 mode, u32 n``, and
 * mode 1 (binned): ``n`` ``u32`` first ticks of the cells' bins, ``n`` ``u32`` rows, ``n``
   ``u32`` counts (``row = id * rows // size``).
 
+A population's section can only be binned once its size is known (from the run's
+``describe``). Spikes of a new run can overtake that description (it is a round trip to the
+bridge; the monitor runs niced), so while one is awaited (:attr:`FrameBuilder.describing`)
+the sections of populations of unknown size are held back, for at most
+:data:`HOLD_FRAMES` frames, rather than sent event by event: a busy population is binned from
+its first frame, and nothing is lost either way.
+
 The population index refers to the ``labels`` list of the last ``describe`` text message
 (labels are appended, never reordered, within one monitor's life), which also gives each
 label's ``rows`` and the ``ticks_per_bin``.
@@ -60,7 +67,7 @@ from spinnlive.wire.output import SpikeBatch
 
 __all__ = ["FRAME_HEADER", "FRAME_VERSION", "MAX_ROWS", "MODE_BINNED", "MODE_EVENTS",
            "SECTION_HEADER", "DecodedFrame", "FrameBuilder", "bin_events", "decode_frame",
-           "rows_for", "stamp_dropped", "ticks_per_bin"]
+           "frame_events", "rows_for", "stamp_dropped", "ticks_per_bin"]
 
 FRAME_VERSION = 2
 KIND_SPIKES = 1
@@ -73,7 +80,10 @@ MAX_ROWS = 160
 #: bins across the raster's window: finer than any canvas the page draws, so a cell is at most
 #: one pixel wide
 COLUMNS = 2048
+#: the most frames a population of unknown size is held back while a description is awaited
+HOLD_FRAMES = 200
 _DROPPED_OFFSET = 16
+_EVENTS_OFFSET = 24
 _U32 = np.dtype("<u4")
 
 
@@ -116,11 +126,13 @@ class FrameBuilder:
     exact_max: int = 1024  #: events of one population per frame sent one by one; above: binned
     per_bin: int = 3  #: ticks per binned column (:func:`ticks_per_bin` of the described run)
     sizes: dict[str, int] = field(default_factory=dict)  #: neurons per label, where described
+    describing: bool = False  #: a new run's description is awaited: hold unsized populations
     _index: dict[str, int] = field(default_factory=dict)
     _batches: dict[int, list[SpikeBatch]] = field(default_factory=dict)
     _epoch: int = 0
     _newest: int = 0
     _events: int = 0
+    _held_frames: int = 0
     _labels_changed: bool = False
 
     def index_of(self, label: str) -> int:
@@ -131,11 +143,6 @@ class FrameBuilder:
             self.labels.append(label)
             self._labels_changed = True
         return index
-
-    @property
-    def pending_events(self) -> int:
-        """Events gathered for the next frame."""
-        return self._events
 
     def take_labels_changed(self) -> bool:
         """True once after :attr:`labels` grew (the page needs the new list first)."""
@@ -167,27 +174,39 @@ class FrameBuilder:
 
     def take(self) -> bytes:
         """The frame of everything added since the last call (a frame with no sections when
-        nothing came: the page still learns that the stream is idle, not stalled)."""
+        nothing came: the page still learns that the stream is idle, not stalled), less the
+        populations held back while their size is awaited (module docstring)."""
+        hold = self.describing and self._held_frames < HOLD_FRAMES
         parts: list[bytes | npt.NDArray[np.uint32]] = []
+        sent = events = 0
         for index in sorted(self._batches):
-            batches = self._batches[index]
+            size = self.sizes.get(self.labels[index])
+            if size is None and hold:
+                continue
+            batches = self._batches.pop(index)
             ids = np.concatenate([b.ids for b in batches]).astype(_U32, copy=False)
             ticks = np.repeat(np.array([b.header.tick for b in batches], _U32),
                               [b.ids.size for b in batches])
-            size = self.sizes.get(self.labels[index])
             if size is None or ids.size <= self.exact_max:
                 parts += [SECTION_HEADER.pack(index, MODE_EVENTS, ids.size), ticks, ids]
             else:
                 first, rows, counts = bin_events(ticks, ids, size, self.per_bin)
                 parts += [SECTION_HEADER.pack(index, MODE_BINNED, first.size), first, rows,
                           counts]
-        head = FRAME_HEADER.pack(FRAME_VERSION, KIND_SPIKES, len(self._batches),
+            sent += 1
+            events += ids.size
+        self._held_frames = self._held_frames + 1 if self._batches else 0
+        head = FRAME_HEADER.pack(FRAME_VERSION, KIND_SPIKES, sent,
                                  self.frames & 0xFFFF_FFFF, self._epoch & 0xFFFF_FFFF,
-                                 self._newest & 0xFFFF_FFFF, 0, 0, self._events)
+                                 self._newest & 0xFFFF_FFFF, 0, 0, events)
         self.frames += 1
-        self._batches.clear()
-        self._events = 0
+        self._events -= events
         return b"".join([head, *(p if isinstance(p, bytes) else p.tobytes() for p in parts)])
+
+
+def frame_events(frame: bytes) -> int:
+    """The events a frame carries (its header's count)."""
+    return int(struct.unpack_from("<I", frame, _EVENTS_OFFSET)[0])
 
 
 def stamp_dropped(frame: bytes, dropped: int, dropped_events: int) -> bytes:

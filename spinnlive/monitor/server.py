@@ -47,7 +47,13 @@ from aiohttp import WSMsgType, web
 
 from spinnlive.client import Client, Subscription
 from spinnlive.errors import SpinnliveError, TransportError
-from spinnlive.monitor.frames import FrameBuilder, rows_for, stamp_dropped, ticks_per_bin
+from spinnlive.monitor.frames import (
+    FrameBuilder,
+    frame_events,
+    rows_for,
+    stamp_dropped,
+    ticks_per_bin,
+)
 from spinnlive.wire.output import Notice, SpikeBatch
 from spinnlive.wire.topics import LIFECYCLE, SPIKES, STATS
 
@@ -167,6 +173,7 @@ class Monitor:
 
     async def _describe_loop(self) -> None:
         while True:
+            self._redescribe.clear()  # before asking: a notice during the round trip asks again
             try:
                 description = await self._client.describe()
             except SpinnliveError as exc:
@@ -176,13 +183,14 @@ class Monitor:
                 continue
             self.description = description
             self._layout(description)
+            if not self._redescribe.is_set():  # the answer is at least as new as the run
+                self.builder.describing = False
             if self._sub is None:
                 await self._client.open()  # the input endpoint, for the page's controls
                 self._sub = self._client.subscribe(SPIKES, LIFECYCLE, STATS,
                                                    rcvhwm=self.config.hwm)
                 self._described.set()
             self._broadcast_json(self._describe_message())
-            self._redescribe.clear()
             await self._redescribe.wait()
 
     def _layout(self, description: dict[str, Any]) -> None:
@@ -239,6 +247,7 @@ class Monitor:
             if notice.event == "new-epoch":
                 self.builder.new_epoch(int(notice.body.get("epoch", 0)))
             if notice.event in ("new-epoch", "database-ready"):
+                self.builder.describing = True  # until the answer: its sizes bin the run
                 self._redescribe.set()
             self._broadcast_json({"type": "lifecycle", "body": notice.body})
         elif notice.topic == STATS:
@@ -268,8 +277,8 @@ class Monitor:
             await asyncio.sleep(period)
             if self.builder.take_labels_changed():
                 self._broadcast_json(self._describe_message())
-            events = self.builder.pending_events
             frame = self.builder.take()
+            events = frame_events(frame)
             for page in self._pages:
                 c = page.counts
                 if c.sent - c.acked >= self.config.max_in_flight or page.queue.full():
