@@ -21,6 +21,7 @@ import numpy as np
 
 from .grid import refractory_ticks
 from .neuron_base import NeuronGroup
+from .neurons_ode import substeps
 
 SUBSTEP_MS = 0.01
 #: NEST hh_cond_exp_traub's default t_ref (ms); PyNN's HH_cond_exp has no parameter for it
@@ -76,8 +77,7 @@ def _derivatives(k, c, v, m, hh, n, ge, gi, i0):  # pragma: no cover - compiled
 def _hh_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
     v, ge, gi, m, hh, n, r = s[0], s[1], s[2], s[3], s[4], s[5], s[6]
     het = k.shape[1] > 1
-    h, n_sub = k[14, 0], int(k[15, 0])
-    hs = h / n_sub
+    _, n_sub, hs = substeps(k, 14)
     n_out = 0
     for j in range(v.shape[0]):
         c = j if het else 0

@@ -30,6 +30,14 @@ from .neurons_psc import IF_CURR_PARAMETERS
 SUBSTEP_MS = 0.05
 
 
+@numba.njit(cache=True, inline="always")
+def substeps(k, row):  # pragma: no cover - compiled
+    """The tick ``h`` (row ``row`` of the constants), the sub-step count (row ``row + 1``)
+    and the sub-step length, for every kernel that integrates on fixed sub-steps."""
+    h, n_sub = k[row, 0], int(k[row + 1, 0])
+    return h, n_sub, h / n_sub
+
+
 class IFCondExp(NeuronGroup):
     """PyNN IF_cond_exp = NEST iaf_cond_exp (weights in uS)."""
 
@@ -56,8 +64,7 @@ class IFCondExp(NeuronGroup):
 def _cond_exp_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - compiled
     v, ge, gi, r = s[0], s[1], s[2], s[3]
     het = k.shape[1] > 1
-    h, n_sub = k[11, 0], int(k[12, 0])
-    hs = h / n_sub
+    h, n_sub, hs = substeps(k, 11)
     n_out = 0
     for j in range(v.shape[0]):
         c = j if het else 0

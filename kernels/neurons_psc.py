@@ -57,6 +57,28 @@ def _propagator_31(tau_syn: FloatArray, tau_m: FloatArray, c_m: FloatArray, h: f
     return p31, p32
 
 
+@numba.njit(cache=True, inline="always")
+def _above_rest(j, c, k, v):  # pragma: no cover - compiled
+    """``e_l`` (row 0 of the constants) and ``v - e_l``: every kernel here integrates the
+    membrane's offset from rest, exactly as NEST's iaf_psc_* do (inlined by numba)."""
+    e_l = k[0, c]
+    return e_l, v[j] - e_l
+
+
+@numba.njit(cache=True, inline="always")
+def _fire_or_settle(j, y, e_l, v_thresh, v_reset, refc, v, r, out, n_out):  # pragma: no cover
+    """The end of an IF_curr tick, one rule for every kernel here: ``y`` (v - e_l after the
+    tick) at or above threshold resets ``v``, starts the refractory count and appends ``j`` to
+    ``out``; otherwise ``v`` takes ``y``. Returns the new spike count (inlined by numba)."""
+    if y >= v_thresh - e_l:
+        r[j] = refc
+        v[j] = v_reset
+        out[n_out] = j
+        return n_out + 1
+    v[j] = y + e_l
+    return n_out
+
+
 class IFCurrExp(NeuronGroup):
     """PyNN IF_curr_exp = NEST iaf_psc_exp."""
 
@@ -89,8 +111,7 @@ def _psc_exp_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - 
     n_out = 0
     for j in range(n):
         c = j if het else 0
-        e_l = k[0, c]
-        y = v[j] - e_l
+        e_l, y = _above_rest(j, c, k, v)
         ie = iext[j] if has_iext else 0.0
         if ca2:  # sPyNNaker's order: the trace decays, then flows (outward) during the tick
             x3[j] *= k[11, c]
@@ -110,15 +131,10 @@ def _psc_exp_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover - 
         if dual:
             x3[j] = x3[j] * k[12, c] + exc[n + j]
         iin[j] = iin[j] * k[9, c] - inh[j]
-        if y >= k[2, c] - e_l:
-            r[j] = k[10, c]
-            v[j] = k[1, c]
-            if ca2:
-                x3[j] += k[12, c]
-            out[n_out] = j
-            n_out += 1
-        else:
-            v[j] = y + e_l
+        fired = _fire_or_settle(j, y, e_l, k[2, c], k[1, c], k[10, c], v, r, out, n_out)
+        if ca2 and fired > n_out:
+            x3[j] += k[12, c]
+        n_out = fired
     return n_out
 
 
@@ -201,8 +217,7 @@ def _psc_alpha_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover 
     n_out = 0
     for j in range(v.shape[0]):
         c = j if het else 0
-        e_l = k[0, c]
-        y = v[j] - e_l
+        e_l, y = _above_rest(j, c, k, v)
         if r[j] == 0.0:
             ie = iext[j] if has_iext else 0.0
             y = (k[4, c] * (ie + k[3, c]) + k[6, c] * die[j] + k[7, c] * iex[j]
@@ -213,13 +228,7 @@ def _psc_alpha_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover 
         die[j] = die[j] * k[10, c] + k[14, c] * exc[j]
         iin[j] = k[13, c] * dii[j] + k[12, c] * iin[j]
         dii[j] = dii[j] * k[12, c] - k[15, c] * inh[j]
-        if y >= k[2, c] - e_l:
-            r[j] = k[16, c]
-            v[j] = k[1, c]
-            out[n_out] = j
-            n_out += 1
-        else:
-            v[j] = y + e_l
+        n_out = _fire_or_settle(j, y, e_l, k[2, c], k[1, c], k[16, c], v, r, out, n_out)
     return n_out
 
 
@@ -253,20 +262,13 @@ def _psc_delta_kernel(s, k, exc, inh, iext, has_iext, out):  # pragma: no cover 
     n_out = 0
     for j in range(v.shape[0]):
         c = j if het else 0
-        e_l = k[0, c]
-        y = v[j] - e_l
-        if r[j] == 0.0:
+        e_l, y = _above_rest(j, c, k, v)
+        if r[j] != 0.0:  # refractory: input is dropped (the branch of the others, mirrored)
+            r[j] -= 1.0
+        else:
             ie = iext[j] if has_iext else 0.0
             y = k[5, c] * (ie + k[3, c]) + k[4, c] * y + (exc[j] - inh[j])
-        else:
-            r[j] -= 1.0
-        if y >= k[2, c] - e_l:
-            r[j] = k[6, c]
-            v[j] = k[1, c]
-            out[n_out] = j
-            n_out += 1
-        else:
-            v[j] = y + e_l
+        n_out = _fire_or_settle(j, y, e_l, k[2, c], k[1, c], k[6, c], v, r, out, n_out)
     return n_out
 
 
