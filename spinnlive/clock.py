@@ -17,7 +17,8 @@ Rules
   so a 10 s timeout is tested in microseconds of wall time.
 * :func:`wait_event_until` is the one primitive the transports need: "this event, or the
   deadline, whichever comes first". Racing the two keeps the clock injectable where
-  ``asyncio.timeout`` would read the event loop's own clock.
+  ``asyncio.timeout`` would read the event loop's own clock. :func:`wait_until` is the same
+  for any awaitable (the client's socket reads and sends).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import itertools
 import math
 import threading
 import time
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar, runtime_checkable
 
 __all__ = [
     "Clock",
@@ -37,7 +39,10 @@ __all__ = [
     "deadline_after",
     "remaining",
     "wait_event_until",
+    "wait_until",
 ]
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -141,6 +146,31 @@ async def wait_event_until(event: asyncio.Event, clock: Clock, deadline: float) 
         waiter.cancel()
         sleeper.cancel()
     return event.is_set()
+
+
+async def wait_until(awaitable: Awaitable[T], clock: Clock, deadline: float) -> T:
+    """``awaitable``'s result, or :class:`TimeoutError` once ``deadline`` passes on ``clock``
+    first (the awaitable is then cancelled).
+
+    ``asyncio.wait_for`` would read the event loop's own clock, which a test cannot move; this
+    races the awaitable against ``clock.sleep_until`` instead, and costs nothing more than the
+    awaitable when it is already done (a ZeroMQ send that the socket took at once).
+    """
+    task = asyncio.ensure_future(awaitable)
+    if task.done() or deadline == math.inf:
+        return await task
+    sleeper = asyncio.ensure_future(clock.sleep_until(deadline))
+    try:
+        await asyncio.wait((task, sleeper), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # the caller was cancelled: so is what it waited for
+        task.cancel()
+        raise
+    finally:
+        sleeper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    raise TimeoutError
 
 
 # --------------------------------------------------------------------------------------------

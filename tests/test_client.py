@@ -162,3 +162,75 @@ def test_sync_client_against_a_bridge_process(tmp_path):
         proc.terminate()
         assert proc.wait(10) == 0
         board.close()
+
+
+async def test_every_client_deadline_runs_on_the_injected_clock():
+    """The client reads no clock of its own: with a VirtualClock a 10 s discovery timeout, a
+    3 s ``receive``, the checkpoint's 0.5 s re-ask and its 2 s budget all pass exactly when the
+    test moves the clock, in milliseconds of wall time. A hand-made XPUB/REP pair stands in for
+    the bridge so that nothing answers unless the test says so."""
+    from spinnlive.clock import VirtualClock
+
+    ctx = zmq.asyncio.Context()
+    pub = ctx.socket(zmq.XPUB)
+    pub.bind("tcp://127.0.0.1:*")
+    rep = ctx.socket(zmq.REP)
+    rep.bind("tcp://127.0.0.1:*")
+    endpoint = pub.getsockopt_string(zmq.LAST_ENDPOINT)
+    discovery = rep.getsockopt_string(zmq.LAST_ENDPOINT)
+    clock = VirtualClock()
+
+    async def parked() -> None:  # bounded, so a client that reads the wall clock fails here
+        await asyncio.wait_for(clock.wait_for_sleepers(), 10)
+
+    silent = connect(f"tcp://127.0.0.1:{free_port()}", timeout=10.0, clock=clock)
+    opening = asyncio.ensure_future(silent.open())
+    await parked()
+    clock.advance(9.9)
+    await asyncio.sleep(0.05)
+    assert not opening.done()  # 9.9 of 10 virtual seconds: still asking
+    clock.advance(0.2)
+    with pytest.raises(TransportError, match="within 10 s"):
+        await opening
+    await silent.close()
+
+    async def serve() -> None:
+        await rep.recv()
+        await rep.send_json({"endpoints": {"publish": endpoint, "input": endpoint},
+                             "populations": [], "state": "running"})
+
+    async def next_sync() -> bytes:
+        while not (sub := await asyncio.wait_for(pub.recv(), 5)).startswith(b"\x01sync/"):
+            pass
+        return sub[1:]
+
+    server = asyncio.ensure_future(serve())
+    async with connect(discovery, clock=clock) as client:
+        sub = client.subscribe("lifecycle")
+        ready = asyncio.ensure_future(sub.ready())
+        token = await next_sync()
+        await pub.send_multipart(json_frames(token, 1, 0, encode_json({"event": "sync"})))
+        await ready
+        receiving = asyncio.ensure_future(sub.receive(3.0))
+        await parked()
+        clock.advance(2.5)
+        await asyncio.sleep(0.05)
+        assert not receiving.done()
+        clock.advance(0.5)
+        assert await receiving is None  # nothing came within 3 virtual seconds
+        checkpoint = asyncio.ensure_future(sub.checkpoint(2.0))
+        asked = [await next_sync()]
+        for _ in range(3):  # unanswered: asked again every 0.5 s of the clock
+            await parked()
+            clock.advance(0.5)
+            asked.append(await next_sync())
+        assert len(set(asked)) == 4 and not checkpoint.done()
+        await parked()
+        clock.advance(0.5)
+        with pytest.raises(TransportError, match="sent no totals .* within 2 s"):
+            await checkpoint
+        sub.close()
+    await server
+    pub.close(0)
+    rep.close(0)
+    ctx.term()

@@ -145,3 +145,27 @@ def test_required_schema_is_what_the_reference_ddl_creates() -> None:
                            " AND name NOT LIKE 'sqlite_%'"))
     assert required_schema() == made
     assert required_schema()["label_event_atom_view"] == "view"
+
+
+def test_the_query_deadline_runs_on_the_injected_clock(tmp_path: Path) -> None:
+    """``deadline_s`` is read from the reader's clock, not the wall: a slow view (a bounded
+    recursive CTE, ~100k steps, so SQLite's progress handler runs) answers while the virtual
+    clock stands still, and the same query is interrupted once the clock passes the deadline."""
+    from spinnlive.clock import VirtualClock
+
+    path = write_database(sample_mapping(runtime_ms=1000.0), tmp_path / "io.sqlite3")
+    with sqlite3.connect(path) as db:
+        db.execute("DROP VIEW application_vertex_placements")
+        db.execute("CREATE VIEW application_vertex_placements AS WITH RECURSIVE n(i) AS "
+                   "(SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
+                   "SELECT 0 AS x, 0 AS y, 1 AS p, a.vertex_label AS vertex_label "
+                   "FROM (SELECT MAX(i) FROM n), Application_vertices AS a")
+    db.close()
+    clock = VirtualClock(start=50.0)
+    with IODatabase(path, deadline_s=3.0, clock=clock) as reader:
+        assert reader.placements("pop").tolist() == [[0, 0, 1]]
+        clock.advance(2.9)
+        assert reader.placements("pop").tolist() == [[0, 0, 1]]  # 2.9 s: still inside
+        clock.advance(0.2)
+        with pytest.raises(DatabaseError, match="interrupted"):
+            reader.placements("pop")

@@ -306,7 +306,8 @@ class Bridge:
         try:
             return await asyncio.wait_for(asyncio.to_thread(
                 _between_ticks, Session.load, path, self.epoch + 1, lpg_label=cfg.lpg_label,
-                inject_labels=cfg.inject_labels, deadline_s=cfg.database_deadline_s),
+                inject_labels=cfg.inject_labels, deadline_s=cfg.database_deadline_s,
+                clock=self._clock),
                 cfg.database_deadline_s + 1.0)
         except (DatabaseError, TimeoutError) as exc:
             problem = str(exc) or f"not read within {cfg.database_deadline_s:g} s"

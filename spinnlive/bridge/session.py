@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from spinnlive.clock import Clock
 from spinnlive.database import IODatabase
 from spinnlive.errors import DatabaseError
 from spinnlive.protocol.keys import KeyTable
@@ -131,13 +132,14 @@ class Session:
     @classmethod
     def load(cls, path: str | Path, epoch: int, *, lpg_label: str = "LiveSpikeReceiver",
              inject_labels: tuple[str, ...] | None = None,
-             deadline_s: float = LOAD_DEADLINE_S) -> Session:
-        """Read everything one epoch needs from the database at ``path``.
+             deadline_s: float = LOAD_DEADLINE_S, clock: Clock | None = None) -> Session:
+        """Read everything one epoch needs from the database at ``path`` (``deadline_s`` on
+        ``clock``, the bridge's, so a test drives the reader's deadline in virtual time).
 
         :raises DatabaseError: for any file that is not a usable database, whatever is wrong.
         """
         try:
-            return cls._load(path, epoch, lpg_label, inject_labels, deadline_s)
+            return cls._load(path, epoch, lpg_label, inject_labels, deadline_s, clock)
         except DatabaseError:
             raise
         except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError,
@@ -147,8 +149,9 @@ class Session:
 
     @classmethod
     def _load(cls, path: str | Path, epoch: int, lpg_label: str,
-              inject_labels: tuple[str, ...] | None, deadline_s: float) -> Session:
-        with IODatabase(path, deadline_s=deadline_s) as db:
+              inject_labels: tuple[str, ...] | None, deadline_s: float,
+              clock: Clock | None) -> Session:
+        with IODatabase(path, deadline_s=deadline_s, clock=clock) as db:
             sizes = db.labels()
             keyed = set(db.key_table().labels)
             config = db.configuration()

@@ -34,7 +34,7 @@ a loop can log "bridge silent" and go on. :mod:`.blocking` gives plain scripts t
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -48,6 +48,7 @@ import zmq
 import zmq.asyncio
 
 from spinnlive.client.state import StateChannel, VariableRead, WeightsRead
+from spinnlive.clock import Clock, MonotonicClock, deadline_after, wait_until
 from spinnlive.errors import RemoteProtocolError, TransportError
 from spinnlive.transport.curve import load_client
 from spinnlive.wire.input import Inject, InputMessage, Ready, SetRates, encode_input, ids_array
@@ -66,9 +67,9 @@ _PUSH_LINGER_MS = 1000
 _CHECKPOINT_RETRY_S = 0.5
 
 
-async def _deadline(awaitable: Awaitable[T], timeout: float, what: str) -> T:
+async def _deadline(awaitable: Awaitable[T], clock: Clock, timeout: float, what: str) -> T:
     try:
-        return await asyncio.wait_for(awaitable, timeout)
+        return await wait_until(awaitable, clock, deadline_after(clock, timeout))
     except TimeoutError:
         raise TransportError(f"{what} within {timeout:g} s") from None
 
@@ -115,7 +116,8 @@ class Subscription:
     async def ready(self, timeout: float | None = None) -> None:
         """Return once the subscriptions are live at the bridge (nothing published later is
         lost to a slow join)."""
-        await _deadline(self._read_until(lambda: self.book.live), self._limit(timeout),
+        await _deadline(self._read_until(lambda: self.book.live), self._client.clock,
+                        self._limit(timeout),
                         f"bridge {self._client.endpoints['publish']} did not "
                         f"confirm the subscription to {self._name}")
 
@@ -127,20 +129,19 @@ class Subscription:
         the request is then repeated (a fresh token) every 0.5 s until ``timeout``. Do not
         iterate from another task meanwhile.
         """
-        limit = self._limit(timeout)
-        loop = asyncio.get_running_loop()
-        end = loop.time() + limit
+        limit, clock = self._limit(timeout), self._client.clock
+        end = deadline_after(clock, limit)
         seen = self.book.markers
         while True:
             old, new = self.book.renew_token()
             self._sock.setsockopt(zmq.UNSUBSCRIBE, old)
             self._sock.setsockopt(zmq.SUBSCRIBE, new)
             try:
-                await asyncio.wait_for(self._read_until(lambda: self.book.markers > seen),
-                                       max(min(_CHECKPOINT_RETRY_S, end - loop.time()), 0))
+                await wait_until(self._read_until(lambda: self.book.markers > seen), clock,
+                                 min(deadline_after(clock, _CHECKPOINT_RETRY_S), end))
                 return
             except TimeoutError:
-                if loop.time() >= end:
+                if clock.now() >= end:
                     raise TransportError(f"bridge {self._client.endpoints['publish']} sent no "
                                          f"totals for {self._name} within {limit:g} s") from None
 
@@ -151,8 +152,8 @@ class Subscription:
         It waits with ``poll`` and reads without blocking, so a message that is already
         there is taken at once, and an edge of the socket's descriptor is never lost to an
         earlier read."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + self._limit(timeout)
+        clock = self._client.clock
+        end = deadline_after(clock, self._limit(timeout))
         while True:
             while not self._pending:
                 try:
@@ -161,10 +162,10 @@ class Subscription:
                     break
             if self._pending:
                 return self._pending.popleft()
-            left = end - loop.time()
-            if left <= 0:
+            if clock.now() >= end:
                 return None
-            await self._sock.poll(timeout=max(1, int(left * 1000)))
+            with contextlib.suppress(TimeoutError):
+                await wait_until(self._sock.poll(), clock, end)
 
     def __aiter__(self) -> AsyncIterator[OutputMessage]:
         return self
@@ -248,7 +249,10 @@ class SpikeStream:
     async def next(self, timeout: float | None = None) -> tuple[int, npt.NDArray[np.uint32]]:
         """The next batch, or :class:`TransportError` after ``timeout`` (the client's default)."""
         limit = self._client.timeout if timeout is None else timeout
-        return await _deadline(self.__anext__(), limit, f"no message on {self.topic.decode()}")
+        if self.subscription.buffered:  # already read: no deadline to race
+            return await self.__anext__()
+        return await _deadline(self.__anext__(), self._client.clock, limit,
+                               f"no message on {self.topic.decode()}")
 
     def close(self) -> None:
         self.subscription.close()
@@ -258,10 +262,13 @@ class Client:
     """A connection to one bridge; make it with :func:`connect`."""
 
     def __init__(self, endpoint: str | None = None, *, timeout: float = 5.0,
-                 curve: str | Path | None = None) -> None:
-        """``curve``: the client file of ``spinnlive keys`` for a bridge that uses CURVE."""
+                 curve: str | Path | None = None, clock: Clock | None = None) -> None:
+        """``curve``: the client file of ``spinnlive keys`` for a bridge that uses CURVE;
+        ``clock``: what every ``timeout`` is measured on (monotonic time; a test's
+        :class:`~spinnlive.clock.VirtualClock` runs them without waiting)."""
         self.discovery = endpoint or DEFAULT_DISCOVERY
         self.timeout = timeout
+        self.clock: Clock = clock or MonotonicClock()
         self._keys = load_client(curve) if curve is not None else None
         self.endpoints: dict[str, str] = {}
         #: the latest description read (:meth:`describe`)
@@ -295,7 +302,7 @@ class Client:
         try:
             req.connect(self.discovery)
             await req.send(b"describe")
-            reply = await _deadline(req.recv(), self.timeout,
+            reply = await _deadline(req.recv(), self.clock, self.timeout,
                                     f"no bridge answered at {self.discovery}")
         finally:
             req.close(linger=0)
@@ -331,7 +338,7 @@ class Client:
         frames = encode_input(message)
         if self._push is None:
             raise TransportError("client is not open: use 'async with spinnlive.connect()'")
-        await _deadline(self._push.send_multipart(frames), self.timeout,
+        await _deadline(self._push.send_multipart(frames), self.clock, self.timeout,
                         f"bridge input {self.endpoints.get('input')} did not take a message")
 
     # -- the live state plane (docs/wire-format.md, State plane; spinnlive.client.state) -----
@@ -340,7 +347,8 @@ class Client:
             if "state" not in self.endpoints:
                 raise TransportError(f"the bridge at {self.discovery} has no state endpoint")
             self._state = StateChannel(self._ctx, self.endpoints["state"], self.timeout,
-                                       self._keys.apply if self._keys is not None else None)
+                                       self._keys.apply if self._keys is not None else None,
+                                       clock=self.clock)
         return self._state
 
     async def describe_state(self) -> dict[str, Any]:
@@ -396,7 +404,7 @@ class Client:
                 raise TransportError(f"the bridge at {self.discovery} closed before its run "
                                      "started")
             while True:
-                message = await _deadline(lifecycle.__anext__(), limit,
+                message = await _deadline(lifecycle.__anext__(), self.clock, limit,
                                           "the bridge did not announce 'started'")
                 if isinstance(message, Notice) and message.event == "started":
                     return message.body
@@ -428,7 +436,8 @@ class Client:
 
 
 def connect(endpoint: str | None = None, *, timeout: float = 5.0,
-            curve: str | Path | None = None) -> Client:
+            curve: str | Path | None = None, clock: Clock | None = None) -> Client:
     """``async with connect() as client``: the bridge at ``endpoint`` (default: the local one);
-    ``curve``: the client file of ``spinnlive keys`` when the bridge uses CURVE."""
-    return Client(endpoint, timeout=timeout, curve=curve)
+    ``curve``: the client file of ``spinnlive keys`` when the bridge uses CURVE; ``clock``:
+    what the timeouts are measured on (:class:`Client`)."""
+    return Client(endpoint, timeout=timeout, curve=curve, clock=clock)

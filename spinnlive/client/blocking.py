@@ -20,6 +20,7 @@ import zmq.asyncio
 
 from spinnlive.client.aio import Client, SpikeStream, Subscription
 from spinnlive.client.state import VariableRead, WeightsRead
+from spinnlive.clock import Clock
 from spinnlive.wire.input import InputMessage
 from spinnlive.wire.ledger import SpikeStreamStatistics
 from spinnlive.wire.output import OutputMessage
@@ -105,9 +106,10 @@ class SyncClient:
     """The asyncio client's verbs, each run to completion on a private loop."""
 
     def __init__(self, endpoint: str | None = None, *, timeout: float = 5.0,
-                 curve: str | Path | None = None) -> None:
+                 curve: str | Path | None = None, clock: Clock | None = None) -> None:
+        """The arguments are :class:`~spinnlive.client.aio.Client`'s."""
         self._loop = asyncio.new_event_loop()
-        self._client = Client(endpoint, timeout=timeout, curve=curve)
+        self._client = Client(endpoint, timeout=timeout, curve=curve, clock=clock)
         try:
             self._run(self._client.__aenter__())
         except BaseException:

@@ -21,6 +21,7 @@ import numpy.typing as npt
 import zmq
 import zmq.asyncio
 
+from spinnlive.clock import Clock, MonotonicClock, deadline_after, wait_until
 from spinnlive.errors import LocalProtocolError, TransportError
 from spinnlive.protocol.state import (
     Code,
@@ -80,10 +81,13 @@ class StateChannel:
     """Requests to one bridge's ``state`` endpoint; made by the client on first use."""
 
     def __init__(self, context: zmq.asyncio.Context, endpoint: str, timeout: float,
-                 configure: Callable[[zmq.Socket[Any]], None] | None = None) -> None:
-        """``configure``: applied to the socket before it connects (the client's CURVE keys)."""
+                 configure: Callable[[zmq.Socket[Any]], None] | None = None, *,
+                 clock: Clock | None = None) -> None:
+        """``configure``: applied to the socket before it connects (the client's CURVE keys);
+        ``clock``: the client's, on which ``timeout`` is measured."""
         self.endpoint = endpoint
         self.timeout = timeout
+        self._clock: Clock = clock or MonotonicClock()
         self._sock = context.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
         if configure is not None:
@@ -99,6 +103,7 @@ class StateChannel:
         number = next(self._ids)
         frames = encode_request(StateRequest(**{**_fields(request), "id": number}))
         limit = self.timeout if timeout is None else timeout
+        end = deadline_after(self._clock, limit)
         waiter = self._waiting[number] = asyncio.get_running_loop().create_future()
         if self._reader is None or self._reader.done():
             self._reader = asyncio.ensure_future(self._read())
@@ -106,9 +111,9 @@ class StateChannel:
             try:  # sent now, in call order (requests stamped with one tick apply in that order)
                 self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
             except zmq.Again:  # the pipe to the bridge is full: wait for room, bounded
-                await asyncio.wait_for(self._sock.send_multipart(frames), limit)
-            reply: StateReply = await asyncio.wait_for(waiter, limit)
-        except asyncio.TimeoutError:
+                await wait_until(self._sock.send_multipart(frames), self._clock, end)
+            reply: StateReply = await wait_until(waiter, self._clock, end)
+        except TimeoutError:
             raise TransportError(f"no state reply from the bridge at {self.endpoint} within "
                                  f"{limit:g} s ({request.op.value})") from None
         finally:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from spinnlive.clock import Clock, MonotonicClock, deadline_after
 from spinnlive.database.records import (
     DEFAULT_LPG_LABEL,
     ApplicationVertex,
@@ -62,9 +62,11 @@ def required_schema() -> dict[str, str]:
 class IODatabase:
     """A read-only view of one input/output database file."""
 
-    def __init__(self, path: str | os.PathLike[str], *, deadline_s: float | None = None):
-        """``deadline_s``: every query after that many seconds fails with DatabaseError (a
-        file from anyone, e.g. a view with a recursive CTE, must not hold its reader forever)."""
+    def __init__(self, path: str | os.PathLike[str], *, deadline_s: float | None = None,
+                 clock: Clock | None = None):
+        """``deadline_s``: every query after that many seconds (on ``clock``, monotonic time
+        by default) fails with DatabaseError (a file from anyone, e.g. a view with a recursive
+        CTE, must not hold its reader forever); a virtual clock tests that without waiting."""
         self.path = Path(path)
         if not self.path.is_file():
             raise DatabaseError(f"I/O database {self.path} does not exist (or is not a file)")
@@ -74,9 +76,10 @@ class IODatabase:
         except sqlite3.Error as error:
             raise DatabaseError(f"{self.path} could not be opened read-only ({error})") from error
         if deadline_s is not None:
-            expires = time.monotonic() + deadline_s
+            ticking = clock or MonotonicClock()
+            expires = deadline_after(ticking, deadline_s)
             # SQLite calls this every 10k VM instructions; non-zero aborts the statement
-            self._db.set_progress_handler(lambda: int(time.monotonic() > expires), 10_000)
+            self._db.set_progress_handler(lambda: int(ticking.now() > expires), 10_000)
         try:
             present = dict(self._db.execute(
                 "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"))
