@@ -1,6 +1,9 @@
 """Bridge throughput and hop latency, next to a bare socket and sPyNNaker's LiveEventConnection.
 
-Run: ``.venv/bin/python bench/bench_bridge.py [--step 0.5]``
+Run: ``.venv/bin/python bench/bench_bridge.py [--step 0.5] [--hog] [--skip-lec]``
+
+``--hog`` keeps one CPU-spinning process running throughout (the loaded condition); the bare
+socket is measured under the same hog, so the ratio compares like with like.
 
 Every receiver gets the same stream from a sender process: full live-output packets (64
 KEY_32_BIT keys, D + T timestamp, 32 packets per tick, keys of two populations), paced at a
@@ -43,6 +46,7 @@ from bridge_helpers import (  # noqa: E402
     start_bridge_process,
     write_bridge_database,
 )
+from cpu_hog import cpu_hog  # noqa: E402
 
 from spinnlive.protocol.commands import Database, StartResumeNotification, encode_command  # noqa: E402
 from spinnlive.protocol.sdp import iptag_set_reply  # noqa: E402
@@ -314,8 +318,14 @@ def live_event_connection(step: float, template: str, board: FakeBoard, path: Pa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--step", type=float, default=0.5, help="seconds per ladder rung")
+    parser.add_argument("--hog", action="store_true",
+                        help="one CPU-spinning process throughout (the loaded condition)")
+    parser.add_argument("--skip-lec", action="store_true",
+                        help="leave out sPyNNaker's LiveEventConnection (the slowest part)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    print(f"load average {os.getloadavg()[0]:.1f} at start"
+          f"{', plus one CPU hog' if args.hog else ''}", flush=True)
+    with cpu_hog(args.hog), tempfile.TemporaryDirectory() as tmp:
         board = FakeBoard()
         path = write_bridge_database(Path(tmp), board.ip)
         template = _template(board.ip)
@@ -323,8 +333,10 @@ def main() -> None:
         floor = bare(args.step, template)
         print("bridge:", flush=True)
         ours = bridge(args.step, template, board, path)
-        print("LiveEventConnection:", flush=True)
-        lec = live_event_connection(args.step, template, board, path)
+        lec = 0.0
+        if not args.skip_lec:
+            print("LiveEventConnection:", flush=True)
+            lec = live_event_connection(args.step, template, board, path)
         board.close()
     tp = ours["throughput"]
     print(f"\nzero-loss throughput: bridge {tp / 1e6:.2f} M ev/s, bare socket {floor / 1e6:.2f},"

@@ -21,7 +21,7 @@ from spinnlive.engine.board import BoardEndpoint
 from spinnlive.engine.scheduler import TickMode, TickScheduler
 from spinnlive.protocol.eieio import EIEIOType, encode_events
 from spinnlive.protocol.sdp import injection_datagram
-from spinnlive.transport.loop_thread import LoopThread
+from spinnlive.transport.loop_thread import CLIENT_PRIORITY, LabelWorkers, LoopThread
 from spinnlive.transport.tick_gate import GATE, MAX_WAIT_S, TickGate
 
 
@@ -110,6 +110,36 @@ def test_the_gated_loop_thread_runs_below_the_tick_thread_only_during_a_run() ->
             sched.join(10.0)
         wait_until(lambda: policy() == before, "the loop thread's own policy back")
     finally:
+        loop.close()
+
+
+@pytest.mark.skipif(not _fifo_allowed(), reason="SCHED_FIFO not permitted on this platform")
+def test_a_client_loop_and_its_workers_run_at_client_priority_and_below_the_tick_thread() -> None:
+    loop = LoopThread("client-priority", CLIENT_PRIORITY)
+    workers = LabelWorkers("client-priority", CLIENT_PRIORITY)
+    try:
+        def policy() -> tuple[int, int]:
+            loop.call(lambda: None)  # one loop round: the selector follows the gate
+            return loop.call(lambda: (os.sched_getscheduler(0), os.sched_getparam(0)
+                                      .sched_priority))
+
+        def worker_policy() -> object:
+            return workers.submit("out", lambda: (os.sched_getscheduler(0),
+                                                  os.sched_getparam(0).sched_priority)).result(5)
+
+        assert policy() == (os.SCHED_FIFO, CLIENT_PRIORITY)
+        assert worker_policy() == (os.SCHED_FIFO, CLIENT_PRIORITY)
+        sched = _trivial_scheduler()
+        sched.start(None)
+        try:
+            wait_until(lambda: sched.tick > 5, "real-time ticks")
+            assert policy() == (os.SCHED_FIFO, 9)  # raised under a run, below its tick thread
+        finally:
+            sched.request_stop()
+            sched.join(10.0)
+        wait_until(lambda: policy() == (os.SCHED_FIFO, CLIENT_PRIORITY), "client priority back")
+    finally:
+        workers.close()
         loop.close()
 
 

@@ -54,7 +54,7 @@ from spinnlive.protocol.keys import KeyTable
 from spinnlive.protocol.sdp import SCAMP_PORT, injection_datagram
 from spinnlive.transport.iptags import OutputTag
 from spinnlive.transport.listener import Listener
-from spinnlive.transport.loop_thread import LabelWorkers, LoopThread
+from spinnlive.transport.loop_thread import CLIENT_PRIORITY, LabelWorkers, LoopThread
 
 __all__ = ["LiveEventConnection", "SpynnakerLiveSpikesConnection",
            "SpynnakerPoissonControlConnection"]
@@ -97,8 +97,9 @@ class LiveEventConnection:
         self._receiver: LiveReceiver | None = None
         self._error_keys: set[int] = set()
         self._sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._workers = LabelWorkers(type(self).__name__)
-        self._loop = LoopThread(f"{type(self).__name__} loop")
+        # both at CLIENT_PRIORITY: a CPU hog beside the client cannot hold a received spike
+        self._workers = LabelWorkers(type(self).__name__, CLIENT_PRIORITY)
+        self._loop = LoopThread(f"{type(self).__name__} loop", CLIENT_PRIORITY)
         self._refresh: asyncio.Task[None] | None = None
         self._listener = Listener(local_host or "0.0.0.0", local_port or 0,
                                   on_database=self._on_database)
