@@ -12,6 +12,7 @@ import asyncio
 import logging
 import socket
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,26 @@ from waiting import until
 from spinnlive.bridge import Bridge
 from spinnlive.client import connect
 from spinnlive.protocol.commands import Database, encode_command
+
+
+@pytest.fixture
+def raw_peer() -> Iterator[Callable[[int, str], zmq.asyncio.Socket]]:
+    """Bare ZeroMQ sockets connected to a bridge endpoint, closed after the test: the malformed
+    peers here send what spinnlive's client refuses to (it checks its input before sending)."""
+    ctx = zmq.asyncio.Context()
+    made: list[zmq.asyncio.Socket] = []
+
+    def peer(kind: int, endpoint: str) -> zmq.asyncio.Socket:
+        sock = ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(endpoint)
+        made.append(sock)
+        return sock
+
+    yield peer
+    for sock in made:
+        sock.close()
+    ctx.term()
 
 
 def _spoof_notification(bridge: Bridge, path: str) -> socket.socket:
@@ -140,13 +161,10 @@ async def test_live_output_from_an_unrelated_process_is_counted_not_published(tm
         notifier.close()
 
 
-async def test_a_dealer_without_the_delimiter_does_not_stop_discovery(tmp_path):
+async def test_a_dealer_without_the_delimiter_does_not_stop_discovery(tmp_path, raw_peer):
     """Point 5: one malformed request used to kill the discovery task (zmq.Again)."""
     async with Bridge(quick_config()) as bridge:
-        ctx = zmq.asyncio.Context()
-        dealer = ctx.socket(zmq.DEALER)
-        dealer.setsockopt(zmq.LINGER, 0)
-        dealer.connect(bridge.endpoints["discovery"])
+        dealer = raw_peer(zmq.DEALER, bridge.endpoints["discovery"])
         for _ in range(3):
             await dealer.send(b"describe")
         await until(lambda: bridge.statistics().streams.get("discovery") is not None
@@ -157,8 +175,6 @@ async def test_a_dealer_without_the_delimiter_does_not_stop_discovery(tmp_path):
         async with connect(bridge.endpoints["discovery"]) as client:
             assert (await client.describe())["state"] == "waiting"
         assert bridge.statistics().udp.task_restarts == {}
-        dealer.close()
-        ctx.term()
 
 
 BROKEN = {  # point 6 and 7: each was a ValueError/TypeError/LocalProtocolError past the bridge
@@ -226,15 +242,12 @@ async def test_a_database_that_never_finishes_reading_does_not_block_the_bridge(
 
 
 async def test_a_flood_of_bad_input_is_counted_whole_and_logged_a_few_times(tmp_path, board,
-                                                                           caplog):
+                                                                           raw_peer, caplog):
     """Point 9: 200k bad messages wrote 159k WARNING lines; now 1, 10, 100, ... per reason."""
     n = 3000
     async with Bridge(quick_config()) as bridge:
         notifier, _ = await _running(bridge, tmp_path, board)
-        ctx = zmq.asyncio.Context()
-        push = ctx.socket(zmq.PUSH)
-        push.setsockopt(zmq.LINGER, 0)
-        push.connect(bridge.endpoints["input"])
+        push = raw_peer(zmq.PUSH, bridge.endpoints["input"])
         with caplog.at_level(logging.WARNING, logger="spinnlive.bridge"):
             for _ in range(n):
                 await push.send_multipart([b"inject/stim", b"\x01\x02\x03"])  # not uint32s
@@ -245,33 +258,27 @@ async def test_a_flood_of_bad_input_is_counted_whole_and_logged_a_few_times(tmp_
         assert sum(stim.dropped.values()) == n
         lines = [r for r in caplog.records if r.name.startswith("spinnlive.bridge")]
         assert 1 <= len(lines) <= 4, [r.getMessage() for r in lines]  # at 1, 10, 100, 1000
-        push.close()
-        ctx.term()
         notifier.close()
 
 
-async def test_an_input_on_an_output_topic_leaves_the_output_totals_alone(tmp_path, board):
+async def test_an_input_on_an_output_topic_leaves_the_output_totals_alone(tmp_path, board,
+                                                                    raw_peer):
     """Point 13: an input named ``spikes/exc`` replaced that stream's totals in every stats."""
     async with Bridge(quick_config()) as bridge:
         notifier, live = await _running(bridge, tmp_path, board)
         for tick in range(5):
             await _one_tick_reaches_a_subscriber(bridge, board, live, tick, [tick])
-        ctx = zmq.asyncio.Context()
-        push = ctx.socket(zmq.PUSH)
-        push.setsockopt(zmq.LINGER, 0)
-        push.connect(bridge.endpoints["input"])
+        push = raw_peer(zmq.PUSH, bridge.endpoints["input"])
         await push.send_multipart([b"spikes/exc", np.arange(3, dtype=np.uint32).tobytes()])
         await until(lambda: bridge.statistics().streams.get("input") is not None,
                     "the input to be counted")
         exc = bridge.statistics().streams["spikes/exc"]
         assert (exc.messages, exc.sequence) == (5, 5)
         assert bridge.statistics().streams["input"].messages == 1
-        push.close()
-        ctx.term()
         notifier.close()
 
 
-async def test_a_50_mb_inject_frame_is_refused_whole_and_counted(tmp_path, board):
+async def test_a_50_mb_inject_frame_is_refused_whole_and_counted(tmp_path, board, raw_peer):
     """Point 11: 13.1M ids were forwarded whole and 41 % lost in the board's kernel buffer,
     counted nowhere; now the message is refused and counted, and the client says so first."""
     from spinnlive.errors import LocalProtocolError
@@ -280,10 +287,7 @@ async def test_a_50_mb_inject_frame_is_refused_whole_and_counted(tmp_path, board
     n = 13_100_000
     async with Bridge(quick_config()) as bridge:
         notifier, _ = await _running(bridge, tmp_path, board)
-        ctx = zmq.asyncio.Context()
-        push = ctx.socket(zmq.PUSH)
-        push.setsockopt(zmq.LINGER, 0)
-        push.connect(bridge.endpoints["input"])
+        push = raw_peer(zmq.PUSH, bridge.endpoints["input"])
         await push.send_multipart([b"inject/stim", np.zeros(n, dtype="<u4").tobytes()])
         await until(lambda: "inject/stim" in bridge.statistics().streams, "the frame", 60)
         stim = bridge.statistics().streams["inject/stim"]
@@ -292,6 +296,4 @@ async def test_a_50_mb_inject_frame_is_refused_whole_and_counted(tmp_path, board
         async with connect(bridge.endpoints["discovery"]) as client:
             with pytest.raises(LocalProtocolError, match="at most"):
                 await client.inject("stim", np.zeros(MAX_IDS_PER_MESSAGE + 1, dtype=np.uint32))
-        push.close()
-        ctx.term()
         notifier.close()

@@ -46,6 +46,40 @@ async def test_bad_arguments_are_refused_before_sending():
         assert "input" not in bridge.statistics().streams
 
 
+class _HandMadeBridge:
+    """An XPUB and a REP on 127.0.0.1 standing in for a bridge, so that every message the
+    client reads is one the test sent (and nothing answers unless the test says so)."""
+
+    def __init__(self) -> None:
+        self.ctx = zmq.asyncio.Context()
+        self.pub = self.ctx.socket(zmq.XPUB)
+        self.pub.bind("tcp://127.0.0.1:*")
+        self.rep = self.ctx.socket(zmq.REP)
+        self.rep.bind("tcp://127.0.0.1:*")
+        self.publish = self.pub.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.discovery = self.rep.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    async def describe(self) -> None:
+        """Answer one describe: a running bridge with no populations."""
+        await self.rep.recv()
+        await self.rep.send_json({"endpoints": {"publish": self.publish, "input": self.publish},
+                                  "populations": [], "state": "running"})
+
+    async def next_sync(self) -> bytes:
+        """The next sync token the client subscribes."""
+        while not (sub := await asyncio.wait_for(self.pub.recv(), 5)).startswith(b"\x01sync/"):
+            pass
+        return sub[1:]
+
+    async def answer_sync(self, body: dict) -> None:
+        await self.pub.send_multipart(json_frames(await self.next_sync(), 1, 0, encode_json(body)))
+
+    def close(self) -> None:
+        self.pub.close(0)
+        self.rep.close(0)
+        self.ctx.term()
+
+
 def _totals(sequence: int, messages: int, events: int, queue_full: tuple[int, int] = (0, 0)):
     """One topic's entry in a ``streams`` object, as the bridge sends it (wire-format.md §8)."""
     return {"spikes/exc": {"sequence": sequence, "messages": messages, "events": events,
@@ -59,29 +93,17 @@ async def test_gaps_epochs_and_losses_are_counted_against_the_totals():
     18; the bridge dropped 12, 13 (queue_full, 4 events); libzmq dropped 15, 16, 19, 20 in the
     subscriber's pipe (hwm). The stats message counts 19 and 20 before any later sequence
     number could show them; the sync answer of a checkpoint closes the books at the end."""
-    ctx = zmq.asyncio.Context()
-    pub = ctx.socket(zmq.XPUB)
-    pub.bind("tcp://127.0.0.1:*")
-    rep = ctx.socket(zmq.REP)
-    rep.bind("tcp://127.0.0.1:*")
-    endpoint = pub.getsockopt_string(zmq.LAST_ENDPOINT)
-
-    async def serve() -> None:
-        await rep.recv()
-        await rep.send_json({"endpoints": {"publish": endpoint, "input": endpoint},
-                             "populations": [], "state": "running"})
+    bridge = _HandMadeBridge()
+    pub = bridge.pub
 
     async def answer_sync(streams: dict) -> None:
-        while not (sub := await asyncio.wait_for(pub.recv(), 5)).startswith(b"\x01sync/"):
-            pass
-        await pub.send_multipart(json_frames(sub[1:], 1, 0, encode_json(
-            {"event": "sync", "streams": streams})))
+        await bridge.answer_sync({"event": "sync", "streams": streams})
 
     async def spike(epoch: int, seq: int, tick: int, n: int, topic=b"spikes/exc") -> None:
         await pub.send_multipart(spike_frames(topic, epoch, tick, seq, np.full(n, tick, np.uint32)))
 
-    server = asyncio.ensure_future(serve())
-    async with connect(rep.getsockopt_string(zmq.LAST_ENDPOINT)) as client:
+    server = asyncio.ensure_future(bridge.describe())
+    async with connect(bridge.discovery) as client:
         stream = client.spikes("exc")
         ready = asyncio.ensure_future(stream.ready())
         while (await asyncio.wait_for(pub.recv(), 5))[1:] != b"stats":
@@ -116,9 +138,7 @@ async def test_gaps_epochs_and_losses_are_counted_against_the_totals():
         assert final.received_messages + final.missed_messages == final.announced_messages
         assert final.received_events + final.missed_events == final.announced_events
     await server
-    pub.close(0)
-    rep.close(0)
-    ctx.term()
+    bridge.close()
 
 
 def test_sync_client_against_a_bridge_process(tmp_path):
@@ -171,13 +191,7 @@ async def test_every_client_deadline_runs_on_the_injected_clock():
     the bridge so that nothing answers unless the test says so."""
     from spinnlive.clock import VirtualClock
 
-    ctx = zmq.asyncio.Context()
-    pub = ctx.socket(zmq.XPUB)
-    pub.bind("tcp://127.0.0.1:*")
-    rep = ctx.socket(zmq.REP)
-    rep.bind("tcp://127.0.0.1:*")
-    endpoint = pub.getsockopt_string(zmq.LAST_ENDPOINT)
-    discovery = rep.getsockopt_string(zmq.LAST_ENDPOINT)
+    bridge = _HandMadeBridge()
     clock = VirtualClock()
 
     async def parked() -> None:  # bounded, so a client that reads the wall clock fails here
@@ -194,22 +208,11 @@ async def test_every_client_deadline_runs_on_the_injected_clock():
         await opening
     await silent.close()
 
-    async def serve() -> None:
-        await rep.recv()
-        await rep.send_json({"endpoints": {"publish": endpoint, "input": endpoint},
-                             "populations": [], "state": "running"})
-
-    async def next_sync() -> bytes:
-        while not (sub := await asyncio.wait_for(pub.recv(), 5)).startswith(b"\x01sync/"):
-            pass
-        return sub[1:]
-
-    server = asyncio.ensure_future(serve())
-    async with connect(discovery, clock=clock) as client:
+    server = asyncio.ensure_future(bridge.describe())
+    async with connect(bridge.discovery, clock=clock) as client:
         sub = client.subscribe("lifecycle")
         ready = asyncio.ensure_future(sub.ready())
-        token = await next_sync()
-        await pub.send_multipart(json_frames(token, 1, 0, encode_json({"event": "sync"})))
+        await bridge.answer_sync({"event": "sync"})
         await ready
         receiving = asyncio.ensure_future(sub.receive(3.0))
         await parked()
@@ -219,11 +222,11 @@ async def test_every_client_deadline_runs_on_the_injected_clock():
         clock.advance(0.5)
         assert await receiving is None  # nothing came within 3 virtual seconds
         checkpoint = asyncio.ensure_future(sub.checkpoint(2.0))
-        asked = [await next_sync()]
+        asked = [await bridge.next_sync()]
         for _ in range(3):  # unanswered: asked again every 0.5 s of the clock
             await parked()
             clock.advance(0.5)
-            asked.append(await next_sync())
+            asked.append(await bridge.next_sync())
         assert len(set(asked)) == 4 and not checkpoint.done()
         await parked()
         clock.advance(0.5)
@@ -231,6 +234,4 @@ async def test_every_client_deadline_runs_on_the_injected_clock():
             await checkpoint
         sub.close()
     await server
-    pub.close(0)
-    rep.close(0)
-    ctx.term()
+    bridge.close()

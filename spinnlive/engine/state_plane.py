@@ -40,7 +40,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +57,7 @@ Deliver = Callable[["Job", Finish], None]
 
 _I64 = npt.NDArray[np.int64]
 _F64 = npt.NDArray[np.float64]
+E = TypeVar("E")
 
 
 @dataclass(eq=False)
@@ -157,6 +158,14 @@ class PopulationEntry:
         return params[name] if name in params else self.group.state[name]  # type: ignore[no-any-return]
 
 
+def _labelled(entries: dict[str, E], label: str | None, code: Code, kind: str) -> E:
+    """``entries[label]``, or the error that names the label and every one there is."""
+    entry = entries.get(label or "")
+    if entry is None:
+        raise StateError(code, f"no {kind} labelled {label!r}; there are {sorted(entries)}")
+    return entry
+
+
 @dataclass(frozen=True, eq=False)
 class Catalogue:
     """What a running network offers; rebuilt by the engine at every run step."""
@@ -166,18 +175,10 @@ class Catalogue:
     net: Any  #: the kernel Network (its merged weight table)
 
     def projection(self, label: str | None) -> ProjectionEntry:
-        entry = self.projections.get(label or "")
-        if entry is None:
-            raise StateError(Code.UNKNOWN_PROJECTION, f"no projection labelled {label!r}; "
-                             f"there are {sorted(self.projections)}")
-        return entry
+        return _labelled(self.projections, label, Code.UNKNOWN_PROJECTION, "projection")
 
     def population(self, label: str | None) -> PopulationEntry:
-        entry = self.populations.get(label or "")
-        if entry is None:
-            raise StateError(Code.UNKNOWN_POPULATION, f"no population labelled {label!r}; "
-                             f"there are {sorted(self.populations)}")
-        return entry
+        return _labelled(self.populations, label, Code.UNKNOWN_POPULATION, "population")
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -274,6 +274,15 @@ def pack_message(frames: Sequence[bytes | memoryview]) -> list[bytes | memoryvie
     return out
 
 
+def _bounded(buffer: bytearray, at: int, limit: int, what: str) -> int:
+    """The little-endian 4-byte count at ``at``; past ``limit`` a BAD_REQUEST that names it
+    (``what`` with the count filled in), read before anything of that size is buffered."""
+    (count,) = _COUNT.unpack_from(buffer, at)
+    if count > limit:
+        raise StateError(Code.BAD_REQUEST, f"{what.format(count)} (at most {limit})")
+    return int(count)
+
+
 class MessageReader:
     """Bytes of a stream in, whole messages (lists of frames) out: :meth:`feed` as they come.
 
@@ -295,22 +304,15 @@ class MessageReader:
             if self._want is None:
                 if len(buffer) - at < 4:
                     break
-                (count,) = _COUNT.unpack_from(buffer, at)
-                if count > self._max_frames:
-                    raise StateError(Code.BAD_REQUEST, f"message of {count} frames "
-                                     f"(at most {self._max_frames})")
+                self._want = _bounded(buffer, at, self._max_frames, "message of {} frames")
                 at += 4
-                self._want = count
             if self._want == 0:
                 done.append(self._frames)
                 self._frames, self._want = [], None
                 continue
             if len(buffer) - at < 4:
                 break
-            (size,) = _COUNT.unpack_from(buffer, at)
-            if size > self._max_frame:
-                raise StateError(Code.BAD_REQUEST, f"frame of {size} bytes "
-                                 f"(at most {self._max_frame})")
+            size = _bounded(buffer, at, self._max_frame, "frame of {} bytes")
             if len(buffer) - at - 4 < size:
                 break
             self._frames.append(bytes(memoryview(buffer)[at + 4:at + 4 + size]))
