@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,15 @@ def run_nest(pynn_name: str, params: dict[str, np.ndarray], n: int, dt: float, d
         nest.Connect(sg[i], nrn[drive.post[sel].tolist()], "all_to_all",
                      syn_spec={"weight": (sign * scale * drive.weights[sel])[:, None],
                                "delay": drive.delays[sel][:, None]})
+    return simulate_and_read(nrn, n, record, dt, t_stop)
+
+
+def simulate_and_read(nrn: Any, n: int, record: Sequence[str], dt: float, t_stop: float
+                      ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Run NEST for ``t_stop`` ms with a spike recorder and a multimeter on the ``n`` neurons
+    ``nrn``: the spikes as (ids, ticks) and each ``record`` variable as a (steps, n) array."""
+    import nest
+
     rec = nest.Create("spike_recorder")
     nest.Connect(nrn, rec)
     mm = nest.Create("multimeter", params={"record_from": list(record), "interval": dt})

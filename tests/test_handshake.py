@@ -42,22 +42,20 @@ def sample(event_type: type) -> hs.Event:
     return event_type(path=PATH) if event_type is DatabaseReady else event_type()
 
 
-def wire(event: hs.Event) -> bytes:
-    """The datagram the *peer* would send for ``event``, built by the protocol layer."""
-    if isinstance(event, DatabaseReady):
-        return encode_command(Database(path=event.path))
-    if isinstance(event, DatabaseConfirmed):
-        return encode_command(Database(path=None))
-    if isinstance(event, Started):
-        return encode_command(StartResumeNotification())
-    return encode_command(StopPauseNotification())
+def test_each_event_travels_as_its_spinnaker_command() -> None:
+    """The one event -> datagram mapping both sides use (the walks below rely on it)."""
+    commands = {DatabaseReady(path=PATH): Database(path=PATH),
+                DatabaseConfirmed(): Database(path=None),
+                Started(): StartResumeNotification(), Paused(): StopPauseNotification()}
+    for event, command in commands.items():
+        assert hs.encode_event(event) == encode_command(command), event
 
 
 def apply(conn: hs._Connection, event: hs.Event) -> None:
     if SENDER[type(event)] is conn.role:
         conn.send(event)
     else:
-        conn.receive_datagram(wire(event))
+        conn.receive_datagram(hs.encode_event(event))  # as the peer would send it
 
 
 def paths_to_states(role: Role) -> dict[State, list[type]]:

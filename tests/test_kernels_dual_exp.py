@@ -11,6 +11,8 @@ import pytest
 
 nest = pytest.importorskip("nest")
 
+from kernels_nest_reference import simulate_and_read  # noqa: E402
+
 from spinnlive.errors import ConfigurationError  # noqa: E402
 from spinnlive.kernels import MODELS, Network, SpikeArrayGroup  # noqa: E402
 
@@ -56,17 +58,8 @@ def _nest(dt: float, params: dict[str, np.ndarray], trains: list[np.ndarray],
         nest.Connect(sg[i], nrn[post.tolist()], "all_to_all",
                      syn_spec={"weight": (sign * 1000.0 * w)[:, None], "delay": d[:, None],
                                "receptor_type": RECEPTORS.index(receptor) + 1})
-    rec = nest.Create("spike_recorder")
-    nest.Connect(nrn, rec)
-    mm = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": dt})
-    nest.Connect(mm, nrn)
-    nest.Simulate(T_STOP)
-    ev = rec.get("events")
-    ids = np.asarray(ev["senders"]) - nrn[0].global_id
-    ticks = np.rint(np.asarray(ev["times"]) / dt).astype(np.int64)
-    mev = mm.get("events")
-    order = np.lexsort((np.asarray(mev["senders"]), np.asarray(mev["times"])))
-    return set(zip(ids.tolist(), ticks.tolist())), np.asarray(mev["V_m"])[order].reshape(-1, N)
+    ids, ticks, signals = simulate_and_read(nrn, N, ["V_m"], dt, T_STOP)
+    return set(zip(ids.tolist(), ticks.tolist())), signals["V_m"]
 
 
 def _ours(dt: float, params: dict[str, np.ndarray], trains: list[np.ndarray],

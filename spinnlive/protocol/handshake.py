@@ -65,6 +65,7 @@ __all__ = [
     "Role",
     "Started",
     "State",
+    "encode_event",
     "render_markdown",
 ]
 
@@ -210,7 +211,7 @@ class _Connection:
                 f"{sender.value} sends it"
             )
         self._advance(event, LocalProtocolError)
-        return _encode(event)
+        return encode_event(event)
 
     def receive_datagram(self, data: bytes) -> list[Event]:
         """The events one datagram from the peer carries (one at most), after applying them."""
@@ -288,8 +289,9 @@ class ListenerConnection(_Connection):
         )
 
 
-def _encode(event: Event) -> bytes:
-    """The datagram for ``event``; the byte layouts live in :mod:`spinnlive.protocol.commands`."""
+def encode_event(event: Event) -> bytes:
+    """The datagram for ``event``, whichever side sends it (the one mapping from handshake
+    events to commands); the byte layouts live in :mod:`spinnlive.protocol.commands`."""
     if isinstance(event, DatabaseReady):
         return encode_command(Database(path=event.path))
     if isinstance(event, DatabaseConfirmed):
