@@ -38,8 +38,9 @@ _HERE = Path(__file__).resolve().parent
 _LOOPS: dict[tuple[tuple[tuple[int, str, str], ...], bool], Any] = {}
 _DIGEST: list[str] = []
 _LOCK = threading.Lock()  # a warm-up thread and the network being built may ask at once
-#: the functions of ``ticks`` that call ``neuron_step`` (directly or not), copied verbatim
-COPIED = ("emit_group", "run_ticks", "run_ticks_parallel")
+#: the functions of ``ticks`` that call ``neuron_step`` or the plasticity entry points
+#: (directly or not), copied verbatim
+COPIED = ("_plastic_spikes", "emit_group", "run_ticks", "run_ticks_parallel")
 #: the plasticity entry points ``run_ticks`` calls, and what a loop for a network without
 #: plastic connections calls instead: with only ``plasticity.empty_tuple`` in its list the real
 #: ones match no group and do nothing, and compiling them (every rule's update) was ~45 % of
@@ -141,14 +142,12 @@ def tick_loop(kernels: Mapping[int, Any], parallel: bool = False,
               plastic: bool = True) -> Callable[..., Any]:
     """``ticks.run_ticks`` (``run_ticks_parallel`` if ``parallel``) compiled for the neuron
     kernels ``{KIND: kernel}`` only, and without the plasticity updates unless ``plastic``
-    (only for a network whose plastic list is ``plasticity.empty_tuple`` alone).
-
-    ``run_ticks_parallel`` runs static networks only, so it comes from the loop without
-    plasticity, which it shares with the one-thread loop of a static network."""
+    (only for a network whose plastic list is ``plasticity.empty_tuple`` alone); the two loops
+    of one network come from one module."""
     name = "run_ticks_parallel" if parallel else "run_ticks"
     names = _names(kernels)
     with _LOCK:
-        module = None if names is None else _load(names, plastic and not parallel)
+        module = None if names is None else _load(names, plastic)
     return getattr(ticks if module is None else module, name)  # type: ignore[no-any-return]
 
 

@@ -133,7 +133,6 @@ class Connection:
         if self._slots is not None and table is not None:
             if self.delivers:
                 table.weights[self._slots if at is None else self._slots[at]] = w
-            self._net._split = None
 
     @property
     def delays(self) -> np.ndarray:
@@ -147,7 +146,6 @@ class Connection:
         table = self._net._table
         if self._slots is not None and table is not None:
             table.set_delays(self._slots, d)
-            self._net._split = None
             if int(d.max(initial=1)) > self._net._buffer.max_delay:
                 self._net._buffer.resize(self._net._buffer.n_post, int(d.max()),
                                          self._net.tick)
@@ -167,7 +165,8 @@ class Network:
     """A simulation at a fixed ``dt`` (ms) over integer ticks.
 
     ``threads > 1`` delivers spikes on that many threads (``ticks.run_ticks_parallel``: the
-    same sums bit for bit) when no connection is plastic; it pays from about a million
+    same sums bit for bit, plastic connections included: the threads share the one table,
+    reordered within its rows by ``partition.split_table``); it pays from about a million
     synapses on a machine with an idle core (``bench_seed.py``).
     """
 
@@ -446,21 +445,26 @@ class Network:
                 inj, inj_ptr = self._injected()
         table, t0 = self._table, self.tick
         assert table is not None
+        split = self._split
+        if self.threads > 1 and (split is None or split.ptr.shape[1] != self.threads + 1):
+            split = self._split = partition.split_table(table, self._n_neurons, self.threads)
+            self._plastic = None  # the plastic index holds slots, which the split moved
         if self._plastic is None:
             self._bind_plastic()
         args = (n_ticks, t0, self.dt, meta, self._keep_all if keep_all else self._keep_rec,
                 self._list, self._iext)
         rest = (self._buffer.data, inj, inj_ptr, self._counts, self._bounds, self._fired,
                 self._log)
-        if self.threads > 1 and not self._plastic_conns:
-            if self._split is None:
-                self._split = partition.split_table(table, self._n_neurons, self.threads)
+        if self.threads > 1:
+            assert split is not None
             if self._parallel_loop is None:
                 loops.prefer_sleeping_workers()
-                self._parallel_loop = loops.tick_loop(self._kernels(), parallel=True)
-            split = self._split
+                self._parallel_loop = loops.tick_loop(
+                    self._kernels(), parallel=True,
+                    plastic=any(c.plastic is not None for c in self._connections))
             self._fired, self._log, n_log, self._spikes = self._parallel_loop(
-                *args, split.indptr, split.target, split.weights, *rest, self._spikes)
+                *args, split.ptr, table.target, table.weights, *rest, self._spikes,
+                self._plastic, self._tps)
         else:
             self._fired, self._log, n_log = self._loop(
                 *args, table.indptr, table.target, table.weights, *rest, self._plastic,
@@ -575,7 +579,8 @@ class Network:
             plasticity.pre_spikes(self._plastic, gid, ids, ids.size,
                                   (t + 1) * self._tps * 0.001, table.weights)
         ticks.deliver(ids, ids.size, self._meta[gid, ticks.CELL], (t % data.shape[0])
-                       * data.shape[1], table.indptr, table.target, table.weights, data.reshape(-1))
+                       * data.shape[1], table.indptr[:-1], table.indptr[1:], table.target,
+                       table.weights, data.reshape(-1))
         self._counts[gid] += ids.size
         rec = self._spike_recs.get(gid)
         if rec is not None:

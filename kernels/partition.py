@@ -8,8 +8,12 @@ by target neuron does both: part ``p`` holds the synapses onto neurons ``bounds[
 bounds[p + 1] - 1``, both receptor halves, and the bounds are chosen so the parts hold about the
 same number of synapses (the delivery work), not the same number of neurons.
 
-The table stays the authority (weights and delays are set there); a ``Split`` is a copy, made
-again when the table changed.
+The split is not a copy: :func:`split_table` reorders the table itself, within each row, so
+that a row holds part 0's synapses, then part 1's, and so on, each part in the row's order. A
+cell's synapses are all in one part, so their order within the row, and with it every sum the
+one-thread loop makes, is unchanged: both loops read the one table, and plasticity updates
+its weights in place for both (its ``order`` is permuted in place, so the connections' slots,
+views of it, follow). Weight and delay writes need no new split; a rebuilt table does.
 """
 
 from __future__ import annotations
@@ -23,17 +27,16 @@ from .synapses import ConnectionTable
 
 @dataclass(frozen=True)
 class Split:
-    """``indptr[p, c]:indptr[p, c + 1]`` are cell ``c``'s synapses of part ``p`` in
-    ``target``/``weights`` (the parts one after the other)."""
+    """Part ``p`` of cell ``c``'s synapses: ``ptr[c, p]:ptr[c, p + 1]`` of the table's
+    ``target``/``weights`` (``ptr[c, 0]``, ``ptr[c, parts]``: the row's bounds)."""
 
-    indptr: np.ndarray
-    target: np.ndarray
-    weights: np.ndarray
+    ptr: np.ndarray
     bounds: np.ndarray  #: first neuron of each part, then the number of neurons
 
 
 def split_table(table: ConnectionTable, n_neurons: int, parts: int) -> Split:
-    """``table`` (``pack``ed) in ``parts`` parts by target neuron, balanced by synapse count."""
+    """Reorder ``table`` (``pack``ed) in place into ``parts`` parts by target neuron, balanced
+    by synapse count, within each row (module docstring); returns where the parts lie."""
     neuron = table.cols % max(n_neurons, 1)
     cum = np.cumsum(np.bincount(neuron, minlength=n_neurons))
     total = int(cum[-1]) if cum.size else 0
@@ -42,15 +45,10 @@ def split_table(table: ConnectionTable, n_neurons: int, parts: int) -> Split:
     n_cells = table.indptr.size - 1
     row = np.repeat(np.arange(n_cells), np.diff(table.indptr))
     part = np.searchsorted(bounds[1:-1], neuron, side="right")
-    indptr = np.zeros((parts, n_cells + 1), dtype=np.int64)
-    picks = []
-    offset = 0
-    for p in range(parts):
-        keep = np.flatnonzero(part == p)  # ascending: CSR order kept
-        np.cumsum(np.bincount(row[keep], minlength=n_cells), out=indptr[p, 1:])
-        indptr[p] += offset
-        offset += keep.size
-        picks.append(keep)
-    order = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
-    return Split(indptr, np.ascontiguousarray(table.target[order]),
-                 np.ascontiguousarray(table.weights[order]), bounds)
+    key = row * parts + part
+    table.permute(np.argsort(key, kind="stable"))  # stable: each part keeps the row's order
+    ptr = np.empty((n_cells, parts + 1), dtype=np.int64)
+    ptr[:, 0] = table.indptr[:-1]
+    per_part = np.bincount(key, minlength=n_cells * parts).reshape(n_cells, parts)
+    ptr[:, 1:] = table.indptr[:-1, None] + np.cumsum(per_part, axis=1)
+    return Split(ptr, bounds)

@@ -91,6 +91,18 @@ class ConnectionTable:
         self.width = int(width)
         self.target = self.delays * self.width + self.cols
 
+    def permute(self, perm: np.ndarray) -> None:
+        """Move the synapse at slot ``perm[i]`` to slot ``i``; ``perm`` must keep every synapse
+        in its row. ``order`` is updated in place, so views of it (a connection's slots)
+        follow; so are the arrays (whoever holds ``weights``, as the state plane does, reads the
+        new order)."""
+        inverse = np.empty_like(perm)
+        inverse[perm] = np.arange(perm.size)
+        self.order[:] = inverse[self.order]
+        for array in (self.cols, self.weights, self.delays, self.target):
+            if array.size:
+                array[:] = array[perm]
+
     def set_delays(self, slots: np.ndarray, delays: np.ndarray) -> None:
         """New delays (ticks) for the synapses at CSR ``slots``."""
         self.delays[slots] = delays

@@ -102,18 +102,21 @@ def _grow_log(log, need):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def deliver(fired, nf, base, row0, indptr, target, weights, flat):  # pragma: no cover - compiled
+def deliver(fired, nf, base, row0, lo, hi, target, weights, flat):  # pragma: no cover - compiled
     """Add the input of spikes ``fired[:nf]`` of the group whose first cell is ``base``, emitted
-    in the tick whose ring row starts at ``row0`` of the flattened ring ``flat``."""
+    in the tick whose ring row starts at ``row0`` of the flattened ring ``flat``: cell ``c``'s
+    synapses are ``lo[c]:hi[c]`` of ``target``/``weights`` (the whole table's rows:
+    ``indptr[:-1]``, ``indptr[1:]``; one thread's part of them: two columns of a
+    ``partition.Split``)."""
     size = flat.shape[0]
     for q in range(nf):
         if q + 1 < nf:  # the next spike's row: see the module docstring
-            ahead = indptr[base + fired[q + 1]]
+            ahead = lo[base + fired[q + 1]]
             for line in range(PREFETCH_LINES):
                 prefetch(target, ahead + 8 * line)
                 prefetch(weights, ahead + 8 * line)
         c = base + fired[q]
-        for syn in range(indptr[c], indptr[c + 1]):
+        for syn in range(lo[c], hi[c]):
             x = row0 + target[syn]
             if x >= size:
                 x -= size
@@ -180,6 +183,17 @@ def _log_spikes(log, n_log, g, fired, nf, t):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
+def _plastic_spikes(plastic, g, meta, fired, nf, t, tps, weights):  # pragma: no cover
+    """Group ``g``'s spikes of tick ``t``: archived for the plastic connections into it, and
+    the synapses of the plastic connections out of it updated before their delivery."""
+    if nf > 0:
+        t_ms = (t + 1) * tps * 0.001
+        if meta[g, KIND] >= 10:
+            record_post(plastic, g, fired, nf, t_ms)
+        pre_spikes(plastic, g, fired, nf, t_ms, weights)
+
+
+@numba.njit(cache=True)
 def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights, buf,
               inj, inj_ptr, counts, bounds, fired, log, plastic, tps):  # pragma: no cover
     """Advance ticks ``t0 .. t0 + n_ticks - 1``; returns ``(fired, log, n_log)``.
@@ -192,6 +206,7 @@ def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights
     n_log = np.int64(0)  # not the literal 0 (see emit_group)
     rows, width = buf.shape[0], buf.shape[1]
     flat = buf.reshape(rows * width)
+    lo, hi = indptr[:-1], indptr[1:]
     for step in range(n_ticks):
         t = t0 + step
         r0 = t % rows
@@ -200,12 +215,8 @@ def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights
             fired, nf = emit_group(g, step == 0, t, dt, buf[r0], width // 2, meta, groups, iext,
                                    inj, inj_ptr, fired)
             counts[g] += nf
-            if nf > 0:
-                t_ms = (t + 1) * tps * 0.001
-                if meta[g, KIND] >= 10:
-                    record_post(plastic, g, fired, nf, t_ms)
-                pre_spikes(plastic, g, fired, nf, t_ms, weights)
-            deliver(fired, nf, meta[g, CELL], r0 * width, indptr, target, weights, flat)
+            _plastic_spikes(plastic, g, meta, fired, nf, t, tps, weights)
+            deliver(fired, nf, meta[g, CELL], r0 * width, lo, hi, target, weights, flat)
             if keep[g] != 0 and nf > 0:
                 log, n_log = _log_spikes(log, n_log, g, fired, nf, t)
         bounds[meta.shape[0]] = n_log
@@ -213,25 +224,27 @@ def run_ticks(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights
 
 
 @numba.njit(cache=True, parallel=True)
-def run_ticks_parallel(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target, weights,
-                       buf, inj, inj_ptr, counts, bounds, fired, log,
-                       spikes):  # pragma: no cover - compiled
-    """``run_ticks`` with the delivery split over threads: ``indptr[p]`` (one row per part)
-    indexes part ``p``'s synapses in ``target``/``weights``, the parts' targets disjoint.
+def run_ticks_parallel(n_ticks, t0, dt, meta, keep, groups, iext, ptr, target, weights,
+                       buf, inj, inj_ptr, counts, bounds, fired, log, spikes, plastic,
+                       tps):  # pragma: no cover - compiled
+    """``run_ticks`` with the delivery split over threads: part ``p`` of cell ``c``'s synapses
+    is ``ptr[c, p]:ptr[c, p + 1]`` of the table's ``target``/``weights`` (a
+    ``partition.Split``), the parts' target cells disjoint.
 
-    Per tick every group emits first (one thread), its spikes gathered in ``spikes``; then each
-    part delivers all of them, group by group, spike by spike, into its own cells, so every
-    cell receives its additions in the order ``run_ticks`` adds them: the same sums, bit for
-    bit. Emitting all groups before delivering is ``run_ticks``' order too (a delivery never
-    writes the row being read). Static synapses only: a plastic connection changes weights
-    as spikes arrive, in the table's one copy, so ``Network`` runs plastic networks on
-    ``run_ticks``. Returns ``(fired, log, n_log, spikes)``.
+    Per tick every group emits first (one thread), in order, each right followed by its
+    plasticity updates as in ``run_ticks`` (a connection's weights change only at its own
+    presynaptic spikes, so deferring the delivery past later groups' updates reads the same
+    weights), its spikes gathered in ``spikes``; then each part delivers all of them, group by
+    group, spike by spike, into its own cells, so every cell receives its additions in the
+    order ``run_ticks`` adds them: the same sums, bit for bit. Emitting all groups before
+    delivering is ``run_ticks``' order too (a delivery never writes the row being read).
+    Returns ``(fired, log, n_log, spikes)``.
     """
     n_log = np.int64(0)  # not the literal 0 (see emit_group)
     n_groups = meta.shape[0]
     rows, width = buf.shape[0], buf.shape[1]
     flat = buf.reshape(rows * width)
-    ptr = np.zeros(n_groups + 1, dtype=np.int64)
+    ptr_g = np.zeros(n_groups + 1, dtype=np.int64)
     for step in range(n_ticks):
         t = t0 + step
         r0 = t % rows
@@ -240,17 +253,19 @@ def run_ticks_parallel(n_ticks, t0, dt, meta, keep, groups, iext, indptr, target
             fired, nf = emit_group(g, step == 0, t, dt, buf[r0], width // 2, meta, groups, iext,
                                    inj, inj_ptr, fired)
             counts[g] += nf
-            spikes = grow(spikes, ptr[g] + nf)
+            _plastic_spikes(plastic, g, meta, fired, nf, t, tps, weights)
+            spikes = grow(spikes, ptr_g[g] + nf)
             for q in range(nf):
-                spikes[ptr[g] + q] = fired[q]
-            ptr[g + 1] = ptr[g] + nf
+                spikes[ptr_g[g] + q] = fired[q]
+            ptr_g[g + 1] = ptr_g[g] + nf
             if keep[g] != 0 and nf > 0:
                 log, n_log = _log_spikes(log, n_log, g, fired, nf, t)
         bounds[n_groups] = n_log
-        for p in numba.prange(indptr.shape[0]):
+        for p in numba.prange(ptr.shape[1] - 1):
+            lo, hi = ptr[:, p], ptr[:, p + 1]
             for g in range(n_groups):
-                deliver(spikes[ptr[g]:], ptr[g + 1] - ptr[g], meta[g, CELL], r0 * width,
-                        indptr[p], target, weights, flat)
+                deliver(spikes[ptr_g[g]:], ptr_g[g + 1] - ptr_g[g], meta[g, CELL], r0 * width,
+                        lo, hi, target, weights, flat)
     return fired, log, n_log, spikes
 
 

@@ -11,6 +11,14 @@ from spinnlive.engine.simulation import Simulation
 from spinnlive.errors import ConfigurationError
 from spinnlive.kernels import IFCondExp, IFCurrExp, Network, PoissonGroup, SpikeArrayGroup
 from spinnlive.kernels.partition import split_table
+from spinnlive.kernels.plasticity_rules import (
+    NearestPair,
+    Reward,
+    SpikePair,
+    Triplet,
+    Tsodyks,
+    Vogels,
+)
 
 
 def build(threads: int) -> tuple[Network, list[int], list]:
@@ -58,25 +66,82 @@ def test_two_threads_give_the_one_thread_sums_bit_for_bit() -> None:
         assert np.array_equal(a, b)
 
 
-def test_the_split_balances_synapses_and_keeps_each_rows_order() -> None:
-    net, _, _ = build(2)
+def test_the_split_reorders_the_table_in_its_rows_balanced_and_in_each_rows_order() -> None:
+    net, _, handles = build(2)
     net.prepare()
     table = net._table
     assert table is not None
+    before = table.target.copy(), table.weights.copy(), table.indptr.copy()
+    weights = [h.weights.copy() for h in handles]
     split = split_table(table, net._n_neurons, 2)
-    sizes = np.diff(split.indptr[:, [0, -1]], axis=1).ravel()
-    assert sizes.sum() == table.target.size and abs(int(sizes[0] - sizes[1])) < 0.1 * sizes.sum()
-    width = table.width
-    for cell in range(0, table.indptr.size - 1, 17):
-        row = table.target[table.indptr[cell]:table.indptr[cell + 1]]
-        parts = [split.target[split.indptr[p, cell]:split.indptr[p, cell + 1]] for p in (0, 1)]
+    ptr, width = split.ptr, table.width
+    sizes = (ptr[:, 2] - ptr[:, 1]).sum(), (ptr[:, 1] - ptr[:, 0]).sum()
+    assert sum(sizes) == table.target.size and abs(int(sizes[0] - sizes[1])) < 0.1 * sum(sizes)
+    assert np.array_equal(ptr[:, 0], before[2][:-1]) and np.array_equal(ptr[:, 2], before[2][1:])
+    for cell in range(table.indptr.size - 1):
+        row = before[0][before[2][cell]:before[2][cell + 1]]
+        parts = [table.target[ptr[cell, p]:ptr[cell, p + 1]] for p in (0, 1)]
         neuron = [(part % width) % net._n_neurons for part in parts]
         assert np.all(neuron[0] < split.bounds[1]) and np.all(neuron[1] >= split.bounds[1])
-        merged = np.concatenate(parts)
-        assert sorted(merged.tolist()) == sorted(row.tolist())
-        for part in parts:  # CSR order within each part
-            pos = [int(np.flatnonzero(row == x)[0]) for x in part]
-            assert pos == sorted(pos) or len(set(part.tolist())) < len(part)
+        keep = (row % width) % net._n_neurons < split.bounds[1]
+        assert np.array_equal(parts[0], row[keep]) and np.array_equal(parts[1], row[~keep])
+    assert sorted(table.weights.tolist()) == sorted(before[1].tolist())
+    for h, w in zip(handles, weights, strict=True):  # the slots followed their synapses
+        assert np.array_equal(table.weights[h._slots], w)
+
+
+def plastic_run(threads: int) -> tuple[list, list[np.ndarray], np.ndarray]:
+    """A recurrent network with every kind of plastic connection, reward modulation too."""
+    rng = np.random.default_rng(11)
+    net = Network(1.0, threads=threads)
+    poisson = net.add_group(PoissonGroup(50, 1.0, rate=60.0, rng=np.random.default_rng(5)))
+    dopa = net.add_group(SpikeArrayGroup(1, 1.0, [np.arange(20.0, 400.0, 37.0)]))
+    exc = net.add_group(IFCurrExp(150, 1.0, i_offset=0.45, tau_refrac=2.0))
+    inh = net.add_group(IFCurrExp(40, 1.0, i_offset=0.2, tau_refrac=2.0))
+    mod = net.add_group(IFCurrExp(30, 1.0, i_offset=0.3, tau_refrac=2.0))
+    pair = SpikePair(tau_plus=15.0, tau_minus=25.0, a_plus=0.02, a_minus=0.024, w_max=1.0)
+    rules = [(poisson, 50, exc, 150, Tsodyks(U=0.5, tau_rec=200.0, tau_fac=0.0, tau_psc=5.0),
+              1.2, "excitatory"),
+             (exc, 150, exc, 150, pair, 0.3, "excitatory"),
+             (exc, 150, inh, 40, Triplet(a_plus=0.01, a_minus=0.012, w_max=1.0, a3_plus=0.005,
+                                         a3_minus=0.002), 0.4, "excitatory"),
+             (inh, 40, exc, 150, Vogels(a_plus=0.01, a_minus=0.02, w_max=2.0), 0.6,
+              "inhibitory"),
+             (exc, 150, mod, 30, pair, 0.4, "excitatory"),
+             (poisson, 50, mod, 30, NearestPair(a_plus=0.01, a_minus=0.012, w_max=1.0), 0.8,
+              "excitatory"),
+             (poisson, 50, inh, 40, None, 0.5, "excitatory")]
+    handles = []
+    for pre, n_pre, post, n_post, rule, w, receptor in rules:
+        m = 8 * n_post
+        handles.append(net.connect(pre, post, rng.integers(0, n_pre, m),
+                                   rng.integers(0, n_post, m), rng.uniform(0.3, 1.0, m) * w,
+                                   rng.integers(1, 8, m).astype(float), receptor, rule=rule))
+    net.connect(dopa, mod, np.zeros(30, dtype=np.int64), np.arange(30), 0.5, 1.0, "reward",
+                rule=Reward(sign=1.0, tau_c=100.0, tau_d=20.0))
+    for gid in (exc, inh, mod):
+        net.record(gid, "spikes")
+    start = [h.weights.copy() for h in handles]
+    net.run(150)
+    handles[1].weights = handles[1].weights * 0.9  # a write between runs, on the shared table
+    net.run(150)
+    for _ in range(20):
+        net.step()
+    net.run(80)
+    learned = [h.weights for h in handles]
+    assert all(np.any(w != s) for w, s in zip(learned[2:4] + learned[4:6], start[2:6],
+                                               strict=True))  # they learned something
+    return [net.spikes(g) for g in (exc, inh, mod)], learned, net.spike_counts()
+
+
+def test_plastic_connections_learn_on_two_threads_as_on_one_bit_for_bit() -> None:
+    one, two = plastic_run(1), plastic_run(2)
+    assert one[2][2:].min() > 100  # every population is active
+    assert np.array_equal(one[2], two[2])
+    for (ids_a, t_a), (ids_b, t_b) in zip(one[0], two[0], strict=True):
+        assert np.array_equal(ids_a, ids_b) and np.array_equal(t_a, t_b)
+    for a, b in zip(one[1], two[1], strict=True):
+        assert np.array_equal(a, b)  # learned weights, to the last bit
 
 
 def test_threads_must_be_positive() -> None:
