@@ -47,7 +47,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_seed import build_balanced, warm_up  # noqa: E402 - one definition of each network
+from bench_seed import build_balanced, plastic_rule, warm_up  # noqa: E402 - one definition of each network
 from pynn_scenarios import build_seed_network  # noqa: E402
 
 os.environ.setdefault("PYNEST_QUIET", "1")
@@ -92,9 +92,7 @@ def time_plastic_seed(sim: ModuleType, prebuild: bool, repeats: int,
 
 
 def scaling(sizes: list[int], repeats: int) -> None:
-    from spinnlive.kernels.plasticity_rules import SpikePair
-
-    rule = SpikePair(tau_plus=20.0, tau_minus=20.0, a_plus=0.01, a_minus=0.012, w_max=0.1)
+    rule = plastic_rule()
     print("\nplastic balanced networks (exc -> exc additive STDP) on kernels.network.Network, "
           f"dt = 1 ms, best of {repeats}")
     print(f"{'neurons':>8} {'synapses':>10} {'plastic':>9} {'bio s':>6} {'wall s':>7} "

@@ -121,22 +121,31 @@ def build_balanced(n: int, seed: int = 1, exc_rule: Any = None) -> tuple[Any, li
     return net, [exc, inh], n_syn
 
 
-def scaling(sizes: list[int], threads: int = 2, chunk: int = 50) -> None:
-    """Wall time per biological second, one thread and ``threads`` side by side.
+def plastic_rule() -> Any:
+    """The exc -> exc rule of the plastic balanced network (additive STDP)."""
+    from spinnlive.kernels.plasticity_rules import SpikePair
+
+    return SpikePair(tau_plus=20.0, tau_minus=20.0, a_plus=0.01, a_minus=0.012, w_max=0.1)
+
+
+def scaling(sizes: list[int], threads: int = 2, chunk: int = 50, plastic: bool = False) -> None:
+    """Wall time per biological second, one thread and ``threads`` side by side (``plastic``:
+    exc -> exc learning with :func:`plastic_rule`).
 
     The two alternate on the same network in chunks of ``chunk`` ticks (A B A B ...: switching
     is free, the results are the same bit for bit), so a machine whose load drifts slows both
     alike; the speed-up is the median of the per-pair ratios.
     """
-    print("\nscaling: balanced IF_curr_exp networks on kernels.network.Network, dt = 1 ms, "
-          f"1 vs {threads} threads in alternating {chunk}-tick chunks")
+    print(f"\nscaling: balanced IF_curr_exp networks{' with exc -> exc STDP' if plastic else ''}"
+          f" on kernels.network.Network, dt = 1 ms, 1 vs {threads} threads in alternating "
+          f"{chunk}-tick chunks; load average {os.getloadavg()[0]:.1f} at start")
     print(f"{'neurons':>8} {'synapses':>10} {'bio s':>6} {'build s':>8} {'s/bio s 1t':>10} "
           f"{f's/bio s {threads}t':>10} {'speed-up':>8} {'rate Hz':>8}  real time (best)")
     largest = {1: 0, threads: 0}
     for n in sizes:
         bio_ms = 2000.0 if n <= 10_000 else 1000.0
         t0 = time.perf_counter()
-        net, neurons, n_syn = build_balanced(n)
+        net, neurons, n_syn = build_balanced(n, exc_rule=plastic_rule() if plastic else None)
         for t in (threads, 1):  # table build, split, and both loops loaded
             net.threads = t
             net.run(1)
@@ -170,13 +179,15 @@ def main() -> None:
     ap.add_argument("--only-scaling", action="store_true", help="part 2 only")
     ap.add_argument("--sizes", default="1000,10000,50000,100000")
     ap.add_argument("--threads", type=int, default=2, help="the threaded side of part 2")
+    ap.add_argument("--plastic", action="store_true",
+                    help="part 2 with exc -> exc additive STDP (bench_plasticity's network)")
     ap.add_argument("--repeats", type=int, default=3,
                     help="fresh builds per seed measurement; the best run() is kept (shared, "
                          "noisy machines)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.only_scaling:
-        scaling(sizes, args.threads)
+        scaling(sizes, args.threads, plastic=args.plastic)
         return
     warm = warm_up()
     print(f"numba warm-up (import + first tiny run, cache load or compile): {warm:.2f} s")
