@@ -32,8 +32,21 @@ from spinnlive.protocol.state import (
     encode_reply,
     encode_request,
     pack_message,
+    pack_routed,
+    split_routed,
 )
 from spinnlive.wire.output import StateSnapshot, decode_output
+
+
+def test_a_routed_message_splits_back_into_its_route_and_frames():
+    """Both ends of the engine link route one way: the route comes back whole, and a message
+    whose frame 0 is no 8-byte route (or that has no frames) is refused as None."""
+    frames = encode_request(StateRequest(op=Op.DESCRIBE, id=4))
+    stream = b"".join(bytes(b) for b in pack_routed(2**40 + 3, frames))
+    [message] = MessageReader().feed(stream)
+    assert split_routed(message) == (2**40 + 3, [bytes(f) for f in frames])
+    assert split_routed([b"\x01" * 7, *message[1:]]) is None
+    assert split_routed([]) is None
 
 
 def test_records_round_trip_through_the_stream_framing():

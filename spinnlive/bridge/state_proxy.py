@@ -37,7 +37,6 @@ import zmq
 import zmq.asyncio
 
 from spinnlive.protocol.state import (
-    ROUTE,
     Code,
     MessageReader,
     Op,
@@ -47,7 +46,8 @@ from spinnlive.protocol.state import (
     decode_request,
     encode_reply,
     error_reply,
-    pack_message,
+    pack_routed,
+    split_routed,
 )
 
 __all__ = ["SPINNAKER_REFUSAL", "StateProxy"]
@@ -126,7 +126,7 @@ class StateProxy:
             return
         route = next(self._routes)
         self._pending[route] = (identity, request.op, request.id)
-        link.writer.writelines(pack_message([ROUTE.pack(route), *frames]))
+        link.writer.writelines(pack_routed(route, frames))
         self.forwarded += 1
 
     def _reply(self, identity: bytes, reply: StateReply) -> None:
@@ -182,16 +182,17 @@ class StateProxy:
                 self._close_link(why)
 
     def _from_engine(self, frames: list[bytes]) -> None:
-        if not frames or len(frames[0]) != ROUTE.size:
+        routed = split_routed(frames)
+        if routed is None:
             logger.warning("state plane: a message from the engine without a route, dropped")
             return
-        (route,) = ROUTE.unpack(frames[0])
+        route, body = routed
         if route == 0:
-            self._snapshot(frames[1:])
+            self._snapshot(body)
             return
         asked = self._pending.pop(route, None)
         if asked is not None:
-            self._send(asked[0], frames[1:])
+            self._send(asked[0], body)
 
     def _snapshot(self, frames: list[bytes]) -> None:
         try:

@@ -44,7 +44,6 @@ from spinnlive.engine.state_plane import (
 )
 from spinnlive.errors import TransportError
 from spinnlive.protocol.state import (
-    ROUTE,
     Code,
     MessageReader,
     Op,
@@ -54,7 +53,8 @@ from spinnlive.protocol.state import (
     decode_request,
     encode_reply,
     error_reply,
-    pack_message,
+    pack_routed,
+    split_routed,
 )
 from spinnlive.transport.tick_gate import GATE, IoPriority
 
@@ -65,7 +65,6 @@ logger = logging.getLogger(__name__)
 _RECV = 1 << 16
 #: Requests carry at most a weight write of every connection: allow 256 MB frames.
 _MAX_REQUEST_FRAME = 1 << 28
-_NO_ROUTE = ROUTE.pack(0)
 #: Large replies go out in slices: loopback TCP does its receive work in the sender's kernel
 #: context, where a 16 MB send would hold a core for milliseconds.
 _SEND_SLICE = 1 << 16
@@ -173,16 +172,16 @@ class StateService:
             return
         if job.reply_to is None:  # a stream snapshot: every bridge gets it
             for peer in list(self._peers):
-                self._send(peer, _NO_ROUTE, reply)
+                self._send(peer, 0, reply)
         else:
             peer, route = job.reply_to
             self._send(peer, route, reply)
 
-    def _send(self, peer: _Peer, route: bytes, reply: StateReply) -> None:
+    def _send(self, peer: _Peer, route: int, reply: StateReply) -> None:
         if peer.closed:
             self.dropped_replies += 1
             return
-        peer.outbox.put(pack_message([route, *encode_reply(reply)]))
+        peer.outbox.put(pack_routed(route, encode_reply(reply)))
 
     async def _accept(self) -> None:
         while True:
@@ -217,12 +216,13 @@ class StateService:
 
     def handle(self, peer: _Peer, frames: list[bytes]) -> None:
         """One request from ``peer``: answered at once (errors, describe) or queued as a job."""
-        route = frames[0] if frames and len(frames[0]) == ROUTE.size else _NO_ROUTE
+        routed = split_routed(frames)
+        route = 0 if routed is None else routed[0]  # a reply without a route goes out as 0
         request: StateRequest | None = None
         try:
-            if route is _NO_ROUTE:
+            if routed is None:
                 raise StateError(Code.BAD_REQUEST, "frame 0 must be the 8-byte route")
-            request = decode_request(frames[1:])
+            request = decode_request(routed[1])
             reply = self._serve(request, peer, route)
         except StateError as error:
             reply = error_reply(request.op if request else Op.DESCRIBE,
@@ -230,7 +230,7 @@ class StateService:
         if reply is not None:
             self._send(peer, route, reply)
 
-    def _serve(self, request: StateRequest, peer: _Peer, route: bytes) -> StateReply | None:
+    def _serve(self, request: StateRequest, peer: _Peer, route: int) -> StateReply | None:
         catalogue = self.catalogue
         if request.op is Op.DESCRIBE:
             return StateReply(op=Op.DESCRIBE, id=request.id, tick=self.tick_source(), info={

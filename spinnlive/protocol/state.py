@@ -41,7 +41,7 @@ from spinnlive.errors import SpinnliveError
 __all__ = [
     "INDEX_DTYPE", "MAX_FRAME", "ROUTE", "VALUE_DTYPE", "Code", "MessageReader", "Op",
     "StateError", "StateReply", "StateRequest", "decode_reply", "decode_request",
-    "encode_reply", "encode_request", "error_reply", "pack_message",
+    "encode_reply", "encode_request", "error_reply", "pack_message", "pack_routed", "split_routed",
 ]
 
 INDEX_DTYPE: np.dtype[Any] = np.dtype("<u4")  #: ``ids``, ``pre``, ``post``
@@ -272,6 +272,21 @@ def pack_message(frames: Sequence[bytes | memoryview]) -> list[bytes | memoryvie
         out.append(_COUNT.pack(memoryview(frame).nbytes))
         out.append(frame)
     return out
+
+
+def pack_routed(route: int, frames: Sequence[bytes | memoryview]) -> list[bytes | memoryview]:
+    """:func:`pack_message` of one engine-link message: the 8-byte ``route`` (the bridge's
+    request number; 0: a snapshot for every subscriber), then ``frames``."""
+    return pack_message([ROUTE.pack(route), *frames])
+
+
+def split_routed(frames: list[bytes]) -> tuple[int, list[bytes]] | None:
+    """The route and the remaining frames of one engine-link message (either direction);
+    None when frame 0 is not an 8-byte route."""
+    if not frames or len(frames[0]) != ROUTE.size:
+        return None
+    (route,) = ROUTE.unpack(frames[0])
+    return int(route), frames[1:]
 
 
 def _bounded(buffer: bytearray, at: int, limit: int, what: str) -> int:
