@@ -82,12 +82,13 @@ from spinnlive.clock import Clock
 from spinnlive.drops import warn_at_powers_of_ten
 from spinnlive.errors import DatabaseError, NotificationRefused, SpinnliveError
 from spinnlive.protocol.handshake import Paused, Started
+from spinnlive.protocol.sdp import UDP_PADDING, unwrap_sdp
 from spinnlive.transport.curve import check_binding, load_server
 from spinnlive.transport.iptags import ANSWERING, SILENT, TagPointer
 from spinnlive.transport.listener import Listener
 from spinnlive.transport.live_socket import Datagram, LiveSocket
+from spinnlive.transport.sender import UdpSender
 from spinnlive.transport.tick_gate import GATE
-from spinnlive.transport.udp import UdpEndpoint, open_endpoint
 from spinnlive.wire.header import HEADER, HEADER_VERSION
 from spinnlive.wire.input import NOT_HELD, InputRejected, Ready, decode_input
 from spinnlive.wire.topics import LIFECYCLE, READY, SPIKES, STATS, label_topic
@@ -101,6 +102,11 @@ _INPUT_OTHER = "input"
 #: Lifecycle events that carry every output topic's totals (docs/wire-format.md §6, §8).
 #: Input for a board that stopped answering is counted under this reason, not sent.
 BOARD_SILENT = "board_silent"
+#: Input the bridge sent to a board port where nothing listened (a killed engine): counted
+#: under this reason, taken back out of ``forwarded_events``, from the ICMP refusals.
+REFUSED = "refused"
+#: Refusals read per input message (the rest at the next one or at ``statistics()``).
+_REFUSALS_PER_MESSAGE = 64
 _TOTALS_EVENTS = frozenset({"paused", "closing"})
 #: A failed task waits this long before its restart, doubling per failure up to ``_MAX_BACKOFF_S``.
 _BACKOFF_S, _MAX_BACKOFF_S = 0.01, 1.0
@@ -118,10 +124,14 @@ class _Epoch:
         self.live: LiveSocket | None = None
         self.assembler: TickAssembler | None = None
         self.tags: TagPointer | None = None
-        self.sender: UdpEndpoint | None = None
+        self.sender: UdpSender | None = None
         self.board_topics = session.board_populations()
+        #: (board, x, y, core) -> the input topic whose datagrams go there (to count refusals)
+        self.core_topics = {(t.board, t.x, t.y, t.p): d.topic_prefix + t.label
+                            for (d, _), t in reversed(session.targets.items())}
         self.injected: dict[str, int] = {}  #: board -> input datagrams sent to it
-        self.refused: dict[str, int] = {}  #: board -> input events not sent (board silent)
+        #: board -> input events that did not reach it (board silent, or refused)
+        self.refused: dict[str, int] = {}
         self.silent_periods: dict[str, int] = {}
 
     def close(self) -> None:
@@ -275,6 +285,7 @@ class Bridge:
         session = await self._read_session(path)
         if self._current is not None:
             self._foreign += self._current.foreign
+            self._count_refusals(self._current)
             self._current.close()
             self._current = None
         self._stop_refresh()
@@ -327,7 +338,7 @@ class Bridge:
         cfg, session = self.config, epoch.session
         boards = [t.board for t in session.tags] + [t.board for t in session.targets.values()]
         host = cfg.live_host or ("127.0.0.1" if all(_loopback(b) for b in boards) else "0.0.0.0")
-        epoch.sender = await open_endpoint((host, 0))
+        epoch.sender = UdpSender(host)
         if not session.tags:
             return
         epoch.live = LiveSocket(host, cfg.live_port, lambda batch: self._on_udp(epoch, batch),
@@ -439,12 +450,45 @@ class Bridge:
             counters.drop(BOARD_SILENT, accepted.events)
             current.refused[host] = current.refused.get(host, 0) + accepted.events
             return
+        self._count_refusals(current, _REFUSALS_PER_MESSAGE)
         board = (host, self.config.board_port)
+        sent = 0
         for datagram in accepted.datagrams:
-            current.sender.send(datagram, board)
-        current.injected[host] = current.injected.get(host, 0) + len(accepted.datagrams)
-        counters.packets += len(accepted.datagrams)
+            error = current.sender.send(datagram, board)
+            if error is None:
+                sent += 1
+                continue
+            events = datagram[len(UDP_PADDING) + 8]
+            counters.drop("would_block" if isinstance(error, BlockingIOError) else "send_error",
+                          events)
+            counters.forwarded_events -= events
+            current.refused[host] = current.refused.get(host, 0) + events
+        current.injected[host] = current.injected.get(host, 0) + sent
+        counters.packets += sent
         counters.forwarded_events += accepted.events
+
+    def _count_refusals(self, epoch: _Epoch, limit: int | None = None) -> None:
+        """Count each input datagram the board's port refused (nothing listened: a killed
+        engine) on the stream that sent it: ``refused``, no longer ``forwarded_events``."""
+        sender = epoch.sender
+        if sender is None:
+            return
+        for head, (host, _) in sender.refusals(limit):
+            try:
+                sdp, body = unwrap_sdp(head)
+                events = body[0]
+            except (SpinnliveError, IndexError):  # not ours: we send only SDP-wrapped EIEIO
+                sdp, events = None, 0
+            topic = (epoch.core_topics.get((host, sdp.dest_x, sdp.dest_y, sdp.dest_cpu))
+                     if sdp is not None else None)
+            counters = self._input_counters(topic or _INPUT_OTHER)
+            before = counters.dropped[REFUSED]
+            counters.drop(REFUSED, events)
+            counters.forwarded_events -= events
+            epoch.refused[host] = epoch.refused.get(host, 0) + events
+            warn_at_powers_of_ten(logger, f"bridge input {counters.topic}", REFUSED, before,
+                                  before + 1, f"{host}: nothing listens at the board port "
+                                  "(ICMP port unreachable)")
 
     def _input_stream(self, frames: list[memoryview] | list[bytes]) -> str:
         """The input stream a message is counted on: its topic when that names a population
@@ -513,6 +557,8 @@ class Bridge:
         asm = current.assembler if current else None
         tags = current.tags if current else None
         sender = current.sender if current else None
+        if current is not None:
+            self._count_refusals(current)
         udp = UdpStatistics(
             local=live.local_address if live else None,
             received=live.received if live else 0,
@@ -524,7 +570,7 @@ class Bridge:
             tag_requests=tags.requests if tags else 0,
             tag_replies=tags.replies if tags else 0,
             tag_timeouts=tags.timeouts if tags else 0,
-            injected_packets=sender.statistics().sent if sender else 0,
+            injected_packets=sender.sent if sender else 0,
             foreign_packets=self._foreign + (current.foreign if current else 0),
             notifications_refused=dict(self._refused), task_restarts=dict(self._restarts))
         streams = dict(self._publisher.statistics()) if self._publisher else {}

@@ -30,14 +30,13 @@ each gatherer sends them the way live_packet_gather.c (FEC 7.x) does:
   counted under ``no_target``. A tag set without strip gets the LPG's SDP header and padding.
 
 **Undeliverable output.** A UDP send to a port where nothing listens (a killed bridge, a client
-gone) succeeds, and the loss showed nowhere. Where the OS has ``IP_RECVERR`` (Linux) the
-sockets ask for the ICMP "port unreachable" each such datagram causes: every emit first reads
-the sockets' error queues (at most :data:`MAX_REFUSALS_PER_TICK` entries a tick, the rest at
-the next) and counts each refused datagram and its events under ``refused``, naming the
-destination; :meth:`LiveOutput.collect_refusals` reads what is left once ticks have stopped.
-The kernel also reports a refusal on the next send of that socket, which then did not leave:
-that send is tried once more (it may be for another destination). So packets_sent counts what
-left the socket, and ``refused`` what of it no socket took.
+gone) succeeds, and the loss showed nowhere. Each board's socket is a
+:class:`~spinnlive.transport.sender.UdpSender`, which learns (Linux's ``IP_RECVERR``) of every
+datagram no socket took: every emit first reads the senders' refusals (at most
+:data:`MAX_REFUSALS_PER_TICK` a tick, the rest at the next) and counts each refused datagram and
+its events under ``refused``, naming the destination; :meth:`LiveOutput.collect_refusals` reads
+what is left once ticks have stopped. So packets_sent counts what left the socket, and
+``refused`` what of it no socket took.
 
 Rules: :meth:`LiveOutput.emit` runs in the tick thread and never blocks: the socket is
 non-blocking, ``EAGAIN`` and other send errors are counted drops. Packets are built with
@@ -49,7 +48,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -62,6 +60,7 @@ from spinnlive.engine.mapping import Mapping as EngineMapping
 from spinnlive.errors import ConfigurationError, TransportError
 from spinnlive.protocol.eieio import EIEIODataHeader, EIEIOType, EventPacker, PrefixType
 from spinnlive.protocol.sdp import UDP_PADDING, SDPHeader
+from spinnlive.transport.sender import UdpSender
 
 __all__ = ["LPG_BUFFER_BYTES", "MAX_REFUSALS_PER_TICK", "LiveOutput", "LiveOutputStatistics", "TagTable", "TagTarget",
            "default_tag_targets", "resolve_tag_host"]
@@ -74,9 +73,6 @@ LPG_BUFFER_BYTES = 256
 _LPG_SDP_SOURCE_PORT = 3  # the LPG sends from SDP port 3 of its core (srce_port = 3 << 5 | core)
 #: Error-queue entries (refused datagrams) one emit reads per socket; the rest wait a tick.
 MAX_REFUSALS_PER_TICK = 64
-# Linux's values (<linux/in.h>, <sys/socket.h>); Python's socket module does not name them
-_IP_RECVERR = getattr(socket, "IP_RECVERR", 11) if sys.platform == "linux" else None
-_MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000) if sys.platform == "linux" else None
 _SDP_BYTES = len(UDP_PADDING) + 8  # before the EIEIO count of a packet sent with its SDP header
 
 
@@ -214,20 +210,13 @@ class LiveOutput:
                 f" {len(self._tags)} tables")
         #: every population with live output (the labels :meth:`emit` looks for)
         self.sources = tuple(dict.fromkeys(s for g in self._gatherers for s in g.sources))
-        self._socks: list[socket.socket] = []
+        self._senders: list[UdpSender] = []
         for board in mapping.boards:
-            host = local_host or board.address
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self._socks.append(sock)
             try:
-                sock.bind((host, 0))
-            except OSError as error:
+                self._senders.append(UdpSender(local_host or board.address))
+            except TransportError as error:
                 self.close()
-                raise TransportError(
-                    f"live output cannot bind a socket on {host}: {error}") from None
-            sock.setblocking(False)
-            if _IP_RECVERR is not None:
-                sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
+                raise TransportError(f"live output: {error}") from None
         self._ticks = self._packets = self._events = self._bytes = 0
         self._last_tick = -1
         self._dropped = DropCounter(logger, "live output (packets)")
@@ -242,7 +231,7 @@ class LiveOutput:
     @property
     def local_addresses(self) -> tuple[Address, ...]:
         """Each board's sending address, in board order."""
-        return tuple((s.getsockname()[0], s.getsockname()[1]) for s in self._socks)
+        return tuple(s.local_address for s in self._senders)
 
     def emit(self, tick: int, spikes: Mapping[str, npt.NDArray[np.integer]]) -> None:
         """Send the spikes of ``tick`` (atom ids per population label); never blocks.
@@ -269,48 +258,33 @@ class LiveOutput:
                 self._drop("no_target", len(packets), sum(p[0] for p in packets),
                            f"{g.label}: tag {g.tag} has no target (no client set it yet)")
                 continue
-            sock = self._socks[g.board]
+            sender = self._senders[g.board]
             for packet in packets:
-                self._send(sock, packet if target.strip_sdp else g.sdp + packet, target.address,
+                self._send(sender, packet if target.strip_sdp else g.sdp + packet, target.address,
                            packet[0])
 
-    def _send(self, sock: socket.socket, data: bytes, address: Address, n_events: int) -> None:
-        for retry in (False, True):
-            try:
-                sock.sendto(data, address)
-            except BlockingIOError:
-                self._drop("would_block", 1, n_events, address)
-            except ConnectionRefusedError as error:  # an earlier datagram's, reported now
-                if not retry:
-                    continue
-                self._drop("send_error", 1, n_events, f"{address}: {error}")
-            except OSError as error:
-                self._drop("send_error", 1, n_events, f"{address}: {error}")
-            else:
-                self._packets += 1
-                self._events += n_events
-                self._bytes += len(data)
-            return
+    def _send(self, sender: UdpSender, data: bytes, address: Address, n_events: int) -> None:
+        error = sender.send(data, address)
+        if error is None:
+            self._packets += 1
+            self._events += n_events
+            self._bytes += len(data)
+        elif isinstance(error, BlockingIOError):
+            self._drop("would_block", 1, n_events, address)
+        else:
+            self._drop("send_error", 1, n_events, f"{address}: {error}")
 
     def collect_refusals(self, limit: int | None = None) -> int:
-        """Count the datagrams the sockets' error queues say were refused (at most ``limit``
-        per socket); the tick thread calls it, others only while no tick runs."""
-        if _MSG_ERRQUEUE is None or _IP_RECVERR is None:
-            return 0
+        """Count the datagrams the senders learnt were refused (at most ``limit`` per socket);
+        the tick thread calls it, others only while no tick runs."""
         found = 0
-        for sock in self._socks:
-            n = 0
-            while limit is None or n < limit:
-                try:
-                    data, _, _, address = sock.recvmsg(_SDP_BYTES + 1, 0, _MSG_ERRQUEUE)
-                except OSError:  # BlockingIOError: the queue is empty; closed: nothing to read
-                    break
-                n += 1
-                sdp = len(data) > _SDP_BYTES and data[:len(UDP_PADDING)] == UDP_PADDING
-                events = data[_SDP_BYTES] if sdp else (data[0] if data else 0)
+        for sender in self._senders:
+            for head, address in sender.refusals(limit, _SDP_BYTES + 1):
+                sdp = len(head) > _SDP_BYTES and head[:len(UDP_PADDING)] == UDP_PADDING
+                events = head[_SDP_BYTES] if sdp else (head[0] if head else 0)
                 self._drop("refused", 1, events,
                            f"{address}: nothing listens there (ICMP port unreachable)")
-            found += n
+                found += 1
         return found
 
     def _drop(self, reason: str, packets: int, events: int, detail: object) -> None:
@@ -324,10 +298,9 @@ class LiveOutput:
             dropped_events=self._dropped_events.snapshot())
 
     def close(self) -> None:
-        if self._socks and self._socks[0].fileno() >= 0:
-            self.collect_refusals()
-        for sock in self._socks:
-            sock.close()
+        self.collect_refusals()
+        for sender in self._senders:
+            sender.close()
 
     def __enter__(self) -> LiveOutput:
         return self
