@@ -18,9 +18,12 @@ another process, and so do the malformed and flooding ZeroMQ peers.
     .venv/bin/python bench/fault_campaign.py --only flood-board
 
 ``bridge-restart`` SIGKILLs a bridge process mid-run and starts it again on the same endpoints
-(tests/test_bridge_restart.py asserts the same exactly). An engine killed and restarted is
-covered by the tests (tests/test_adapters_gym.py restarts network processes under a closed
-loop), not here.
+(tests/test_bridge_restart.py asserts the same exactly). ``engine-restart`` kills an engine
+mid-run (its board socket closes, no STOP) while a client goes on injecting through one bridge,
+then starts a new engine that announces a new database: input sent to the dead engine is counted
+``refused`` by the bridge (tests/test_bridge_refused_input.py asserts it across a killed
+process). The engine is killed once its socket has handed on what reached it: datagrams still
+in a dead process's kernel buffer die with it, and nothing outside can count them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -352,6 +356,60 @@ async def bridge_restart() -> Row:
                inputs, got[0], counted, late_pct=math.nan, client_side=False)
 
 
+async def engine_restart(n: int = 200) -> Row:
+    """An engine killed mid-run and a new one started, one bridge and one client throughout:
+    inputs = the events the client injected ('inj', 10 a message); delivered = what the two
+    engines applied; counted = every input event the bridge dropped (``refused`` for the dead
+    engine's port, ``no_session`` between the runs, ...) and the boards' dropped datagrams."""
+    engines: list[MiniEngine] = []
+    sent = 0
+    async with Bridge(quick_config(tag_timeout_s=5.0, tag_refresh_s=3600.0)) as bridge, \
+            connect(bridge.endpoints["discovery"]) as client:
+        def input_counted() -> int:
+            c = bridge.statistics().streams.get("inject/inj")
+            return sum(c.dropped_events.values()) if c else 0
+
+        def forwarded() -> int:
+            c = bridge.statistics().streams.get("inject/inj")
+            return c.messages if c else 0
+
+        async def during(engine: MiniEngine, kill: bool) -> None:
+            nonlocal sent
+            await settle(lambda: bridge.state == "running", 20)
+            for _ in range(n):
+                await client.inject("inj", np.arange(10))
+                sent += 10
+                await asyncio.sleep(0.002)
+            if kill:  # the board's socket closes, no STOP
+                await settle(lambda: forwarded() >= sent // 10)
+                await engine.board.settle()
+                await engine.board.aclose()
+                before = input_counted()
+                for _ in range(n):  # sent to the dead engine
+                    await client.inject("inj", np.arange(10))
+                    sent += 10
+                await settle(lambda: input_counted() - before >= 10 * n)
+
+        for run in range(2):
+            with tempfile.TemporaryDirectory() as tmp:
+                engine = MiniEngine(Path(tmp), n_inj=10, n_poisson=4)
+                engines.append(engine)
+                await engine.start([("127.0.0.1", bridge.notify_address[1])])
+                try:
+                    await engine.run_step(functools.partial(during, engine, run == 0),
+                                          timeout=120)
+                    if run == 1:
+                        await engine.board.settle()
+                finally:
+                    await engine.close()
+        counted = input_counted()
+    delivered = sum(len(atoms) for e in engines for _, label, atoms in e.spikes_applied
+                    if label == "inj")
+    dropped = sum(10 * e.board.statistics().datagrams_dropped for e in engines)
+    return Row("engine kill + restart mid-run (client injecting)", sent, delivered,
+               counted + dropped, late_pct=math.nan, client_side=False)
+
+
 FAULTS: dict[str, Callable[[System], Awaitable[Row]]] = {
     "baseline": baseline, "flood-board": flood_board, "flood-live": flood_live, "spoof-live": spoof_live_output,
     "flood-notify": flood_notify, "spoof-notify": spoof_notification,
@@ -361,7 +419,8 @@ FAULTS: dict[str, Callable[[System], Awaitable[Row]]] = {
 
 
 #: faults that bring their own system (processes to kill)
-STANDALONE: dict[str, Callable[[], Awaitable[Row]]] = {"bridge-restart": bridge_restart}
+STANDALONE: dict[str, Callable[[], Awaitable[Row]]] = {"bridge-restart": bridge_restart,
+                                                       "engine-restart": engine_restart}
 
 
 async def run_fault(name: str, fault: Callable[[System], Awaitable[Row]]) -> Row:
