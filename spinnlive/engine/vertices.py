@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from spinnlive.database.records import SPIKE_PARTITION
 from spinnlive.errors import ConfigurationError
-from spinnlive.protocol.eieio import EIEIOType, PrefixType
+from spinnlive.protocol.eieio_types import EIEIOType, PrefixType
 
 __all__ = [
     "DEFAULT_ATOMS_PER_CORE", "DEFAULT_COLOUR_BITS", "AppVertex", "LiveOutputParameters",

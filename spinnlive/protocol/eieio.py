@@ -34,7 +34,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum, IntEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -53,47 +52,13 @@ from construct import (
 
 from spinnlive.errors import LocalProtocolError, RemoteProtocolError
 from spinnlive.protocol._wire import build_checked
+from spinnlive.protocol.eieio_types import EIEIOType, PrefixSemantics, PrefixType
 
 __all__ = [
     "DataPacket", "EIEIODataHeader", "EIEIOType", "PrefixSemantics", "PrefixType",
     "decode_data_packet", "decode_live_output", "encode_events", "is_full_packet",
     "EventPacker", "max_events",
 ]
-
-
-class EIEIOType(IntEnum):
-    """The 2-bit type field; key and payload have the same width (2 or 4 bytes)."""
-
-    KEY_16_BIT = 0
-    KEY_PAYLOAD_16_BIT = 1
-    KEY_32_BIT = 2
-    KEY_PAYLOAD_32_BIT = 3
-
-    @property
-    def key_bytes(self) -> int:
-        return 4 if self >= EIEIOType.KEY_32_BIT else 2
-
-    @property
-    def has_payload(self) -> bool:
-        return self in (EIEIOType.KEY_PAYLOAD_16_BIT, EIEIOType.KEY_PAYLOAD_32_BIT)
-
-    @property
-    def element_bytes(self) -> int:
-        return self.key_bytes * (2 if self.has_payload else 1)
-
-
-class PrefixType(IntEnum):
-    """The F bit: which half-word of the key the 16-bit prefix fills."""
-
-    LOWER_HALF_WORD = 0
-    UPPER_HALF_WORD = 1
-
-
-class PrefixSemantics(Enum):
-    """Whose reading of a LOWER prefix on 16-bit keys to apply (see the module docstring)."""
-
-    ON_CHIP = "on_chip"  # (key << 16) | prefix
-    SPINNMAN = "spinnman"  # key | prefix
 
 
 #: Host sender budgets (LiveEventConnection), the no-prefix rows of spinnman's 256-byte table.

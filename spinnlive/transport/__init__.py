@@ -8,9 +8,25 @@ sPyNNaker's connections; ``loop_thread`` runs an event loop for synchronous call
 No parsing and no policy beyond drops and counters lives here.
 """
 
-from spinnlive.transport.listener import Listener, ListenerStatistics
-from spinnlive.transport.notifier import ListenerAddress, Notifier, NotifierPeerStatistics
-from spinnlive.transport.udp import EndpointStatistics, UdpEndpoint, open_endpoint
+from typing import TYPE_CHECKING
+
+from spinnlive.lazy import exports
+
+if TYPE_CHECKING:
+    from spinnlive.transport.listener import Listener, ListenerStatistics
+    from spinnlive.transport.notifier import (
+        ListenerAddress,
+        Notifier,
+        NotifierPeerStatistics,
+    )
+    from spinnlive.transport.udp import EndpointStatistics, UdpEndpoint, open_endpoint
+
+#: imported on first use: the engine's scheduler imports only ``tick_gate`` (spinnlive.lazy)
+__getattr__ = exports(__name__, {
+    "listener": ("Listener", "ListenerStatistics"),
+    "notifier": ("ListenerAddress", "Notifier", "NotifierPeerStatistics"),
+    "udp": ("EndpointStatistics", "UdpEndpoint", "open_endpoint"),
+})
 
 __all__ = [
     "EndpointStatistics",
