@@ -57,6 +57,7 @@ from spinnlive.protocol.commands import Database, encode_command  # noqa: E402
 from spinnlive.protocol.eieio import EIEIOType, encode_events  # noqa: E402
 from spinnlive.protocol.sdp import injection_datagram  # noqa: E402
 from spinnlive.transport.tick_gate import gated_event_loop  # noqa: E402
+from spinnlive.wire.input import MAX_IDS_PER_MESSAGE  # noqa: E402
 
 
 @dataclass
@@ -251,6 +252,26 @@ async def oversize_frame(s: System) -> Row:
     return Row("50 MB inject frame (13.1M ids)", n, 0, refused() - before)
 
 
+async def largest_frame(s: System) -> Row:
+    """The largest inject frame the bridge takes (MAX_IDS_PER_MESSAGE ids, 4129 datagrams at
+    once): delivered = events the board queued for the ticks; counted = the bridge's drops
+    plus, per datagram the board lost (its queue, its kernel buffer), that datagram's events."""
+    n = MAX_IDS_PER_MESSAGE
+    seen0, used0, dropped0 = board_totals(s)
+    events0 = s.engine.board.statistics().injected_events
+    async with connect(s.bridge.endpoints["discovery"]) as client:
+        await client.inject("inj", np.arange(n) % 10)
+    datagrams = -(-n // 127)
+    await settle(lambda: board_totals(s)[0] - seen0 >= datagrams
+                 and s.engine.board.statistics().endpoint.queue_depth == 0)
+    _, _, dropped = board_totals(s)
+    events = s.engine.board.statistics().injected_events - events0
+    c = s.bridge.statistics().streams["inject/inj"]
+    lost = dropped - dropped0  # every datagram holds 127 events but the last
+    return Row(f"largest inject frame ({n} ids)", n, events,
+               sum(c.dropped_events.values()) + 127 * lost - (127 * datagrams - n if lost else 0))
+
+
 async def inject_burst(s: System, n: int = 20_000) -> Row:
     frames: list[bytes | int] = [b"inject/inj", np.arange(10, dtype="<u4").tobytes()]
     messages0, packets0, dropped0 = input_totals(s)
@@ -414,7 +435,7 @@ FAULTS: dict[str, Callable[[System], Awaitable[Row]]] = {
     "baseline": baseline, "flood-board": flood_board, "flood-live": flood_live, "spoof-live": spoof_live_output,
     "flood-notify": flood_notify, "spoof-notify": spoof_notification,
     "malformed-push": malformed_push, "malformed-dealer": malformed_dealer,
-    "oversize": oversize_frame, "inject-burst": inject_burst, "subscribers": subscribers,
+    "oversize": oversize_frame, "largest-frame": largest_frame, "inject-burst": inject_burst, "subscribers": subscribers,
 }
 
 

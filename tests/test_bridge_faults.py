@@ -297,3 +297,30 @@ async def test_a_50_mb_inject_frame_is_refused_whole_and_counted(tmp_path, board
             with pytest.raises(LocalProtocolError, match="at most"):
                 await client.inject("stim", np.zeros(MAX_IDS_PER_MESSAGE + 1, dtype=np.uint32))
         notifier.close()
+
+
+async def test_the_largest_accepted_inject_frame_fits_the_board_socket_whole(tmp_path, board):
+    """Point 11: the largest message the bridge takes (MAX_IDS_PER_MESSAGE ids) is sent at once;
+    a board socket sized as the engine's (DEFAULT_RCVBUF) holds all of it even while nothing
+    reads it, so every id arrives (a 2**20-id message lost 21 % there)."""
+    from spinnlive.transport.kernel_buffer import DEFAULT_RCVBUF, kernel_drops, set_receive_buffer
+    from spinnlive.wire.input import MAX_IDS_PER_MESSAGE
+
+    n = MAX_IDS_PER_MESSAGE
+    granted = set_receive_buffer(board.sock)
+    async with Bridge(quick_config()) as bridge:
+        notifier, _ = await _running(bridge, tmp_path, board)
+        async with connect(bridge.endpoints["discovery"]) as client:
+            await client.inject("stim", np.arange(n, dtype=np.uint32) % 10)
+            await until(lambda: "inject/stim" in bridge.statistics().streams
+                        and bridge.statistics().streams["inject/stim"].packets == -(-n // 127),
+                        "every datagram of the frame sent", 60)
+        events = 0
+        for datagram in await board.recv_all():
+            events += datagram[10]  # the EIEIO count after padding and SDP header
+        drops = kernel_drops(board.sock)
+        if granted >= 2 * DEFAULT_RCVBUF:  # what Linux grants the engine's board socket
+            assert (events, drops) == (n, 0)
+        else:  # a smaller buffer (rmem_max, not root): what did not fit is counted
+            assert drops and events + 127 * drops >= n
+        notifier.close()

@@ -17,7 +17,8 @@ import socket
 __all__ = ["DEFAULT_RCVBUF", "kernel_drops", "set_receive_buffer", "udp_port_owners"]
 
 #: The buffer every spinnlive UDP receive socket asks for: 4 MiB holds about 2 s of a full
-#: 1 ms-tick LPG stream, or 12k injection datagrams, instead of the kernel's ~200 kB default.
+#: 1 ms-tick LPG stream, or 6553 injection datagrams (Linux charges 1280 bytes for each
+#: against the 8 MiB it grants for this), instead of the kernel's ~200 kB default.
 DEFAULT_RCVBUF = 4 << 20
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33 if os.uname().sysname == "Linux" else None)
 
