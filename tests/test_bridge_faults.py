@@ -115,6 +115,33 @@ async def test_a_spoofed_database_notification_cannot_replace_a_running_session(
         notifier.close()
 
 
+async def test_a_refused_database_is_read_again_once_the_file_changes(tmp_path, board):
+    """Point 1 / 14: a repeated spoof of an unchanged unreadable file is refused from what the
+    bridge remembers (one stat, no worker thread); a file that changed since (the toolchain
+    finished writing it) is read again and taken."""
+    (tmp_path / "late").mkdir()
+    path = tmp_path / "late" / "input_output_database.sqlite3"
+    path.write_bytes(b"not yet a database" * 100)
+    async with Bridge(quick_config()) as bridge:
+        notifier, _ = await _running(bridge, tmp_path, board)
+        spoofers = []
+        for n in (1, 2, 3):
+            spoofers.append(_spoof_notification(bridge, str(path)))
+            await until(lambda n=n: bridge.statistics().udp.notifications_refused
+                        == {"unreadable": n}, f"refusal {n}")
+        assert bridge.epoch == 1 and all(_no_reply(s) for s in spoofers)
+        path.unlink()
+        assert write_db(tmp_path / "late", board.ip) == path
+        await notifier.stop()
+        await until(lambda: bridge.state == "paused", "the bridge to pause")
+        await announce(bridge, path, board, notifier)
+        assert bridge.epoch == 2 and bridge.session is not None
+        assert bridge.session.database is not None
+        for spoofer in spoofers:
+            spoofer.close()
+        notifier.close()
+
+
 async def test_an_unreadable_database_never_replaces_a_working_session(tmp_path, board):
     """Point 1 without a run folder: the file cannot be read, so it cannot be the new run."""
     async with Bridge(quick_config()) as bridge:

@@ -110,6 +110,8 @@ _REFUSALS_PER_MESSAGE = 64
 _TOTALS_EVENTS = frozenset({"paused", "closing"})
 #: A failed task waits this long before its restart, doubling per failure up to ``_MAX_BACKOFF_S``.
 _BACKOFF_S, _MAX_BACKOFF_S = 0.01, 1.0
+#: Unreadable databases remembered (by path and file stamp) so a repeat is refused at once.
+_UNREADABLE_KEPT = 64
 
 
 class _Epoch:
@@ -170,6 +172,8 @@ class Bridge:
         self._state: StateProxy | None = None
         self._totals = {"tag_requests": 0, "tag_replies": 0, "tag_timeouts": 0}
         self._refused: collections.Counter[str] = collections.Counter()
+        #: path -> (inode, size, mtime) of databases refused as unreadable, re-read only changed
+        self._unreadable: dict[str, tuple[int, int, int]] = {}
         self._auth: Any = None  # the ZAP authenticator with CURVE
         self._restarts: collections.Counter[str] = collections.Counter()
         self._foreign = 0  # foreign live-output datagrams of the epochs before this one
@@ -314,6 +318,12 @@ class Bridge:
         if cfg.database_root is not None and not Path(path).resolve().is_relative_to(
                 Path(cfg.database_root).resolve()):
             self._refuse("outside_root", f"database {path} is outside {cfg.database_root}")
+        working = self._current is not None and self._current.session.database is not None
+        stamp = _file_stamp(path)
+        if working and stamp is not None and self._unreadable.get(path) == stamp:
+            # a repeated spoof costs one stat, not a worker thread and an SQLite open each
+            self._refuse("unreadable", f"database {path} cannot be used (unchanged since it "
+                         "was refused)")
         try:
             return await asyncio.wait_for(asyncio.to_thread(
                 _between_ticks, Session.load, path, self.epoch + 1, lpg_label=cfg.lpg_label,
@@ -322,8 +332,11 @@ class Bridge:
                 cfg.database_deadline_s + 1.0)
         except (DatabaseError, TimeoutError) as exc:
             problem = str(exc) or f"not read within {cfg.database_deadline_s:g} s"
-        working = self._current is not None and self._current.session.database is not None
         if working:
+            if stamp is not None:
+                if len(self._unreadable) >= _UNREADABLE_KEPT:
+                    self._unreadable.clear()
+                self._unreadable[path] = stamp
             self._refuse("unreadable", f"database {path} cannot be used ({problem}); the "
                          f"session of {self._current.session.database} goes on")  # type: ignore[union-attr]
         logger.error("bridge cannot use database %s (%s); confirming with nothing to stream so "
@@ -640,6 +653,15 @@ def _board_statistics(epoch: _Epoch) -> dict[str, BoardStatistics]:
             dropped_input_events=epoch.refused.get(board, 0), missed_ticks=max(0, missed),
             silent_periods=epoch.silent_periods.get(board, 0))
     return boards
+
+
+def _file_stamp(path: str) -> tuple[int, int, int] | None:
+    """What tells a changed file from the one refused before; None where it cannot be read."""
+    try:
+        st = Path(path).stat()
+    except (OSError, ValueError):
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _loopback(address: str) -> bool:
