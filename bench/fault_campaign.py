@@ -68,6 +68,8 @@ class Row:
     counted: int
     late_pct: float = 0.0
     client_side: bool = True
+    #: late ticks and ticks while the fault ran (a short window makes one late tick 1 %)
+    late_ticks: tuple[int, int] | None = None
 
     @property
     def lost(self) -> int:
@@ -470,6 +472,7 @@ async def run_fault(name: str, fault: Callable[[System], Awaitable[Row]]) -> Row
             during_fault = lateness[fault_ticks[0] - first:fault_ticks[1] - first]
             row.late_pct = 100.0 * float(np.mean(during_fault > threshold)) \
                 if during_fault.size else 0.0
+            row.late_ticks = (int(np.sum(during_fault > threshold)), int(during_fault.size))
             return row
 
 
@@ -492,7 +495,7 @@ def main() -> None:
 
 def _campaign(names: list[str]) -> bool:
     header = f"{'fault':<58} {'inputs':>10} {'delivered':>10} {'counted':>10} {'lost':>6} " \
-             f"{'late %':>7}"
+             f"{'late %':>7} {'late/ticks':>12}"
     print(header)
     print("-" * len(header))
     failed = False
@@ -501,9 +504,11 @@ def _campaign(names: list[str]) -> bool:
             row = runner.run(STANDALONE[name]() if name in STANDALONE
                              else run_fault(name, FAULTS[name]))
         late_ok = row.late_pct <= 1.0 or not row.client_side
+        ticks = f"{row.late_ticks[0]}/{row.late_ticks[1]}" if row.late_ticks else "-"
         failed |= row.lost != 0 or not late_ok
         print(f"{row.fault:<58} {row.inputs:>10} {row.delivered:>10} {row.counted:>10} "
-              f"{row.lost:>6} {row.late_pct:>6.2f}{'' if late_ok else ' LATE'}", flush=True)
+              f"{row.lost:>6} {row.late_pct:>7.2f} {ticks:>12}{'' if late_ok else ' LATE'}",
+              flush=True)
     print("\nlost = inputs - delivered - counted; must be 0. late % = ticks > the scheduler's "
           "late threshold while the fault ran (bar: 1 % for client-side faults).")
     return failed
