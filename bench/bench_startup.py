@@ -48,6 +48,22 @@ printed; wall times there are mostly the other processes' share, CPU seconds les
   3.30 s / 1.93 CPU s: 2.96x in wall (per round 1.38-14.4), 2.84x in CPU (2.46-3.79).
   Not shown: <= 0.45 s above the floor (numba's import and its first cached load alone are
   ~0.45 CPU s here), so neither is 4x NEST's time above the floor in every round.
+* after the lazy protocol and transport exports (a run without live I/O imports no
+  ``construct`` frame layout), warm, ``--runs 3`` at load 1.1: above the floor spinnlive
+  1.04 s wall / 1.12 CPU s, NEST 2.98 s / 3.09 CPU s: 2.77x in wall (per round 2.55-3.23),
+  2.86x in CPU (2.54-2.86); ``--runs 5`` at load 1.6-1.7 (rising): spinnlive 1.18 s /
+  0.92 CPU s, NEST 5.02 s / 3.77 CPU s: 3.61x in both (per round 2.4-6.0 wall, 2.5-4.6 CPU).
+  Main before the change, in the run just before (load 0.7): spinnlive 1.37 s / 1.62 CPU s
+  above the floor, 2.09x wall, 2.34x CPU (NEST's time varied as much between those runs, so
+  the change's own share, ~0.06 CPU s of imports, is within their noise). Where spinnlive's ~1 CPU s above the floor goes (load ~1, each part alone):
+  numba's import ~0.2 s; numba's first dispatch of a cached kernel ~0.45-0.5 s, almost all
+  ``CPUContext.load_additional_registries`` importing numba's lowering modules (including
+  scipy.linalg, which numba.np.arraymath imports to probe BLAS); the kernel modules 0.05 s;
+  spinnlive's other modules ~0.2 s; 5000 ticks 0.15-0.3 s; building the groups and matrices
+  0.02 s alone (0.36 s when it shares the GIL with the kernel load in its thread). matplotlib
+  (~1 s, through pyNN.connectors -> csa) is in the floor: both backends import it. So the
+  <= 0.45 s target needs kernels that do not load numba on a warm run (ahead of time);
+  trimming spinnlive's own imports cannot reach it.
 """
 
 from __future__ import annotations
