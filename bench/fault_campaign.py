@@ -12,7 +12,7 @@ share of late ticks of the engine while the fault ran (≤ 1 % is the bar for cl
 The bridge, the board endpoint and the subscribers share this process's event loop,
 made as ``spinnlive run`` makes the engine's and the bridge's (a gated loop, which keeps out of
 the engine's real-time ticks: :mod:`spinnlive.transport.tick_gate`); the UDP floods come from
-another process, and so do the malformed and flooding ZeroMQ peers.
+another process, and so do the malformed and flooding ZeroMQ peers and the 51 subscribers.
 
     .venv/bin/python bench/fault_campaign.py            # every fault
     .venv/bin/python bench/fault_campaign.py --only flood-board
@@ -288,34 +288,59 @@ async def inject_burst(s: System, n: int = 20_000) -> Row:
                (dropped - dropped0) + (board_dropped - board_dropped0))
 
 
-async def subscribers(s: System, n_fast: int = 50) -> Row:
-    """50 subscribers read 'pop' while one more stalls (tiny buffers, never read until the
-    end); each one's books: received + missed (its own HWM losses) == announced."""
-    async with connect(s.bridge.endpoints["discovery"]) as client:
+_SUBSCRIBERS = """
+import asyncio, json, sys
+from spinnlive.client import connect
+
+async def main(endpoint, n_fast):
+    async with connect(endpoint) as client:
         fast = [client.spikes("pop") for _ in range(n_fast)]
         stalled = client.spikes("pop", rcvhwm=1, rcvbuf=4096)
         for stream in [*fast, stalled]:
             await stream.ready()
-        readers = [asyncio.ensure_future(_read_forever(st)) for st in fast]
+
+        async def read(stream):
+            async for _ in stream:
+                pass
+
+        readers = [asyncio.ensure_future(read(st)) for st in fast]
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        books = [0, 0, 0]
+        for stream in [*fast, stalled]:
+            stats = await stream.checkpoint(20.0)
+            books[0] += stats.announced_events
+            books[1] += stats.received_events
+            books[2] += stats.missed_events
+    print(json.dumps(books), flush=True)
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+async def subscribers(s: System, n_fast: int = 50) -> Row:
+    """50 subscribers read 'pop' while one more stalls (tiny buffers, never read until the
+    end), all in another process as an application's would be (in the engine's process their
+    50 decoding loops took the interpreter from the ticks); each one's books: received +
+    missed (its own HWM losses) == announced."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _SUBSCRIBERS, s.bridge.endpoints["discovery"], str(n_fast),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"ready"
+    async with connect(s.bridge.endpoints["discovery"]) as client:
         for _ in range(300):  # 300 injections, each makes 'pop' fire: 300 messages
             await client.inject("inj", np.arange(10))
             await asyncio.sleep(0.003)
         await asyncio.sleep(0.5)
-        for task in readers:
-            task.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
-        announced = received = missed = 0
-        for stream in [*fast, stalled]:
-            stats = await stream.checkpoint(20.0)
-            announced += stats.announced_events
-            received += stats.received_events
-            missed += stats.missed_events
+    proc.stdin.write(b"stop\n")
+    await proc.stdin.drain()
+    announced, received, missed = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
+    await proc.wait()
     return Row(f"{n_fast} subscribers + 1 stalled (events over all)", announced, received, missed)
-
-
-async def _read_forever(stream) -> None:  # type: ignore[no-untyped-def]
-    async for _ in stream:
-        pass
 
 
 async def baseline(s: System) -> Row:
