@@ -235,3 +235,45 @@ async def test_every_client_deadline_runs_on_the_injected_clock():
         sub.close()
     await server
     bridge.close()
+
+
+async def test_iterating_a_busy_stream_gives_the_loop_back_at_every_message():
+    """A stream whose socket always holds a message must not starve the loop's other tasks
+    (another stream's reader, a controller): each message read yields to them once."""
+    bridge = _HandMadeBridge()
+    n = 200
+    try:
+        server = asyncio.ensure_future(bridge.describe())
+        async with connect(bridge.discovery) as client:
+            busy, sparse = client.spikes("busy"), client.spikes("sparse")
+            wanted = {b"spikes/busy", b"spikes/sparse"}
+            while wanted:  # both sockets' subscriptions are at the publisher
+                wanted.discard((await asyncio.wait_for(bridge.pub.recv(), 5))[1:])
+            for seq in range(n):
+                await bridge.pub.send_multipart(spike_frames(
+                    b"spikes/busy", 1, seq, seq, np.arange(4, dtype=np.uint32)))
+            await bridge.pub.send_multipart(spike_frames(
+                b"spikes/sparse", 1, 0, 0, np.zeros(1, np.uint32)))
+            # the sparse message, sent last, is in: the busy ones sent before it are queued
+            assert await sparse.subscription.socket.poll(5000)
+            turns = 0
+
+            async def other_task() -> None:
+                nonlocal turns
+                while True:
+                    turns += 1
+                    await asyncio.sleep(0)
+
+            other = asyncio.ensure_future(other_task())
+            await asyncio.sleep(0)
+            seen = [turns]
+            async for _ in busy:  # iteration, as a reader task does
+                seen.append(turns)
+                if len(seen) > n:
+                    break
+            other.cancel()
+            # the other task ran between every two messages, not only once the stream ran dry
+            assert all(b > a for a, b in zip(seen, seen[1:], strict=False))
+        await server
+    finally:
+        bridge.close()
