@@ -23,12 +23,21 @@ with :class:`~spinnlive.adapters.decoding.PushPull` from the two motor populatio
 the last control period. A ``clock`` population of Poisson neurons firing ~every tick keeps the
 loop's control grid moving when both motors are silent (the pole upright and still).
 
-A control step every ``--control-ticks`` network ticks (5 ms by default); 20 episodes of up to
-500 steps take at most 50 s of network time (about 52 s of wall time with start-up). A random
-policy is played on the same seeds. Measured: 500.0 steps on every episode against 22.9 for the
-random policy; loop latency p50 0.3 ms, p99 0.9-1.4 ms.
+A control step every ``--control-ticks`` network ticks (10 ms by default); 20 episodes of up to
+500 steps take at most 100 s of network time. A random policy is played on the same seeds.
 
-Run: ``python examples/cartpole_closed_loop.py [--episodes 20] [--max-steps 500] [--json]``.
+How well the real-time loop balances depends on its round trip (spikes to the client, the
+step, the new rates at the engine) against the control period: the controller was tuned with
+one step of delay, and a round trip that eats most of a period adds another. Measured on a
+2-core machine (quiet, 7 Dec; 10 episodes, cap 500): every 10 ms, mean length 473.9 against
+25.6 for the random policy (18.5x; loop latency p50 0.72, p99 3.0 ms); every 5 ms, 17.0 (0.7x:
+the pole falls as under a constant push), where an earlier, faster machine balanced all 500
+steps of every episode (p99 0.9-1.4 ms). ``--lockstep`` runs the same controller with the
+engine in lock-step, one process, each action decided on exactly the last period's spikes:
+500 steps on every episode at 5 and at 10 ms, on any machine.
+
+Run: ``python examples/cartpole_closed_loop.py [--episodes 20] [--max-steps 500] [--lockstep]
+[--json]``.
 """
 
 from __future__ import annotations
@@ -70,20 +79,26 @@ P_CONNECT = 0.5  # each sensor -> motor synapse exists with this probability (fi
 SEED = 7
 
 
-def build_network(sim: Any, notify_port: int) -> None:
-    """The controller; ``notify_port`` is the bridge's notification port."""
+def build_network(sim: Any, notify_port: int | None) -> dict[str, Any]:
+    """The controller; ``notify_port`` is the bridge's notification port, or None for the
+    lock-step stand-ins (sensors set by ``Population.set``, motors recorded)."""
     ext = sim.external_devices
     sensors = sim.Population(ENCODER.n_neurons, sim.SpikeSourcePoisson(rate=0.0), label="sensors")
-    ext.add_poisson_live_rate_control(sensors, database_notify_port_num=notify_port)
+    if notify_port is not None:
+        ext.add_poisson_live_rate_control(sensors, database_notify_port_num=notify_port)
     # Both sides get the same offsets and the same wiring mask: a mirror image, no bias.
     rng = np.random.default_rng(SEED)
     offsets = rng.uniform(*I_OFFSET, MOTOR_SIZE)
     mask = rng.random((ENCODER.n_neurons // 2, MOTOR_SIZE)) < P_CONNECT
     motors = {side: sim.Population(MOTOR_SIZE, sim.IF_curr_exp(**MOTOR, i_offset=offsets),
                                    label=side) for side in ("left", "right")}
-    clock = sim.Population(CLOCK_SIZE, sim.SpikeSourcePoisson(rate=500.0), label="clock")
-    for population in (*motors.values(), clock):
-        ext.activate_live_output_for(population, database_notify_port_num=notify_port)
+    if notify_port is None:
+        for population in motors.values():
+            population.record("spikes")
+    else:
+        clock = sim.Population(CLOCK_SIZE, sim.SpikeSourcePoisson(rate=500.0), label="clock")
+        for population in (*motors.values(), clock):
+            ext.activate_live_output_for(population, database_notify_port_num=notify_port)
     for positive, (excited, inhibited) in ((True, ("right", "left")), (False, ("left", "right"))):
         pre = np.concatenate([ENCODER.group(i, positive) for i in range(len(ENCODER.scales))])
         for target, weight, receptor in ((excited, EXCITE, "excitatory"),
@@ -91,6 +106,7 @@ def build_network(sim: Any, notify_port: int) -> None:
             pairs = [(int(pre[i]), int(j), weight, 1.0) for i, j in zip(*np.nonzero(mask))]
             sim.Projection(sensors, motors[target], sim.FromListConnector(pairs),
                            sim.StaticSynapse(), receptor_type=receptor)
+    return {"sensors": sensors, **motors}
 
 
 def serve_network(notify_port: int) -> None:
@@ -124,18 +140,62 @@ def closed_loop(n_episodes: int, max_steps: int, control_ticks: int, seed: int =
         stop(bridge)
 
 
+def closed_loop_lockstep(n_episodes: int, max_steps: int, control_ticks: int, seed: int = 0
+                         ) -> list[int]:
+    """The same controller, encoder and decoder with the engine in lock-step, one process:
+    ``run(control_ticks)`` per step, so each action is decided on exactly the last period's
+    spikes whatever the machine's speed (the real-time loop is as good as its latency lets
+    it be). Returns the episode lengths."""
+    import spinnlive.pynn as sim
+
+    sim.setup(timestep=1.0, realtime=False)
+    net = build_network(sim, None)
+    env = gym.make("CartPole-v1", max_episode_steps=max_steps)
+    lengths: list[int] = []
+    for episode in range(n_episodes):
+        observation, _ = env.reset(seed=seed + episode)
+        action, length, done = None, 0, False
+        while not done:
+            net["sensors"].set(rate=ENCODER.rates(observation))
+            sim.run(control_ticks)
+            rates = {side: _period_rates(net[side], control_ticks) for side in ("left", "right")}
+            action = DECODER.action(rates, action)
+            observation, _, terminated, truncated, _ = env.step(action)
+            length, done = length + 1, terminated or truncated
+        lengths.append(length)
+    sim.end()
+    return lengths
+
+
+def _period_rates(population: Any, control_ticks: int) -> np.ndarray:
+    """Rates (Hz) per neuron over the period just run; the recording is cleared."""
+    counts = population.get_spike_counts()
+    population.recorder.clear()
+    return np.array([counts[i] for i in sorted(counts)], dtype=float) / (control_ticks / 1e3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--max-steps", type=int, default=500)
-    parser.add_argument("--control-ticks", type=int, default=5)
+    parser.add_argument("--control-ticks", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON line of results")
+    parser.add_argument("--lockstep", action="store_true",
+                        help="the same controller with the engine in lock-step, one process")
     parser.add_argument("--network", type=int, metavar="NOTIFY_PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.network is not None:
         serve_network(args.network)
+        return
+    if args.lockstep:
+        lengths = closed_loop_lockstep(args.episodes, args.max_steps, args.control_ticks,
+                                       args.seed)
+        baseline, _ = random_policy(gym.make("CartPole-v1", max_episode_steps=args.max_steps),
+                                    args.episodes, seed=args.seed)
+        print(f"lock-step: mean episode length {np.mean(lengths):.1f} {lengths}; random "
+              f"policy {np.mean(baseline):.1f}")
         return
     started = time.perf_counter()
     report = closed_loop(args.episodes, args.max_steps, args.control_ticks, args.seed)
