@@ -1,7 +1,7 @@
 """Benchmark: the seed E-I network on spinnlive and on pyNN.nest in the same run, plus scaling.
 
-Part 1 builds the network of /work/shared/seed/programming-spinnaker.txt (250 Poisson sources at
-50 Hz for 5 s, 250 SpikeSourceArray, 500 exc + 125 inh IF_curr_exp, FixedProbability
+Part 1 builds the seed network (the user's script, kept byte-identical as
+tests/data/programming_spinnaker_seed.py: 250 Poisson sources at 50 Hz for 5 s, 250 SpikeSourceArray, 500 exc + 125 inh IF_curr_exp, FixedProbability
 projections, ~90k synapses, delays uniform 1-10 ms, dt = 1 ms, exc+inh spikes recorded) with
 the same PyNN script against ``spinnlive.pynn`` (lock-step mode) and ``pyNN.nest`` (on-grid and
 precise spiking), and times ``run(5000)`` only: the network is built by ``run(0)`` first on the
