@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 from spinnlive.errors import LocalProtocolError, RemoteProtocolError
 from spinnlive.protocol.eieio import EIEIOType, decode_data_packet, encode_events
 from spinnlive.protocol.sdp import (
+    EVENTS_HEAD,
     RC_OK,
     IPTagSetRequest,
     SDPHeader,
+    datagram_events,
     decode_iptag_set,
     decode_scp_reply,
     decode_scp_request,
@@ -122,3 +124,14 @@ def test_fast_header_parse_agrees_with_the_declared_layout(datagram: bytes) -> N
         c.flags, c.tag, c.dest.port, c.dest.cpu, c.src.port, c.src.cpu, c.dest_x, c.dest_y,
         c.src_x, c.src_y)
     assert body == datagram[10:]
+
+
+@given(st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=100), st.integers(0, 255),
+       st.integers(0, 255), st.integers(1, 17))
+def test_a_refused_datagram_head_names_its_core_and_event_count(ids, x, y, p):
+    """What a sender reads back from the kernel's error queue: the first EVENTS_HEAD bytes."""
+    [packet] = encode_events(ids, eieio_type=EIEIOType.KEY_16_BIT)
+    sdp, events = datagram_events(injection_datagram(x, y, p, packet)[:EVENTS_HEAD])
+    assert sdp is not None and (sdp.dest_x, sdp.dest_y, sdp.dest_cpu, events) == (x, y, p, len(ids))
+    assert datagram_events(packet[:EVENTS_HEAD]) == (None, len(ids))  # bare live output
+    assert datagram_events(b"") == (None, 0)

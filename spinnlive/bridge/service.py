@@ -82,7 +82,7 @@ from spinnlive.clock import Clock
 from spinnlive.drops import warn_at_powers_of_ten
 from spinnlive.errors import DatabaseError, NotificationRefused, SpinnliveError
 from spinnlive.protocol.handshake import Paused, Started
-from spinnlive.protocol.sdp import UDP_PADDING, unwrap_sdp
+from spinnlive.protocol.sdp import EVENTS_HEAD, datagram_events
 from spinnlive.transport.curve import check_binding, load_server
 from spinnlive.transport.iptags import ANSWERING, SILENT, TagPointer
 from spinnlive.transport.listener import Listener
@@ -471,7 +471,7 @@ class Bridge:
             if error is None:
                 sent += 1
                 continue
-            events = datagram[len(UDP_PADDING) + 8]
+            _, events = datagram_events(datagram)
             counters.drop("would_block" if isinstance(error, BlockingIOError) else "send_error",
                           events)
             counters.forwarded_events -= events
@@ -486,11 +486,10 @@ class Bridge:
         sender = epoch.sender
         if sender is None:
             return
-        for head, (host, _) in sender.refusals(limit):
+        for head, (host, _) in sender.refusals(limit, EVENTS_HEAD):
             try:
-                sdp, body = unwrap_sdp(head)
-                events = body[0]
-            except (SpinnliveError, IndexError):  # not ours: we send only SDP-wrapped EIEIO
+                sdp, events = datagram_events(head)
+            except SpinnliveError:  # not ours: we send only SDP-wrapped EIEIO
                 sdp, events = None, 0
             topic = (epoch.core_topics.get((host, sdp.dest_x, sdp.dest_y, sdp.dest_cpu))
                      if sdp is not None else None)

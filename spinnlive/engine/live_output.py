@@ -59,7 +59,7 @@ from spinnlive.engine.mapping import LpgMapping
 from spinnlive.engine.mapping import Mapping as EngineMapping
 from spinnlive.errors import ConfigurationError, TransportError
 from spinnlive.protocol.eieio import EIEIODataHeader, EIEIOType, EventPacker, PrefixType
-from spinnlive.protocol.sdp import UDP_PADDING, SDPHeader
+from spinnlive.protocol.sdp import EVENTS_HEAD, UDP_PADDING, SDPHeader, datagram_events
 from spinnlive.transport.sender import UdpSender
 
 __all__ = ["LPG_BUFFER_BYTES", "MAX_REFUSALS_PER_TICK", "LiveOutput", "LiveOutputStatistics", "TagTable", "TagTarget",
@@ -73,7 +73,6 @@ LPG_BUFFER_BYTES = 256
 _LPG_SDP_SOURCE_PORT = 3  # the LPG sends from SDP port 3 of its core (srce_port = 3 << 5 | core)
 #: Error-queue entries (refused datagrams) one emit reads per socket; the rest wait a tick.
 MAX_REFUSALS_PER_TICK = 64
-_SDP_BYTES = len(UDP_PADDING) + 8  # before the EIEIO count of a packet sent with its SDP header
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,9 +278,8 @@ class LiveOutput:
         the tick thread calls it, others only while no tick runs."""
         found = 0
         for sender in self._senders:
-            for head, address in sender.refusals(limit, _SDP_BYTES + 1):
-                sdp = len(head) > _SDP_BYTES and head[:len(UDP_PADDING)] == UDP_PADDING
-                events = head[_SDP_BYTES] if sdp else (head[0] if head else 0)
+            for head, address in sender.refusals(limit, EVENTS_HEAD):
+                _, events = datagram_events(head)
                 self._drop("refused", 1, events,
                            f"{address}: nothing listens there (ICMP port unreachable)")
                 found += 1

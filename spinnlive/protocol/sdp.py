@@ -34,8 +34,9 @@ from spinnlive.protocol._wire import build_checked, parse_untrusted
 
 __all__ = [
     "SCAMP_PORT",
-    "CMD_IPTAG", "IPTAG_SET", "RC_OK", "SDP_BODY_MAX", "UDP_PADDING", "IPTagSetRequest",
-    "SCPReply", "SCPRequest", "SDPFlag", "SDPHeader", "decode_iptag_set", "decode_scp_reply",
+    "CMD_IPTAG", "EVENTS_HEAD", "IPTAG_SET", "RC_OK", "SDP_BODY_MAX", "UDP_PADDING",
+    "IPTagSetRequest", "SCPReply", "SCPRequest", "SDPFlag", "SDPHeader", "datagram_events",
+    "decode_iptag_set", "decode_scp_reply",
     "decode_scp_request", "encode_iptag_set", "encode_scp_reply", "injection_datagram",
     "is_iptag_set_ok", "iptag_set_reply", "unwrap_sdp", "wrap_sdp",
 ]
@@ -137,6 +138,22 @@ def unwrap_sdp(datagram: bytes) -> tuple[SDPHeader, bytes]:
                        src_port=src >> 5, src_cpu=src & 31, dest_x=dest_x, dest_y=dest_y,
                        src_x=src_x, src_y=src_y)
     return header, datagram[_HDR:]
+
+
+#: How many first bytes of a datagram :func:`datagram_events` needs.
+EVENTS_HEAD = _HDR + 1
+
+
+def datagram_events(head: bytes) -> tuple[SDPHeader | None, int]:
+    """The SDP header (None for a bare packet) and the EIEIO event count of the first
+    :data:`EVENTS_HEAD` bytes of a datagram spinnlive sent: SDP-wrapped EIEIO (injection into
+    a board) or bare EIEIO (live output). What a sender counts when the kernel hands one of
+    its datagrams back as refused; a head too short to say counts 0 events."""
+    head = bytes(head)
+    if len(head) > _HDR and head[:len(UDP_PADDING)] == UDP_PADDING:
+        header, body = unwrap_sdp(head)
+        return header, body[0]
+    return None, head[0] if head else 0
 
 
 def injection_datagram(x: int, y: int, p: int, eieio_bytes: bytes, port: int = 1) -> bytes:
