@@ -14,12 +14,18 @@ the closed loop gets; a factor of 0 runs it in lock-step instead), with a *pacer
 ``tick`` does not start before the board has received ``n`` injected events in all
 (waiting.TickHold), so a client's answer lands on the tick the test asserts however slow the
 machine is. A test holds the tick after the one an answer is due in.
+
+``open_ended`` runs the network until the test ends it (:func:`end_run`, SIGUSR1: the engine's
+``request_stop``), its pacer firing for up to ``ticks``: a test that waits on what a slow
+observer does with the stream (a niced monitor under load) gets a stream for as long as that
+takes, not for a fixed time.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -117,10 +123,16 @@ stop = launch.stop
 
 
 def start_network(notify_port: int, ticks: int, cwd: Path, tsf: float = 10.0,
-                  holds: dict[int, int] | None = None) -> subprocess.Popen[str]:
+                  holds: dict[int, int] | None = None,
+                  open_ended: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, str(HERE), "network", str(notify_port), str(ticks),
-                             str(tsf), json.dumps(holds or {})], cwd=cwd,
+                             str(tsf), json.dumps(holds or {}), str(int(open_ended))], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def end_run(proc: subprocess.Popen[str]) -> None:
+    """End an ``open_ended`` network's run after the tick in progress (it then reports)."""
+    proc.send_signal(signal.SIGUSR1)
 
 
 def network_result(proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, list]:
@@ -130,7 +142,8 @@ def network_result(proc: subprocess.Popen[str], timeout: float = 60) -> dict[str
     return json.loads(line[len("RESULT "):])
 
 
-def _network(notify: int, ticks: int, tsf: float, holds: dict[int, int]) -> None:
+def _network(notify: int, ticks: int, tsf: float, holds: dict[int, int],
+             open_ended: bool) -> None:
     from waiting import TickHold, injected_before
 
     import spinnlive.pynn as sim
@@ -154,7 +167,11 @@ def _network(notify: int, ticks: int, tsf: float, holds: dict[int, int]) -> None
     for p in pops:
         ext.activate_live_output_for(p, database_notify_port_num=notify)
         p.record("spikes")
-    sim.run(ticks)
+    if open_ended:
+        signal.signal(signal.SIGUSR1, lambda *_: ext.request_stop())
+        ext.run_forever()
+    else:
+        sim.run(ticks)
     result = {}
     for p in pops:  # (tick, atom) of every recorded spike: tick = round(ms / dt) - 1
         result[p.label] = sorted(
@@ -166,4 +183,4 @@ def _network(notify: int, ticks: int, tsf: float, holds: dict[int, int]) -> None
 
 if __name__ == "__main__":
     _network(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
-             {int(k): int(v) for k, v in json.loads(sys.argv[5]).items()})
+             {int(k): int(v) for k, v in json.loads(sys.argv[5]).items()}, sys.argv[6] == "1")

@@ -8,6 +8,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -185,12 +186,22 @@ def test_reset_starts_a_new_segment_in_the_report() -> None:
 @pytest.mark.parametrize("realtime", [False, True])
 def test_run_forever_until_request_stop_from_another_thread(realtime: bool) -> None:
     network(False, realtime=realtime)
-    stopper = threading.Timer(0.3, sim.external_devices.request_stop)
+    engine = sim.simulator.state.engine
+
+    def stop_once_ticking() -> None:
+        # A stop requested before the first tick ends the step at tick 0 (by design), so wait
+        # for the loop to tick, however long mapping and the first compile take on this machine.
+        deadline = time.monotonic() + 120
+        while engine.tick < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sim.external_devices.request_stop()
+
+    stopper = threading.Thread(target=stop_once_ticking)
     stopper.start()
     sim.external_devices.run_forever()
     stopper.join()
     stopped = sim.get_current_time()
-    assert stopped > 0
+    assert stopped >= 5
     sim.run(10)  # the engine runs on normally after run_forever
     assert sim.get_current_time() == pytest.approx(stopped + 10)
     sim.end()
