@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pyNN.standardmodels import build_translations, cells
+from pyNN.standardmodels import cells
 
 from ...errors import ConfigurationError
 from .spynnaker_args import SpynnakerArgs
+from .translations import identity
 
 __all__ = [
     "IF_curr_exp", "IF_curr_alpha", "IF_curr_delta", "IF_cond_exp", "Izhikevich",
@@ -25,13 +26,6 @@ __all__ = [
     "IF_cond_exp_gsfa_grr", "IF_facets_hardware1", "SpikeSourceGamma",
     "SpikeSourcePoissonRefractory", "GIF_cond_exp",
 ]
-
-
-def _identity(celltype: type[Any]) -> dict[str, Any]:
-    """PyNN -> native translation table mapping every parameter to itself."""
-    table: dict[str, Any] = build_translations(
-        *[(name, name) for name in celltype.default_parameters])
-    return table
 
 
 _CURRENT_INPUTS = {"gsyn_exc": "isyn_exc", "gsyn_inh": "isyn_inh"}
@@ -52,56 +46,56 @@ class _CurrentBased:
 class IF_curr_exp(SpynnakerArgs, _CurrentBased, cells.IF_curr_exp):
     __doc__ = cells.IF_curr_exp.__doc__
     kernel_model = "IF_curr_exp"
-    translations = _identity(cells.IF_curr_exp)
+    translations = identity(*cells.IF_curr_exp.default_parameters)
     variable_map = {"v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", **_CURRENT_INPUTS}
 
 
 class IF_curr_alpha(SpynnakerArgs, _CurrentBased, cells.IF_curr_alpha):
     __doc__ = cells.IF_curr_alpha.__doc__
     kernel_model = "IF_curr_alpha"
-    translations = _identity(cells.IF_curr_alpha)
+    translations = identity(*cells.IF_curr_alpha.default_parameters)
     variable_map = {"v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", **_CURRENT_INPUTS}
 
 
 class IF_curr_delta(SpynnakerArgs, cells.IF_curr_delta):
     __doc__ = cells.IF_curr_delta.__doc__
     kernel_model = "IF_curr_delta"
-    translations = _identity(cells.IF_curr_delta)
+    translations = identity(*cells.IF_curr_delta.default_parameters)
     variable_map = {"v": "v"}
 
 
 class IF_cond_exp(SpynnakerArgs, cells.IF_cond_exp):
     __doc__ = cells.IF_cond_exp.__doc__
     kernel_model = "IF_cond_exp"
-    translations = _identity(cells.IF_cond_exp)
+    translations = identity(*cells.IF_cond_exp.default_parameters)
     variable_map = {"v": "v", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
 
 
 class IF_cond_alpha(SpynnakerArgs, cells.IF_cond_alpha):
     __doc__ = cells.IF_cond_alpha.__doc__
     kernel_model = "IF_cond_alpha"
-    translations = _identity(cells.IF_cond_alpha)
+    translations = identity(*cells.IF_cond_alpha.default_parameters)
     variable_map = {"v": "v", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
 
 
 class EIF_cond_exp_isfa_ista(SpynnakerArgs, cells.EIF_cond_exp_isfa_ista):
     __doc__ = cells.EIF_cond_exp_isfa_ista.__doc__
     kernel_model = "EIF_cond_exp_isfa_ista"
-    translations = _identity(cells.EIF_cond_exp_isfa_ista)
+    translations = identity(*cells.EIF_cond_exp_isfa_ista.default_parameters)
     variable_map = {"v": "v", "w": "w", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
 
 
 class EIF_cond_alpha_isfa_ista(SpynnakerArgs, cells.EIF_cond_alpha_isfa_ista):
     __doc__ = cells.EIF_cond_alpha_isfa_ista.__doc__
     kernel_model = "EIF_cond_alpha_isfa_ista"
-    translations = _identity(cells.EIF_cond_alpha_isfa_ista)
+    translations = identity(*cells.EIF_cond_alpha_isfa_ista.default_parameters)
     variable_map = {"v": "v", "w": "w", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
 
 
 class HH_cond_exp(SpynnakerArgs, cells.HH_cond_exp):
     __doc__ = cells.HH_cond_exp.__doc__
     kernel_model = "HH_cond_exp"
-    translations = _identity(cells.HH_cond_exp)
+    translations = identity(*cells.HH_cond_exp.default_parameters)
     recordable = [*cells.HH_cond_exp.recordable, "m", "h", "n"]
     units = {**cells.HH_cond_exp.units, "m": "", "h": "", "n": ""}
     receptor_types = ("excitatory", "inhibitory")
@@ -121,7 +115,7 @@ class Izhikevich(SpynnakerArgs, cells.Izhikevich):
 
             return IzkCurrExpBase(*args, **parameters)  # not an Izhikevich: no second __init__
         return super().__new__(cls)
-    translations = _identity(cells.Izhikevich)
+    translations = identity(*cells.Izhikevich.default_parameters)
     variable_map = {"v": "v", "u": "u"}
 
 
@@ -129,7 +123,7 @@ class SpikeSourcePoisson(SpynnakerArgs, cells.SpikeSourcePoisson):
     __doc__ = cells.SpikeSourcePoisson.__doc__
     kernel_model = "SpikeSourcePoisson"
     positional = ("rate", "start", "duration")
-    translations = _identity(cells.SpikeSourcePoisson)
+    translations = identity(*cells.SpikeSourcePoisson.default_parameters)
     variable_map: ClassVar[dict[str, str]] = {}
 
 
@@ -139,14 +133,14 @@ class SpikeSourceGamma(SpynnakerArgs, cells.SpikeSourceGamma):
     # a float schema: PyNN's int default would truncate alpha=1.5 to 1 without a word; the
     # kernel refuses an order that is not whole
     default_parameters = {**cells.SpikeSourceGamma.default_parameters, "alpha": 2.0}
-    translations = _identity(cells.SpikeSourceGamma)
+    translations = identity(*cells.SpikeSourceGamma.default_parameters)
     variable_map: ClassVar[dict[str, str]] = {}
 
 
 class SpikeSourcePoissonRefractory(SpynnakerArgs, cells.SpikeSourcePoissonRefractory):
     __doc__ = cells.SpikeSourcePoissonRefractory.__doc__
     kernel_model = "SpikeSourcePoissonRefractory"
-    translations = _identity(cells.SpikeSourcePoissonRefractory)
+    translations = identity(*cells.SpikeSourcePoissonRefractory.default_parameters)
     variable_map: ClassVar[dict[str, str]] = {}
 
 
@@ -154,7 +148,7 @@ class SpikeSourceArray(SpynnakerArgs, cells.SpikeSourceArray):
     __doc__ = cells.SpikeSourceArray.__doc__
     kernel_model = "SpikeSourceArray"
     positional = ("spike_times",)
-    translations = _identity(cells.SpikeSourceArray)
+    translations = identity(*cells.SpikeSourceArray.default_parameters)
     variable_map: ClassVar[dict[str, str]] = {}
 
 

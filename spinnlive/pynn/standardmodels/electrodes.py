@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 from pyNN.parameters import ParameterSpace, Sequence
-from pyNN.standardmodels import build_translations, electrodes
+from pyNN.standardmodels import electrodes
+
+from .translations import identity
 
 __all__ = ["DCSource", "StepCurrentSource", "ACSource", "NoisyCurrentSource"]
 
@@ -94,19 +96,14 @@ class _EngineCurrent:
         return trace
 
 
-def _identity(names: Any) -> dict[str, Any]:
-    table: dict[str, Any] = build_translations(*[(n, n) for n in names])
-    return table
-
-
 class DCSource(_EngineCurrent, electrodes.DCSource):
     __doc__ = electrodes.DCSource.__doc__
-    translations = _identity(electrodes.DCSource.default_parameters)
+    translations = identity(*electrodes.DCSource.default_parameters)
 
 
 class StepCurrentSource(_EngineCurrent, electrodes.StepCurrentSource):
     __doc__ = electrodes.StepCurrentSource.__doc__
-    translations = _identity(electrodes.StepCurrentSource.default_parameters)
+    translations = identity(*electrodes.StepCurrentSource.default_parameters)
 
     def _normalise(self) -> None:
         # PyNN's rule (ValueError): times >= 0 and strictly increasing; then each time goes to
@@ -131,9 +128,9 @@ class StepCurrentSource(_EngineCurrent, electrodes.StepCurrentSource):
 
 class ACSource(_EngineCurrent, electrodes.ACSource):
     __doc__ = electrodes.ACSource.__doc__
-    translations = _identity(electrodes.ACSource.default_parameters)
+    translations = identity(*electrodes.ACSource.default_parameters)
 
 
 class NoisyCurrentSource(_EngineCurrent, electrodes.NoisyCurrentSource):
     __doc__ = electrodes.NoisyCurrentSource.__doc__
-    translations = _identity(electrodes.NoisyCurrentSource.default_parameters)
+    translations = identity(*electrodes.NoisyCurrentSource.default_parameters)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pyNN.parameters import Sequence
-from pyNN.standardmodels import StandardCellType, build_translations, cells
+from pyNN.standardmodels import StandardCellType, cells
 
 from .spynnaker_args import SpynnakerArgs
+from .translations import identity
 
 __all__ = ["IFCurrExpCa2Adaptive", "IF_curr_dual_exp", "Izhikevich_cond", "IzkCurrExpBase",
            "SpikeSourcePoissonVariable"]
@@ -41,8 +42,7 @@ class SpikeSourcePoissonVariable(StandardCellType):
     injectable: ClassVar[bool] = False
     receptor_types: ClassVar[tuple[str, ...]] = ()
     units: ClassVar[dict[str, str]] = {}
-    translations = build_translations(("rates", "rates"), ("starts", "starts"),
-                                      ("durations", "durations"))
+    translations = identity("rates", "starts", "durations")
     kernel_model = "SpikeSourcePoissonVariable"
     variable_map: ClassVar[dict[str, str]] = {}
 
@@ -66,7 +66,7 @@ class IFCurrExpCa2Adaptive(SpynnakerArgs, StandardCellType):
     units: ClassVar[dict[str, str]] = {**cells.IF_curr_exp.units, "i_ca2": "nA"}
     receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory")
     conductance_based = False
-    translations = build_translations(*[(name, name) for name in default_parameters])
+    translations = identity(*default_parameters)
     kernel_model = "IFCurrExpCa2Adaptive"
     variable_map: ClassVar[dict[str, str]] = {
         "v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", "i_ca2": "i_ca2"}
@@ -87,7 +87,7 @@ class Izhikevich_cond(SpynnakerArgs, StandardCellType):  # noqa: N801 - sPyNNake
                                        "gsyn_inh": "uS"}
     receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory")
     conductance_based = True
-    translations = build_translations(*[(name, name) for name in default_parameters])
+    translations = identity(*default_parameters)
     kernel_model = "Izhikevich_cond"
     variable_map: ClassVar[dict[str, str]] = {
         "v": "v", "u": "u", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
@@ -111,7 +111,7 @@ class IzkCurrExpBase(SpynnakerArgs, StandardCellType):
                                        "gsyn_inh": "nA", "isyn_exc": "nA", "isyn_inh": "nA"}
     receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory")
     conductance_based = False
-    translations = build_translations(*[(name, name) for name in default_parameters])
+    translations = identity(*default_parameters)
     kernel_model = "Izhikevich_curr_exp"
     variable_map: ClassVar[dict[str, str]] = {
         "v": "v", "u": "u", "gsyn_exc": "isyn_exc", "gsyn_inh": "isyn_inh",
@@ -133,7 +133,7 @@ class IF_curr_dual_exp(SpynnakerArgs, StandardCellType):  # noqa: N801 - sPyNNak
                                        "gsyn_exc": "nA", "gsyn_inh": "nA"}
     receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "excitatory2", "inhibitory")
     conductance_based = False
-    translations = build_translations(*[(name, name) for name in default_parameters])
+    translations = identity(*default_parameters)
     kernel_model = "IF_curr_dual_exp"
     variable_map: ClassVar[dict[str, str]] = {
         "v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", "isyn_exc2": "isyn_exc2",

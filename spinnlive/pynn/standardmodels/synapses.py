@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 from pyNN import errors
-from pyNN.standardmodels import build_translations, synapses
+from pyNN.standardmodels import synapses
 from pyNN.standardmodels.base import inhibitory_receptor_types
 
 from ...errors import ConfigurationError
+from .translations import identity
 
 __all__ = [
     "StaticSynapse", "STDPMechanism", "TsodyksMarkramSynapse", "ElectricalSynapse",
@@ -84,11 +85,6 @@ def _rules() -> Any:
     return plasticity_rules
 
 
-def _identity(*names: str) -> dict[str, Any]:
-    table: dict[str, Any] = build_translations(*((n, n) for n in names))
-    return table
-
-
 class _MinimumDelay:
     def _get_minimum_delay(self) -> float:
         from ..simulator import state
@@ -113,7 +109,7 @@ def homogeneous(space: Any, names: Any, what: str) -> dict[str, float]:
 
 class StaticSynapse(_MinimumDelay, synapses.StaticSynapse):
     __doc__ = synapses.StaticSynapse.__doc__
-    translations = build_translations(("weight", "weight"), ("delay", "delay"))
+    translations = identity("weight", "delay")
     parameter_checks = {"weight": check_weights, "delay": check_delays}
 
 
@@ -121,7 +117,7 @@ class TsodyksMarkramSynapse(_MinimumDelay, synapses.TsodyksMarkramSynapse):
     """PyNN's TsodyksMarkramSynapse as pyNN.nest runs it: NEST ``tsodyks_synapse`` with
     ``tau_psc`` the target's ``tau_syn_E``/``tau_syn_I`` for the projection's receptor."""
 
-    translations = _identity("weight", "delay", "U", "tau_rec", "tau_facil")
+    translations = identity("weight", "delay", "U", "tau_rec", "tau_facil")
     parameter_checks = {"weight": check_weights, "delay": check_delays}
     RULE_NAMES = ("U", "tau_rec", "tau_facil")
 
@@ -140,7 +136,7 @@ class Neuromodulation(_MinimumDelay, synapses.StaticSynapse):
 
     default_parameters = {"weight": 0.0, "delay": None, "tau_c": 1000.0, "tau_d": 200.0,
                           "w_min": 0.0, "w_max": 1.0}
-    translations = _identity("weight", "delay", "tau_c", "tau_d", "w_min", "w_max")
+    translations = identity("weight", "delay", "tau_c", "tau_d", "w_min", "w_max")
     parameter_checks = {"weight": check_weights, "delay": check_delays}
     RULE_NAMES = ("tau_c", "tau_d", "w_min", "w_max")
 
@@ -170,13 +166,13 @@ class _WeightDependence:
 
 class AdditiveWeightDependence(_WeightDependence, synapses.AdditiveWeightDependence):
     __doc__ = synapses.AdditiveWeightDependence.__doc__
-    translations = _identity("w_max", "w_min")
+    translations = identity("w_max", "w_min")
     possible_models = {"stdp_synapse"}
 
 
 class MultiplicativeWeightDependence(_WeightDependence, synapses.MultiplicativeWeightDependence):
     __doc__ = synapses.MultiplicativeWeightDependence.__doc__
-    translations = _identity("w_max", "w_min")
+    translations = identity("w_max", "w_min")
     possible_models = {"stdp_synapse"}
     MU = (1.0, 1.0)
 
@@ -184,14 +180,14 @@ class MultiplicativeWeightDependence(_WeightDependence, synapses.MultiplicativeW
 class AdditivePotentiationMultiplicativeDepression(
         _WeightDependence, synapses.AdditivePotentiationMultiplicativeDepression):
     __doc__ = synapses.AdditivePotentiationMultiplicativeDepression.__doc__
-    translations = _identity("w_max", "w_min")
+    translations = identity("w_max", "w_min")
     possible_models = {"stdp_synapse"}
     MU = (0.0, 1.0)
 
 
 class GutigWeightDependence(_WeightDependence, synapses.GutigWeightDependence):
     __doc__ = synapses.GutigWeightDependence.__doc__
-    translations = _identity("w_max", "w_min", "mu_plus", "mu_minus")
+    translations = identity("w_max", "w_min", "mu_plus", "mu_minus")
     possible_models = {"stdp_synapse"}
 
 
@@ -200,7 +196,7 @@ class WeightDependenceAdditiveTriplet(_WeightDependence, synapses.STDPWeightDepe
     ``A3_plus``/``A3_minus`` (times ``w_max``) beside the timing's pair amplitudes."""
 
     default_parameters = {"w_min": 0.0, "w_max": 1.0, "A3_plus": 0.01, "A3_minus": 0.01}
-    translations = _identity("w_min", "w_max", "A3_plus", "A3_minus")
+    translations = identity("w_min", "w_max", "A3_plus", "A3_minus")
     possible_models = {"stdp_triplet_synapse"}
 
     def __init__(self, w_min: float = 0.0, w_max: float = 1.0, A3_plus: float = 0.01,
@@ -227,7 +223,7 @@ class _PairTiming:
 
 class SpikePairRule(_PairTiming, synapses.SpikePairRule):
     __doc__ = synapses.SpikePairRule.__doc__
-    translations = _identity("tau_plus", "tau_minus", "A_plus", "A_minus")
+    translations = identity("tau_plus", "tau_minus", "A_plus", "A_minus")
     possible_models = {"stdp_synapse"}
 
 
@@ -237,7 +233,7 @@ class SpikeNearestPairRule(_PairTiming, synapses.STDPTimingDependence):
     nearest presynaptic spike before it)."""
 
     default_parameters = {"tau_plus": 20.0, "tau_minus": 20.0, "A_plus": 0.01, "A_minus": 0.01}
-    translations = _identity("tau_plus", "tau_minus", "A_plus", "A_minus")
+    translations = identity("tau_plus", "tau_minus", "A_plus", "A_minus")
     possible_models = {"stdp_synapse"}
     RULE = "NearestPair"
 
@@ -257,7 +253,7 @@ class Vogels2011Rule(synapses.STDPTimingDependence):
     """
 
     default_parameters = {"alpha": 0.12, "tau": 20.0, "A_plus": 0.01, "A_minus": 0.01}
-    translations = _identity("alpha", "tau", "A_plus", "A_minus")
+    translations = identity("alpha", "tau", "A_plus", "A_minus")
     possible_models = {"stdp_synapse"}
     WEIGHTS = (AdditiveWeightDependence,)
 
@@ -286,7 +282,7 @@ class PfisterSpikeTriplet(synapses.STDPTimingDependence):
 
     default_parameters = {"tau_plus": 16.8, "tau_minus": 33.7, "tau_x": 101.0, "tau_y": 125.0,
                           "A_plus": 0.005, "A_minus": 0.007}
-    translations = _identity("tau_plus", "tau_minus", "tau_x", "tau_y", "A_plus", "A_minus")
+    translations = identity("tau_plus", "tau_minus", "tau_x", "tau_y", "A_plus", "A_minus")
     possible_models = {"stdp_triplet_synapse"}
     WEIGHTS = (WeightDependenceAdditiveTriplet,)
 
@@ -307,7 +303,7 @@ class PfisterSpikeTriplet(synapses.STDPTimingDependence):
 
 class STDPMechanism(_MinimumDelay, synapses.STDPMechanism):
     __doc__ = synapses.STDPMechanism.__doc__
-    base_translations = _identity("weight", "delay", "dendritic_delay_fraction")
+    base_translations = identity("weight", "delay", "dendritic_delay_fraction")
     parameter_checks = {"weight": check_weights, "delay": check_delays}
 
     def __init__(self, timing_dependence: Any = None, weight_dependence: Any = None,
