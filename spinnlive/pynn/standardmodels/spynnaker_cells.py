@@ -53,7 +53,20 @@ class SpikeSourcePoissonVariable(StandardCellType):
                          **parameters)
 
 
-class IFCurrExpCa2Adaptive(SpynnakerArgs, StandardCellType):
+class _ExtraCell(SpynnakerArgs, StandardCellType):
+    """What the extra cells share, beyond a standard cell type: sPyNNaker's constructor
+    arguments, an excitatory and an inhibitory receptor (a class with more names them), and the
+    identity translation of the class's own ``default_parameters`` (the kernels take PyNN's
+    names and units), built here so that no class can forget a parameter it adds."""
+
+    receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.translations = identity(*cls.default_parameters)
+
+
+class IFCurrExpCa2Adaptive(_ExtraCell):
     """IF_curr_exp with a calcium-activated adaptation current (Liu & Wang 2001), as
     sPyNNaker's ``extra_models.IFCurrExpCa2Adaptive``: ``i_ca2`` (nA) decays with ``tau_ca2``
     (ms), grows by ``i_alpha`` (nA) at each spike and flows outward."""
@@ -64,15 +77,13 @@ class IFCurrExpCa2Adaptive(SpynnakerArgs, StandardCellType):
         **cells.IF_curr_exp.default_initial_values, "i_ca2": 0.0}
     recordable: ClassVar[list[str]] = [*cells.IF_curr_exp.recordable, "i_ca2"]
     units: ClassVar[dict[str, str]] = {**cells.IF_curr_exp.units, "i_ca2": "nA"}
-    receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory")
     conductance_based = False
-    translations = identity(*default_parameters)
     kernel_model = "IFCurrExpCa2Adaptive"
     variable_map: ClassVar[dict[str, str]] = {
         "v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", "i_ca2": "i_ca2"}
 
 
-class Izhikevich_cond(SpynnakerArgs, StandardCellType):  # noqa: N801 - sPyNNaker's name
+class Izhikevich_cond(_ExtraCell):  # noqa: N801 - sPyNNaker's name
     """The Izhikevich neuron with exponential conductance synapses, as sPyNNaker's
     ``extra_models.Izhikevich_cond`` (weights in uS; 1 nA of input is 1 mV/ms, sPyNNaker's
     units)."""
@@ -85,15 +96,13 @@ class Izhikevich_cond(SpynnakerArgs, StandardCellType):  # noqa: N801 - sPyNNake
     recordable: ClassVar[list[str]] = ["spikes", "v", "u", "gsyn_exc", "gsyn_inh"]
     units: ClassVar[dict[str, str]] = {"v": "mV", "u": "mV/ms", "gsyn_exc": "uS",
                                        "gsyn_inh": "uS"}
-    receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory")
     conductance_based = True
-    translations = identity(*default_parameters)
     kernel_model = "Izhikevich_cond"
     variable_map: ClassVar[dict[str, str]] = {
         "v": "v", "u": "u", "gsyn_exc": "gsyn_exc", "gsyn_inh": "gsyn_inh"}
 
 
-class IzkCurrExpBase(SpynnakerArgs, StandardCellType):
+class IzkCurrExpBase(_ExtraCell):
     """sPyNNaker's ``Izhikevich`` (its class ``IzkCurrExpBase``): the Izhikevich neuron with
     exponential current synapses (``tau_syn_E``/``tau_syn_I``) in sPyNNaker's units, where 1 nA
     of ``i_offset`` or synaptic current moves ``v`` by 1 mV/ms (PyNN's standard Izhikevich, as
@@ -109,16 +118,14 @@ class IzkCurrExpBase(SpynnakerArgs, StandardCellType):
     recordable: ClassVar[list[str]] = ["spikes", "v", "u", "gsyn_exc", "gsyn_inh"]
     units: ClassVar[dict[str, str]] = {"v": "mV", "u": "mV/ms", "gsyn_exc": "nA",
                                        "gsyn_inh": "nA", "isyn_exc": "nA", "isyn_inh": "nA"}
-    receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "inhibitory")
     conductance_based = False
-    translations = identity(*default_parameters)
     kernel_model = "Izhikevich_curr_exp"
     variable_map: ClassVar[dict[str, str]] = {
         "v": "v", "u": "u", "gsyn_exc": "isyn_exc", "gsyn_inh": "isyn_inh",
         "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh"}
 
 
-class IF_curr_dual_exp(SpynnakerArgs, StandardCellType):  # noqa: N801 - sPyNNaker's name
+class IF_curr_dual_exp(_ExtraCell):  # noqa: N801 - sPyNNaker's name
     """sPyNNaker's ``extra_models.IF_curr_dual_exp``: IF_curr_exp with a second excitatory
     receptor ``'excitatory2'`` of time constant ``tau_syn_E2`` (NEST's
     iaf_psc_exp_multisynapse with three receptors, whose numbers it reproduces)."""
@@ -133,7 +140,6 @@ class IF_curr_dual_exp(SpynnakerArgs, StandardCellType):  # noqa: N801 - sPyNNak
                                        "gsyn_exc": "nA", "gsyn_inh": "nA"}
     receptor_types: ClassVar[tuple[str, ...]] = ("excitatory", "excitatory2", "inhibitory")
     conductance_based = False
-    translations = identity(*default_parameters)
     kernel_model = "IF_curr_dual_exp"
     variable_map: ClassVar[dict[str, str]] = {
         "v": "v", "isyn_exc": "isyn_exc", "isyn_inh": "isyn_inh", "isyn_exc2": "isyn_exc2",
