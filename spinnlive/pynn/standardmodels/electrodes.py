@@ -24,6 +24,13 @@ class _EngineCurrent:
 
     default_parameters: dict[str, Any]
     parameter_space: Any
+    translations: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each source's translation: the identity of its PyNN parameters (the engine takes
+        PyNN's names and units)."""
+        super().__init_subclass__(**kwargs)
+        cls.translations = identity(*cls.default_parameters)
 
     def __init__(self, rng: Any = None, **parameters: Any) -> None:
         from ..simulator import state
@@ -98,12 +105,10 @@ class _EngineCurrent:
 
 class DCSource(_EngineCurrent, electrodes.DCSource):
     __doc__ = electrodes.DCSource.__doc__
-    translations = identity(*electrodes.DCSource.default_parameters)
 
 
 class StepCurrentSource(_EngineCurrent, electrodes.StepCurrentSource):
     __doc__ = electrodes.StepCurrentSource.__doc__
-    translations = identity(*electrodes.StepCurrentSource.default_parameters)
 
     def _normalise(self) -> None:
         # PyNN's rule (ValueError): times >= 0 and strictly increasing; then each time goes to
@@ -128,9 +133,7 @@ class StepCurrentSource(_EngineCurrent, electrodes.StepCurrentSource):
 
 class ACSource(_EngineCurrent, electrodes.ACSource):
     __doc__ = electrodes.ACSource.__doc__
-    translations = identity(*electrodes.ACSource.default_parameters)
 
 
 class NoisyCurrentSource(_EngineCurrent, electrodes.NoisyCurrentSource):
     __doc__ = electrodes.NoisyCurrentSource.__doc__
-    translations = identity(*electrodes.NoisyCurrentSource.default_parameters)
