@@ -142,8 +142,35 @@ def _signed(pre: np.ndarray, post: np.ndarray, values: dict[str, np.ndarray],
                   signed_receptors=receptors)
 
 
+class _ImageConnector(pc.Connector):
+    """An image connector: spinnlive expands it into connections in ``wire()`` (the fast paths
+    added at the end of this module); PyNN's own ``connect`` has no rule for it."""
+
+    def connect(self, projection: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__} connects through spinnlive's wire()")
+
+
+class _Pooling(_ImageConnector):
+    """The pooling ConvolutionConnector and PoolDenseConnector share, as sPyNNaker's
+    ``get_post_pool_shape`` and core code read ``pool_shape`` and ``pool_stride``."""
+
+    pool_shape: np.ndarray | None
+    pool_stride: np.ndarray | None
+
+    def _pooled(self, shape: tuple[int, int]) -> np.ndarray:
+        """The pre image's ``(width, height)`` after pooling (unchanged without a pool)."""
+        pre = np.array(shape, dtype=np.int64)
+        if self.pool_shape is not None and self.pool_stride is not None:
+            pre = pre // self.pool_stride
+        return pre
+
+    def _pool_steps(self) -> tuple[int, ...]:
+        """How many pre pixels, per axis, make one pooled pixel (1 without a ``pool_stride``)."""
+        return (1, 1) if self.pool_stride is None else tuple(int(v) for v in self.pool_stride)
+
+
 # -- ConvolutionConnector -------------------------------------------------------------------------
-class ConvolutionConnector(pc.Connector):
+class ConvolutionConnector(_Pooling):
     """sPyNNaker's ConvolutionConnector (its signature; the rule is the module docstring's)."""
 
     def __init__(self, kernel_weights: Any, kernel_shape: Any = None, strides: Any = None,
@@ -189,15 +216,9 @@ class ConvolutionConnector(pc.Connector):
 
     def get_post_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
         """The post population's ``(width, height)`` for a pre image of ``shape``."""
-        pre = np.array(shape, dtype=np.int64)
-        if self.pool_shape is not None and self.pool_stride is not None:
-            pre = pre // self.pool_stride
-        post = pre - (np.array(self.kernel_weights.shape) - 1) + 2 * self.padding
+        post = self._pooled(shape) - (np.array(self.kernel_weights.shape) - 1) + 2 * self.padding
         post = np.maximum(post // self.strides, 1)
         return int(post[0]), int(post[1])
-
-    def connect(self, projection: Any) -> None:
-        raise NotImplementedError("ConvolutionConnector connects through spinnlive's wire()")
 
 
 def convolution_wiring(connector: ConvolutionConnector, projection: Any) -> Wiring:
@@ -215,8 +236,7 @@ def convolution_wiring(connector: ConvolutionConnector, projection: Any) -> Wiri
         raise errors.ConnectionError(
             f"{name}: kernel shape {connector.kernel_weights.shape} has an even side; "
             "sPyNNaker's core code reads past such a kernel, so spinnlive takes odd sizes only")
-    pool = (1, 1) if connector.pool_stride is None else tuple(int(v) for v in
-                                                              connector.pool_stride)
+    pool = connector._pool_steps()
     pre = np.arange(projection.pre.size, dtype=np.int64)
     col, row = pre % pre_w, pre // pre_w
     half_w, half_h = k_width // 2, k_height // 2
@@ -238,7 +258,7 @@ def convolution_wiring(connector: ConvolutionConnector, projection: Any) -> Wiri
 
 
 # -- PoolDenseConnector ---------------------------------------------------------------------------
-class PoolDenseConnector(pc.Connector):
+class PoolDenseConnector(_Pooling):
     """sPyNNaker's PoolDenseConnector (its signature; the rule is the module docstring's)."""
 
     def __init__(self, weights: Any, pool_shape: Any = None, pool_stride: Any = None,
@@ -255,13 +275,8 @@ class PoolDenseConnector(pc.Connector):
 
     def pooled_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
         """The pre image's shape after pooling (sPyNNaker's ``get_post_pool_shape``)."""
-        pre = np.array(shape, dtype=np.int64)
-        if self.pool_shape is not None and self.pool_stride is not None:
-            pre = pre // self.pool_stride
+        pre = self._pooled(shape)
         return int(pre[0]), int(pre[1])
-
-    def connect(self, projection: Any) -> None:
-        raise NotImplementedError("PoolDenseConnector connects through spinnlive's wire()")
 
 
 def pool_dense_wiring(connector: PoolDenseConnector, projection: Any) -> Wiring:
@@ -284,8 +299,7 @@ def pool_dense_wiring(connector: PoolDenseConnector, projection: Any) -> Wiring:
     if connector.pool_shape is not None:
         table = table / float(np.prod(connector.pool_shape))
     table = table.reshape(pooled_w, pooled_h, n_post)
-    stride = (1, 1) if connector.pool_stride is None else tuple(int(v) for v in
-                                                                connector.pool_stride)
+    stride = connector._pool_steps()
     pre = np.arange(projection.pre.size, dtype=np.int64)
     px, py = (pre % pre_w) // stride[0], (pre // pre_w) // stride[1]
     pooled = (px < pooled_w) & (py < pooled_h)
@@ -298,7 +312,7 @@ def pool_dense_wiring(connector: PoolDenseConnector, projection: Any) -> Wiring:
 
 
 # -- KernelConnector ------------------------------------------------------------------------------
-class KernelConnector(pc.Connector):
+class KernelConnector(_ImageConnector):
     """sPyNNaker's KernelConnector: shapes are ``(height, width)``; the rule is its host-side
     generator's (module docstring)."""
 
@@ -336,9 +350,6 @@ class KernelConnector(pc.Connector):
                 f"KernelConnector: {what} has shape {array.shape}, the kernel is {shape} "
                 "(height, width)")
         return array
-
-    def connect(self, projection: Any) -> None:
-        raise NotImplementedError("KernelConnector connects through spinnlive's wire()")
 
 
 def _synapse_kernel(connector: KernelConnector, projection: Any, name: str) -> np.ndarray:
