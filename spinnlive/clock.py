@@ -11,7 +11,10 @@ confirmation budget for all listeners is.
 Rules
 -----
 * :class:`MonotonicClock` is the only place in spinnlive where ``time.monotonic`` and
-  ``asyncio.sleep`` appear. Everything else asks its clock.
+  ``asyncio.sleep`` appear (``asyncio.sleep(0)``, a yield to the loop, is no wait), and
+  :class:`PerfCounterClock` the only one for ``time.perf_counter``/``time.sleep``. Everything
+  else asks its clock: the bridge, the monitor, the tick gate and the launch helpers take one,
+  and ``tests/test_clock.py`` fails on any other call that reads the machine's time.
 * :class:`VirtualClock` never moves by itself: a test calls :meth:`VirtualClock.advance` (after
   :meth:`VirtualClock.wait_for_sleepers` tells it the code under test is parked on a deadline),
   so a 10 s timeout is tested in microseconds of wall time.
@@ -38,6 +41,7 @@ __all__ = [
     "VirtualClock",
     "deadline_after",
     "remaining",
+    "sleep_for",
     "wait_event_until",
     "wait_until",
 ]
@@ -123,6 +127,11 @@ def deadline_after(clock: Clock, seconds: float) -> float:
 def remaining(clock: Clock, deadline: float) -> float:
     """Seconds left before ``deadline`` (never negative)."""
     return max(0.0, deadline - clock.now())
+
+
+async def sleep_for(clock: Clock, seconds: float) -> None:
+    """A relative sleep on ``clock`` (a period, a retry's pause, a backoff)."""
+    await clock.sleep_until(deadline_after(clock, seconds))
 
 
 async def wait_event_until(event: asyncio.Event, clock: Clock, deadline: float) -> bool:

@@ -10,6 +10,7 @@ from waiting import until
 
 from spinnlive.bridge import Bridge
 from spinnlive.client import connect
+from spinnlive.clock import VirtualClock
 
 
 async def test_the_confirmation_waits_for_ready_of_the_held_epoch(tmp_path, board):
@@ -35,10 +36,22 @@ async def test_the_confirmation_waits_for_ready_of_the_held_epoch(tmp_path, boar
 
 
 async def test_without_ready_the_bridge_confirms_at_the_deadline_and_counts_it(tmp_path, board):
+    """In virtual time: the hold lasts exactly ``hold_timeout_s`` on the bridge's clock."""
     path = write_bridge_database(tmp_path, board.ip)
-    async with Bridge(quick_config(hold_confirmation=True, hold_timeout_s=0.3)) as bridge:
+    clock = VirtualClock()
+    config = quick_config(hold_confirmation=True, hold_timeout_s=30.0)
+    async with Bridge(config, clock=clock) as bridge:
+        confirmed = asyncio.ensure_future(announce(bridge, path, board))
+        await until(lambda: bridge.describe()["awaiting_ready"], "the held confirmation", 10)
+        await clock.wait_for_sleepers()
+        clock.advance(29.9)  # the stats period and the tag timers fire; the hold does not
+        for _ in range(50):  # loop turns enough for a woken hold to have counted its timeout
+            await asyncio.sleep(0)
+        assert bridge.describe()["hold"]["timeouts"] == 0 and bridge.describe()["awaiting_ready"]
+        assert not confirmed.done()
+        clock.advance(0.2)
         async with asyncio.timeout(10):
-            notifier, _ = await announce(bridge, path, board)
+            notifier, _ = await confirmed
         description = bridge.describe()
         assert description["hold"]["timeouts"] == 1 and not description["awaiting_ready"]
         notifier.close()

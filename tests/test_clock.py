@@ -1,11 +1,15 @@
-"""spinnlive.clock.wait_until: an awaitable against a deadline on an injected clock."""
+"""spinnlive.clock: an awaitable against a deadline on an injected clock, and the rule that
+nothing else in spinnlive reads the machine's clock."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+from pathlib import Path
 
 import pytest
 
+import spinnlive
 from spinnlive.clock import VirtualClock, wait_until
 
 
@@ -49,3 +53,36 @@ async def test_a_done_awaitable_needs_no_clock_and_a_cancelled_caller_cancels_it
     with pytest.raises(asyncio.CancelledError):
         await waiting
     assert inner.cancelled() and clock.pending() == 0
+
+
+#: Calls that read or wait on time by themselves, past any injected clock.
+_TIME_CALLS = {("time", "monotonic"), ("time", "perf_counter"), ("time", "time"),
+               ("time", "sleep"), ("asyncio", "sleep"), ("asyncio", "wait_for"),
+               ("asyncio", "timeout")}
+
+
+def _time_calls(path: Path) -> list[str]:
+    """``time.*``/``asyncio.*`` calls in ``path`` that read the machine's clock; an
+    ``asyncio.sleep(0)`` is a yield to the loop, not a wait, and is allowed."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)):
+            continue
+        if (node.func.value.id, node.func.attr) not in _TIME_CALLS:
+            continue
+        if node.func.attr == "sleep" and node.func.value.id == "asyncio" and [
+                getattr(a, "value", None) for a in node.args] == [0]:
+            continue
+        found.append(f"{path.name}:{node.lineno} {node.func.value.id}.{node.func.attr}")
+    return found
+
+
+def test_only_the_clock_module_reads_the_machine_clock() -> None:
+    """Every wait in spinnlive goes through an injected clock, so every timeout can be tested
+    in virtual time (``spinnlive.clock``'s rule); the clock module is the one exception."""
+    package = Path(spinnlive.__file__).parent
+    offenders = [call for path in sorted(package.rglob("*.py"))
+                 if path != package / "clock.py" for call in _time_calls(path)]
+    assert offenders == []
+    assert len(_time_calls(package / "clock.py")) >= 3  # the scan does see calls

@@ -11,12 +11,12 @@ import math
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from waiting import wait_until
 
+from spinnlive.clock import VirtualThreadClock
 from spinnlive.engine.board import BoardEndpoint
 from spinnlive.engine.scheduler import TickMode, TickScheduler
 from spinnlive.protocol.eieio import EIEIOType, encode_events
@@ -41,17 +41,22 @@ def test_a_window_is_busy_from_its_start_until_its_reopening() -> None:
 
 
 def test_waiting_for_the_gate_lasts_until_the_reopening_and_is_bounded() -> None:
-    gate = TickGate()
+    clock = VirtualThreadClock(100.0)  # naps move it: each wait is measured exactly
+    gate = TickGate(clock)
     window = gate.open()
-    now = time.perf_counter()
-    window.publish(busy_from=now, reopen=now + 2e-3)
+    window.publish(busy_from=100.0, reopen=100.002)
     gate.wait_open()
-    assert time.perf_counter() >= now + 2e-3 and gate.waits == 1
-    now = time.perf_counter()
-    window.publish(busy_from=now, reopen=now + 60.0)  # a stalled step cannot stop I/O
-    gate.wait_open()
-    assert time.perf_counter() < now + 60.0 and gate.waits == 2
-    assert gate.waited_s >= 2e-3 + MAX_WAIT_S * 0.99
+    assert clock.now() == pytest.approx(100.002) and gate.waits == 1
+    assert gate.waited_s == pytest.approx(2e-3)
+    window.publish(busy_from=101.0, reopen=101.5)
+    gate.wait_open()  # not busy yet: no nap, not counted
+    assert clock.now() == pytest.approx(100.002) and gate.waits == 1
+    clock.advance(1.0)
+    window.publish(busy_from=clock.now(), reopen=clock.now() + 60.0)  # a stalled step ...
+    start = clock.now()
+    gate.wait_open()  # ... cannot stop I/O: one wait lasts MAX_WAIT_S at the most
+    assert clock.now() - start == pytest.approx(MAX_WAIT_S) and gate.waits == 2
+    assert gate.waited_s == pytest.approx(2e-3 + MAX_WAIT_S)
     gate.close(window)
     gate.wait_open()
     assert gate.waits == 2  # nothing to wait for

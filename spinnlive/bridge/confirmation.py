@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from spinnlive.clock import Clock, MonotonicClock, deadline_after, wait_event_until
+
 __all__ = ["ConfirmationHold"]
 
 logger = logging.getLogger(__name__)
@@ -29,8 +31,9 @@ class ConfirmationHold:
     """One held confirmation at a time; :meth:`wait` in the DATABASE callback, :meth:`ready`
     from the input handler (both on the bridge's event loop)."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, clock: Clock | None = None) -> None:
         self.timeout_s = timeout_s
+        self._clock: Clock = clock or MonotonicClock()
         self._epoch: int | None = None
         self._released: asyncio.Event | None = None
         self.released = 0  #: confirmations a client released
@@ -46,11 +49,10 @@ class ConfirmationHold:
         """Hold ``epoch``'s confirmation: True when a client released it, False at the deadline."""
         self._epoch, self._released = epoch, asyncio.Event()
         try:
-            async with asyncio.timeout(self.timeout_s):
-                await self._released.wait()
-            self.released += 1
-            return True
-        except TimeoutError:
+            if await wait_event_until(self._released, self._clock,
+                                      deadline_after(self._clock, self.timeout_s)):
+                self.released += 1
+                return True
             self.timeouts += 1
             logger.warning("no client sent 'ready' for epoch %d within %g s; confirming to the "
                            "toolchain anyway", epoch, self.timeout_s)

@@ -78,7 +78,7 @@ from spinnlive.bridge.stats import (
     StreamCounters,
     UdpStatistics,
 )
-from spinnlive.clock import Clock
+from spinnlive.clock import Clock, MonotonicClock, deadline_after, sleep_for, wait_until
 from spinnlive.drops import warn_at_powers_of_ten
 from spinnlive.errors import DatabaseError, NotificationRefused, SpinnliveError
 from spinnlive.protocol.handshake import Paused, Started
@@ -151,10 +151,11 @@ class Bridge:
                  on_lifecycle: Callable[[Bridge, dict[str, Any]], None] | None = None,
                  clock: Clock | None = None) -> None:
         """``on_lifecycle(bridge, body)`` sees every lifecycle body as it is published (the
-        commands print where to connect with it); ``clock`` times the IP-tag requests and the
-        live-output tick deadline."""
+        commands print where to connect with it); ``clock`` times every wait of the bridge (the
+        IP-tag requests, the live-output tick deadline, the held confirmation, the database read,
+        the stats period, a failed task's backoff), so a test runs them in virtual time."""
         self.config = config or BridgeConfig()
-        self._clock = clock
+        self._clock: Clock = clock or MonotonicClock()
         self._on_lifecycle = on_lifecycle
         self.state = "waiting"
         self.epoch = 0
@@ -168,7 +169,7 @@ class Bridge:
         self._tasks: list[asyncio.Task[Any]] = []
         self._refresh: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
-        self._hold = ConfirmationHold(self.config.hold_timeout_s)
+        self._hold = ConfirmationHold(self.config.hold_timeout_s, self._clock)
         self._state: StateProxy | None = None
         self._totals = {"tag_requests": 0, "tag_replies": 0, "tag_timeouts": 0}
         self._refused: collections.Counter[str] = collections.Counter()
@@ -209,7 +210,7 @@ class Bridge:
             raise
         self._publisher = Publisher(xpub, cfg)
         self._publisher.start()
-        self._state = StateProxy(router, self._publish_values)
+        self._state = StateProxy(router, self._publish_values, clock=self._clock)
         self._tasks = [self._supervised(name, run) for name, run in (
             ("toolchain", self._follow_toolchain), ("input", lambda: self._serve_input(pull)),
             ("discovery", lambda: self._serve_discovery(rep)),
@@ -232,7 +233,8 @@ class Bridge:
                     failures = self._restarts[name]
                     logger.exception("bridge task %r failed (%d so far); restarting it", name,
                                      failures)
-                    await asyncio.sleep(min(_MAX_BACKOFF_S, _BACKOFF_S * 2 ** min(failures, 7)))
+                    await sleep_for(self._clock,
+                                    min(_MAX_BACKOFF_S, _BACKOFF_S * 2 ** min(failures, 7)))
         return asyncio.ensure_future(supervise())
 
     @property
@@ -325,11 +327,11 @@ class Bridge:
             self._refuse("unreadable", f"database {path} cannot be used (unchanged since it "
                          "was refused)")
         try:
-            return await asyncio.wait_for(asyncio.to_thread(
+            return await wait_until(asyncio.to_thread(
                 _between_ticks, Session.load, path, self.epoch + 1, lpg_label=cfg.lpg_label,
                 inject_labels=cfg.inject_labels, deadline_s=cfg.database_deadline_s,
                 clock=self._clock),
-                cfg.database_deadline_s + 1.0)
+                self._clock, deadline_after(self._clock, cfg.database_deadline_s + 1.0))
         except (DatabaseError, TimeoutError) as exc:
             problem = str(exc) or f"not read within {cfg.database_deadline_s:g} s"
         if working:
@@ -617,7 +619,7 @@ class Bridge:
 
     async def _publish_stats_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.config.stats_interval_s)
+            await sleep_for(self._clock, self.config.stats_interval_s)
             self._publish_stats()
 
 

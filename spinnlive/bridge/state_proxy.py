@@ -36,6 +36,7 @@ import numpy.typing as npt
 import zmq
 import zmq.asyncio
 
+from spinnlive.clock import Clock, MonotonicClock, deadline_after, wait_until
 from spinnlive.protocol.state import (
     Code,
     MessageReader,
@@ -78,8 +79,10 @@ class StateProxy:
     """Serve the ROUTER socket; :meth:`new_epoch` at every DATABASE; see the module docstring."""
 
     def __init__(self, router: zmq.asyncio.Socket, publish: Publish, *,
-                 connect_timeout_s: float = 1.0, max_pending: int = 4096) -> None:
+                 connect_timeout_s: float = 1.0, max_pending: int = 4096,
+                 clock: Clock | None = None) -> None:
         self._router = router
+        self._clock: Clock = clock or MonotonicClock()
         self._publish = publish
         self._timeout = connect_timeout_s
         self._max_pending = max_pending
@@ -153,9 +156,10 @@ class StateProxy:
         try:
             for host, port in self._boards:
                 try:
-                    reader, writer = await asyncio.wait_for(
-                        asyncio.open_connection(host, port), self._timeout)
-                except (OSError, asyncio.TimeoutError) as error:
+                    reader, writer = await wait_until(
+                        asyncio.open_connection(host, port), self._clock,
+                        deadline_after(self._clock, self._timeout))
+                except (OSError, TimeoutError) as error:
                     errors.append(f"{host}:{port}: {error or 'no answer'}")
                     continue
                 link = self._link = _Link(reader, writer)

@@ -23,11 +23,11 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..clock import PerfCounterClock, ThreadClock
 from ..errors import TransportError
 
 ANY = "tcp://127.0.0.1:0"
@@ -69,24 +69,26 @@ STARTED_POLL_S = 1.0
 
 
 def wait_started(proc: subprocess.Popen[str], discovery: str, *,
-                 hang_guard_s: float = 600.0) -> dict[str, Any]:
+                 hang_guard_s: float = 600.0, clock: ThreadClock | None = None
+                 ) -> dict[str, Any]:
     """Block until the bridge at ``discovery`` says the run of network process ``proc`` has
     started; returns the ``started`` event (or the description).
 
     Waits while ``proc`` lives (a start-up takes what the machine makes it take) and raises
     :class:`TransportError` as soon as it exits; ``hang_guard_s`` only bounds a network that
-    hangs without exiting. Safe to call from a coroutine: the blocking client runs in a worker
+    hangs without exiting (on ``clock``, so a test moves past it in virtual time). Safe to call from a coroutine: the blocking client runs in a worker
     thread of its own, away from the caller's event loop (which it would otherwise block).
     """
     with ThreadPoolExecutor(1, thread_name_prefix="wait-started") as pool:
-        return pool.submit(_wait_started, proc, discovery, hang_guard_s).result()
+        return pool.submit(_wait_started, proc, discovery, hang_guard_s,
+                           clock or PerfCounterClock()).result()
 
 
-def _wait_started(proc: subprocess.Popen[str], discovery: str,
-                  hang_guard_s: float) -> dict[str, Any]:
+def _wait_started(proc: subprocess.Popen[str], discovery: str, hang_guard_s: float,
+                  clock: ThreadClock) -> dict[str, Any]:
     from ..client import SyncClient
 
-    give_up = time.monotonic() + hang_guard_s
+    give_up = clock.now() + hang_guard_s
     with SyncClient(discovery) as client:
         while True:
             if proc.poll() is not None:
@@ -95,7 +97,7 @@ def _wait_started(proc: subprocess.Popen[str], discovery: str,
             try:
                 return client.started(STARTED_POLL_S)
             except TransportError:
-                if time.monotonic() > give_up:
+                if clock.now() > give_up:
                     raise TransportError(f"the network process {proc.args!r} is alive but its "
                                          f"run did not start within {hang_guard_s:g} s (hung?)"
                                          ) from None

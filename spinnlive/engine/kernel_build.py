@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from ..clock import PerfCounterClock
 from ..errors import ConfigurationError
 
 #: kernel models that are spike sources (take no synaptic input, have no state variables)
@@ -124,7 +124,8 @@ class WarmUp:
     def _load(self) -> None:
         from spinnlive.kernels import loops, sources, ticks
 
-        started = time.perf_counter()
+        clock = PerfCounterClock()
+        started = clock.now()
         net = tiny_network(self.models, self.dt, self.threads, self.plastic)
         net.prepare()
         needed = (net._loop, ticks.deliver, ticks._new_list, ticks._append,
@@ -137,7 +138,7 @@ class WarmUp:
         net.run(3)
         net.inject_arrived(1, np.arange(2), net.tick - 1)  # live input's delivery kernel
         net.step()
-        self.seconds = time.perf_counter() - started
+        self.seconds = clock.now() - started
         self.compiled = True if cold else (None if None in states else False)
         if cold:
             logger.warning("Compiled the engine's kernels in %.1f s", self.seconds)

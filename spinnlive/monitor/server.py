@@ -46,6 +46,7 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from spinnlive.client import Client, Subscription
+from spinnlive.clock import Clock, MonotonicClock, sleep_for
 from spinnlive.errors import SpinnliveError, TransportError
 from spinnlive.monitor.frames import (
     FrameBuilder,
@@ -105,8 +106,11 @@ class _Page:
 class Monitor:
     """``await monitor.start()`` serves the page and follows the bridge until :meth:`close`."""
 
-    def __init__(self, config: MonitorConfig) -> None:
+    def __init__(self, config: MonitorConfig, clock: Clock | None = None) -> None:
+        """``clock`` paces the display frames, the reader's naps and the retries (a test moves
+        a virtual one to step frames exactly)."""
         self.config = config
+        self._clock: Clock = clock or MonotonicClock()
         self.builder = FrameBuilder(exact_max=config.exact_max)
         self.description: dict[str, Any] | None = None
         self.lifecycle: list[dict[str, Any]] = []
@@ -117,7 +121,7 @@ class Monitor:
         self.url = ""
         self._pages: list[_Page] = []
         self._sub: Subscription | None = None
-        self._client = Client(config.discovery, timeout=2.0)
+        self._client = Client(config.discovery, timeout=2.0, clock=self._clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._described = asyncio.Event()
@@ -167,7 +171,7 @@ class Monitor:
                 raise
             except Exception:
                 logger.exception("monitor task %s failed; restarting it", name)
-                await asyncio.sleep(_DESCRIBE_RETRY_S)
+                await sleep_for(self._clock, _DESCRIBE_RETRY_S)
 
     # -- the bridge side ----------------------------------------------------------------------
 
@@ -179,7 +183,7 @@ class Monitor:
             except SpinnliveError as exc:
                 self._broadcast_json({"type": "bridge", "state": "unreachable",
                                       "message": str(exc)})
-                await asyncio.sleep(_DESCRIBE_RETRY_S)
+                await sleep_for(self._clock, _DESCRIBE_RETRY_S)
                 continue
             self.description = description
             self._layout(description)
@@ -237,7 +241,7 @@ class Monitor:
                 elif isinstance(message, Notice):
                     self._on_notice(message)
             if taken < _BATCH:  # empty: come back in a while, not per message (a wake-up
-                await asyncio.sleep(_DRAIN_S)  # costs more than the message it brings)
+                await sleep_for(self._clock, _DRAIN_S)  # costs more than the message it brings)
             else:
                 await asyncio.sleep(0)  # still more: let the frames and pages run first
 
@@ -274,7 +278,7 @@ class Monitor:
     async def _frames(self) -> None:
         period = self.config.frame_ms / 1000.0
         while True:
-            await asyncio.sleep(period)
+            await sleep_for(self._clock, period)
             if self.builder.take_labels_changed():
                 self._broadcast_json(self._describe_message())
             frame = self.builder.take()

@@ -51,9 +51,10 @@ import math
 import os
 import selectors
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
+
+from spinnlive.clock import PerfCounterClock, ThreadClock
 
 __all__ = ["GATE", "MAX_WAIT_S", "IoPriority", "TickGate", "TickWindow", "fifo_priority",
            "gated_event_loop"]
@@ -75,7 +76,7 @@ class TickWindow:
 
     def __init__(self, priority: int | None = None) -> None:
         self.priority = priority  #: the tick thread's SCHED_FIFO priority, None: normal
-        self.busy_from = float("inf")  #: from this time (perf_counter) until ``reopen``: busy
+        self.busy_from = float("inf")  #: from this time (the gate's clock) until ``reopen``: busy
         self.reopen = float("-inf")  #: when the step is expected to be over
 
     def publish(self, busy_from: float, reopen: float) -> None:
@@ -87,7 +88,10 @@ class TickWindow:
 class TickGate:
     """The real-time windows of this process; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: ThreadClock | None = None) -> None:
+        """``clock``: the tick threads' clock (their windows are on its scale); a test gives a
+        :class:`~spinnlive.clock.VirtualThreadClock` and asserts the naps exactly."""
+        self._clock: ThreadClock = clock or PerfCounterClock()
         self._windows: tuple[TickWindow, ...] = ()
         self._lock = threading.Lock()  # orders open/close only; readers never take it
         self.waits = 0  #: how many times an I/O thread waited for a tick
@@ -115,7 +119,7 @@ class TickGate:
         windows = self._windows
         if not windows:
             return 0.0
-        now = time.perf_counter() if now is None else now
+        now = self._clock.now() if now is None else now
         wait = 0.0
         for w in windows:
             if w.busy_from <= now < w.reopen:
@@ -131,7 +135,7 @@ class TickGate:
         windows = self._windows
         if not windows:
             return math.inf
-        now = time.perf_counter() if now is None else now
+        now = self._clock.now() if now is None else now
         left = math.inf
         for w in windows:
             if w.busy_from > now:
@@ -146,11 +150,12 @@ class TickGate:
         """Nap (releasing the interpreter) until no window is busy, at most ``MAX_WAIT_S``."""
         if not self._windows:
             return
-        start = now = time.perf_counter()
+        clock = self._clock
+        start = now = clock.now()
         end = start + MAX_WAIT_S
         while (wait := self.busy(now)) and now < end:
-            time.sleep(min(wait, end - now))
-            now = time.perf_counter()
+            clock.sleep(min(wait, end - now))
+            now = clock.now()
         if now > start:
             self.waits += 1
             self.waited_s += now - start
