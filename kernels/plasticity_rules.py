@@ -35,9 +35,18 @@ class Rule:
     KIND: ClassVar[int] = 0
     #: whether the rule changes the stored weights (else it scales what it delivers)
     LEARNS: ClassVar[bool] = True
+    #: the params column of each field the kernels read (every other column holds 0)
+    COLUMNS: ClassVar[dict[str, int]] = {}
 
     def vector(self) -> np.ndarray:
-        raise NotImplementedError
+        """The rule's params row: each field of :attr:`COLUMNS` in its column, so that a
+        rule's layout is one table and the row is built in one place for every rule."""
+        if not self.COLUMNS:
+            raise NotImplementedError
+        v = np.zeros(N_PARAMS)
+        for name, column in self.COLUMNS.items():
+            v[column] = getattr(self, name)
+        return v
 
     def taus(self) -> tuple[float, ...]:
         return ()
@@ -57,6 +66,9 @@ class SpikePair(Rule):
     -a_minus·Wmax·(w/Wmax)^mu_minus·K- per presynaptic spike (NEST's λ and α·λ)."""
 
     KIND: ClassVar[int] = PAIR
+    COLUMNS: ClassVar[dict[str, int]] = {
+        "tau_plus": P_TAU_PLUS, "tau_minus": P_TAU_MINUS, "a_plus": P_LAMBDA, "a_minus": P_ALPHA,
+        "mu_plus": P_MU_PLUS, "mu_minus": P_MU_MINUS, "w_max": P_WMAX, "w_min": P_WMIN}
     tau_plus: float = 20.0
     tau_minus: float = 20.0
     a_plus: float = 0.01
@@ -68,13 +80,6 @@ class SpikePair(Rule):
 
     def taus(self) -> tuple[float, ...]:
         return (self.tau_plus, self.tau_minus)
-
-    def vector(self) -> np.ndarray:
-        v = np.zeros(N_PARAMS)
-        v[[P_TAU_PLUS, P_TAU_MINUS, P_LAMBDA, P_ALPHA, P_MU_PLUS, P_MU_MINUS, P_WMAX,
-           P_WMIN]] = [self.tau_plus, self.tau_minus, self.a_plus, self.a_minus, self.mu_plus,
-                       self.mu_minus, self.w_max, self.w_min]
-        return v
 
     def check(self) -> None:
         super().check()
@@ -110,6 +115,9 @@ class Triplet(SpikePair):
     (post); all in weight units (NEST's ``Aplus`` ... are absolute)."""
 
     KIND: ClassVar[int] = TRIPLET
+    COLUMNS: ClassVar[dict[str, int]] = {
+        **SpikePair.COLUMNS, "tau_x": P_TAU_X, "tau_y": P_TAU_Y, "a3_plus": P_A3_PLUS,
+        "a3_minus": P_A3_MINUS}
     tau_x: float = 100.0
     tau_y: float = 100.0
     a3_plus: float = 0.0
@@ -118,12 +126,6 @@ class Triplet(SpikePair):
     def taus(self) -> tuple[float, ...]:
         return (self.tau_plus, self.tau_minus, self.tau_x, self.tau_y)
 
-    def vector(self) -> np.ndarray:
-        v = super().vector()
-        v[[P_TAU_X, P_TAU_Y, P_A3_PLUS, P_A3_MINUS]] = [
-            self.tau_x, self.tau_y, self.a3_plus, self.a3_minus]
-        return v
-
 
 @dataclass(frozen=True)
 class Tsodyks(Rule):
@@ -131,16 +133,12 @@ class Tsodyks(Rule):
 
     KIND: ClassVar[int] = TSODYKS
     LEARNS: ClassVar[bool] = False
+    COLUMNS: ClassVar[dict[str, int]] = {
+        "U": P_U, "tau_rec": P_TAU_REC, "tau_fac": P_TAU_FAC, "tau_psc": P_TAU_PSC}
     U: float = 0.5
     tau_rec: float = 800.0
     tau_fac: float = 0.0
     tau_psc: float = 5.0
-
-    def vector(self) -> np.ndarray:
-        v = np.zeros(N_PARAMS)
-        v[[P_U, P_TAU_REC, P_TAU_FAC, P_TAU_PSC]] = [
-            self.U, self.tau_rec, self.tau_fac, self.tau_psc]
-        return v
 
     def check(self) -> None:
         super().check()
@@ -165,17 +163,13 @@ class Reward(Rule):
 
     KIND: ClassVar[int] = REWARD
     LEARNS: ClassVar[bool] = False
+    COLUMNS: ClassVar[dict[str, int]] = {"tau_c": P_TAU_C, "tau_d": P_TAU_D, "sign": P_SIGN}
     sign: float = 1.0
     tau_c: float = 1000.0
     tau_d: float = 200.0
 
     def taus(self) -> tuple[float, ...]:
         return (self.tau_c, self.tau_d)
-
-    def vector(self) -> np.ndarray:
-        v = np.zeros(N_PARAMS)
-        v[[P_TAU_C, P_TAU_D, P_SIGN]] = [self.tau_c, self.tau_d, self.sign]
-        return v
 
     def check(self) -> None:
         super().check()
