@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import subprocess
 import time
 from typing import Any
@@ -183,9 +182,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON line of results")
     parser.add_argument("--lockstep", action="store_true",
                         help="the same controller with the engine in lock-step, one process")
-    parser.add_argument("--network", type=int, metavar="NOTIFY_PORT", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = launch.parse_script_args(parser)
     if args.network is not None:
         serve_network(args.network)
         return

@@ -392,10 +392,8 @@ def main() -> None:
                              "1 is real time, if the machine keeps the loop up with it")
     parser.add_argument("--png", default="cartpole_reward_learning.png")
     parser.add_argument("--json", action="store_true", help="print one JSON line of results")
-    parser.add_argument("--network", type=int, metavar="NOTIFY_PORT", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = launch.parse_script_args(parser)
     if args.network is not None:
         serve_network(args.network, args.seed, args.time_scale_factor)
         return

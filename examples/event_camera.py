@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import socket
 import subprocess
 import time
@@ -230,9 +229,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="event_camera.png", help="raster plot (PNG)")
     parser.add_argument("--offline", action="store_true", help="lock-step, no sockets")
-    parser.add_argument("--network", type=int, metavar="NOTIFY_PORT", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = launch.parse_script_args(parser)
     if args.network is not None:
         serve_network(args.network)
         return

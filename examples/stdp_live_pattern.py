@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import subprocess
 import sys
@@ -144,10 +143,8 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=8.0, help="background Hz per input")
     parser.add_argument("--png", default="stdp_live_pattern.png")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--network", type=int, metavar="NOTIFY_PORT", help=argparse.SUPPRESS)
     parser.add_argument("--teacher", metavar="DISCOVERY", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = launch.parse_script_args(parser)
     if args.network is not None:
         serve_network(args.network)
         return

@@ -8,6 +8,7 @@ to start and stop them:
 * :func:`start_bridge` runs ``python -m spinnlive.bridge`` and returns its bound endpoints (the
   bridge prints them as one JSON line once its sockets are bound);
 * :func:`start_network` runs a script that serves a network with :func:`serve_until_stdin_closes`;
+  such a script reads its arguments with :func:`parse_script_args`;
 * :func:`wait_started` waits until a network process's run has started behind a bridge. A
   network's start-up (importing PyNN and the engine, loading its kernels, mapping, the
   handshake) takes a second on an idle machine and tens of seconds on a loaded one: a client
@@ -19,7 +20,9 @@ to start and stop them:
 
 from __future__ import annotations
 
+import argparse
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -48,6 +51,17 @@ def start_bridge(notify_port: int = 0, discovery: str = ANY, publish: str = ANY,
         proc.wait(10)
         raise TransportError(f"the bridge exited with status {proc.returncode} before binding")
     return proc, json.loads(line)
+
+
+def parse_script_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """A closed-loop script's arguments, with the hidden ``--network NOTIFY_PORT`` by which
+    the script, started as its own network child (``start_network(__file__, "--network",
+    port)``), knows to serve the network only; and its logging (warnings, one line each, in
+    parent and child alike). One definition, so that every script reads the option alike."""
+    parser.add_argument("--network", type=int, metavar="NOTIFY_PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return args
 
 
 def start_network(script: str | Path, *args: str) -> subprocess.Popen[str]:
