@@ -24,7 +24,10 @@ Rules (NEST 3.10 semantics, the way pyNN.nest maps PyNN's synapse types):
   constant depression ``alpha * eta`` per presynaptic spike.
 * ``Triplet`` = ``stdp_triplet_synapse`` (Pfister & Gerstner 2006, all-to-all).
 * ``Tsodyks`` = ``tsodyks_synapse``: the delivered amount is ``weight * u * x`` of the
-  synapse's resources; the weight itself does not change.
+  synapse's resources; the weight itself does not change. ``U``, ``tau_rec`` and ``tau_fac``
+  are per synapse, as NEST keeps them (columns ``S_BIG_U`` on of ``syn_s``, beside the
+  synapse's x, y, u and last spike: one row read per delivered spike); ``tau_psc`` is the
+  target's, one per connection.
 * ``Reward`` (sPyNNaker's ``Neuromodulation``, reward-modulated STDP in the form of NEST's
   ``stdp_dopamine_synapse`` with ``b = 0``): a reward connection's spike adds ``±weight`` to
   its targets' dopamine trace D one delay later (``dopa``/``dc``: a ring per target, in each
@@ -71,6 +74,8 @@ from typing import Any
 import numba
 import numpy as np
 
+from spinnlive.errors import ConfigurationError
+
 from .plasticity_rules import (
     DOPAMINE,
     I_KIND,
@@ -87,18 +92,18 @@ from .plasticity_rules import (
     P_SIGN,
     P_TAU_C,
     P_TAU_D,
-    P_TAU_FAC,
     P_TAU_MINUS,
     P_TAU_PLUS,
     P_TAU_PSC,
-    P_TAU_REC,
     P_TAU_X,
     P_TAU_Y,
-    P_U,
     P_WINDOW,
     P_WMAX,
     P_WMIN,
     REWARD,
+    S_BIG_U,
+    S_TAU_FAC,
+    S_TAU_REC,
     TRIPLET,
     TSODYKS,
     VOGELS,
@@ -133,7 +138,10 @@ class PlasticState:
         self.n_pre, self.n_post, self.n_syn = int(n_pre), int(n_post), int(n_syn)
         self.params = rule.vector()
         self.pre_s = np.zeros((self.n_pre, 3))
-        self.syn_s = np.zeros((self.n_syn if rule.KIND == TSODYKS else 0, 4))
+        # Tsodyks: x, y, u, last spike and the synapse's U, tau_rec, tau_fac (S_* columns)
+        self.syn_s = np.zeros((self.n_syn, 7) if rule.KIND == TSODYKS else (0, 4))
+        if rule.KIND == TSODYKS:
+            self.syn_s[:, S_BIG_U:] = rule.per_synapse(self.n_syn)
         self.dopa = np.zeros((0, 1, 2))  # a modulated connection's dopamine rings
         self.dc = np.zeros(0, dtype=np.int64)
         self.hist = np.zeros((self.n_post, HISTORY, 3))
@@ -147,7 +155,7 @@ class PlasticState:
 
     def reset(self) -> None:
         self.pre_s[:] = 0.0
-        self.syn_s[:] = 0.0
+        self.syn_s[:, :4] = 0.0  # the state; a Tsodyks synapse's parameters stay
         if self.syn_s.size:
             self.syn_s[:, 0] = 1.0  # x: all resources recovered
         self.hc[:] = 0
@@ -160,6 +168,18 @@ class PlasticState:
         self.dc[:] = 0
         if self.syn_s.size and self.rule.KIND != TSODYKS:
             self.syn_s[:] = 0.0  # eligibility
+
+    def retune(self, rule: Rule) -> None:
+        """New parameters of the same kind of rule (``Projection.set`` between runs), written
+        into the arrays the kernel holds; traces and resources go on from where they are."""
+        if rule.KIND != self.rule.KIND:
+            raise ConfigurationError(f"a {type(self.rule).__name__} connection cannot become "
+                                     f"{type(rule).__name__}")
+        rule.check()
+        self.rule = rule
+        self.params[:] = rule.vector()
+        if rule.KIND == TSODYKS:
+            self.syn_s[:, S_BIG_U:] = rule.per_synapse(self.n_syn)
 
     @property
     def stale(self) -> bool:
@@ -461,10 +481,11 @@ def _stdp_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
 def _tsodyks_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
     """NEST ``tsodyks_synapse::send`` for every synapse of presynaptic neuron ``j``."""
     indptr, slot, syn, pr, st, base = item[1], item[2], item[4], item[6], item[8], item[9]
-    tau_fac, tau_psc, tau_rec, big_u = pr[P_TAU_FAC], pr[P_TAU_PSC], pr[P_TAU_REC], pr[P_U]
+    tau_psc = pr[P_TAU_PSC]
     for e in range(indptr[j], indptr[j + 1]):
         k = syn[e]
         x, y, u = st[k, 0], st[k, 1], st[k, 2]
+        big_u, tau_rec, tau_fac = st[k, S_BIG_U], st[k, S_TAU_REC], st[k, S_TAU_FAC]
         h = t_spike - st[k, 3]
         puu = 0.0 if tau_fac == 0.0 else np.exp(-h / tau_fac)
         pyy = np.exp(-h / tau_psc)

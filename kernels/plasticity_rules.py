@@ -7,7 +7,7 @@ its docstring the semantics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import ClassVar
 
 import numpy as np
@@ -21,8 +21,10 @@ I_KIND, I_PRE, I_POST = 0, 1, 2
 # params columns (STDP): time constants, amplitudes, weight bounds, archive window
 P_TAU_PLUS, P_TAU_MINUS, P_LAMBDA, P_ALPHA, P_MU_PLUS, P_MU_MINUS = range(6)
 P_WMAX, P_WMIN, P_WINDOW, P_TAU_X, P_TAU_Y, P_A3_PLUS, P_A3_MINUS = range(6, 13)
-# params columns (Tsodyks)
-P_U, P_TAU_REC, P_TAU_FAC, P_TAU_PSC = range(4)
+# params columns (Tsodyks: the target's tau_psc; U, tau_rec, tau_fac are per synapse, below)
+P_TAU_PSC = 3
+# per-synapse columns of a Tsodyks connection's state: x, y, u, last spike, then its parameters
+S_X, S_Y, S_U, S_T, S_BIG_U, S_TAU_REC, S_TAU_FAC = range(7)
 # params columns (neuromodulation): eligibility and dopamine time constants; a reward's sign
 P_TAU_C, P_TAU_D, P_SIGN = 13, 14, 15
 N_PARAMS = 16
@@ -53,11 +55,18 @@ class Rule:
 
     def check(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if not np.isfinite(value):
-                raise ConfigurationError(f"{type(self).__name__}.{f.name} = {value} is not finite")
-            if f.name.startswith("tau") and value < 0:
-                raise ConfigurationError(f"{type(self).__name__}.{f.name} must be >= 0")
+            value = np.asarray(getattr(self, f.name), dtype=float)
+            if not np.all(np.isfinite(value)):
+                raise ConfigurationError(f"{type(self).__name__}.{f.name} = "
+                                         f"{_first_bad(value, ~np.isfinite(value))} is not finite")
+            if f.name.startswith("tau") and np.any(value < 0):
+                raise ConfigurationError(f"{type(self).__name__}.{f.name} must be >= 0, got "
+                                         f"{_first_bad(value, value < 0)}")
+
+    def take(self, where: np.ndarray) -> Rule:
+        """The rule of the connections ``where`` of a projection (a rule with one value per
+        connection keeps those connections' values; a homogeneous one is itself)."""
+        return self
 
 
 @dataclass(frozen=True)
@@ -133,23 +142,48 @@ class Tsodyks(Rule):
 
     KIND: ClassVar[int] = TSODYKS
     LEARNS: ClassVar[bool] = False
-    COLUMNS: ClassVar[dict[str, int]] = {
-        "U": P_U, "tau_rec": P_TAU_REC, "tau_fac": P_TAU_FAC, "tau_psc": P_TAU_PSC}
-    U: float = 0.5
-    tau_rec: float = 800.0
-    tau_fac: float = 0.0
+    #: the kernel reads tau_psc from the params row, the rest per synapse (``per_synapse``)
+    COLUMNS: ClassVar[dict[str, int]] = {"tau_psc": P_TAU_PSC}
+    #: ``U``, ``tau_rec`` and ``tau_fac`` are one value for the connection or one per synapse
+    #: (an array in the connection's order), as NEST keeps them per synapse
+    U: float | np.ndarray = 0.5
+    tau_rec: float | np.ndarray = 800.0
+    tau_fac: float | np.ndarray = 0.0
     tau_psc: float = 5.0
+
+    def per_synapse(self, n_syn: int) -> np.ndarray:
+        """``(n_syn, 3)``: each synapse's U, tau_rec, tau_fac (columns ``S_BIG_U`` on)."""
+        return np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n_syn,))
+                         for v in (self.U, self.tau_rec, self.tau_fac)], axis=1)
+
+    def take(self, where: np.ndarray) -> Tsodyks:
+        def part(v: float | np.ndarray) -> float | np.ndarray:
+            return np.asarray(v, dtype=float)[where] if np.ndim(v) else v
+        return replace(self, U=part(self.U), tau_rec=part(self.tau_rec),
+                       tau_fac=part(self.tau_fac))
 
     def check(self) -> None:
         super().check()
-        if not 0.0 <= self.U <= 1.0:
-            raise ConfigurationError(f"TsodyksMarkram U must lie in [0, 1], got {self.U}")
-        if self.tau_rec <= 0 or self.tau_psc <= 0:
-            raise ConfigurationError("TsodyksMarkram tau_rec and tau_psc must be > 0")
-        if abs(self.tau_psc - self.tau_rec) < 1e-12:
+        u, tau_rec = np.asarray(self.U, dtype=float), np.asarray(self.tau_rec, dtype=float)
+        if np.any((u < 0.0) | (u > 1.0)):
             raise ConfigurationError(
-                f"TsodyksMarkram tau_rec ({self.tau_rec} ms) equals the target's synaptic "
-                "time constant; NEST's tsodyks_synapse propagator is singular there")
+                f"TsodyksMarkram U must lie in [0, 1], got {_first_bad(u, (u < 0) | (u > 1))}")
+        if np.any(tau_rec <= 0) or self.tau_psc <= 0:
+            raise ConfigurationError("TsodyksMarkram tau_rec and tau_psc must be > 0")
+        singular = np.abs(self.tau_psc - tau_rec) < 1e-12
+        if np.any(singular):
+            raise ConfigurationError(
+                f"TsodyksMarkram tau_rec ({_first_bad(tau_rec, singular)} ms) equals the "
+                "target's synaptic time constant; NEST's tsodyks_synapse propagator is "
+                "singular there")
+
+
+def _first_bad(values: np.ndarray, bad: np.ndarray) -> str:
+    """The offending value (of one per synapse: the first, and how many there are)."""
+    if values.ndim == 0:
+        return f"{float(values)}"
+    where = np.flatnonzero(bad)
+    return f"{float(values[where[0]])} (synapse {int(where[0])}, {where.size} of {values.size})"
 
 
 @dataclass(frozen=True)

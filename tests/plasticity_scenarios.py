@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pynn_scenarios import setup, spikes_of
+from pynn_scenarios import setup, signal_of, spikes_of
 
 
 def trains(n: int, dt: float, simtime: float, per_train: int, seed: int) -> list[np.ndarray]:
@@ -105,3 +105,32 @@ def replay_in_nest(model: str, params: dict[str, float], post_params: dict[str, 
     table = {(s - base[0], t - base[1], round(d, 6)): w for s, t, w, d in
              zip(got["source"], got["target"], got["weight"], got["delay"])}
     return np.array([table[(i, j, round(d, 6))] for i, j, d in synapses])
+
+
+def tsodyks_per_connection(sim: Any, dt: float, simtime: float = 300.0,
+                           seed: int = 5) -> dict[str, Any]:
+    """Tsodyks-Markram with its U, tau_rec and tau_facil drawn per connection (tables by
+    (pre, post), so both backends' connection orders get the same values), changed for the
+    second half of the run; the targets stay below threshold and their ``v`` is compared."""
+    setup(sim, dt, max_delay=10.0)
+    pre = sim.Population(12, sim.SpikeSourceArray(spike_times=trains(12, dt, simtime, 20, seed)),
+                         label="pre")
+    post = sim.Population(4, sim.IF_curr_exp(tau_syn_E=3.0, tau_refrac=2.0, v_thresh=0.0),
+                          label="post")
+    post.record("v")
+    syn = sim.TsodyksMarkramSynapse(U=0.5, tau_rec=100.0, tau_facil=0.0, weight=0.4, delay=1.0)
+    prj = sim.Projection(pre, post, sim.FixedProbabilityConnector(0.7, rng=sim.NumpyRNG(seed)),
+                         syn, receptor_type="excitatory", label="tm")
+    rng = np.random.default_rng(seed + 1)
+    shape = (pre.size, post.size)
+    decimals = 0 if dt >= 1.0 else 1
+    prj.set(U=rng.uniform(0.05, 0.9, shape), tau_rec=rng.uniform(20.0, 600.0, shape),
+            tau_facil=np.where(rng.random(shape) < 0.5, 0.0, rng.uniform(10.0, 300.0, shape)),
+            delay=np.round(rng.uniform(dt, 4.0, shape), decimals))
+    sim.run(simtime / 2)
+    prj.set(U=rng.uniform(0.05, 0.9, shape))  # from the next run on
+    sim.run(simtime / 2)
+    out = {"v": signal_of(post.get_data("v"), "v"),
+           "U": sorted(prj.get(["U", "tau_rec", "tau_facil"], format="list"))}
+    sim.end()
+    return out

@@ -55,6 +55,17 @@ def test_standard_plastic_synapses_match_pynn_nest(kind: str, dt: float) -> None
     np.testing.assert_allclose(mine["array"], ref["array"], rtol=1e-6, atol=1e-12)
 
 
+@pytest.mark.parametrize("dt", [1.0, 0.1])
+def test_tsodyks_markram_with_parameters_per_connection_matches_pynn_nest(dt: float) -> None:
+    """U, tau_rec and tau_facil differ per connection and U changes between runs: the
+    targets' membrane potential follows NEST's ``tsodyks_synapse`` step by step."""
+    mine, ref = ps.tsodyks_per_connection(ours, dt), ps.tsodyks_per_connection(nest_sim, dt)
+    np.testing.assert_allclose(np.array(mine["U"]), np.array(ref["U"]), rtol=1e-12)
+    assert mine["v"].shape == ref["v"].shape
+    assert np.ptp(mine["v"]) > 1.0  # the inputs moved the targets
+    np.testing.assert_allclose(mine["v"], ref["v"], rtol=0, atol=1e-9)
+
+
 def spynnaker_rule(kind: str) -> tuple[Any, str, dict[str, float], dict[str, float]]:
     """(spinnlive synapse type, NEST model, NEST synapse and target parameters)."""
     em = ours.extra_models

@@ -49,6 +49,26 @@ def test_plasticity_parameters_must_be_one_per_projection_and_tsodyks_needs_tau_
     sim.end()
 
 
+def test_tsodyks_markram_parameters_per_connection_are_read_set_and_checked() -> None:
+    sim.setup(timestep=1.0)
+    a = sim.Population(3, sim.SpikeSourceArray(spike_times=[5.0]))
+    b = sim.Population(2, sim.IF_curr_exp())
+    prj = sim.Projection(a, b, sim.AllToAllConnector(), sim.TsodyksMarkramSynapse(
+        weight=0.5, U=sim.RandomDistribution("uniform", [0.1, 0.9], rng=sim.NumpyRNG(1))))
+    u = prj.get("U", format="array")
+    assert u.shape == (3, 2) and np.unique(u).size == 6 and np.all((u >= 0.1) & (u <= 0.9))
+    prj[0].U = 0.25  # one connection, through PyNN's Connection
+    assert prj.get("U", format="list")[0][2] == 0.25
+    before = prj.get(["U", "tau_rec"], format="array")
+    with pytest.raises(ConfigurationError, match=r"U must lie in \[0, 1\], got 1.5"):
+        prj.set(U=np.where(np.arange(6).reshape(3, 2) == 4, 1.5, 0.5))
+    with pytest.raises(ConfigurationError, match="equals the target's synaptic time constant"):
+        prj.set(tau_rec=5.0)  # tau_syn_E of the target: NEST's propagator is singular
+    np.testing.assert_array_equal(prj.get(["U", "tau_rec"], format="array"), before)
+    sim.run(10.0)  # the engine takes them
+    sim.end()
+
+
 def test_learned_weights_read_and_set_between_runs() -> None:
     sim.setup(timestep=1.0)
     pre = sim.Population(4, sim.SpikeSourcePoisson(rate=40.0))

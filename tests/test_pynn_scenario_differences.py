@@ -31,23 +31,11 @@ DESIGN: dict[str, str] = {
 _MODEL = "a cell type without a spinnlive kernel yet (issue #10, models)"
 _SYNAPSE = "a synapse type without a spinnlive kernel yet (issue #11, plasticity)"
 
-_PER_CONNECTION = ("TsodyksMarkramSynapse with per-connection U/tau_rec/tau_facil (a function of "
-                   "distance, or set per connection): spinnlive's kernel takes one value per "
-                   "projection (issue #11, plasticity)")
-
 PENDING: dict[str, str] = {
     "test_cell_types::test_composed_neuron_model_homogeneous_receptors":
         "PointNeuron with three receptors (AMPA, NMDA, GABAA): spinnlive runs a composed "
         "model with two receptors of one kind as its monolith; more needs multisynapse "
         f"kernels: {_MODEL}",
-    "test_connectors::test_all_to_all_tsodyksmarkram": _PER_CONNECTION,
-    "test_connectors::test_fixed_number_post_with_replacement_heterogeneous_parameters":
-        _PER_CONNECTION,
-    "test_connectors::test_fixed_number_pre_with_replacement_heterogeneous_parameters":
-        _PER_CONNECTION,
-    "test_parameter_handling::test_set_synaptic_parameters_fully_connected": _PER_CONNECTION,
-    "test_parameter_handling::test_set_synaptic_parameters_partially_connected":
-        _PER_CONNECTION,
     "test_scenario3::test_scenario3":
         "STDPMechanism (issue #11): passes on spinnlive, but its checks are statistical on "
         "unseeded initial weights (a p < 0.01 test), and it missed once in a loaded run",
@@ -60,18 +48,10 @@ DIFFERENCES: dict[str, str] = {**DESIGN, **PENDING}
 #: how each pending feature is named by a script
 PENDING_FEATURES: dict[str, Callable[[], Any]] = {
     "PointNeuron": lambda: sim.PointNeuron(),
-    "TsodyksMarkramSynapse": lambda: _per_connection_tsodyks_markram(),
     "STDPMechanism": lambda: sim.STDPMechanism(
         timing_dependence=sim.SpikePairRule(), weight_dependence=sim.AdditiveWeightDependence()),
     "SimpleStochasticSynapse": lambda: sim.SimpleStochasticSynapse(weight=0.5, p=0.5),
 }
-
-
-def _per_connection_tsodyks_markram() -> Any:
-    pre = sim.Population(3, sim.SpikeSourceArray(spike_times=[1.0]))
-    post = sim.Population(4, sim.IF_cond_exp())
-    return sim.Projection(pre, post, sim.AllToAllConnector(), sim.TsodyksMarkramSynapse(
-        weight=0.01, delay=0.5, U=lambda d: 0.02 * d + 0.1))
 
 
 def test_every_pending_scenario_names_a_feature_listed_here() -> None:

@@ -299,6 +299,13 @@ class Simulation(SegmentRecordings, RunControl):
             block.handle.weights = block.weights
             block.handle.delays = block.delays
 
+    def set_synapse_rule(self, key: int, rule: Any) -> None:
+        """New parameters of block ``key``'s plasticity rule (the same kind), from the next run."""
+        block = self.synapses[key]
+        block.rule = rule
+        if block.handle is not None and block.handle.plastic is not None:
+            block.handle.plastic.retune(rule)
+
     def synapse_weights(self, key: int) -> np.ndarray:
         """Block ``key``'s weight magnitudes now (what a plastic block learned so far)."""
         block = self.synapses[key]

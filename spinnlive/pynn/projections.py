@@ -172,13 +172,14 @@ class Projection(common.Projection):
             raise ConfigurationError(
                 f"{type(connector).__name__} takes a static synapse (sPyNNaker's local-only "
                 f"synapses); projection {self.label!r} has {type(synapse_type).__name__}")
-        if rule is not None:  # rule parameters are the projection's, not per connection
-            self._values = {n: self._values[n] for n in ("weight", "delay")}
+        self._rule = rule
+        if rule is not None:  # the values kept per connection (the rest are the projection's)
+            self._values = {n: self._values[n] for n in self._value_names()}
         self._keys = [
             (state.engine.add_projection(pre_pop._key, post_pop._key, pre_idx, post_idx,
                                          np.abs(self._values["weight"][where]),
                                          self._values["delay"][where], receptor,
-                                         rule=rule), where)
+                                         rule=None if rule is None else rule.take(where)), where)
             for pre_pop, post_pop, pre_idx, post_idx, where, receptor in self._blocks()]
         self._learns = rule is not None and rule.LEARNS
         self.label = state.engine.name_projection(ProjectionRecord(
@@ -201,13 +202,22 @@ class Projection(common.Projection):
         self.receptor_type = wanted if wanted in types else types[0]
 
     # -- plasticity ---------------------------------------------------------------------------
-    def _plasticity_rule(self) -> Any:
-        """The kernel rule of a plastic synapse type (None for StaticSynapse)."""
+    def _value_names(self) -> tuple[str, ...]:
+        """The parameters held per connection: weight, delay and a rule's ``PER_CONNECTION``."""
+        return ("weight", "delay", *getattr(self.synapse_type, "PER_CONNECTION", ()))
+
+    def _plasticity_rule(self, values: dict[str, np.ndarray] | None = None) -> Any:
+        """The kernel rule of a plastic synapse type (None for StaticSynapse), checked; its
+        per-connection parameters from ``values`` (default: the projection's)."""
         st = self.synapse_type
         if isinstance(st, StaticSynapse):
             return None
         what = f"projection {self.label!r} ({type(st).__name__})"
-        values = homogeneous(st.native_parameters, st.RULE_NAMES, what)
+        per_connection = getattr(st, "PER_CONNECTION", ())
+        values = values if values is not None else self._values
+        rule_values: dict[str, Any] = homogeneous(
+            st.native_parameters, [n for n in st.RULE_NAMES if n not in per_connection], what)
+        rule_values.update({n: values[n] for n in per_connection})
         tau_psc: Any = 0.0
         if isinstance(st, Neuromodulation):
             tau_psc = self.receptor_type  # the sign of its dopamine
@@ -223,7 +233,7 @@ class Projection(common.Projection):
                                          "one tau_psc per projection")
             tau_psc = float(taus[0])
         try:
-            rule = st.kernel_rule(values, tau_psc)
+            rule = st.kernel_rule(rule_values, tau_psc)
             rule.check()
         except ConfigurationError as error:
             raise ConfigurationError(f"{what}: {error}") from None
@@ -254,7 +264,7 @@ class Projection(common.Projection):
                              connection_parameters))
 
     def _gather_chunks(self) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        names = self.synapse_type.get_native_names("weight", "delay")
+        names = self.synapse_type.get_native_names(*self._value_names())
         chunks, self._chunks = self._chunks, []
         if not chunks:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), {n: np.zeros(0) for n in names}
@@ -378,6 +388,7 @@ class Projection(common.Projection):
 
     def _set_attributes(self, parameter_space: ParameterSpace) -> None:
         self._sync_learned()
+        new = {}
         for name, larr in parameter_space.items():
             if name not in self._values:
                 raise ConfigurationError(
@@ -385,20 +396,27 @@ class Projection(common.Projection):
                     f"({type(self.synapse_type).__name__} has {sorted(self._values)} settable)")
             if isinstance(larr.base_value, IndexBasedExpression):
                 larr.base_value.projection = self
-            values = values_at(larr, self._pre, self._post)
-            self._check_set(name, values, slice(None))
-            if name == "delay":
-                values = self._round_delays(values)
-            self._values[name] = values
-        self._push_synapses()
+            new[name] = values_at(larr, self._pre, self._post)
+            self._check_set(name, new[name], slice(None))
+        self._update(new)
 
     def _set_connection_value(self, i: int, name: str, value: float) -> None:
-        """One connection's weight or delay, checked like a whole-projection ``set``."""
-        values = np.array([value])
-        self._check_set(name, values, slice(i, i + 1))
-        if name == "delay":
-            values = self._round_delays(values)
-        self._values[name][i] = values[0]
+        """One connection's value, checked like a whole-projection ``set``."""
+        self._check_set(name, np.array([value]), slice(i, i + 1))
+        values = self._values[name].copy()
+        values[i] = value
+        self._update({name: values})
+
+    def _update(self, new: dict[str, np.ndarray]) -> None:
+        """Take checked per-connection values: a rule's are checked as a rule first, so a
+        refused set changes nothing; the engine gets them from the next run."""
+        if "delay" in new:
+            new["delay"] = self._round_delays(new["delay"])
+        rule = self._rule
+        if rule is not None and set(new) - {"weight", "delay"}:
+            rule = self._plasticity_rule({**self._values, **new})
+        self._values.update(new)
+        self._rule = rule
         self._push_synapses()
 
     def _check_set(self, name: str, values: np.ndarray, where: slice) -> None:
@@ -411,13 +429,18 @@ class Projection(common.Projection):
                     "projection was made; a set may change magnitudes, not signs")
             if self._receptors is not None:
                 return  # negative weights are the negative receptor's, not an error
-        self.synapse_type.parameter_checks[name](values, self)
+        check = self.synapse_type.parameter_checks.get(name)
+        if check is not None:  # a rule's parameters are checked as a rule (_update)
+            check(values, self)
 
     def _push_synapses(self) -> None:
+        engine = simulator.state.engine
+        per_connection = self._rule is not None and len(self._value_names()) > 2
         for key, where in self._keys:
-            simulator.state.engine.set_synapses(
-                key, weights=np.abs(self._values["weight"][where]),
-                delays=self._values["delay"][where])
+            engine.set_synapses(key, weights=np.abs(self._values["weight"][where]),
+                                delays=self._values["delay"][where])
+            if per_connection:
+                engine.set_synapse_rule(key, self._rule.take(where))
 
     def _set_initial_value_array(self, variable: str, value: Any) -> None:
         raise ConfigurationError(

@@ -3,8 +3,10 @@
 Plastic types keep PyNN's (and sPyNNaker's) parameter names as their native names; each
 timing dependence turns the evaluated values, with its weight dependence, into the kernel rule
 pyNN.nest would pick (NEST 3.10 ``stdp_synapse``, ``stdp_nn_symm_synapse``,
-``vogels_sprekeler_synapse``, ``stdp_triplet_synapse``, ``tsodyks_synapse``). Rule parameters
-must be homogeneous within a projection; the weight and delay may vary per connection.
+``vogels_sprekeler_synapse``, ``stdp_triplet_synapse``, ``tsodyks_synapse``). The weight and
+delay may vary per connection, and so may TsodyksMarkramSynapse's U, tau_rec and tau_facil
+(``PER_CONNECTION``: NEST keeps them per synapse, and so does its kernel); an STDP rule's
+parameters must be homogeneous within a projection (its traces are kept per presynaptic neuron).
 Anything without a kernel (another rule, a voltage dependence, a dendritic delay fraction other
 than 1, a pairing of rule and weight dependence with no NEST model) is refused when the
 synapse type is made or connected, naming what is supported.
@@ -120,6 +122,8 @@ class TsodyksMarkramSynapse(_MinimumDelay, synapses.TsodyksMarkramSynapse):
     translations = identity("weight", "delay", "U", "tau_rec", "tau_facil")
     parameter_checks = {"weight": check_weights, "delay": check_delays}
     RULE_NAMES = ("U", "tau_rec", "tau_facil")
+    #: like NEST, one value per connection (its kernel keeps them beside each synapse's state)
+    PER_CONNECTION = RULE_NAMES
 
     def kernel_rule(self, values: dict[str, float], tau_psc: float) -> Any:
         return _rules().Tsodyks(U=values["U"], tau_rec=values["tau_rec"],
