@@ -142,6 +142,7 @@ def _signed(pre: np.ndarray, post: np.ndarray, values: dict[str, np.ndarray],
                   signed_receptors=receptors)
 
 
+# -- what the connectors share --------------------------------------------------------------------
 class _ImageConnector(pc.Connector):
     """An image connector: spinnlive expands it into connections in ``wire()`` (the fast paths
     added at the end of this module); PyNN's own ``connect`` has no rule for it."""
