@@ -34,7 +34,7 @@ pyNN.nest's timing (see that module), ``record()``/``recorded()``.
 max_delay)`` (ring of excitatory+inhibitory input).
 
 ``plasticity_rules``: ``SpikePair``, ``NearestPair``, ``Vogels``, ``Triplet``, ``Tsodyks``,
-``Reward`` (NEST's native parameters, PyNN's units); ``plasticity``: their state and compiled
+``Bernoulli``, ``Reward`` (NEST's native parameters, PyNN's units); ``plasticity``: their state and compiled
 updates (semantics in its docstring). ``connect(..., rule=Rule)`` makes a connection plastic.
 
 ``network.Network(dt)``: ``add_group`` -> gid; ``connect(pre_gid, post_gid, pre_idx, post_idx,

@@ -28,6 +28,9 @@ Rules (NEST 3.10 semantics, the way pyNN.nest maps PyNN's synapse types):
   are per synapse, as NEST keeps them (columns ``S_BIG_U`` on of ``syn_s``, beside the
   synapse's x, y, u and last spike: one row read per delivered spike); ``tau_psc`` is the
   target's, one per connection.
+* ``Bernoulli`` = ``bernoulli_synapse`` (PyNN's SimpleStochasticSynapse): at each spike, each
+  synapse's weight crosses with its probability ``p`` (per synapse, ``syn_s``), else nothing;
+  the draw is a hash of the connection's seed, the synapse and the spike time.
 * ``Reward`` (sPyNNaker's ``Neuromodulation``, reward-modulated STDP in the form of NEST's
   ``stdp_dopamine_synapse`` with ``b = 0``): a reward connection's spike adds ``±weight`` to
   its targets' dopamine trace D one delay later (``dopa``/``dc``: a ring per target, in each
@@ -77,6 +80,7 @@ import numpy as np
 from spinnlive.errors import ConfigurationError
 
 from .plasticity_rules import (
+    BERNOULLI,
     DOPAMINE,
     I_KIND,
     I_POST,
@@ -89,6 +93,7 @@ from .plasticity_rules import (
     P_LAMBDA,
     P_MU_MINUS,
     P_MU_PLUS,
+    P_SEED,
     P_SIGN,
     P_TAU_C,
     P_TAU_D,
@@ -102,6 +107,7 @@ from .plasticity_rules import (
     P_WMIN,
     REWARD,
     S_BIG_U,
+    S_P,
     S_TAU_FAC,
     S_TAU_REC,
     TRIPLET,
@@ -138,10 +144,13 @@ class PlasticState:
         self.n_pre, self.n_post, self.n_syn = int(n_pre), int(n_post), int(n_syn)
         self.params = rule.vector()
         self.pre_s = np.zeros((self.n_pre, 3))
-        # Tsodyks: x, y, u, last spike and the synapse's U, tau_rec, tau_fac (S_* columns)
-        self.syn_s = np.zeros((self.n_syn, 7) if rule.KIND == TSODYKS else (0, 4))
-        if rule.KIND == TSODYKS:
-            self.syn_s[:, S_BIG_U:] = rule.per_synapse(self.n_syn)
+        # per synapse: the rule's state, then its parameters (Tsodyks: x, y, u, last spike,
+        # U, tau_rec, tau_fac; Bernoulli: p); a modulated SpikePair's eligibility (modulate)
+        per_synapse = rule.per_synapse(self.n_syn)
+        width = rule.SYNAPSE_STATE + per_synapse.shape[1]
+        self.syn_s = np.zeros((self.n_syn, width) if width else (0, 4))
+        if width:
+            self.syn_s[:, rule.SYNAPSE_STATE:] = per_synapse
         self.dopa = np.zeros((0, 1, 2))  # a modulated connection's dopamine rings
         self.dc = np.zeros(0, dtype=np.int64)
         self.hist = np.zeros((self.n_post, HISTORY, 3))
@@ -155,8 +164,8 @@ class PlasticState:
 
     def reset(self) -> None:
         self.pre_s[:] = 0.0
-        self.syn_s[:, :4] = 0.0  # the state; a Tsodyks synapse's parameters stay
-        if self.syn_s.size:
+        self.syn_s[:, :self.rule.SYNAPSE_STATE] = 0.0  # the state; the parameters stay
+        if self.rule.KIND == TSODYKS:
             self.syn_s[:, 0] = 1.0  # x: all resources recovered
         self.hc[:] = 0
         self.hist[:] = 0.0
@@ -166,8 +175,8 @@ class PlasticState:
         self.last[:, LAST_T_BEFORE] = -np.inf
         self.dopa[:] = 0.0
         self.dc[:] = 0
-        if self.syn_s.size and self.rule.KIND != TSODYKS:
-            self.syn_s[:] = 0.0  # eligibility
+        if self.dc.size:
+            self.syn_s[:] = 0.0  # a modulated connection's eligibility
 
     def retune(self, rule: Rule) -> None:
         """New parameters of the same kind of rule (``Projection.set`` between runs), written
@@ -178,8 +187,9 @@ class PlasticState:
         rule.check()
         self.rule = rule
         self.params[:] = rule.vector()
-        if rule.KIND == TSODYKS:
-            self.syn_s[:, S_BIG_U:] = rule.per_synapse(self.n_syn)
+        per_synapse = rule.per_synapse(self.n_syn)
+        if per_synapse.shape[1]:
+            self.syn_s[:, rule.SYNAPSE_STATE:] = per_synapse
 
     @property
     def stale(self) -> bool:
@@ -282,7 +292,7 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
         ints, params = item[0], item[6]
         if ints[I_POST] != g or nf == 0:
             continue
-        if ints[I_KIND] == TSODYKS or ints[I_KIND] == REWARD:
+        if ints[I_KIND] == TSODYKS or ints[I_KIND] == REWARD or ints[I_KIND] == BERNOULLI:
             continue
         hist, hc, last = item[10], item[11], item[14]
         inv_m = 1.0 / params[P_TAU_MINUS]
@@ -505,6 +515,31 @@ def _tsodyks_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
+def _mix(z):  # pragma: no cover - compiled
+    """splitmix64's finaliser: a uint64 to a well-mixed uint64."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True)
+def _bernoulli_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
+    """NEST ``bernoulli_synapse::send`` for every synapse of presynaptic neuron ``j``: its
+    weight crosses with probability p, else nothing (the table entry is 0 for this spike)."""
+    indptr, slot, syn, pr, st, base = item[1], item[2], item[4], item[6], item[8], item[9]
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    stream = _mix(np.uint64(np.int64(pr[P_SEED])) * golden
+                  + np.uint64(np.int64(t_spike * 1000.0 + 0.5)))  # one per spike time (us)
+    for e in range(indptr[j], indptr[j + 1]):
+        k = syn[e]
+        draw = _mix(stream ^ (np.uint64(k) * golden)) >> np.uint64(11)
+        if float(draw) * (1.0 / 9007199254740992.0) < st[k, S_P]:
+            weights[slot[e]] = base[k]
+        else:
+            weights[slot[e]] = 0.0
+
+
+@numba.njit(cache=True)
 def _add_dopamine(plastic, p, k, t_arr, amount):  # pragma: no cover - compiled
     """Archive ``amount`` of dopamine arriving at target ``k`` of connection ``p`` at ``t_arr``."""
     item = plastic[p]
@@ -625,6 +660,8 @@ def pre_spikes(plastic, g, fired, nf, t_spike, weights):  # pragma: no cover - c
         for q in range(nf):
             if kind == TSODYKS:
                 _tsodyks_spike(item, fired[q], t_spike, weights)
+            elif kind == BERNOULLI:
+                _bernoulli_spike(item, fired[q], t_spike, weights)
             elif kind == REWARD:
                 _reward_spike(plastic, item, fired[q], t_spike)
             elif kind == DOPAMINE:

@@ -15,7 +15,7 @@ import numpy as np
 from spinnlive.errors import ConfigurationError
 
 # rule kinds (kernel dispatch)
-PAIR, NEAREST, VOGELS, TRIPLET, TSODYKS, DOPAMINE, REWARD = 1, 2, 3, 4, 5, 6, 7
+PAIR, NEAREST, VOGELS, TRIPLET, TSODYKS, DOPAMINE, REWARD, BERNOULLI = 1, 2, 3, 4, 5, 6, 7, 8
 # ints columns
 I_KIND, I_PRE, I_POST = 0, 1, 2
 # params columns (STDP): time constants, amplitudes, weight bounds, archive window
@@ -25,6 +25,9 @@ P_WMAX, P_WMIN, P_WINDOW, P_TAU_X, P_TAU_Y, P_A3_PLUS, P_A3_MINUS = range(6, 13)
 P_TAU_PSC = 3
 # per-synapse columns of a Tsodyks connection's state: x, y, u, last spike, then its parameters
 S_X, S_Y, S_U, S_T, S_BIG_U, S_TAU_REC, S_TAU_FAC = range(7)
+# params column of a Bernoulli connection: the seed of its draws; per synapse: p
+P_SEED = 0
+S_P = 0
 # params columns (neuromodulation): eligibility and dopamine time constants; a reward's sign
 P_TAU_C, P_TAU_D, P_SIGN = 13, 14, 15
 N_PARAMS = 16
@@ -63,9 +66,21 @@ class Rule:
                 raise ConfigurationError(f"{type(self).__name__}.{f.name} must be >= 0, got "
                                          f"{_first_bad(value, value < 0)}")
 
+    #: per-synapse state columns of ``PlasticState.syn_s`` (the rule's per-synapse parameters,
+    #: :meth:`per_synapse`, follow them)
+    SYNAPSE_STATE: ClassVar[int] = 0
+
+    def per_synapse(self, n_syn: int) -> np.ndarray:
+        """``(n_syn, m)``: the parameters the rule keeps per synapse (none by default)."""
+        return np.zeros((n_syn, 0))
+
     def take(self, where: np.ndarray) -> Rule:
         """The rule of the connections ``where`` of a projection (a rule with one value per
         connection keeps those connections' values; a homogeneous one is itself)."""
+        return self
+
+    def seeded(self, seed: int) -> Rule:
+        """The rule with the seed of its random draws (a deterministic rule is itself)."""
         return self
 
 
@@ -146,6 +161,7 @@ class Tsodyks(Rule):
     COLUMNS: ClassVar[dict[str, int]] = {"tau_psc": P_TAU_PSC}
     #: ``U``, ``tau_rec`` and ``tau_fac`` are one value for the connection or one per synapse
     #: (an array in the connection's order), as NEST keeps them per synapse
+    SYNAPSE_STATE: ClassVar[int] = 4  # x, y, u, last spike
     U: float | np.ndarray = 0.5
     tau_rec: float | np.ndarray = 800.0
     tau_fac: float | np.ndarray = 0.0
@@ -176,6 +192,38 @@ class Tsodyks(Rule):
                 f"TsodyksMarkram tau_rec ({_first_bad(tau_rec, singular)} ms) equals the "
                 "target's synaptic time constant; NEST's tsodyks_synapse propagator is "
                 "singular there")
+
+
+@dataclass(frozen=True)
+class Bernoulli(Rule):
+    """NEST's ``bernoulli_synapse`` (PyNN's SimpleStochasticSynapse): each spike crosses each
+    synapse with probability ``p`` (one value or one per synapse), drawn independently per
+    synapse and spike. The draws are a counter-based hash of (``seed``, synapse, spike time),
+    not a stream: the same run gives the same draws on any number of threads."""
+
+    KIND: ClassVar[int] = BERNOULLI
+    LEARNS: ClassVar[bool] = False
+    COLUMNS: ClassVar[dict[str, int]] = {"seed": P_SEED}
+    p: float | np.ndarray = 1.0
+    seed: int = 0
+
+    def per_synapse(self, n_syn: int) -> np.ndarray:
+        return np.broadcast_to(np.asarray(self.p, dtype=float), (n_syn,)).reshape(n_syn, 1)
+
+    def take(self, where: np.ndarray) -> Bernoulli:
+        return replace(self, p=np.asarray(self.p, dtype=float)[where]) if np.ndim(self.p) \
+            else self
+
+    def seeded(self, seed: int) -> Bernoulli:
+        return replace(self, seed=int(seed) % (1 << 52))  # exact in the float params row
+
+    def check(self) -> None:
+        super().check()
+        p = np.asarray(self.p, dtype=float)
+        if np.any((p < 0.0) | (p > 1.0)):
+            raise ConfigurationError(
+                f"SimpleStochasticSynapse p must lie in [0, 1], got "
+                f"{_first_bad(p, (p < 0) | (p > 1))}")
 
 
 def _first_bad(values: np.ndarray, bad: np.ndarray) -> str:

@@ -29,7 +29,6 @@ DESIGN: dict[str, str] = {
 }
 
 _MODEL = "a cell type without a spinnlive kernel yet (issue #10, models)"
-_SYNAPSE = "a synapse type without a spinnlive kernel yet (issue #11, plasticity)"
 
 PENDING: dict[str, str] = {
     "test_cell_types::test_composed_neuron_model_homogeneous_receptors":
@@ -39,8 +38,6 @@ PENDING: dict[str, str] = {
     "test_scenario3::test_scenario3":
         "STDPMechanism (issue #11): passes on spinnlive, but its checks are statistical on "
         "unseeded initial weights (a p < 0.01 test), and it missed once in a loaded run",
-    "test_synapse_types::test_simple_stochastic_synapse":
-        f"SimpleStochasticSynapse: {_SYNAPSE}",
 }
 
 DIFFERENCES: dict[str, str] = {**DESIGN, **PENDING}
@@ -50,7 +47,6 @@ PENDING_FEATURES: dict[str, Callable[[], Any]] = {
     "PointNeuron": lambda: sim.PointNeuron(),
     "STDPMechanism": lambda: sim.STDPMechanism(
         timing_dependence=sim.SpikePairRule(), weight_dependence=sim.AdditiveWeightDependence()),
-    "SimpleStochasticSynapse": lambda: sim.SimpleStochasticSynapse(weight=0.5, p=0.5),
 }
 
 

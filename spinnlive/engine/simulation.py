@@ -217,7 +217,7 @@ class Simulation(SegmentRecordings, RunControl):
         self.synapses.append(block)
         self._partition(self.populations[pre].label)
         if self.net is not None:
-            self._build_synapses(block)
+            self._build_synapses(len(self.synapses) - 1)
         return len(self.synapses) - 1
 
     def name_projection(self, record: ProjectionRecord, chosen: bool = True) -> str:
@@ -304,7 +304,13 @@ class Simulation(SegmentRecordings, RunControl):
         block = self.synapses[key]
         block.rule = rule
         if block.handle is not None and block.handle.plastic is not None:
-            block.handle.plastic.retune(rule)
+            block.handle.plastic.retune(self._seeded(key))
+
+    def _seeded(self, key: int) -> Any:
+        """Block ``key``'s rule with the seed of its random draws (a stochastic synapse's):
+        one per block and engine seed, so a run repeats exactly and two blocks draw apart."""
+        rule = self.synapses[key].rule
+        return None if rule is None else rule.seeded(self.seed * 1_000_003 + key + 1)
 
     def synapse_weights(self, key: int) -> np.ndarray:
         """Block ``key``'s weight magnitudes now (what a plastic block learned so far)."""
@@ -470,8 +476,8 @@ class Simulation(SegmentRecordings, RunControl):
             for rec in self.populations:
                 self._build_population(rec)
         with self._phase("Synaptic matrices"):
-            for block in self.synapses:
-                self._build_synapses(block)
+            for key in range(len(self.synapses)):
+                self._build_synapses(key)
             self.net.prepare()
         with self._phase("Current sources"):
             for current in self.currents:
@@ -495,11 +501,12 @@ class Simulation(SegmentRecordings, RunControl):
             logger.warning("population %r: %d spike time(s) not emitted: %s (tick %d)",
                            rec.label, count, reason, self.tick)
 
-    def _build_synapses(self, block: SynapseBlock) -> None:
+    def _build_synapses(self, key: int) -> None:
+        block = self.synapses[key]
         pre, post = self.populations[block.pre], self.populations[block.post]
         block.handle = self.net.connect(pre.gid, post.gid, block.pre_idx, block.post_idx,
                                         block.weights, block.delays, block.receptor,
-                                        rule=block.rule)
+                                        rule=self._seeded(key))
 
     def _build_current(self, rec: CurrentRecord) -> None:
         seed = [self.seed, 1 << 20, self.currents.index(rec)] if rec.seed is None else rec.seed

@@ -37,6 +37,7 @@ from .populations import locate
 from .standardmodels.synapses import (
     SUPPORTED,
     Neuromodulation,
+    SimpleStochasticSynapse,
     StaticSynapse,
     STDPMechanism,
     TsodyksMarkramSynapse,
@@ -117,7 +118,7 @@ class Projection(common.Projection):
                  label: str | None = None) -> None:
         if synapse_type is not None and not isinstance(
                 synapse_type, (StaticSynapse, STDPMechanism, TsodyksMarkramSynapse,
-                               Neuromodulation)):
+                               SimpleStochasticSynapse, Neuromodulation)):
             raise ConfigurationError(
                 f"synapse type {type(synapse_type).__name__} is not supported by spinnlive "
                 f"(no kernel); supported: {SUPPORTED}")

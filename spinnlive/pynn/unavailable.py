@@ -60,7 +60,6 @@ TOP_LEVEL = {
     "StructuralMechanismStatic": STRUCTURAL, "StructuralMechanismSTDP": STRUCTURAL,
     "LastNeuronSelection": STRUCTURAL, "RandomSelection": STRUCTURAL,
     "DistanceDependentFormation": STRUCTURAL, "RandomByWeightElimination": STRUCTURAL,
-    "SimpleStochasticSynapse": PLASTICITY,
     "MultiQuantalSynapse": PLASTICITY,
 }
 

@@ -37,11 +37,11 @@ __all__ = [
     "AdditivePotentiationMultiplicativeDepression", "GutigWeightDependence",
     "SpikePairRule", "Vogels2011Rule", "check_weights", "check_delays",
     "SpikeNearestPairRule", "PfisterSpikeTriplet", "WeightDependenceAdditiveTriplet",
-    "Neuromodulation",
+    "Neuromodulation", "SimpleStochasticSynapse",
 ]
 
 #: what the engine has kernels for (named in every refusal)
-SUPPORTED = ("StaticSynapse; TsodyksMarkramSynapse; STDPMechanism with SpikePairRule or "
+SUPPORTED = ("StaticSynapse; TsodyksMarkramSynapse; SimpleStochasticSynapse; STDPMechanism with SpikePairRule or "
              "SpikeNearestPairRule and AdditiveWeightDependence, MultiplicativeWeightDependence, "
              "AdditivePotentiationMultiplicativeDepression or GutigWeightDependence; "
              "Vogels2011Rule with AdditiveWeightDependence; PfisterSpikeTriplet with "
@@ -128,6 +128,19 @@ class TsodyksMarkramSynapse(_MinimumDelay, synapses.TsodyksMarkramSynapse):
     def kernel_rule(self, values: dict[str, float], tau_psc: float) -> Any:
         return _rules().Tsodyks(U=values["U"], tau_rec=values["tau_rec"],
                                   tau_fac=values["tau_facil"], tau_psc=tau_psc)
+
+
+class SimpleStochasticSynapse(_MinimumDelay, synapses.SimpleStochasticSynapse):
+    """PyNN's SimpleStochasticSynapse as pyNN.nest runs it: NEST ``bernoulli_synapse``, each
+    spike crossing each connection with probability ``p`` (one per connection)."""
+
+    translations = identity("weight", "delay", "p")
+    parameter_checks = {"weight": check_weights, "delay": check_delays}
+    RULE_NAMES = ("p",)
+    PER_CONNECTION = RULE_NAMES
+
+    def kernel_rule(self, values: dict[str, Any], tau_psc: float) -> Any:
+        return _rules().Bernoulli(p=values["p"])
 
 
 class Neuromodulation(_MinimumDelay, synapses.StaticSynapse):
