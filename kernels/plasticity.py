@@ -31,6 +31,8 @@ Rules (NEST 3.10 semantics, the way pyNN.nest maps PyNN's synapse types):
 * ``Bernoulli`` = ``bernoulli_synapse`` (PyNN's SimpleStochasticSynapse): at each spike, each
   synapse's weight crosses with its probability ``p`` (per synapse, ``syn_s``), else nothing;
   the draw is a hash of the connection's seed, the synapse and the spike time.
+* ``Quantal`` = ``quantal_stp_synapse`` (PyNN's MultiQuantalSynapse): ``n`` release sites
+  that recover and release stochastically (the rule's docstring), the same draws.
 * ``Reward`` (sPyNNaker's ``Neuromodulation``, reward-modulated STDP in the form of NEST's
   ``stdp_dopamine_synapse`` with ``b = 0``): a reward connection's spike adds ``±weight`` to
   its targets' dopamine trace D one delay later (``dopa``/``dc``: a ring per target, in each
@@ -105,6 +107,14 @@ from .plasticity_rules import (
     P_WINDOW,
     P_WMAX,
     P_WMIN,
+    Q_A,
+    Q_BIG_U,
+    Q_N,
+    Q_T,
+    Q_TAU_FAC,
+    Q_TAU_REC,
+    Q_U,
+    QUANTAL,
     REWARD,
     S_BIG_U,
     S_P,
@@ -164,9 +174,8 @@ class PlasticState:
 
     def reset(self) -> None:
         self.pre_s[:] = 0.0
-        self.syn_s[:, :self.rule.SYNAPSE_STATE] = 0.0  # the state; the parameters stay
-        if self.rule.KIND == TSODYKS:
-            self.syn_s[:, 0] = 1.0  # x: all resources recovered
+        n_state = self.rule.SYNAPSE_STATE  # the state restarts; the parameters stay
+        self.syn_s[:, :n_state] = self.rule.initial_state(self.syn_s[:, n_state:])
         self.hc[:] = 0
         self.hist[:] = 0.0
         self.last[:] = 0.0
@@ -292,7 +301,7 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
         ints, params = item[0], item[6]
         if ints[I_POST] != g or nf == 0:
             continue
-        if ints[I_KIND] == TSODYKS or ints[I_KIND] == REWARD or ints[I_KIND] == BERNOULLI:
+        if ints[I_KIND] in (TSODYKS, REWARD, BERNOULLI, QUANTAL):
             continue
         hist, hc, last = item[10], item[11], item[14]
         inv_m = 1.0 / params[P_TAU_MINUS]
@@ -522,21 +531,61 @@ def _mix(z):  # pragma: no cover - compiled
     return z ^ (z >> np.uint64(31))
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(cache=True)
+def _spike_stream(pr, t_spike):  # pragma: no cover - compiled
+    """The key of one spike's draws: the connection's seed and the spike time (in us)."""
+    return _mix(np.uint64(np.int64(pr[P_SEED])) * _GOLDEN
+                + np.uint64(np.int64(t_spike * 1000.0 + 0.5)))
+
+
+@numba.njit(cache=True)
+def _uniform(stream, k, i):  # pragma: no cover - compiled
+    """Draw ``i`` of synapse ``k`` at the spike keyed ``stream``: uniform in [0, 1)."""
+    z = _mix((stream ^ (np.uint64(k) * _GOLDEN)) + np.uint64(i) * np.uint64(0xD1B54A32D192ED03))
+    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
 @numba.njit(cache=True)
 def _bernoulli_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
     """NEST ``bernoulli_synapse::send`` for every synapse of presynaptic neuron ``j``: its
     weight crosses with probability p, else nothing (the table entry is 0 for this spike)."""
     indptr, slot, syn, pr, st, base = item[1], item[2], item[4], item[6], item[8], item[9]
-    golden = np.uint64(0x9E3779B97F4A7C15)
-    stream = _mix(np.uint64(np.int64(pr[P_SEED])) * golden
-                  + np.uint64(np.int64(t_spike * 1000.0 + 0.5)))  # one per spike time (us)
+    stream = _spike_stream(pr, t_spike)
     for e in range(indptr[j], indptr[j + 1]):
         k = syn[e]
-        draw = _mix(stream ^ (np.uint64(k) * golden)) >> np.uint64(11)
-        if float(draw) * (1.0 / 9007199254740992.0) < st[k, S_P]:
-            weights[slot[e]] = base[k]
-        else:
-            weights[slot[e]] = 0.0
+        weights[slot[e]] = base[k] if _uniform(stream, k, 0) < st[k, S_P] else 0.0
+
+
+@numba.njit(cache=True)
+def _quantal_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
+    """NEST ``quantal_stp_synapse::send`` for every synapse of presynaptic neuron ``j``."""
+    indptr, slot, syn, pr, st, base = item[1], item[2], item[4], item[6], item[8], item[9]
+    stream = _spike_stream(pr, t_spike)
+    for e in range(indptr[j], indptr[j + 1]):
+        k = syn[e]
+        u, a, n = st[k, Q_U], int(st[k, Q_A]), int(st[k, Q_N])
+        draw = 0
+        if st[k, Q_T] >= 0.0:  # from the second spike on: facilitation, then recovery
+            h = t_spike - st[k, Q_T]
+            p_decay = np.exp(-h / st[k, Q_TAU_REC])
+            tau_fac = st[k, Q_TAU_FAC]
+            u_decay = 0.0 if tau_fac < 1.0e-10 else np.exp(-h / tau_fac)
+            big_u = st[k, Q_BIG_U]
+            u = big_u + u * (1.0 - big_u) * u_decay
+            for _ in range(n - a):
+                if _uniform(stream, k, draw) < 1.0 - p_decay:
+                    a += 1
+                draw += 1
+        released = 0
+        for _ in range(a):
+            if _uniform(stream, k, draw) < u:
+                released += 1
+            draw += 1
+        weights[slot[e]] = released * base[k]
+        st[k, Q_U], st[k, Q_A], st[k, Q_T] = u, float(a - released), t_spike
 
 
 @numba.njit(cache=True)
@@ -662,6 +711,8 @@ def pre_spikes(plastic, g, fired, nf, t_spike, weights):  # pragma: no cover - c
                 _tsodyks_spike(item, fired[q], t_spike, weights)
             elif kind == BERNOULLI:
                 _bernoulli_spike(item, fired[q], t_spike, weights)
+            elif kind == QUANTAL:
+                _quantal_spike(item, fired[q], t_spike, weights)
             elif kind == REWARD:
                 _reward_spike(plastic, item, fired[q], t_spike)
             elif kind == DOPAMINE:

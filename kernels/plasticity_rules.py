@@ -15,7 +15,7 @@ import numpy as np
 from spinnlive.errors import ConfigurationError
 
 # rule kinds (kernel dispatch)
-PAIR, NEAREST, VOGELS, TRIPLET, TSODYKS, DOPAMINE, REWARD, BERNOULLI = 1, 2, 3, 4, 5, 6, 7, 8
+PAIR, NEAREST, VOGELS, TRIPLET, TSODYKS, DOPAMINE, REWARD, BERNOULLI, QUANTAL = range(1, 10)
 # ints columns
 I_KIND, I_PRE, I_POST = 0, 1, 2
 # params columns (STDP): time constants, amplitudes, weight bounds, archive window
@@ -25,9 +25,12 @@ P_WMAX, P_WMIN, P_WINDOW, P_TAU_X, P_TAU_Y, P_A3_PLUS, P_A3_MINUS = range(6, 13)
 P_TAU_PSC = 3
 # per-synapse columns of a Tsodyks connection's state: x, y, u, last spike, then its parameters
 S_X, S_Y, S_U, S_T, S_BIG_U, S_TAU_REC, S_TAU_FAC = range(7)
-# params column of a Bernoulli connection: the seed of its draws; per synapse: p
+# params column of a stochastic (Bernoulli, quantal) connection: the seed of its draws
 P_SEED = 0
+# per synapse, Bernoulli: p; quantal: u, available sites a, last spike (-1: none), then
+# U, n, tau_rec, tau_fac
 S_P = 0
+Q_U, Q_A, Q_T, Q_BIG_U, Q_N, Q_TAU_REC, Q_TAU_FAC = range(7)
 # params columns (neuromodulation): eligibility and dopamine time constants; a reward's sign
 P_TAU_C, P_TAU_D, P_SIGN = 13, 14, 15
 N_PARAMS = 16
@@ -73,6 +76,11 @@ class Rule:
     def per_synapse(self, n_syn: int) -> np.ndarray:
         """``(n_syn, m)``: the parameters the rule keeps per synapse (none by default)."""
         return np.zeros((n_syn, 0))
+
+    def initial_state(self, per_synapse: np.ndarray) -> np.ndarray:
+        """``(n_syn, SYNAPSE_STATE)``: each synapse's state before its first spike, given its
+        parameters (zeros by default)."""
+        return np.zeros((per_synapse.shape[0], self.SYNAPSE_STATE))
 
     def take(self, where: np.ndarray) -> Rule:
         """The rule of the connections ``where`` of a projection (a rule with one value per
@@ -169,14 +177,16 @@ class Tsodyks(Rule):
 
     def per_synapse(self, n_syn: int) -> np.ndarray:
         """``(n_syn, 3)``: each synapse's U, tau_rec, tau_fac (columns ``S_BIG_U`` on)."""
-        return np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n_syn,))
-                         for v in (self.U, self.tau_rec, self.tau_fac)], axis=1)
+        return _columns(n_syn, self.U, self.tau_rec, self.tau_fac)
+
+    def initial_state(self, per_synapse: np.ndarray) -> np.ndarray:
+        state = np.zeros((per_synapse.shape[0], self.SYNAPSE_STATE))
+        state[:, S_X] = 1.0  # all resources recovered
+        return state
 
     def take(self, where: np.ndarray) -> Tsodyks:
-        def part(v: float | np.ndarray) -> float | np.ndarray:
-            return np.asarray(v, dtype=float)[where] if np.ndim(v) else v
-        return replace(self, U=part(self.U), tau_rec=part(self.tau_rec),
-                       tau_fac=part(self.tau_fac))
+        return replace(self, U=_part(self.U, where), tau_rec=_part(self.tau_rec, where),
+                       tau_fac=_part(self.tau_fac, where))
 
     def check(self) -> None:
         super().check()
@@ -195,7 +205,18 @@ class Tsodyks(Rule):
 
 
 @dataclass(frozen=True)
-class Bernoulli(Rule):
+class _Stochastic(Rule):
+    """A rule with random draws: ``seed`` (set by the engine, one per synapse block) keys them."""
+
+    COLUMNS: ClassVar[dict[str, int]] = {"seed": P_SEED}
+    seed: int = 0
+
+    def seeded(self, seed: int) -> Rule:
+        return replace(self, seed=int(seed) % (1 << 52))  # exact in the float params row
+
+
+@dataclass(frozen=True)
+class Bernoulli(_Stochastic):
     """NEST's ``bernoulli_synapse`` (PyNN's SimpleStochasticSynapse): each spike crosses each
     synapse with probability ``p`` (one value or one per synapse), drawn independently per
     synapse and spike. The draws are a counter-based hash of (``seed``, synapse, spike time),
@@ -203,19 +224,13 @@ class Bernoulli(Rule):
 
     KIND: ClassVar[int] = BERNOULLI
     LEARNS: ClassVar[bool] = False
-    COLUMNS: ClassVar[dict[str, int]] = {"seed": P_SEED}
     p: float | np.ndarray = 1.0
-    seed: int = 0
 
     def per_synapse(self, n_syn: int) -> np.ndarray:
-        return np.broadcast_to(np.asarray(self.p, dtype=float), (n_syn,)).reshape(n_syn, 1)
+        return _columns(n_syn, self.p)
 
     def take(self, where: np.ndarray) -> Bernoulli:
-        return replace(self, p=np.asarray(self.p, dtype=float)[where]) if np.ndim(self.p) \
-            else self
-
-    def seeded(self, seed: int) -> Bernoulli:
-        return replace(self, seed=int(seed) % (1 << 52))  # exact in the float params row
+        return replace(self, p=_part(self.p, where))
 
     def check(self) -> None:
         super().check()
@@ -224,6 +239,64 @@ class Bernoulli(Rule):
             raise ConfigurationError(
                 f"SimpleStochasticSynapse p must lie in [0, 1], got "
                 f"{_first_bad(p, (p < 0) | (p > 1))}")
+
+
+@dataclass(frozen=True)
+class Quantal(_Stochastic):
+    """NEST's ``quantal_stp_synapse`` (PyNN's MultiQuantalSynapse; Fuhrmann et al. 2002,
+    Loebel et al. 2009): ``n`` release sites; at a spike each depleted site has recovered with
+    probability 1 - exp(-h / tau_rec) and u = U + u (1 - U) exp(-h / tau_fac) (from the second
+    spike on, NEST's order), then each available site releases with probability u and the
+    spike delivers ``weight`` per released site. Every value may be one per synapse.
+
+    The state starts as the model defines it, u = U and all n sites available; pyNN.nest
+    leaves NEST's defaults there (u = 0.5, a = 1, whatever U and n are), which differs from
+    the published model whenever U != 0.5 or n > 1. Draws as :class:`Bernoulli`'s."""
+
+    KIND: ClassVar[int] = QUANTAL
+    LEARNS: ClassVar[bool] = False
+    SYNAPSE_STATE: ClassVar[int] = 3  # u, a, last spike
+    U: float | np.ndarray = 0.5
+    n: float | np.ndarray = 1.0
+    tau_rec: float | np.ndarray = 800.0
+    tau_fac: float | np.ndarray = 0.0
+
+    def per_synapse(self, n_syn: int) -> np.ndarray:
+        return _columns(n_syn, self.U, self.n, self.tau_rec, self.tau_fac)
+
+    def initial_state(self, per_synapse: np.ndarray) -> np.ndarray:
+        big_u, n = per_synapse[:, Q_BIG_U - 3], per_synapse[:, Q_N - 3]
+        return np.stack([big_u, n, np.full(n.shape, -1.0)], axis=1)
+
+    def take(self, where: np.ndarray) -> Quantal:
+        return replace(self, U=_part(self.U, where), n=_part(self.n, where),
+                       tau_rec=_part(self.tau_rec, where), tau_fac=_part(self.tau_fac, where))
+
+    def check(self) -> None:
+        super().check()
+        u, n = np.asarray(self.U, dtype=float), np.asarray(self.n, dtype=float)
+        tau_rec = np.asarray(self.tau_rec, dtype=float)
+        if np.any((u < 0.0) | (u > 1.0)):
+            raise ConfigurationError(
+                f"MultiQuantalSynapse U must lie in [0, 1], got {_first_bad(u, (u < 0) | (u > 1))}")
+        bad_n = (n < 1) | (n != np.round(n)) | (n > 1_000_000)
+        if np.any(bad_n):
+            raise ConfigurationError("MultiQuantalSynapse n (release sites) must be a whole "
+                                     f"number >= 1, got {_first_bad(n, bad_n)}")
+        if np.any(tau_rec <= 0):
+            raise ConfigurationError("MultiQuantalSynapse tau_rec must be > 0, got "
+                                     f"{_first_bad(tau_rec, tau_rec <= 0)}")
+
+
+def _columns(n_syn: int, *values: float | np.ndarray) -> np.ndarray:
+    """``(n_syn, len(values))``: each value (one, or one per synapse) as a column."""
+    return np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n_syn,)) for v in values],
+                    axis=1)
+
+
+def _part(value: float | np.ndarray, where: np.ndarray) -> float | np.ndarray:
+    """``value`` of the synapses ``where``: a per-synapse array is indexed, one value kept."""
+    return np.asarray(value, dtype=float)[where] if np.ndim(value) else value
 
 
 def _first_bad(values: np.ndarray, bad: np.ndarray) -> str:

@@ -36,6 +36,7 @@ from .connectors import wire
 from .populations import locate
 from .standardmodels.synapses import (
     SUPPORTED,
+    MultiQuantalSynapse,
     Neuromodulation,
     SimpleStochasticSynapse,
     StaticSynapse,
@@ -118,7 +119,7 @@ class Projection(common.Projection):
                  label: str | None = None) -> None:
         if synapse_type is not None and not isinstance(
                 synapse_type, (StaticSynapse, STDPMechanism, TsodyksMarkramSynapse,
-                               SimpleStochasticSynapse, Neuromodulation)):
+                               SimpleStochasticSynapse, MultiQuantalSynapse, Neuromodulation)):
             raise ConfigurationError(
                 f"synapse type {type(synapse_type).__name__} is not supported by spinnlive "
                 f"(no kernel); supported: {SUPPORTED}")

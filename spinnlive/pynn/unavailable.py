@@ -60,7 +60,6 @@ TOP_LEVEL = {
     "StructuralMechanismStatic": STRUCTURAL, "StructuralMechanismSTDP": STRUCTURAL,
     "LastNeuronSelection": STRUCTURAL, "RandomSelection": STRUCTURAL,
     "DistanceDependentFormation": STRUCTURAL, "RandomByWeightElimination": STRUCTURAL,
-    "MultiQuantalSynapse": PLASTICITY,
 }
 
 #: PyNN's own model names that pyNN.nest exports and spinnlive has no kernel for

@@ -37,11 +37,12 @@ __all__ = [
     "AdditivePotentiationMultiplicativeDepression", "GutigWeightDependence",
     "SpikePairRule", "Vogels2011Rule", "check_weights", "check_delays",
     "SpikeNearestPairRule", "PfisterSpikeTriplet", "WeightDependenceAdditiveTriplet",
-    "Neuromodulation", "SimpleStochasticSynapse",
+    "Neuromodulation", "SimpleStochasticSynapse", "MultiQuantalSynapse",
 ]
 
 #: what the engine has kernels for (named in every refusal)
-SUPPORTED = ("StaticSynapse; TsodyksMarkramSynapse; SimpleStochasticSynapse; STDPMechanism with SpikePairRule or "
+SUPPORTED = ("StaticSynapse; TsodyksMarkramSynapse; SimpleStochasticSynapse; "
+             "MultiQuantalSynapse; STDPMechanism with SpikePairRule or "
              "SpikeNearestPairRule and AdditiveWeightDependence, MultiplicativeWeightDependence, "
              "AdditivePotentiationMultiplicativeDepression or GutigWeightDependence; "
              "Vogels2011Rule with AdditiveWeightDependence; PfisterSpikeTriplet with "
@@ -141,6 +142,22 @@ class SimpleStochasticSynapse(_MinimumDelay, synapses.SimpleStochasticSynapse):
 
     def kernel_rule(self, values: dict[str, Any], tau_psc: float) -> Any:
         return _rules().Bernoulli(p=values["p"])
+
+
+class MultiQuantalSynapse(_MinimumDelay, synapses.MultiQuantalSynapse):
+    """PyNN's MultiQuantalSynapse as NEST's ``quantal_stp_synapse`` (kernels ``Quantal``): ``n``
+    release sites per connection, each releasing ``weight`` with the Tsodyks-Markram u; every
+    parameter may vary per connection. Its state starts as the model defines it (u = U, all
+    sites available), where pyNN.nest leaves NEST's u = 0.5, a = 1."""
+
+    translations = identity("weight", "delay", "U", "n", "tau_rec", "tau_facil")
+    parameter_checks = {"weight": check_weights, "delay": check_delays}
+    RULE_NAMES = ("U", "n", "tau_rec", "tau_facil")
+    PER_CONNECTION = RULE_NAMES
+
+    def kernel_rule(self, values: dict[str, Any], tau_psc: float) -> Any:
+        return _rules().Quantal(U=values["U"], n=values["n"], tau_rec=values["tau_rec"],
+                                tau_fac=values["tau_facil"])
 
 
 class Neuromodulation(_MinimumDelay, synapses.StaticSynapse):
