@@ -33,6 +33,8 @@ Rules (NEST 3.10 semantics, the way pyNN.nest maps PyNN's synapse types):
   the draw is a hash of the connection's seed, the synapse and the spike time.
 * ``Quantal`` = ``quantal_stp_synapse`` (PyNN's MultiQuantalSynapse): ``n`` release sites
   that recover and release stochastically (the rule's docstring), the same draws.
+* ``StochasticTsodyks`` = pyNN.nest's ``stochastic_stp_synapse`` extension (one release site
+  with the Tsodyks-Markram u and Poisson recovery), the same draws.
 * ``Reward`` (sPyNNaker's ``Neuromodulation``, reward-modulated STDP in the form of NEST's
   ``stdp_dopamine_synapse`` with ``b = 0``): a reward connection's spike adds ``±weight`` to
   its targets' dopamine trace D one delay later (``dopa``/``dc``: a ring per target, in each
@@ -115,11 +117,19 @@ from .plasticity_rules import (
     Q_TAU_REC,
     Q_U,
     QUANTAL,
+    R_BIG_U,
+    R_R,
+    R_T,
+    R_T_SURV,
+    R_TAU_FAC,
+    R_TAU_REC,
+    R_U,
     REWARD,
     S_BIG_U,
     S_P,
     S_TAU_FAC,
     S_TAU_REC,
+    STOCHASTIC_TM,
     TRIPLET,
     TSODYKS,
     VOGELS,
@@ -301,7 +311,7 @@ def record_post(plastic, g, fired, nf, t_ms):  # pragma: no cover - compiled
         ints, params = item[0], item[6]
         if ints[I_POST] != g or nf == 0:
             continue
-        if ints[I_KIND] in (TSODYKS, REWARD, BERNOULLI, QUANTAL):
+        if ints[I_KIND] in (TSODYKS, REWARD, BERNOULLI, QUANTAL, STOCHASTIC_TM):
             continue
         hist, hc, last = item[10], item[11], item[14]
         inv_m = 1.0 / params[P_TAU_MINUS]
@@ -589,6 +599,33 @@ def _quantal_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
+def _stochastic_tsodyks_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
+    """pyNN.nest's ``stochastic_stp_synapse::send`` for every synapse of neuron ``j``."""
+    indptr, slot, syn, pr, st, base = item[1], item[2], item[4], item[6], item[8], item[9]
+    stream = _spike_stream(pr, t_spike)
+    for e in range(indptr[j], indptr[j + 1]):
+        k = syn[e]
+        big_u, tau_fac = st[k, R_BIG_U], st[k, R_TAU_FAC]
+        u = st[k, R_U]
+        if tau_fac > 1.0e-10:
+            u *= np.exp(-(t_spike - st[k, R_T]) / tau_fac)
+            u += big_u * (1.0 - u)
+        else:
+            u = big_u
+        if st[k, R_R] == 0.0:  # unrecovered: recovery as a Poisson event at rate 1/tau_rec
+            if _uniform(stream, k, 0) > np.exp(-(t_spike - st[k, R_T_SURV]) / st[k, R_TAU_REC]):
+                st[k, R_R] = 1.0
+            else:
+                st[k, R_T_SURV] = t_spike
+        released = False
+        if st[k, R_R] == 1.0 and _uniform(stream, k, 1) < u:
+            released = True
+            st[k, R_R], st[k, R_T_SURV] = 0.0, t_spike
+        weights[slot[e]] = base[k] if released else 0.0
+        st[k, R_U], st[k, R_T] = u, t_spike
+
+
+@numba.njit(cache=True)
 def _add_dopamine(plastic, p, k, t_arr, amount):  # pragma: no cover - compiled
     """Archive ``amount`` of dopamine arriving at target ``k`` of connection ``p`` at ``t_arr``."""
     item = plastic[p]
@@ -713,6 +750,8 @@ def pre_spikes(plastic, g, fired, nf, t_spike, weights):  # pragma: no cover - c
                 _bernoulli_spike(item, fired[q], t_spike, weights)
             elif kind == QUANTAL:
                 _quantal_spike(item, fired[q], t_spike, weights)
+            elif kind == STOCHASTIC_TM:
+                _stochastic_tsodyks_spike(item, fired[q], t_spike, weights)
             elif kind == REWARD:
                 _reward_spike(plastic, item, fired[q], t_spike)
             elif kind == DOPAMINE:

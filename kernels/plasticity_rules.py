@@ -15,7 +15,8 @@ import numpy as np
 from spinnlive.errors import ConfigurationError
 
 # rule kinds (kernel dispatch)
-PAIR, NEAREST, VOGELS, TRIPLET, TSODYKS, DOPAMINE, REWARD, BERNOULLI, QUANTAL = range(1, 10)
+PAIR, NEAREST, VOGELS, TRIPLET, TSODYKS, DOPAMINE, REWARD, BERNOULLI, QUANTAL, STOCHASTIC_TM = \
+    range(1, 11)
 # ints columns
 I_KIND, I_PRE, I_POST = 0, 1, 2
 # params columns (STDP): time constants, amplitudes, weight bounds, archive window
@@ -31,6 +32,9 @@ P_SEED = 0
 # U, n, tau_rec, tau_fac
 S_P = 0
 Q_U, Q_A, Q_T, Q_BIG_U, Q_N, Q_TAU_REC, Q_TAU_FAC = range(7)
+# stochastic Tsodyks-Markram: u, recovered (1/0), since when unrecovered, last spike, then
+# U, tau_rec, tau_fac
+R_U, R_R, R_T_SURV, R_T, R_BIG_U, R_TAU_REC, R_TAU_FAC = range(7)
 # params columns (neuromodulation): eligibility and dopamine time constants; a reward's sign
 P_TAU_C, P_TAU_D, P_SIGN = 13, 14, 15
 N_PARAMS = 16
@@ -285,6 +289,46 @@ class Quantal(_Stochastic):
                                      f"number >= 1, got {_first_bad(n, bad_n)}")
         if np.any(tau_rec <= 0):
             raise ConfigurationError("MultiQuantalSynapse tau_rec must be > 0, got "
+                                     f"{_first_bad(tau_rec, tau_rec <= 0)}")
+
+
+@dataclass(frozen=True)
+class StochasticTsodyks(_Stochastic):
+    """PyNN's StochasticTsodyksMarkramSynapse as pyNN.nest's ``stochastic_stp_synapse``
+    extension defines it (Fuhrmann et al. 2002, one release site): at each spike u decays
+    with ``tau_fac`` and grows by U (1 - u) (u = U without facilitation); an unrecovered
+    site recovers with probability 1 - exp(-(t - t_surv) / tau_rec) (t_surv: when it last
+    failed to recover or released); a recovered site releases ``weight`` with probability u.
+    The state starts at u = 0, recovered, times 0 (the extension's). Draws as Bernoulli's."""
+
+    KIND: ClassVar[int] = STOCHASTIC_TM
+    LEARNS: ClassVar[bool] = False
+    SYNAPSE_STATE: ClassVar[int] = 4  # u, recovered, t_surv, last spike
+    U: float | np.ndarray = 0.5
+    tau_rec: float | np.ndarray = 100.0
+    tau_fac: float | np.ndarray = 0.0
+
+    def per_synapse(self, n_syn: int) -> np.ndarray:
+        return _columns(n_syn, self.U, self.tau_rec, self.tau_fac)
+
+    def initial_state(self, per_synapse: np.ndarray) -> np.ndarray:
+        state = np.zeros((per_synapse.shape[0], self.SYNAPSE_STATE))
+        state[:, R_R] = 1.0
+        return state
+
+    def take(self, where: np.ndarray) -> StochasticTsodyks:
+        return replace(self, U=_part(self.U, where), tau_rec=_part(self.tau_rec, where),
+                       tau_fac=_part(self.tau_fac, where))
+
+    def check(self) -> None:
+        super().check()
+        u, tau_rec = np.asarray(self.U, dtype=float), np.asarray(self.tau_rec, dtype=float)
+        if np.any((u < 0.0) | (u > 1.0)):
+            raise ConfigurationError(
+                "StochasticTsodyksMarkramSynapse U must lie in [0, 1], got "
+                f"{_first_bad(u, (u < 0) | (u > 1))}")
+        if np.any(tau_rec <= 0):
+            raise ConfigurationError("StochasticTsodyksMarkramSynapse tau_rec must be > 0, got "
                                      f"{_first_bad(tau_rec, tau_rec <= 0)}")
 
 

@@ -31,7 +31,10 @@ def _released(v: np.ndarray, weight: float, spikes: int = SPIKES.size) -> np.nda
 
 
 def run_spinnlive(params: dict[str, Any], n_targets: int = N_TARGETS, seed: int = 3,
-                  weight: float = 0.5, spikes: int = SPIKES.size) -> np.ndarray:
+                  weight: float = 0.5, spikes: int = SPIKES.size,
+                  synapse: str = "MultiQuantalSynapse") -> np.ndarray:
+    """``(spikes, targets)`` released sites of one ``synapse`` connection from one source
+    train into each target."""
     setup(sim, 1.0, seed=seed)
     source = sim.Population(1, sim.SpikeSourceArray(spike_times=SPIKES))
     targets = sim.Population(n_targets, sim.IF_curr_delta(
@@ -39,7 +42,7 @@ def run_spinnlive(params: dict[str, Any], n_targets: int = N_TARGETS, seed: int 
     targets.initialize(v=0.0)
     targets.record("v")
     sim.Projection(source, targets, sim.AllToAllConnector(),
-                   sim.MultiQuantalSynapse(weight=weight, delay=1.0, **params))
+                   getattr(sim, synapse)(weight=weight, delay=1.0, **params))
     sim.run(SPIKES[-1] + 10.0)
     v = signal_of(targets.get_data("v"), "v")
     sim.end()

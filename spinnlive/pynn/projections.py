@@ -41,6 +41,7 @@ from .standardmodels.synapses import (
     SimpleStochasticSynapse,
     StaticSynapse,
     STDPMechanism,
+    StochasticTsodyksMarkramSynapse,
     TsodyksMarkramSynapse,
     homogeneous,
 )
@@ -119,7 +120,8 @@ class Projection(common.Projection):
                  label: str | None = None) -> None:
         if synapse_type is not None and not isinstance(
                 synapse_type, (StaticSynapse, STDPMechanism, TsodyksMarkramSynapse,
-                               SimpleStochasticSynapse, MultiQuantalSynapse, Neuromodulation)):
+                               SimpleStochasticSynapse, MultiQuantalSynapse,
+                               StochasticTsodyksMarkramSynapse, Neuromodulation)):
             raise ConfigurationError(
                 f"synapse type {type(synapse_type).__name__} is not supported by spinnlive "
                 f"(no kernel); supported: {SUPPORTED}")

@@ -66,7 +66,6 @@ TOP_LEVEL = {
 PYNN_MODELS = {
     **dict.fromkeys(("BetaPSR", "CondBetaPostSynapticResponse", "SpikeSourceInhGamma"),
                     MODEL),
-    "StochasticTsodyksMarkramSynapse": PLASTICITY,
     **dict.fromkeys(("native_cell_type", "native_synapse_type", "native_electrode_type"),
                     "NEST-native models exist on pyNN.nest only; use PyNN's standard models"),
 }

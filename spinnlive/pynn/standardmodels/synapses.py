@@ -38,11 +38,12 @@ __all__ = [
     "SpikePairRule", "Vogels2011Rule", "check_weights", "check_delays",
     "SpikeNearestPairRule", "PfisterSpikeTriplet", "WeightDependenceAdditiveTriplet",
     "Neuromodulation", "SimpleStochasticSynapse", "MultiQuantalSynapse",
+    "StochasticTsodyksMarkramSynapse",
 ]
 
 #: what the engine has kernels for (named in every refusal)
 SUPPORTED = ("StaticSynapse; TsodyksMarkramSynapse; SimpleStochasticSynapse; "
-             "MultiQuantalSynapse; STDPMechanism with SpikePairRule or "
+             "MultiQuantalSynapse; StochasticTsodyksMarkramSynapse; STDPMechanism with SpikePairRule or "
              "SpikeNearestPairRule and AdditiveWeightDependence, MultiplicativeWeightDependence, "
              "AdditivePotentiationMultiplicativeDepression or GutigWeightDependence; "
              "Vogels2011Rule with AdditiveWeightDependence; PfisterSpikeTriplet with "
@@ -158,6 +159,20 @@ class MultiQuantalSynapse(_MinimumDelay, synapses.MultiQuantalSynapse):
     def kernel_rule(self, values: dict[str, Any], tau_psc: float) -> Any:
         return _rules().Quantal(U=values["U"], n=values["n"], tau_rec=values["tau_rec"],
                                 tau_fac=values["tau_facil"])
+
+
+class StochasticTsodyksMarkramSynapse(_MinimumDelay, synapses.StochasticTsodyksMarkramSynapse):
+    """PyNN's StochasticTsodyksMarkramSynapse as pyNN.nest's ``stochastic_stp_synapse``
+    extension defines it (kernels ``StochasticTsodyks``); parameters per connection."""
+
+    translations = identity("weight", "delay", "U", "tau_rec", "tau_facil")
+    parameter_checks = {"weight": check_weights, "delay": check_delays}
+    RULE_NAMES = ("U", "tau_rec", "tau_facil")
+    PER_CONNECTION = RULE_NAMES
+
+    def kernel_rule(self, values: dict[str, Any], tau_psc: float) -> Any:
+        return _rules().StochasticTsodyks(U=values["U"], tau_rec=values["tau_rec"],
+                                          tau_fac=values["tau_facil"])
 
 
 class Neuromodulation(_MinimumDelay, synapses.StaticSynapse):
