@@ -103,7 +103,6 @@ from .plasticity_rules import (
     P_TAU_D,
     P_TAU_MINUS,
     P_TAU_PLUS,
-    P_TAU_PSC,
     P_TAU_X,
     P_TAU_Y,
     P_WINDOW,
@@ -128,6 +127,7 @@ from .plasticity_rules import (
     S_BIG_U,
     S_P,
     S_TAU_FAC,
+    S_TAU_PSC,
     S_TAU_REC,
     STOCHASTIC_TM,
     TRIPLET,
@@ -180,12 +180,16 @@ class PlasticState:
         #: back only after a run that grew one, not after every tick)
         self.grown = np.zeros(1, dtype=np.int64)
         self.adopted = 0  #: ``grown`` when the rings were last taken back
+        #: state column -> per-synapse initial values a script set (they outlive resets)
+        self.initial: dict[int, np.ndarray] = {}
         self.reset()
 
     def reset(self) -> None:
         self.pre_s[:] = 0.0
         n_state = self.rule.SYNAPSE_STATE  # the state restarts; the parameters stay
         self.syn_s[:, :n_state] = self.rule.initial_state(self.syn_s[:, n_state:])
+        for column, values in self.initial.items():  # what Projection.initialize set
+            self.syn_s[:, column] = values
         self.hc[:] = 0
         self.hist[:] = 0.0
         self.last[:] = 0.0
@@ -196,6 +200,11 @@ class PlasticState:
         self.dc[:] = 0
         if self.dc.size:
             self.syn_s[:] = 0.0  # a modulated connection's eligibility
+
+    def initialize(self, column: int, values: np.ndarray) -> None:
+        """Set a state column of every synapse now and at every reset (``initialize``)."""
+        self.initial[column] = np.broadcast_to(np.asarray(values, dtype=float), (self.n_syn,))
+        self.syn_s[:, column] = self.initial[column]
 
     def retune(self, rule: Rule) -> None:
         """New parameters of the same kind of rule (``Projection.set`` between runs), written
@@ -509,12 +518,12 @@ def _stdp_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
 @numba.njit(cache=True)
 def _tsodyks_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
     """NEST ``tsodyks_synapse::send`` for every synapse of presynaptic neuron ``j``."""
-    indptr, slot, syn, pr, st, base = item[1], item[2], item[4], item[6], item[8], item[9]
-    tau_psc = pr[P_TAU_PSC]
+    indptr, slot, syn, st, base = item[1], item[2], item[4], item[8], item[9]
     for e in range(indptr[j], indptr[j + 1]):
         k = syn[e]
         x, y, u = st[k, 0], st[k, 1], st[k, 2]
         big_u, tau_rec, tau_fac = st[k, S_BIG_U], st[k, S_TAU_REC], st[k, S_TAU_FAC]
+        tau_psc = st[k, S_TAU_PSC]
         h = t_spike - st[k, 3]
         puu = 0.0 if tau_fac == 0.0 else np.exp(-h / tau_fac)
         pyy = np.exp(-h / tau_psc)
@@ -559,70 +568,68 @@ def _uniform(stream, k, i):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _bernoulli_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
-    """NEST ``bernoulli_synapse::send`` for every synapse of presynaptic neuron ``j``: its
-    weight crosses with probability p, else nothing (the table entry is 0 for this spike)."""
+def _stochastic_spike(kind, item, j, t_spike, weights):  # pragma: no cover - compiled
+    """A stochastic synapse's ``send`` for every synapse of presynaptic neuron ``j``: the
+    table entry this spike delivers is what crossed (0 where nothing did)."""
     indptr, slot, syn, pr, st, base = item[1], item[2], item[4], item[6], item[8], item[9]
     stream = _spike_stream(pr, t_spike)
     for e in range(indptr[j], indptr[j + 1]):
         k = syn[e]
-        weights[slot[e]] = base[k] if _uniform(stream, k, 0) < st[k, S_P] else 0.0
-
-
-@numba.njit(cache=True)
-def _quantal_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
-    """NEST ``quantal_stp_synapse::send`` for every synapse of presynaptic neuron ``j``."""
-    indptr, slot, syn, pr, st, base = item[1], item[2], item[4], item[6], item[8], item[9]
-    stream = _spike_stream(pr, t_spike)
-    for e in range(indptr[j], indptr[j + 1]):
-        k = syn[e]
-        u, a, n = st[k, Q_U], int(st[k, Q_A]), int(st[k, Q_N])
-        draw = 0
-        if st[k, Q_T] >= 0.0:  # from the second spike on: facilitation, then recovery
-            h = t_spike - st[k, Q_T]
-            p_decay = np.exp(-h / st[k, Q_TAU_REC])
-            tau_fac = st[k, Q_TAU_FAC]
-            u_decay = 0.0 if tau_fac < 1.0e-10 else np.exp(-h / tau_fac)
-            big_u = st[k, Q_BIG_U]
-            u = big_u + u * (1.0 - big_u) * u_decay
-            for _ in range(n - a):
-                if _uniform(stream, k, draw) < 1.0 - p_decay:
-                    a += 1
-                draw += 1
-        released = 0
-        for _ in range(a):
-            if _uniform(stream, k, draw) < u:
-                released += 1
-            draw += 1
-        weights[slot[e]] = released * base[k]
-        st[k, Q_U], st[k, Q_A], st[k, Q_T] = u, float(a - released), t_spike
-
-
-@numba.njit(cache=True)
-def _stochastic_tsodyks_spike(item, j, t_spike, weights):  # pragma: no cover - compiled
-    """pyNN.nest's ``stochastic_stp_synapse::send`` for every synapse of neuron ``j``."""
-    indptr, slot, syn, pr, st, base = item[1], item[2], item[4], item[6], item[8], item[9]
-    stream = _spike_stream(pr, t_spike)
-    for e in range(indptr[j], indptr[j + 1]):
-        k = syn[e]
-        big_u, tau_fac = st[k, R_BIG_U], st[k, R_TAU_FAC]
-        u = st[k, R_U]
-        if tau_fac > 1.0e-10:
-            u *= np.exp(-(t_spike - st[k, R_T]) / tau_fac)
-            u += big_u * (1.0 - u)
+        if kind == BERNOULLI:  # NEST bernoulli_synapse: the weight with probability p
+            crossed = 1.0 if _uniform(stream, k, 0) < st[k, S_P] else 0.0
+        elif kind == QUANTAL:
+            crossed = _quantal_release(st, k, stream, t_spike)
         else:
-            u = big_u
-        if st[k, R_R] == 0.0:  # unrecovered: recovery as a Poisson event at rate 1/tau_rec
-            if _uniform(stream, k, 0) > np.exp(-(t_spike - st[k, R_T_SURV]) / st[k, R_TAU_REC]):
-                st[k, R_R] = 1.0
-            else:
-                st[k, R_T_SURV] = t_spike
-        released = False
-        if st[k, R_R] == 1.0 and _uniform(stream, k, 1) < u:
-            released = True
-            st[k, R_R], st[k, R_T_SURV] = 0.0, t_spike
-        weights[slot[e]] = base[k] if released else 0.0
-        st[k, R_U], st[k, R_T] = u, t_spike
+            crossed = _stochastic_tsodyks_release(st, k, stream, t_spike)
+        weights[slot[e]] = crossed * base[k]
+
+
+@numba.njit(cache=True)
+def _quantal_release(st, k, stream, t_spike):  # pragma: no cover - compiled
+    """NEST ``quantal_stp_synapse::send`` for synapse ``k``: the sites it releases."""
+    u, a, n = st[k, Q_U], int(st[k, Q_A]), int(st[k, Q_N])
+    draw = 0
+    if st[k, Q_T] >= 0.0:  # from the second spike on: facilitation, then recovery
+        h = t_spike - st[k, Q_T]
+        p_decay = np.exp(-h / st[k, Q_TAU_REC])
+        tau_fac = st[k, Q_TAU_FAC]
+        u_decay = 0.0 if tau_fac < 1.0e-10 else np.exp(-h / tau_fac)
+        big_u = st[k, Q_BIG_U]
+        u = big_u + u * (1.0 - big_u) * u_decay
+        for _ in range(n - a):
+            if _uniform(stream, k, draw) < 1.0 - p_decay:
+                a += 1
+            draw += 1
+    released = 0
+    for _ in range(a):
+        if _uniform(stream, k, draw) < u:
+            released += 1
+        draw += 1
+    st[k, Q_U], st[k, Q_A], st[k, Q_T] = u, float(a - released), t_spike
+    return float(released)
+
+
+@numba.njit(cache=True)
+def _stochastic_tsodyks_release(st, k, stream, t_spike):  # pragma: no cover - compiled
+    """pyNN.nest's ``stochastic_stp_synapse::send`` for synapse ``k``: 1.0 if it releases."""
+    big_u, tau_fac = st[k, R_BIG_U], st[k, R_TAU_FAC]
+    u = st[k, R_U]
+    if tau_fac > 1.0e-10:
+        u *= np.exp(-(t_spike - st[k, R_T]) / tau_fac)
+        u += big_u * (1.0 - u)
+    else:
+        u = big_u
+    if st[k, R_R] == 0.0:  # unrecovered: recovery as a Poisson event at rate 1/tau_rec
+        if _uniform(stream, k, 0) > np.exp(-(t_spike - st[k, R_T_SURV]) / st[k, R_TAU_REC]):
+            st[k, R_R] = 1.0
+        else:
+            st[k, R_T_SURV] = t_spike
+    released = 0.0
+    if st[k, R_R] == 1.0 and _uniform(stream, k, 1) < u:
+        released = 1.0
+        st[k, R_R], st[k, R_T_SURV] = 0.0, t_spike
+    st[k, R_U], st[k, R_T] = u, t_spike
+    return released
 
 
 @numba.njit(cache=True)
@@ -746,12 +753,8 @@ def pre_spikes(plastic, g, fired, nf, t_spike, weights):  # pragma: no cover - c
         for q in range(nf):
             if kind == TSODYKS:
                 _tsodyks_spike(item, fired[q], t_spike, weights)
-            elif kind == BERNOULLI:
-                _bernoulli_spike(item, fired[q], t_spike, weights)
-            elif kind == QUANTAL:
-                _quantal_spike(item, fired[q], t_spike, weights)
-            elif kind == STOCHASTIC_TM:
-                _stochastic_tsodyks_spike(item, fired[q], t_spike, weights)
+            elif kind == BERNOULLI or kind == QUANTAL or kind == STOCHASTIC_TM:
+                _stochastic_spike(kind, item, fired[q], t_spike, weights)
             elif kind == REWARD:
                 _reward_spike(plastic, item, fired[q], t_spike)
             elif kind == DOPAMINE:

@@ -22,10 +22,8 @@ I_KIND, I_PRE, I_POST = 0, 1, 2
 # params columns (STDP): time constants, amplitudes, weight bounds, archive window
 P_TAU_PLUS, P_TAU_MINUS, P_LAMBDA, P_ALPHA, P_MU_PLUS, P_MU_MINUS = range(6)
 P_WMAX, P_WMIN, P_WINDOW, P_TAU_X, P_TAU_Y, P_A3_PLUS, P_A3_MINUS = range(6, 13)
-# params columns (Tsodyks: the target's tau_psc; U, tau_rec, tau_fac are per synapse, below)
-P_TAU_PSC = 3
 # per-synapse columns of a Tsodyks connection's state: x, y, u, last spike, then its parameters
-S_X, S_Y, S_U, S_T, S_BIG_U, S_TAU_REC, S_TAU_FAC = range(7)
+S_X, S_Y, S_U, S_T, S_BIG_U, S_TAU_REC, S_TAU_FAC, S_TAU_PSC = range(8)
 # params column of a stochastic (Bernoulli, quantal) connection: the seed of its draws
 P_SEED = 0
 # per synapse, Bernoulli: p; quantal: u, available sites a, last spike (-1: none), then
@@ -66,16 +64,21 @@ class Rule:
     def check(self) -> None:
         for f in fields(self):
             value = np.asarray(getattr(self, f.name), dtype=float)
-            if not np.all(np.isfinite(value)):
-                raise ConfigurationError(f"{type(self).__name__}.{f.name} = "
-                                         f"{_first_bad(value, ~np.isfinite(value))} is not finite")
-            if f.name.startswith("tau") and np.any(value < 0):
-                raise ConfigurationError(f"{type(self).__name__}.{f.name} must be >= 0, got "
-                                         f"{_first_bad(value, value < 0)}")
+            what = f"{type(self).__name__}.{f.name}"
+            _refuse(value, ~np.isfinite(value), f"{what} must be finite")
+            if f.name.startswith("tau"):
+                _refuse(value, value < 0, f"{what} must be >= 0")
 
     #: per-synapse state columns of ``PlasticState.syn_s`` (the rule's per-synapse parameters,
     #: :meth:`per_synapse`, follow them)
     SYNAPSE_STATE: ClassVar[int] = 0
+    #: state variables a script may initialise (``Projection.initialize``) -> their column
+    INITIAL: ClassVar[dict[str, int]] = {}
+
+    def check_initial(self, variable: str, values: np.ndarray) -> None:
+        """Refuse initial values of ``variable`` the rule's state cannot take."""
+        if not np.all(np.isfinite(values)):
+            raise ConfigurationError(f"{type(self).__name__} initial {variable} must be finite")
 
     def per_synapse(self, n_syn: int) -> np.ndarray:
         """``(n_syn, m)``: the parameters the rule keeps per synapse (none by default)."""
@@ -169,19 +172,20 @@ class Tsodyks(Rule):
 
     KIND: ClassVar[int] = TSODYKS
     LEARNS: ClassVar[bool] = False
-    #: the kernel reads tau_psc from the params row, the rest per synapse (``per_synapse``)
-    COLUMNS: ClassVar[dict[str, int]] = {"tau_psc": P_TAU_PSC}
-    #: ``U``, ``tau_rec`` and ``tau_fac`` are one value for the connection or one per synapse
-    #: (an array in the connection's order), as NEST keeps them per synapse
+    #: every parameter is one value for the connection or one per synapse (an array in the
+    #: connection's order), as NEST keeps them per synapse; ``tau_psc`` is each target's
     SYNAPSE_STATE: ClassVar[int] = 4  # x, y, u, last spike
     U: float | np.ndarray = 0.5
     tau_rec: float | np.ndarray = 800.0
     tau_fac: float | np.ndarray = 0.0
-    tau_psc: float = 5.0
+    tau_psc: float | np.ndarray = 5.0
+
+    def vector(self) -> np.ndarray:
+        return np.zeros(N_PARAMS)  # all of it is per synapse
 
     def per_synapse(self, n_syn: int) -> np.ndarray:
-        """``(n_syn, 3)``: each synapse's U, tau_rec, tau_fac (columns ``S_BIG_U`` on)."""
-        return _columns(n_syn, self.U, self.tau_rec, self.tau_fac)
+        """``(n_syn, 4)``: each synapse's U, tau_rec, tau_fac, tau_psc (``S_BIG_U`` on)."""
+        return _columns(n_syn, self.U, self.tau_rec, self.tau_fac, self.tau_psc)
 
     def initial_state(self, per_synapse: np.ndarray) -> np.ndarray:
         state = np.zeros((per_synapse.shape[0], self.SYNAPSE_STATE))
@@ -190,17 +194,15 @@ class Tsodyks(Rule):
 
     def take(self, where: np.ndarray) -> Tsodyks:
         return replace(self, U=_part(self.U, where), tau_rec=_part(self.tau_rec, where),
-                       tau_fac=_part(self.tau_fac, where))
+                       tau_fac=_part(self.tau_fac, where), tau_psc=_part(self.tau_psc, where))
 
     def check(self) -> None:
         super().check()
-        u, tau_rec = np.asarray(self.U, dtype=float), np.asarray(self.tau_rec, dtype=float)
-        if np.any((u < 0.0) | (u > 1.0)):
-            raise ConfigurationError(
-                f"TsodyksMarkram U must lie in [0, 1], got {_first_bad(u, (u < 0) | (u > 1))}")
-        if np.any(tau_rec <= 0) or self.tau_psc <= 0:
-            raise ConfigurationError("TsodyksMarkram tau_rec and tau_psc must be > 0")
-        singular = np.abs(self.tau_psc - tau_rec) < 1e-12
+        _fraction("TsodyksMarkram U", self.U)
+        tau_rec = _positive("TsodyksMarkram tau_rec", self.tau_rec)
+        tau_psc = _positive("TsodyksMarkram tau_psc", self.tau_psc)
+        tau_rec = np.broadcast_to(tau_rec, np.broadcast(tau_rec, tau_psc).shape)
+        singular = np.abs(tau_psc - tau_rec) < 1e-12
         if np.any(singular):
             raise ConfigurationError(
                 f"TsodyksMarkram tau_rec ({_first_bad(tau_rec, singular)} ms) equals the "
@@ -238,11 +240,7 @@ class Bernoulli(_Stochastic):
 
     def check(self) -> None:
         super().check()
-        p = np.asarray(self.p, dtype=float)
-        if np.any((p < 0.0) | (p > 1.0)):
-            raise ConfigurationError(
-                f"SimpleStochasticSynapse p must lie in [0, 1], got "
-                f"{_first_bad(p, (p < 0) | (p > 1))}")
+        _fraction("SimpleStochasticSynapse p", self.p)
 
 
 @dataclass(frozen=True)
@@ -260,6 +258,7 @@ class Quantal(_Stochastic):
     KIND: ClassVar[int] = QUANTAL
     LEARNS: ClassVar[bool] = False
     SYNAPSE_STATE: ClassVar[int] = 3  # u, a, last spike
+    INITIAL: ClassVar[dict[str, int]] = {"u": Q_U, "a": Q_A}
     U: float | np.ndarray = 0.5
     n: float | np.ndarray = 1.0
     tau_rec: float | np.ndarray = 800.0
@@ -272,24 +271,27 @@ class Quantal(_Stochastic):
         big_u, n = per_synapse[:, Q_BIG_U - 3], per_synapse[:, Q_N - 3]
         return np.stack([big_u, n, np.full(n.shape, -1.0)], axis=1)
 
+    def check_initial(self, variable: str, values: np.ndarray) -> None:
+        super().check_initial(variable, values)
+        if variable == "u":
+            _fraction("MultiQuantalSynapse initial u", values)
+        n = np.broadcast_to(np.asarray(self.n, dtype=float), values.shape)
+        if variable == "a":
+            _refuse(values, (values < 0) | (values > n) | (values != np.round(values)),
+                    "MultiQuantalSynapse initial a (available sites) must be a whole number "
+                    "in [0, n]")
+
     def take(self, where: np.ndarray) -> Quantal:
         return replace(self, U=_part(self.U, where), n=_part(self.n, where),
                        tau_rec=_part(self.tau_rec, where), tau_fac=_part(self.tau_fac, where))
 
     def check(self) -> None:
         super().check()
-        u, n = np.asarray(self.U, dtype=float), np.asarray(self.n, dtype=float)
-        tau_rec = np.asarray(self.tau_rec, dtype=float)
-        if np.any((u < 0.0) | (u > 1.0)):
-            raise ConfigurationError(
-                f"MultiQuantalSynapse U must lie in [0, 1], got {_first_bad(u, (u < 0) | (u > 1))}")
-        bad_n = (n < 1) | (n != np.round(n)) | (n > 1_000_000)
-        if np.any(bad_n):
-            raise ConfigurationError("MultiQuantalSynapse n (release sites) must be a whole "
-                                     f"number >= 1, got {_first_bad(n, bad_n)}")
-        if np.any(tau_rec <= 0):
-            raise ConfigurationError("MultiQuantalSynapse tau_rec must be > 0, got "
-                                     f"{_first_bad(tau_rec, tau_rec <= 0)}")
+        _fraction("MultiQuantalSynapse U", self.U)
+        n = np.asarray(self.n, dtype=float)
+        _refuse(n, (n < 1) | (n != np.round(n)) | (n > 1_000_000),
+                "MultiQuantalSynapse n (release sites) must be a whole number >= 1")
+        _positive("MultiQuantalSynapse tau_rec", self.tau_rec)
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,7 @@ class StochasticTsodyks(_Stochastic):
     KIND: ClassVar[int] = STOCHASTIC_TM
     LEARNS: ClassVar[bool] = False
     SYNAPSE_STATE: ClassVar[int] = 4  # u, recovered, t_surv, last spike
+    INITIAL: ClassVar[dict[str, int]] = {"u": R_U}
     U: float | np.ndarray = 0.5
     tau_rec: float | np.ndarray = 100.0
     tau_fac: float | np.ndarray = 0.0
@@ -322,14 +325,28 @@ class StochasticTsodyks(_Stochastic):
 
     def check(self) -> None:
         super().check()
-        u, tau_rec = np.asarray(self.U, dtype=float), np.asarray(self.tau_rec, dtype=float)
-        if np.any((u < 0.0) | (u > 1.0)):
-            raise ConfigurationError(
-                "StochasticTsodyksMarkramSynapse U must lie in [0, 1], got "
-                f"{_first_bad(u, (u < 0) | (u > 1))}")
-        if np.any(tau_rec <= 0):
-            raise ConfigurationError("StochasticTsodyksMarkramSynapse tau_rec must be > 0, got "
-                                     f"{_first_bad(tau_rec, tau_rec <= 0)}")
+        _fraction("StochasticTsodyksMarkramSynapse U", self.U)
+        _positive("StochasticTsodyksMarkramSynapse tau_rec", self.tau_rec)
+
+
+def _refuse(values: np.ndarray, bad: np.ndarray, message: str) -> None:
+    """A ConfigurationError ``message``, naming the first bad value, where ``bad`` holds."""
+    if np.any(bad):
+        raise ConfigurationError(f"{message}, got {_first_bad(values, bad)}")
+
+
+def _fraction(what: str, value: float | np.ndarray) -> np.ndarray:
+    """``value`` (one, or one per synapse) as an array, refused outside [0, 1]."""
+    v = np.asarray(value, dtype=float)
+    _refuse(v, (v < 0.0) | (v > 1.0), f"{what} must lie in [0, 1]")
+    return v
+
+
+def _positive(what: str, value: float | np.ndarray) -> np.ndarray:
+    """``value`` as an array, refused where it is not > 0."""
+    v = np.asarray(value, dtype=float)
+    _refuse(v, v <= 0.0, f"{what} must be > 0")
+    return v
 
 
 def _columns(n_syn: int, *values: float | np.ndarray) -> np.ndarray:

@@ -111,12 +111,13 @@ def tsodyks_per_connection(sim: Any, dt: float, simtime: float = 300.0,
                            seed: int = 5) -> dict[str, Any]:
     """Tsodyks-Markram with its U, tau_rec and tau_facil drawn per connection (tables by
     (pre, post), so both backends' connection orders get the same values), changed for the
-    second half of the run; the targets stay below threshold and their ``v`` is compared."""
+    second half of the run, into targets whose tau_syn_E (each synapse's tau_psc) differ; the
+    targets stay below threshold and their ``v`` is compared."""
     setup(sim, dt, max_delay=10.0)
     pre = sim.Population(12, sim.SpikeSourceArray(spike_times=trains(12, dt, simtime, 20, seed)),
                          label="pre")
-    post = sim.Population(4, sim.IF_curr_exp(tau_syn_E=3.0, tau_refrac=2.0, v_thresh=0.0),
-                          label="post")
+    post = sim.Population(4, sim.IF_curr_exp(tau_syn_E=[3.0, 4.5, 2.5, 6.0], tau_refrac=2.0,
+                                             v_thresh=0.0), label="post")
     post.record("v")
     syn = sim.TsodyksMarkramSynapse(U=0.5, tau_rec=100.0, tau_facil=0.0, weight=0.4, delay=1.0)
     prj = sim.Projection(pre, post, sim.FixedProbabilityConnector(0.7, rng=sim.NumpyRNG(seed)),

@@ -94,6 +94,29 @@ def test_released_sites_per_spike_follow_nests_quantal_stp_synapse() -> None:
     assert np.unique(mine, axis=1).shape[1] > N_TARGETS // 2  # connections draw apart
 
 
+def test_initialize_sets_available_sites_and_u_per_connection() -> None:
+    """``Projection.initialize(a=..., u=...)`` (PyNN's example does it for pyNN.nest's sake):
+    U = 1 with no recovery releases exactly the initial available sites at the first spike."""
+    setup(sim, 1.0, seed=3)
+    source = sim.Population(1, sim.SpikeSourceArray(spike_times=SPIKES[:2]))
+    targets = sim.Population(3, sim.IF_curr_delta(
+        tau_m=1e9, v_thresh=1e9, v_rest=0.0, v_reset=0.0, tau_refrac=0.0))
+    targets.initialize(v=0.0)
+    targets.record("v")
+    synapse = sim.MultiQuantalSynapse(weight=0.5, delay=1.0, U=1.0, n=6, tau_rec=1e12)
+    prj = sim.Projection(source, targets, sim.AllToAllConnector(), synapse)
+    prj.initialize(u=synapse.parameter_space["U"])  # as PyNN's multiquantal example does
+    prj.initialize(a=np.array([[0.0, 2.0, 6.0]]))
+    with pytest.raises(ConfigurationError, match=r"initial a \(available sites\) must be"):
+        prj.initialize(a=7.0)  # more than n: refused, nothing changed
+    with pytest.raises(ConfigurationError, match="settable: \\['a', 'u'\\]"):
+        prj.initialize(x=1.0)
+    sim.run(SPIKES[1] + 5.0)
+    v = signal_of(targets.get_data("v"), "v")
+    sim.end()
+    np.testing.assert_allclose(v[-1], [0.0, 1.0, 3.0])  # 0, 2 and 6 sites of 0.5 mV
+
+
 def test_bad_release_sites_are_refused_naming_them() -> None:
     setup(sim, 1.0)
     a, b = sim.Population(2, sim.SpikeSourceArray()), sim.Population(2, sim.IF_curr_exp())

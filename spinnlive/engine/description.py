@@ -68,6 +68,8 @@ class SynapseBlock:
     receptor: str
     rule: Any = None  #: a kernels plasticity rule (None: static)
     handle: Any = None
+    #: state column -> per-synapse initial values (``Projection.initialize``)
+    initial: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(eq=False)

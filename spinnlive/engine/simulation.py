@@ -306,6 +306,14 @@ class Simulation(SegmentRecordings, RunControl):
         if block.handle is not None and block.handle.plastic is not None:
             block.handle.plastic.retune(self._seeded(key))
 
+    def initialize_synapses(self, key: int, column: int, values: np.ndarray) -> None:
+        """Block ``key``'s state ``column`` (a rule's ``INITIAL``) per synapse, now and at
+        every reset."""
+        block = self.synapses[key]
+        block.initial[column] = np.asarray(values, dtype=float)
+        if block.handle is not None and block.handle.plastic is not None:
+            block.handle.plastic.initialize(column, block.initial[column])
+
     def _seeded(self, key: int) -> Any:
         """Block ``key``'s rule with the seed of its random draws (a stochastic synapse's):
         one per block and engine seed, so a run repeats exactly and two blocks draw apart."""
@@ -507,6 +515,8 @@ class Simulation(SegmentRecordings, RunControl):
         block.handle = self.net.connect(pre.gid, post.gid, block.pre_idx, block.post_idx,
                                         block.weights, block.delays, block.receptor,
                                         rule=self._seeded(key))
+        for column, values in block.initial.items():
+            block.handle.plastic.initialize(column, values)
 
     def _build_current(self, rec: CurrentRecord) -> None:
         seed = [self.seed, 1 << 20, self.currents.index(rec)] if rec.seed is None else rec.seed

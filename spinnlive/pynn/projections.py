@@ -231,11 +231,10 @@ class Projection(common.Projection):
                 raise ConfigurationError(
                     f"{what}: TsodyksMarkramSynapse takes the target's {name} as its tau_psc "
                     f"(as pyNN.nest does); {type(self.post.celltype).__name__} has none")
-            taus = np.unique(np.atleast_1d(np.asarray(self.post.get(name), dtype=float)))
-            if taus.size != 1:
-                raise ConfigurationError(f"{what}: the targets' {name} differ; spinnlive needs "
-                                         "one tau_psc per projection")
-            tau_psc = float(taus[0])
+            taus = np.broadcast_to(np.asarray(self.post.get(name), dtype=float),
+                                   (self.post.size,))
+            # each synapse's tau_psc is its target's (one value where they all agree)
+            tau_psc = float(taus[0]) if np.all(taus == taus[0]) else taus[self._post]
         try:
             rule = st.kernel_rule(rule_values, tau_psc)
             rule.check()
@@ -446,7 +445,31 @@ class Projection(common.Projection):
             if per_connection:
                 engine.set_synapse_rule(key, self._rule.take(where))
 
+    def initialize(self, **initial_values: Any) -> None:
+        # Overridden: PyNN 0.13 shapes each value by ``Projection.size``, a method there, so a
+        # (pre, post) array value fails before it reaches the backend.
+        for variable, value in initial_values.items():
+            self._set_initial_value_array(variable, value)
+            self.initial_values[variable] = value
+
     def _set_initial_value_array(self, variable: str, value: Any) -> None:
-        raise ConfigurationError(
-            f"{type(self.synapse_type).__name__}: initial values of synaptic state variables "
-            "cannot be set in spinnlive (traces and resources start at NEST's defaults)")
+        """``Projection.initialize``: a rule's state variable per connection, now and at every
+        reset (the rules that allow it: MultiQuantalSynapse u and a,
+        StochasticTsodyksMarkramSynapse u)."""
+        initial = {} if self._rule is None else self._rule.INITIAL
+        if variable not in initial:
+            raise ConfigurationError(
+                f"{type(self.synapse_type).__name__}: initial values of synaptic state variable "
+                f"{variable!r} cannot be set in spinnlive (its state starts as its model "
+                f"defines it); settable: {sorted(initial) or 'none'}")
+        # evaluated at the connections as (pre, post), like any synaptic parameter
+        base = value
+        while isinstance(base, LazyArray) and base.is_homogeneous:  # a parameter_space entry
+            base = copy.copy(base)
+            base.shape = (1,)  # (a synapse type's entries have none; one value needs none)
+            base = base.evaluate(simplify=True)
+        values = values_at(LazyArray(base, shape=tuple(self.shape), dtype=float), self._pre,
+                           self._post)
+        self._rule.check_initial(variable, values)
+        for key, where in self._keys:
+            simulator.state.engine.initialize_synapses(key, initial[variable], values[where])

@@ -21,7 +21,7 @@ shorter than one step becomes one step, as sPyNNaker clips it (and logs how many
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pyNN import errors
@@ -117,62 +117,60 @@ class StaticSynapse(_MinimumDelay, synapses.StaticSynapse):
     parameter_checks = {"weight": check_weights, "delay": check_delays}
 
 
-class TsodyksMarkramSynapse(_MinimumDelay, synapses.TsodyksMarkramSynapse):
+class _PerConnectionRule(_MinimumDelay):
+    """A synapse type whose parameters besides weight and delay all go, one value per
+    connection (as NEST keeps them), to the kernel rule named ``RULE``: PyNN's names, but
+    ``tau_facil`` is the rules' ``tau_fac``. A rule that takes the target's synaptic time
+    constant (``TAKES_TAU_PSC``) gets it per connection too."""
+
+    RULE: ClassVar[str]
+    RULE_NAMES: ClassVar[tuple[str, ...]]
+    TAKES_TAU_PSC: ClassVar[bool] = False
+    PER_CONNECTION: ClassVar[tuple[str, ...]]
+    translations: ClassVar[dict[str, Any]]
+    parameter_checks = {"weight": check_weights, "delay": check_delays}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.translations = identity("weight", "delay", *cls.RULE_NAMES)
+        cls.PER_CONNECTION = cls.RULE_NAMES
+
+    def kernel_rule(self, values: dict[str, Any], tau_psc: Any) -> Any:
+        fields = {("tau_fac" if n == "tau_facil" else n): values[n] for n in self.RULE_NAMES}
+        if self.TAKES_TAU_PSC:
+            fields["tau_psc"] = tau_psc
+        return getattr(_rules(), self.RULE)(**fields)
+
+
+class TsodyksMarkramSynapse(_PerConnectionRule, synapses.TsodyksMarkramSynapse):
     """PyNN's TsodyksMarkramSynapse as pyNN.nest runs it: NEST ``tsodyks_synapse`` with
-    ``tau_psc`` the target's ``tau_syn_E``/``tau_syn_I`` for the projection's receptor."""
+    ``tau_psc`` each target's ``tau_syn_E``/``tau_syn_I`` for the projection's receptor."""
 
-    translations = identity("weight", "delay", "U", "tau_rec", "tau_facil")
-    parameter_checks = {"weight": check_weights, "delay": check_delays}
-    RULE_NAMES = ("U", "tau_rec", "tau_facil")
-    #: like NEST, one value per connection (its kernel keeps them beside each synapse's state)
-    PER_CONNECTION = RULE_NAMES
-
-    def kernel_rule(self, values: dict[str, float], tau_psc: float) -> Any:
-        return _rules().Tsodyks(U=values["U"], tau_rec=values["tau_rec"],
-                                  tau_fac=values["tau_facil"], tau_psc=tau_psc)
+    RULE, RULE_NAMES, TAKES_TAU_PSC = "Tsodyks", ("U", "tau_rec", "tau_facil"), True
 
 
-class SimpleStochasticSynapse(_MinimumDelay, synapses.SimpleStochasticSynapse):
+class SimpleStochasticSynapse(_PerConnectionRule, synapses.SimpleStochasticSynapse):
     """PyNN's SimpleStochasticSynapse as pyNN.nest runs it: NEST ``bernoulli_synapse``, each
-    spike crossing each connection with probability ``p`` (one per connection)."""
+    spike crossing each connection with probability ``p``."""
 
-    translations = identity("weight", "delay", "p")
-    parameter_checks = {"weight": check_weights, "delay": check_delays}
-    RULE_NAMES = ("p",)
-    PER_CONNECTION = RULE_NAMES
-
-    def kernel_rule(self, values: dict[str, Any], tau_psc: float) -> Any:
-        return _rules().Bernoulli(p=values["p"])
+    RULE, RULE_NAMES = "Bernoulli", ("p",)
 
 
-class MultiQuantalSynapse(_MinimumDelay, synapses.MultiQuantalSynapse):
+class MultiQuantalSynapse(_PerConnectionRule, synapses.MultiQuantalSynapse):
     """PyNN's MultiQuantalSynapse as NEST's ``quantal_stp_synapse`` (kernels ``Quantal``): ``n``
-    release sites per connection, each releasing ``weight`` with the Tsodyks-Markram u; every
-    parameter may vary per connection. Its state starts as the model defines it (u = U, all
-    sites available), where pyNN.nest leaves NEST's u = 0.5, a = 1."""
+    release sites per connection, each releasing ``weight`` with the Tsodyks-Markram u. Its
+    state starts as the model defines it (u = U, all sites available), where pyNN.nest leaves
+    NEST's u = 0.5, a = 1; ``Projection.initialize(u=..., a=...)`` sets it."""
 
-    translations = identity("weight", "delay", "U", "n", "tau_rec", "tau_facil")
-    parameter_checks = {"weight": check_weights, "delay": check_delays}
-    RULE_NAMES = ("U", "n", "tau_rec", "tau_facil")
-    PER_CONNECTION = RULE_NAMES
-
-    def kernel_rule(self, values: dict[str, Any], tau_psc: float) -> Any:
-        return _rules().Quantal(U=values["U"], n=values["n"], tau_rec=values["tau_rec"],
-                                tau_fac=values["tau_facil"])
+    RULE, RULE_NAMES = "Quantal", ("U", "n", "tau_rec", "tau_facil")
 
 
-class StochasticTsodyksMarkramSynapse(_MinimumDelay, synapses.StochasticTsodyksMarkramSynapse):
+class StochasticTsodyksMarkramSynapse(_PerConnectionRule,
+                                      synapses.StochasticTsodyksMarkramSynapse):
     """PyNN's StochasticTsodyksMarkramSynapse as pyNN.nest's ``stochastic_stp_synapse``
-    extension defines it (kernels ``StochasticTsodyks``); parameters per connection."""
+    extension defines it (kernels ``StochasticTsodyks``)."""
 
-    translations = identity("weight", "delay", "U", "tau_rec", "tau_facil")
-    parameter_checks = {"weight": check_weights, "delay": check_delays}
-    RULE_NAMES = ("U", "tau_rec", "tau_facil")
-    PER_CONNECTION = RULE_NAMES
-
-    def kernel_rule(self, values: dict[str, Any], tau_psc: float) -> Any:
-        return _rules().StochasticTsodyks(U=values["U"], tau_rec=values["tau_rec"],
-                                          tau_fac=values["tau_facil"])
+    RULE, RULE_NAMES = "StochasticTsodyks", ("U", "tau_rec", "tau_facil")
 
 
 class Neuromodulation(_MinimumDelay, synapses.StaticSynapse):
