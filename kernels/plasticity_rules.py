@@ -90,9 +90,11 @@ class Rule:
         return np.zeros((per_synapse.shape[0], self.SYNAPSE_STATE))
 
     def take(self, where: np.ndarray) -> Rule:
-        """The rule of the connections ``where`` of a projection (a rule with one value per
-        connection keeps those connections' values; a homogeneous one is itself)."""
-        return self
+        """The rule of the connections ``where`` of a projection: each parameter given one
+        value per connection keeps those connections' values; a homogeneous rule is itself."""
+        parts = {f.name: np.asarray(getattr(self, f.name), dtype=float)[where]
+                 for f in fields(self) if np.ndim(getattr(self, f.name))}
+        return replace(self, **parts) if parts else self
 
     def seeded(self, seed: int) -> Rule:
         """The rule with the seed of its random draws (a deterministic rule is itself)."""
@@ -192,9 +194,6 @@ class Tsodyks(Rule):
         state[:, S_X] = 1.0  # all resources recovered
         return state
 
-    def take(self, where: np.ndarray) -> Tsodyks:
-        return replace(self, U=_part(self.U, where), tau_rec=_part(self.tau_rec, where),
-                       tau_fac=_part(self.tau_fac, where), tau_psc=_part(self.tau_psc, where))
 
     def check(self) -> None:
         super().check()
@@ -235,8 +234,6 @@ class Bernoulli(_Stochastic):
     def per_synapse(self, n_syn: int) -> np.ndarray:
         return _columns(n_syn, self.p)
 
-    def take(self, where: np.ndarray) -> Bernoulli:
-        return replace(self, p=_part(self.p, where))
 
     def check(self) -> None:
         super().check()
@@ -281,9 +278,6 @@ class Quantal(_Stochastic):
                     "MultiQuantalSynapse initial a (available sites) must be a whole number "
                     "in [0, n]")
 
-    def take(self, where: np.ndarray) -> Quantal:
-        return replace(self, U=_part(self.U, where), n=_part(self.n, where),
-                       tau_rec=_part(self.tau_rec, where), tau_fac=_part(self.tau_fac, where))
 
     def check(self) -> None:
         super().check()
@@ -319,9 +313,6 @@ class StochasticTsodyks(_Stochastic):
         state[:, R_R] = 1.0
         return state
 
-    def take(self, where: np.ndarray) -> StochasticTsodyks:
-        return replace(self, U=_part(self.U, where), tau_rec=_part(self.tau_rec, where),
-                       tau_fac=_part(self.tau_fac, where))
 
     def check(self) -> None:
         super().check()
@@ -353,11 +344,6 @@ def _columns(n_syn: int, *values: float | np.ndarray) -> np.ndarray:
     """``(n_syn, len(values))``: each value (one, or one per synapse) as a column."""
     return np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n_syn,)) for v in values],
                     axis=1)
-
-
-def _part(value: float | np.ndarray, where: np.ndarray) -> float | np.ndarray:
-    """``value`` of the synapses ``where``: a per-synapse array is indexed, one value kept."""
-    return np.asarray(value, dtype=float)[where] if np.ndim(value) else value
 
 
 def _first_bad(values: np.ndarray, bad: np.ndarray) -> str:
