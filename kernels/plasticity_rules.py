@@ -375,7 +375,7 @@ class Reward(Rule):
 
     def check(self) -> None:
         super().check()
-        if self.tau_c <= 0 or self.tau_d <= 0:
-            raise ConfigurationError("Neuromodulation tau_c and tau_d must be > 0")
+        _positive("Neuromodulation tau_c", self.tau_c)
+        _positive("Neuromodulation tau_d", self.tau_d)
         if self.sign not in (1.0, -1.0):
             raise ConfigurationError(f"a reward's sign is +1 or -1, got {self.sign}")

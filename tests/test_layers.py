@@ -21,7 +21,7 @@ ROOT = Path(spinnlive.__file__).parent
 REPO = ROOT.parent
 #: package -> rank; a module may import its own rank or lower. Shared helpers rank 0.
 RANKS = {
-    "errors": 0, "clock": 0, "progress": 0, "drops": 0, "lazy": 0,
+    "errors": 0, "clock": 0, "progress": 0, "drops": 0, "lazy": 0, "closing": 0,
     "protocol": 1, "wire": 1,
     "database": 2,
     "transport": 3,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -21,6 +20,7 @@ import zmq.asyncio
 from spinnlive.client.aio import Client, SpikeStream, Subscription
 from spinnlive.client.state import VariableRead, WeightsRead
 from spinnlive.clock import Clock
+from spinnlive.closing import Closing
 from spinnlive.wire.input import InputMessage
 from spinnlive.wire.ledger import SpikeStreamStatistics
 from spinnlive.wire.output import OutputMessage
@@ -102,7 +102,7 @@ class SyncSpikeStream:
         self.stream.close()
 
 
-class SyncClient:
+class SyncClient(Closing):
     """The asyncio client's verbs, each run to completion on a private loop."""
 
     def __init__(self, endpoint: str | None = None, *, timeout: float = 5.0,
@@ -187,9 +187,3 @@ class SyncClient:
             self._run(self._client.close())
             self._loop.close()
 
-    def __enter__(self) -> SyncClient:
-        return self
-
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()

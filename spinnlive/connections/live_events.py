@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from spinnlive.clock import Clock, MonotonicClock, PerfCounterClock
+from spinnlive.closing import Closing
 from spinnlive.connections.receiver import LiveReceiver
 from spinnlive.database import DEFAULT_LPG_LABEL, IODatabase
 from spinnlive.errors import ConfigurationError, HandshakeTimeout, TransportError
@@ -66,7 +67,7 @@ _U1616_MAX = Decimal("65535.9999847")
 Callback = Callable[..., Any]
 
 
-class LiveEventConnection:
+class LiveEventConnection(Closing):
     """Receive and send live events from and to the populations named in a run's database."""
 
     def __init__(self, live_packet_gather_label: str | None,
@@ -311,11 +312,6 @@ class LiveEventConnection:
         self._workers.close()
         self._sender.close()
 
-    def __enter__(self) -> LiveEventConnection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class SpynnakerLiveSpikesConnection(LiveEventConnection):

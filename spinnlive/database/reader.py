@@ -24,13 +24,13 @@ import os
 import re
 import sqlite3
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from spinnlive.clock import Clock, MonotonicClock, deadline_after
+from spinnlive.closing import Closing
 from spinnlive.database.records import (
     DEFAULT_LPG_LABEL,
     ApplicationVertex,
@@ -59,7 +59,7 @@ def required_schema() -> dict[str, str]:
     return {name: kind.lower() for kind, name in found}
 
 
-class IODatabase:
+class IODatabase(Closing):
     """A read-only view of one input/output database file."""
 
     def __init__(self, path: str | os.PathLike[str], *, deadline_s: float | None = None,
@@ -98,13 +98,6 @@ class IODatabase:
 
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> IODatabase:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def _query(self, sql: str, *args: object) -> list[Any]:
         try:

@@ -265,10 +265,10 @@ class Mapping:
         yield from self.system_vertices
 
     def vertex(self, label: str) -> ApplicationVertex:
-        for vertex in self.vertices:
-            if vertex.label == label:
-                return vertex
-        raise ConfigurationError(f"no application vertex labelled {label!r}")
+        found = next((v for v in self.vertices if v.label == label), None)
+        if found is None:
+            raise ConfigurationError(f"no application vertex labelled {label!r}")
+        return found
 
     def key_table(self) -> KeyTable:
         """Key <-> atom for every application vertex (labels in vertex order)."""

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from spinnlive.closing import Closing
 from spinnlive.drops import DropCounter
 from spinnlive.engine.mapping import LpgMapping
 from spinnlive.engine.mapping import Mapping as EngineMapping
@@ -195,7 +196,7 @@ class _Gatherer:
         return self.packer.pack(keys, payload, stamp if self.stamp_in_header else None)
 
 
-class LiveOutput:
+class LiveOutput(Closing):
     """The live packet gatherers of one mapping, sending through one non-blocking socket per
     board (``tags``: one table per board of the mapping, or the one board's table)."""
 
@@ -300,8 +301,3 @@ class LiveOutput:
         for sender in self._senders:
             sender.close()
 
-    def __enter__(self) -> LiveOutput:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

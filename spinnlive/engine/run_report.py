@@ -115,10 +115,10 @@ class RunReport:
         return self.ticks * self.dt_ms
 
     def population(self, label: str) -> PopulationSummary:
-        for summary in self.populations:
-            if summary.label == label:
-                return summary
-        raise UnknownLabelError(f"no population labelled {label!r} in this report")
+        found = next((s for s in self.populations if s.label == label), None)
+        if found is None:
+            raise UnknownLabelError(f"no population labelled {label!r} in this report")
+        return found
 
     def summary(self) -> str:
         """One paragraph for the log at the end of a run."""
