@@ -129,26 +129,30 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,5000,10000,20000")
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s]
     if not args.only_scaling:
-        print(f"numba warm-up: {warm_up():.2f} s")
-        import spinnlive.pynn as spin
+        seed_against_nest(args.repeats, nest=not args.skip_nest)
+    scaling([int(s) for s in args.sizes.split(",") if s], args.repeats)
 
-        ours, c_ours, n_ours, w_ours, n_plastic = time_plastic_seed(spin, True, args.repeats)
-        print(f"seed network, exc -> exc STDP ({n_plastic} plastic synapses), "
-              f"{SIM_MS / 1000:g} s biological time, run() wall (CPU) time, best of "
-              f"{args.repeats}:")
-        print(f"  spinnlive lock-step  {ours:7.3f} s ({c_ours:.3f} s)  ({n_ours} spikes, "
-              f"mean w {w_ours:.5f})")
-        if not args.skip_nest:
-            import pyNN.nest as nest_sim
 
-            ref, c_ref, n_ref, w_ref, _ = time_plastic_seed(nest_sim, False, args.repeats,
-                                                            spike_precision="on_grid")
-            print(f"  NEST on_grid         {ref:7.3f} s ({c_ref:.3f} s)  ({n_ref} spikes, "
-                  f"mean w {w_ref:.5f})  ratio NEST / spinnlive: {ref / ours:.2f} wall, "
-                  f"{c_ref / c_ours:.2f} CPU")
-    scaling(sizes, args.repeats)
+def seed_against_nest(repeats: int, nest: bool) -> None:
+    """Part 1: the plastic seed network on spinnlive and (``nest``) on NEST on the grid."""
+    print(f"numba warm-up: {warm_up():.2f} s")
+    import spinnlive.pynn as spin
+
+    ours, c_ours, n_ours, w_ours, n_plastic = time_plastic_seed(spin, True, repeats)
+    print(f"seed network, exc -> exc STDP ({n_plastic} plastic synapses), "
+          f"{SIM_MS / 1000:g} s biological time, run() wall (CPU) time, best of {repeats}:")
+    print(f"  spinnlive lock-step  {ours:7.3f} s ({c_ours:.3f} s)  ({n_ours} spikes, "
+          f"mean w {w_ours:.5f})")
+    if not nest:
+        return
+    import pyNN.nest as nest_sim
+
+    ref, c_ref, n_ref, w_ref, _ = time_plastic_seed(nest_sim, False, repeats,
+                                                    spike_precision="on_grid")
+    ratios = f"ratio NEST / spinnlive: {ref / ours:.2f} wall, {c_ref / c_ours:.2f} CPU"
+    print(f"  NEST on_grid         {ref:7.3f} s ({c_ref:.3f} s)  ({n_ref} spikes, "
+          f"mean w {w_ref:.5f})  {ratios}")
 
 
 if __name__ == "__main__":
