@@ -45,6 +45,7 @@ import numpy as np
 import zmq
 
 from spinnlive.client import Client, connect
+from spinnlive.clock import Clock, MonotonicClock, deadline_after, sleep_for, wait_until
 from spinnlive.errors import ConfigurationError, RemoteProtocolError, TransportError
 
 from .event_camera import EventCameraMap, decode_datagram_untrusted
@@ -146,9 +147,12 @@ class EventStreamInput:
     address); leaving stops both. :meth:`injecting` waits until a run is being injected into.
     """
 
-    def __init__(self, endpoint: str, config: EventStreamConfig) -> None:
+    def __init__(self, endpoint: str, config: EventStreamConfig,
+                 clock: Clock | None = None) -> None:
+        """``clock``: what the flush pause and every timeout are measured on."""
         self.endpoint = endpoint
         self.config = config
+        self._clock: Clock = clock or MonotonicClock()
         self._receiver = _Receiver(config.max_pending)
         self._transport: asyncio.DatagramTransport | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -156,7 +160,8 @@ class EventStreamInput:
         self._live_changed = asyncio.Event()
         self._recon = Reconnecting(endpoint, name="event stream", log=logger,
                                    timeout_s=config.timeout_s, recovery_s=config.recovery_s,
-                                   consequence=": events are dropped until it is back")
+                                   consequence=": events are dropped until it is back",
+                                   clock=self._clock)
         self._events = 0
         self._injected = 0
         self._batches = 0
@@ -203,16 +208,19 @@ class EventStreamInput:
 
     async def injecting(self, timeout: float) -> int:
         """Wait until a run is being injected into (the sessions' failures pass through)."""
-        async with asyncio.timeout(timeout):
-            while self._live is None:
-                follow = self._tasks[1]
-                if follow.done():
-                    follow.result()
-                self._live_changed.clear()
-                waiter = asyncio.ensure_future(self._live_changed.wait())
-                await asyncio.wait({waiter, follow}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-            return self._live.epoch
+        return await wait_until(self._until_live(), self._clock,
+                                deadline_after(self._clock, timeout))
+
+    async def _until_live(self) -> int:
+        while self._live is None:
+            follow = self._tasks[1]
+            if follow.done():
+                follow.result()
+            self._live_changed.clear()
+            waiter = asyncio.ensure_future(self._live_changed.wait())
+            await asyncio.wait({waiter, follow}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        return self._live.epoch
 
     def statistics(self) -> EventStreamStatistics:
         r = self._receiver
@@ -232,7 +240,7 @@ class EventStreamInput:
 
     async def _session(self) -> None:
         cfg = self.config
-        async with connect(self.endpoint, timeout=cfg.timeout_s) as client:
+        async with connect(self.endpoint, timeout=cfg.timeout_s, clock=self._clock) as client:
             await client.started(cfg.timeout_s)
             description = await client.describe()
             epoch = int(description["epoch"])
@@ -266,7 +274,7 @@ class EventStreamInput:
         while True:
             await self._receiver.arrived.wait()
             if self.config.flush_s:
-                await asyncio.sleep(self.config.flush_s)
+                await sleep_for(self._clock, self.config.flush_s)
             await self._flush(self._receiver.take())
 
     async def _flush(self, datagrams: list[bytes]) -> None:
@@ -278,8 +286,8 @@ class EventStreamInput:
             self._drops["no_bridge"] += int(ids.size)
             return
         try:
-            await asyncio.wait_for(live.client.inject(self.config.label, ids),
-                                   self.config.send_timeout_s)
+            await wait_until(live.client.inject(self.config.label, ids), self._clock,
+                             deadline_after(self._clock, self.config.send_timeout_s))
         except (TimeoutError, TransportError, zmq.ZMQError) as exc:  # the session ends
             self._drops["no_bridge"] += int(ids.size)
             live.failure = (f"the bridge's input did not take {ids.size} events within "

@@ -45,7 +45,6 @@ concerns one region of the state space.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -55,6 +54,7 @@ import numpy as np
 import numpy.typing as npt
 
 from spinnlive.client import Client, Subscription, connect
+from spinnlive.clock import Clock, MonotonicClock, PerfCounterClock
 from spinnlive.errors import ConfigurationError
 from spinnlive.transport.tick_gate import fifo_priority
 from spinnlive.wire.output import SpikeBatch
@@ -299,8 +299,12 @@ class GymLoop:
 
     def __init__(self, endpoint: str, env: gym.Env[Any, Any], encoder: ObservationEncoder,
                  decoder: ActionDecoder, config: LoopConfig | None = None, *,
-                 on_step: StepHook | None = None) -> None:
+                 on_step: StepHook | None = None, clock: Clock | None = None) -> None:
+        """``clock``: what the loop's timeouts are measured on (its latencies are timed on
+        the tick thread's clock, ``PerfCounterClock``)."""
         self.endpoint = endpoint
+        self._clock: Clock = clock or MonotonicClock()
+        self._stopwatch = PerfCounterClock()
         self.on_step = on_step
         self.env = env
         self.encoder = encoder
@@ -312,7 +316,7 @@ class GymLoop:
         self._labels = tuple(labels)
         self._encoder_ids = np.asarray(encoder.ids, dtype=np.int64)
         self._tally = _Tally(0)
-        self._recon = Reconnecting(endpoint, name="closed loop", log=logger)
+        self._recon = Reconnecting(endpoint, name="closed loop", log=logger, clock=self._clock)
 
     @property
     def recoveries(self) -> int:
@@ -321,21 +325,22 @@ class GymLoop:
 
     async def run(self, n_episodes: int, *, seed: int = 0) -> LoopReport:
         """Play ``n_episodes`` complete episodes; reconnect through run ends and bridge restarts."""
-        started = time.perf_counter()
+        started = self._stopwatch.now()
         tally = self._tally = _Tally(seed)
         recon = self._recon = Reconnecting(
             self.endpoint, name="closed loop", log=logger, timeout_s=self.config.timeout_s,
-            recovery_s=self.config.recovery_s, consequence=": the episode in progress is dropped")
+            recovery_s=self.config.recovery_s, consequence=": the episode in progress is dropped",
+            clock=self._clock)
         with fifo_priority(self.config.realtime_priority, "closed loop"):
             await recon.run(lambda: self._session(n_episodes),
                             done=lambda: len(tally.lengths) >= n_episodes)
         tally.interrupted, tally.recoveries = recon.interruptions, recon.recoveries
-        return tally.report(time.perf_counter() - started)
+        return tally.report(self._stopwatch.now() - started)
 
     async def _session(self, n_episodes: int) -> None:
         """One connection: runs episodes until done or until the network goes away."""
         cfg = self.config
-        async with connect(self.endpoint, timeout=cfg.timeout_s) as client:
+        async with connect(self.endpoint, timeout=cfg.timeout_s, clock=self._clock) as client:
             await client.started(cfg.timeout_s)
             description = await client.describe()
             sizes = self._check(description)
@@ -384,7 +389,7 @@ class GymLoop:
             message = await subscription.receive(cfg.timeout_s)
             if message is None:
                 raise Interrupted(f"no spikes for {cfg.timeout_s:g} s")
-            arrived = time.perf_counter()
+            arrived = self._stopwatch.now()
             assert isinstance(message, SpikeBatch)  # only spike topics are subscribed
             label, tick, ids, msg_epoch = (message.label, message.header.tick, message.ids,
                                            message.header.epoch)
@@ -419,7 +424,7 @@ class GymLoop:
                     else:
                         return
                 await self._send(client, observation)
-                tally.latencies.append(time.perf_counter() - arrived)
+                tally.latencies.append(self._stopwatch.now() - arrived)
                 periods = (tick - boundary) // cfg.control_ticks + 1
                 tally.skipped += periods - 1
                 boundary += periods * cfg.control_ticks

@@ -28,14 +28,13 @@ Rules: every wait has a deadline; nothing here touches the adapter's data path.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
 from spinnlive.client import Client, Subscription, connect
+from spinnlive.clock import Clock, MonotonicClock, deadline_after, sleep_for
 from spinnlive.errors import ConfigurationError, TransportError
 from spinnlive.wire.output import Notice, OutputMessage
 from spinnlive.wire.topics import LIFECYCLE, STATS
@@ -51,21 +50,23 @@ class Interrupted(Exception):
 
 
 async def wait_for_running(endpoint: str, *, timeout_s: float, recovery_s: float,
-                           log: logging.Logger) -> dict[str, Any]:
-    """Ask the discovery endpoint until a bridge says its network runs; its description."""
-    deadline = time.monotonic() + recovery_s
+                           log: logging.Logger, clock: Clock | None = None) -> dict[str, Any]:
+    """Ask the discovery endpoint until a bridge says its network runs; its description
+    (every timeout on ``clock``)."""
+    clock = clock or MonotonicClock()
+    deadline = deadline_after(clock, recovery_s)
     while True:
         try:
-            async with connect(endpoint, timeout=timeout_s) as client:
+            async with connect(endpoint, timeout=timeout_s, clock=clock) as client:
                 await client.started(timeout_s)
                 description = await client.describe()
             log.info("bridge at %s runs epoch %s", endpoint, description.get("epoch"))
             return description
         except TransportError as exc:
-            if time.monotonic() > deadline:
+            if clock.now() > deadline:
                 raise TransportError(f"no running bridge at {endpoint} within "
                                      f"{recovery_s:g} s: {exc}") from exc
-            await asyncio.sleep(0.1)
+            await sleep_for(clock, 0.1)
 
 
 class Reconnecting:
@@ -76,7 +77,8 @@ class Reconnecting:
     """
 
     def __init__(self, endpoint: str, *, name: str, log: logging.Logger, timeout_s: float = 2.0,
-                 recovery_s: float = 30.0, consequence: str = "") -> None:
+                 recovery_s: float = 30.0, consequence: str = "",
+                 clock: Clock | None = None) -> None:
         if not (timeout_s > 0 and recovery_s > 0):
             raise ConfigurationError("timeout_s and recovery_s must be positive")
         self.endpoint = endpoint
@@ -85,12 +87,14 @@ class Reconnecting:
         self.timeout_s = timeout_s
         self.recovery_s = recovery_s
         self.consequence = consequence
+        self.clock: Clock = clock or MonotonicClock()  #: the sessions' clients' too
         self.interruptions = 0
         self.recoveries = 0
 
     async def wait_for_running(self) -> dict[str, Any]:
         return await wait_for_running(self.endpoint, timeout_s=self.timeout_s,
-                                      recovery_s=self.recovery_s, log=self.log)
+                                      recovery_s=self.recovery_s, log=self.log,
+                                      clock=self.clock)
 
     async def run(self, session: Callable[[], Awaitable[None]], done: Callable[[], bool]) -> None:
         await self.wait_for_running()
@@ -132,7 +136,8 @@ class BridgeWatch:
         """Raise :class:`Interrupted` once the run is over, or once ``failure()`` names a
         reason (the adapter's own evidence, e.g. the bridge's input stopped taking messages)."""
         assert self._sub is not None, "use 'async with BridgeWatch(...)'"
-        heard = time.monotonic()
+        clock = self._client.clock
+        heard = clock.now()
         while True:
             reason = failure()
             if reason is not None:
@@ -143,8 +148,8 @@ class BridgeWatch:
                 raise Interrupted(f"a malformed message from the bridge: {exc}") from None
             if message is not None:
                 self._check(message)
-                heard = time.monotonic()
-            elif time.monotonic() - heard > self.timeout_s:
+                heard = clock.now()
+            elif clock.now() - heard > self.timeout_s:
                 raise Interrupted(f"no word from the bridge for {self.timeout_s:g} s")
 
     def _check(self, message: OutputMessage) -> None:

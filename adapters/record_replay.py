@@ -51,7 +51,6 @@ import json
 import logging
 import struct
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +61,7 @@ import numpy.typing as npt
 import zmq
 
 from spinnlive.client import SyncClient, SyncSubscription
+from spinnlive.clock import PerfCounterClock, ThreadClock
 from spinnlive.errors import ConfigurationError
 from spinnlive.wire import (
     INJECT,
@@ -166,9 +166,9 @@ class Recording:
 def record(discovery: str, path: str | Path, *, proxy_discovery: str = "tcp://127.0.0.1:0",
            proxy_input: str = "tcp://127.0.0.1:0", duration: float | None = None,
            until: str | None = "paused", idle_timeout: float | None = None,
-           on_bound: Any = None) -> int:
+           on_bound: Any = None, clock: ThreadClock | None = None) -> int:
     """Record until the lifecycle event ``until`` (``paused``/``closing``), ``duration`` s, or
-    ``idle_timeout`` s of silence; returns the number of frames written."""
+    ``idle_timeout`` s of silence (both on ``clock``); returns the number of frames written."""
     client = SyncClient(discovery)
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     try:
@@ -180,7 +180,8 @@ def record(discovery: str, path: str | Path, *, proxy_discovery: str = "tcp://12
                 "input": pull.getsockopt_string(zmq.LAST_ENDPOINT)}
         if on_bound is not None:
             on_bound(mine)
-        written = _record(client, link, rep, pull, mine, path, duration, until, idle_timeout)
+        written = _record(client, link, rep, pull, mine, path, duration, until, idle_timeout,
+                          clock or PerfCounterClock())
     finally:
         client.close()
         ctx.destroy(linger=0)
@@ -190,18 +191,19 @@ def record(discovery: str, path: str | Path, *, proxy_discovery: str = "tcp://12
 
 def _record(client: SyncClient, link: SyncSubscription, rep: zmq.Socket[bytes],
             pull: zmq.Socket[bytes], mine: dict[str, str], path: str | Path,
-            duration: float | None, until: str | None, idle_timeout: float | None) -> int:
+            duration: float | None, until: str | None, idle_timeout: float | None,
+            clock: ThreadClock) -> int:
     poller = zmq.Poller()
     for sock in (link.socket, rep, pull):
         poller.register(sock, zmq.POLLIN)
-    start = time.monotonic()
-    tick, epoch, written, silent = 0, 0, 0, time.monotonic()
+    start = clock.now()
+    tick, epoch, written, silent = 0, 0, 0, clock.now()
     with open(path, "wb") as out:
         head = {"format": FORMAT, "version": 1, "description": client.description}
         out.write(json.dumps(head).encode() + b"\n")
-        while duration is None or time.monotonic() - start < duration:
+        while duration is None or clock.now() - start < duration:
             ready = dict(poller.poll(0 if link.buffered else 100))
-            now = time.monotonic()
+            now = clock.now()
             if not (ready or link.buffered):
                 if idle_timeout is not None and now - silent > idle_timeout:
                     break
@@ -237,13 +239,15 @@ def _record(client: SyncClient, link: SyncSubscription, rep: zmq.Socket[bytes],
 
 
 def replay(path: str | Path, discovery: str, *, pace: str = "ticks", tick_offset: int = 0,
-           timeout: float = 30.0, on_ready: Callable[[], object] | None = None) -> int:
+           timeout: float = 30.0, on_ready: Callable[[], object] | None = None,
+           clock: ThreadClock | None = None) -> int:
     """Send the recording's inputs to the bridge at ``discovery``; returns messages sent
     (for ``lockstep``: the stamped inputs, not counting ``ready``). ``on_ready`` is called
     once the replayer's subscription is live at the bridge: a run started after it is
     followed from its first tick."""
     recording = Recording(path)
     plan = recording.inputs()
+    clock = clock or PerfCounterClock()  # the wall pace and the waits
     if pace not in PACES:
         raise ConfigurationError(f"pace must be one of {PACES}, got {pace!r}")
     with SyncClient(discovery) as client:
@@ -251,17 +255,17 @@ def replay(path: str | Path, discovery: str, *, pace: str = "ticks", tick_offset
         if on_ready is not None:
             on_ready()
         if pace == "lockstep":
-            sent = _replay_lockstep(client, link, plan, tick_offset, timeout)
+            sent = _replay_lockstep(client, link, plan, tick_offset, timeout, clock)
             logger.info("replayed %d stamped input messages from %s", sent, path)
             return sent
-        sent = _replay_paced(client, link, recording, plan, pace, tick_offset, timeout)
+        sent = _replay_paced(client, link, recording, plan, pace, tick_offset, timeout, clock)
     logger.info("replayed %d input messages from %s", sent, path)
     return sent
 
 
 def _replay_paced(client: SyncClient, link: SyncSubscription, recording: Recording,
                   plan: list[tuple[int, Frame]], pace: str, tick_offset: int,
-                  timeout: float) -> int:
+                  timeout: float, clock: ThreadClock) -> int:
     """Each input when the run reaches its tick (``ticks``) or its time (``wall``)."""
     first = next((f.seconds for f in recording.frames
                   if f.kind == OUTPUT and f.topic.startswith(SPIKES)), 0.0)
@@ -278,8 +282,8 @@ def _replay_paced(client: SyncClient, link: SyncSubscription, recording: Recordi
         else:
             if started is None:
                 link.receive(timeout)
-                started = time.monotonic()
-            time.sleep(max(0.0, started + frame.seconds - first - time.monotonic()))
+                started = clock.now()
+            clock.sleep(started + frame.seconds - first - clock.now())
         try:
             client.send(decode_input([frame.topic.encode(), *frame.parts]))
         except InputRejected as exc:
@@ -290,13 +294,13 @@ def _replay_paced(client: SyncClient, link: SyncSubscription, recording: Recordi
 
 
 def _replay_lockstep(client: SyncClient, link: SyncSubscription, plan: list[tuple[int, Frame]],
-                     tick_offset: int, timeout: float) -> int:
+                     tick_offset: int, timeout: float, clock: ThreadClock) -> int:
     """Every injection stamped with its tick, then ``ready``: see the module docstring."""
     unstampable = sorted({f.topic for _, f in plan if not f.topic.startswith(INJECT)})
     if unstampable:
         raise ConfigurationError(f"lock-step replay can only stamp inject/ inputs; the "
                                  f"recording also has {unstampable}: replay it with --pace ticks")
-    epoch = _held_epoch(client, link, timeout)
+    epoch = _held_epoch(client, link, timeout, clock)
     for target, frame in plan:
         recorded = decode_input([frame.topic.encode(), *frame.parts])
         assert isinstance(recorded, Inject)
@@ -305,13 +309,14 @@ def _replay_lockstep(client: SyncClient, link: SyncSubscription, plan: list[tupl
     return len(plan)
 
 
-def _held_epoch(client: SyncClient, link: SyncSubscription, timeout: float) -> int:
+def _held_epoch(client: SyncClient, link: SyncSubscription, timeout: float,
+                clock: ThreadClock) -> int:
     """The epoch whose confirmation the bridge holds for us (now, or the next one)."""
     description = client.describe()  # after the subscription is live: nothing falls between
     if description.get("awaiting_ready"):
         return int(description["epoch"])
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
+    deadline = clock.now() + timeout
+    while (left := deadline - clock.now()) > 0:
         message = link.receive(left)
         if message is None:
             break
