@@ -26,13 +26,14 @@ reference there is no 0.1 s pause after every 6 packets: pacing is the sender's 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from spinnlive.bridge.session import Direction, Session, Target
-from spinnlive.protocol.eieio import EIEIODataHeader, EIEIOType, encode_events
+from spinnlive.protocol.eieio import DEFAULT_MAX_EVENTS, EIEIODataHeader, EIEIOType, encode_events
 from spinnlive.protocol.sdp import injection_datagram
 from spinnlive.wire.input import (
     ID_OUT_OF_RANGE,
@@ -48,15 +49,29 @@ __all__ = ["Plan", "plan"]
 
 _MAX_RATE_FIXED = 0xFFFF_FFFF
 _HOST_BUDGET = 256  #: spinnman's UDP_MESSAGE_MAX_SIZE: 126 KEY_16 or 62 KEY_32 events with D
+#: Packets encoded at a time: a large message is encoded as it is sent, in whole packets, so
+#: the sender can step aside for an engine's ticks between the pieces (the same packets as
+#: encoding it at once: every piece but the last is a whole number of full packets)
+_PACKETS_PER_PIECE = 64
+
+Encode = Callable[[slice], list[bytes]]
+"""The packets of the accepted ids ``part``."""
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What to send for one accepted message."""
+    """What to send for one accepted message (checked whole; encoded as it is sent)."""
 
     target: Target
     events: int
-    datagrams: tuple[bytes, ...]
+    encode: Encode
+    per_packet: int  #: events in a full packet
+
+    def datagrams(self) -> Iterator[bytes]:
+        t, piece = self.target, self.per_packet * _PACKETS_PER_PIECE
+        for lo in range(0, self.events, piece):
+            for packet in self.encode(slice(lo, lo + piece)):
+                yield injection_datagram(t.x, t.y, t.p, packet)
 
 
 def plan(session: Session | None, message: Inject | SetRates) -> Plan:
@@ -76,12 +91,10 @@ def plan(session: Session | None, message: Inject | SetRates) -> Plan:
         raise InputRejected(ID_OUT_OF_RANGE, f"{label!r} has ids 0..{target.size - 1}, got "
                             f"{int(ids.max())}", ids.size)
     if isinstance(message, Inject):
-        packets = _inject(target, ids, message.tick)
+        encode, per_packet = _inject(target, ids, message.tick)
     else:
-        packets = _rates(target, ids, message.rates)
-    return Plan(target, int(ids.size),
-                tuple(injection_datagram(target.x, target.y, target.p, packet)
-                      for packet in packets))
+        encode, per_packet = _rates(target, ids, message.rates)
+    return Plan(target, int(ids.size), encode, per_packet)
 
 
 def _keys(target: Target, ids: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
@@ -92,24 +105,28 @@ def _keys(target: Target, ids: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]
     return keys.astype(np.uint32)
 
 
-def _inject(target: Target, ids: npt.NDArray[np.uint32], tick: int | None) -> list[bytes]:
+def _inject(target: Target, ids: npt.NDArray[np.uint32], tick: int | None
+            ) -> tuple[Encode, int]:
     full = target.full_keys or (tick is not None and tick > 0xFFFF)
     etype = EIEIOType.KEY_32_BIT if full else EIEIOType.KEY_16_BIT
     keys = _keys(target, ids) if full else ids
     if tick is None:
-        return encode_events(keys, eieio_type=etype)
+        return (lambda part: encode_events(keys[part], eieio_type=etype)), \
+            DEFAULT_MAX_EVENTS[etype]
     header = EIEIODataHeader(eieio_type=etype, payload_prefix=tick, is_time=True)
     limit = (_HOST_BUDGET - header.size) // etype.element_bytes  # spinnman's 256-byte budget
-    return encode_events(keys, eieio_type=etype, payload_prefix=tick, is_time=True,
-                         max_per_packet=limit)
+    return (lambda part: encode_events(keys[part], eieio_type=etype, payload_prefix=tick,
+                                       is_time=True, max_per_packet=limit)), limit
 
 
 def _rates(target: Target, ids: npt.NDArray[np.uint32],
-           rates: npt.NDArray[np.float32]) -> list[bytes]:
+           rates: npt.NDArray[np.float32]) -> tuple[Encode, int]:
     fixed = np.rint(rates.astype(np.float64) * 65536.0)
     bad = ~np.isfinite(fixed) | (fixed < 0) | (fixed > _MAX_RATE_FIXED)
     if np.any(bad):
         raise InputRejected(RATE_OUT_OF_RANGE, f"rates must be 0 <= Hz < 65536, got "
                             f"{float(rates[np.flatnonzero(bad)[0]])}", ids.size)
-    return encode_events(_keys(target, ids), fixed.astype(np.uint32),
-                         eieio_type=EIEIOType.KEY_PAYLOAD_32_BIT)
+    keys, payloads = _keys(target, ids), fixed.astype(np.uint32)
+    etype = EIEIOType.KEY_PAYLOAD_32_BIT
+    return (lambda part: encode_events(keys[part], payloads[part], eieio_type=etype)), \
+        DEFAULT_MAX_EVENTS[etype]
