@@ -1,7 +1,7 @@
 """spinnlive's protocol layer against spinnman's own codec (sPyNNaker 7.4.1), both ways.
 
 Every data-packet layout and every command is built by one side and read by the other. Where
-spinnman is known to be wrong (live-io-protocol.md section 7.4) a test names the fault, shows
+spinnman is known to be wrong (its EIEIO command codec) a test names the fault, shows
 spinnman's reading, and asserts the on-chip meaning instead.
 """
 

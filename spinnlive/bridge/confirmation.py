@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-The notification handshake (live-io-protocol.md §3) exists so that every listener can finish
+The notification handshake (docs/spinnaker-side.md §2) exists so that every listener can finish
 its set-up before the simulation starts: the toolchain waits for each listener's confirmation
 of the DATABASE notification before it sends START_RESUME. With ``hold_confirmation`` the bridge
 lends that wait to its clients: after its own set-up it publishes ``database-ready`` (with

@@ -19,7 +19,7 @@ Rules
 * :func:`decode_command` reads untrusted bytes: it raises only :class:`RemoteProtocolError`, whose
   message names the field and the byte offset. Unknown ids, truncated payloads, trailing bytes
   after a fixed-size payload, and data packets given by mistake are all errors.
-* Where spinnman's codec disagrees with the chip (live-io-protocol.md section 7.4) this module
+* Where spinnman's codec disagrees with the chip, this module
   follows the chip, and says so where it matters:
 
   - DATABASE: the path is UTF-8 bytes to the end of the datagram; spinnman's parser rejects it.

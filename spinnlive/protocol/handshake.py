@@ -5,7 +5,7 @@ Theory of operation
 The toolchain (role NOTIFIER) tells each external application (role LISTENER) where the
 input/output database is, waits for the bare ``01 40`` that says "read", and then brackets the run
 with START_RESUME (``0b 40``) and STOP_PAUSE (``0a 40``); every run step repeats this
-(live-io-protocol.md sections 3.2, 3.3 and 7.11). One :class:`NotifierConnection` or
+(docs/spinnaker-side.md §2, docs/handshake.md). One :class:`NotifierConnection` or
 :class:`ListenerConnection` models one side of one notifier-listener pair. It is fed whole
 datagrams with :meth:`receive_datagram` and asked for the bytes of what it wants to say with
 :meth:`send`; it never touches a socket, a clock or a logger (code-models items 1 and 2), so the

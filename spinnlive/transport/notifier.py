@@ -5,7 +5,7 @@ Theory of operation
 A :class:`Notifier` holds a list of listener addresses (deduplicated, like the reference's set
 of ``SocketAddress``) and, per listener, one :class:`~spinnlive.protocol.handshake.NotifierConnection`
 that lives across run steps. Every :meth:`Notifier.notify_database` starts a run step the way
-the reference does (live-io-protocol.md section 3.2): it closes the previous step's sockets, opens
+the reference does (docs/spinnaker-side.md §2): it closes the previous step's sockets, opens
 a new socket per listener bound to ``ack_port`` (or any port) and connect()ed to the listener,
 sends DATABASE to all, then waits for all confirmations concurrently under ONE deadline.
 
