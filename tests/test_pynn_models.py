@@ -283,11 +283,49 @@ def test_a_composed_point_neuron_runs_as_its_monolith(neuron: str, receptor: str
     np.testing.assert_array_equal(trace(c, f"{inhibitory}.{variable}"), trace(m, "gsyn_inh"))
 
 
+def test_three_current_receptors_run_as_if_curr_dual_exp() -> None:
+    """PointNeuron(LIF, AMPA, NMDA, GABAA current receptors): the two excitatory ones (sorted)
+    are IF_curr_dual_exp's excitatory and excitatory2 inputs, the inhibitory its inhibitory
+    one: the same numbers, each receptor's current recorded by its own name."""
+    sim.setup(timestep=0.1)
+    psr = sim.CurrExpPostSynapticResponse
+    composed = sim.PointNeuron(sim.LIF(tau_m=10.0, v_rest=-60.0), AMPA=psr(tau_syn=1.0),
+                               NMDA=psr(tau_syn=20.0), GABAA=psr(tau_syn=1.5))
+    mono = sim.Population(1, sim.extra_models.IF_curr_dual_exp(
+        tau_m=10.0, v_rest=-60.0, tau_syn_E=1.0, tau_syn_E2=20.0, tau_syn_I=1.5),
+        initial_values={"v": -60.0})
+    comp = sim.Population(1, composed, initial_values={"v": -60.0})
+    src = sim.Population(3, sim.SpikeSourceArray(spike_times=[[30.0], [60.0], [90.0]]))
+    inputs = ((0, 0.6, "excitatory", "AMPA"), (1, -0.4, "inhibitory", "GABAA"),
+              (2, 0.3, "excitatory2", "NMDA"))
+    for i, w, mono_receptor, comp_receptor in inputs:
+        for pop, receptor in ((mono, mono_receptor), (comp, comp_receptor)):
+            sim.Projection(src[i:i + 1], pop, sim.AllToAllConnector(),
+                           sim.StaticSynapse(weight=w, delay=1.5), receptor_type=receptor)
+    mono.record(["v", "gsyn_exc", "isyn_exc2", "gsyn_inh"])  # sPyNNaker's names: currents
+    comp.record(["v", "AMPA.isyn", "NMDA.isyn", "GABAA.isyn"])
+    sim.run(150.0)
+    m, c = (p.get_data().segments[0] for p in (mono, comp))
+    sim.end()
+
+    def trace(seg: Any, name: str) -> np.ndarray:
+        return np.asarray(seg.filter(name=name)[0].magnitude)[:, 0]
+
+    assert np.ptp(trace(m, "v")) > 1.0
+    np.testing.assert_array_equal(trace(c, "v"), trace(m, "v"))
+    for mine, theirs in (("AMPA", "gsyn_exc"), ("NMDA", "isyn_exc2"), ("GABAA", "gsyn_inh")):
+        assert np.ptp(trace(m, theirs)) > 0
+        np.testing.assert_array_equal(trace(c, f"{mine}.isyn"), trace(m, theirs))
+
+
 def test_point_neuron_refusals_name_what_runs() -> None:
     sim.setup(timestep=0.1)
-    with pytest.raises(ConfigurationError, match="two receptors of one kind"):
+    with pytest.raises(ConfigurationError, match="or three with one inhibitory"):
         sim.PointNeuron(sim.LIF(), AMPA=sim.AlphaPSR(), NMDA=sim.AlphaPSR(),
                         GABAA=sim.AlphaPSR())
+    with pytest.raises(ConfigurationError, match="or three with one inhibitory"):
+        sim.PointNeuron(sim.LIF(), a=sim.CurrExpPostSynapticResponse(),
+                        b=sim.CurrExpPostSynapticResponse(), c=sim.CurrExpPostSynapticResponse())
     with pytest.raises(ConfigurationError, match="two receptors of one kind"):
         sim.PointNeuron(sim.LIF(), AMPA=sim.CondExpPostSynapticResponse(),
                         GABAA=sim.CurrExpPostSynapticResponse())

@@ -11,6 +11,10 @@ neuron            receptors (two of)            runs as
 ``LIF``           ``CondAlphaPostSynapticResponse`` ``IF_cond_alpha``
 ``AdExp``         ``CondExpPostSynapticResponse``  ``EIF_cond_exp_isfa_ista``
 ``AdExp``         ``CondAlphaPostSynapticResponse`` ``EIF_cond_alpha_isfa_ista``
+``LIF``           three ``CurrExpPostSynapticResponse``, one of them inhibitory
+                                                ``IF_curr_dual_exp`` (the two excitatory ones,
+                                                sorted, are its ``excitatory`` and
+                                                ``excitatory2``)
 ================  ============================  ===========================
 
 (NEST runs them as its ``*_multisynapse`` models, whose equations these are.) The receptor
@@ -21,7 +25,7 @@ conductance on either input, so any weights (>= 0) work. A current on the inhibi
 subtracted, so a composed current receptor there takes negative weights only (a positive one
 would add current under PyNN's composed semantics and is refused naming the receptor).
 ``NAME.isyn`` / ``NAME.gsyn`` record that input's current or conductance, and parameters are
-read and set by the monolith's names (``tau_syn_E``...). Anything else (more or fewer
+read and set by the monolith's names (``tau_syn_E``...). Anything else (other counts of
 receptors, mixed kinds, beta-shaped conductances) is refused naming what spinnlive runs.
 """
 
@@ -35,7 +39,7 @@ from pyNN.standardmodels import receptors as pynn_receptors
 from pyNN.standardmodels.base import inhibitory_receptor_types
 
 from ...errors import ConfigurationError
-from . import cells
+from . import cells, spynnaker_cells
 
 __all__ = ["AdExp", "AlphaPSR", "CondAlphaPostSynapticResponse", "CondExpPostSynapticResponse",
            "CurrExpPostSynapticResponse", "ExpPSR", "LIF", "PointNeuron"]
@@ -71,7 +75,17 @@ _MONOLITHS: dict[tuple[type, type], Any] = {
     (AdExp, CondExpPostSynapticResponse): cells.EIF_cond_exp_isfa_ista,
     (AdExp, CondAlphaPostSynapticResponse): cells.EIF_cond_alpha_isfa_ista,
 }
-_SUPPORTED = ", ".join(f"{n.__name__} + 2 x {r.__name__}" for n, r in _MONOLITHS)
+#: three receptors of one kind, two of them excitatory: the monolith with a second excitatory
+#: input (NEST's multisynapse model with three receptors, whose numbers it reproduces)
+_MONOLITHS_3: dict[tuple[type, type], Any] = {
+    (LIF, CurrExpPostSynapticResponse): spynnaker_cells.IF_curr_dual_exp,
+}
+_SUPPORTED = ", ".join([*(f"{n.__name__} + 2 x {r.__name__}" for n, r in _MONOLITHS),
+                        *(f"{n.__name__} + 3 x {r.__name__} (one inhibitory)"
+                          for n, r in _MONOLITHS_3)])
+#: each input of a monolith: its parameters' suffix and its recorded variable's
+_LANES = {"excitatory": ("E", "exc"), "excitatory2": ("E2", "exc2"),
+          "inhibitory": ("I", "inh")}
 
 
 def _values(component: Any) -> dict[str, Any]:
@@ -107,25 +121,29 @@ class PointNeuron(StandardCellType):
 
     def __new__(cls, neuron: Any = None, **receptors: Any) -> Any:
         kinds = {type(r) for r in receptors.values()}
-        monolith: Any = (_MONOLITHS.get((type(neuron), next(iter(kinds))))
-                         if len(kinds) == 1 else None)
-        if monolith is None or len(receptors) != 2:
-            raise ConfigurationError(
-                "PointNeuron: spinnlive runs a composed model with two receptors of one kind "
-                f"({_SUPPORTED}); got {type(neuron).__name__} with "
-                f"{ {name: type(r).__name__ for name, r in receptors.items()} }")
         names = sorted(receptors)
-        inhibitory = next((n for n in names if n in inhibitory_receptor_types), names[1])
-        excitatory = next(n for n in names if n != inhibitory)
-        lanes = {excitatory: "excitatory", inhibitory: "inhibitory"}
+        inhibitory_names = [n for n in names if n in inhibitory_receptor_types]
+        table = {2: _MONOLITHS, 3: _MONOLITHS_3}.get(len(names), {})
+        monolith: Any = table.get((type(neuron), next(iter(kinds)))) if len(kinds) == 1 else None
+        if monolith is not None and len(names) == 3 and len(inhibitory_names) != 1:
+            monolith = None  # which two are excitatory would be a guess
+        if monolith is None:
+            raise ConfigurationError(
+                "PointNeuron: spinnlive runs a composed model with two receptors of one kind, "
+                f"or three with one inhibitory ({_SUPPORTED}); got {type(neuron).__name__} "
+                f"with { {name: type(r).__name__ for name, r in receptors.items()} }")
+        inhibitory = inhibitory_names[0] if inhibitory_names else names[1]
+        excitatory = [n for n in names if n != inhibitory]  # sorted: E, then E2
+        lanes = {**dict(zip(excitatory, ("excitatory", "excitatory2"))),
+                 inhibitory: "inhibitory"}
         params = _values(neuron)
-        for name, suffix in ((excitatory, "E"), (inhibitory, "I")):
+        for name, lane in lanes.items():
+            suffix = _LANES[lane][0]
             for key, value in _values(receptors[name]).items():
                 params[{"tau_syn": f"tau_syn_{suffix}", "e_syn": f"e_rev_{suffix}"}[key]] = value
         conductance = monolith.conductance_based
         variable = "gsyn" if conductance else "isyn"
-        native = {name: f"{variable}_{'exc' if lane == 'excitatory' else 'inh'}"
-                  for name, lane in lanes.items()}
+        native = {name: f"{variable}_{_LANES[lane][1]}" for name, lane in lanes.items()}
         composed: Any = type(f"PointNeuron[{monolith.__name__}]", (_Composed, monolith), {
             "__module__": __name__,
             "__doc__": f"A PointNeuron run as {monolith.__name__} (receptors {names}).",
