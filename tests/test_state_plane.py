@@ -109,3 +109,37 @@ def test_the_queue_is_bounded(catalogue):
     with pytest.raises(StateError) as caught:
         plane.submit(resolve(request, catalogue))
     assert caught.value.code is Code.QUEUE_FULL and plane.statistics().refused == 1
+
+
+@pytest.mark.parametrize("synapse", ["tsodyks", "bernoulli"])
+def test_a_read_of_a_synapse_that_scales_its_weight_gives_the_weights(synapse: str) -> None:
+    """Tsodyks-Markram and stochastic synapses put what each spike delivers into the weight
+    table (u·x·w, or w or 0): a live read must still give the weights (Projection.get's),
+    small reads and large ones, and a live write changes what it reads."""
+    sim.setup(timestep=1.0, realtime=False)
+    a = sim.Population(100, sim.SpikeSourcePoisson(rate=50.0), label="a")
+    b = sim.Population(80, sim.IF_curr_exp(), label="b")
+    kind = (sim.TsodyksMarkramSynapse(U=0.5, tau_rec=200.0, weight=0.25)
+            if synapse == "tsodyks" else sim.SimpleStochasticSynapse(p=0.5, weight=0.25))
+    sim.Projection(a, b, sim.AllToAllConnector(), kind, label="ab")
+    try:
+        sim.run(30)  # the table now holds what the last spikes delivered
+        catalogue = sim.simulator.state.engine._catalogue()
+        table = catalogue.net.weight_table()[catalogue.projection("ab").slots()]
+        assert np.any(table != 0.25)
+        plane, done = _plane()
+        plane.submit(resolve(StateRequest(op=Op.WEIGHTS, projection="ab"), catalogue))
+        plane.submit(resolve(StateRequest(op=Op.WEIGHTS, projection="ab",
+                                          pre=np.array([3], np.uint32),
+                                          post=np.array([7], np.uint32)), catalogue))
+        plane.apply(30)
+        whole, one = (finish() for _, finish in done)
+        assert whole.values.size == 8000 and np.all(whole.values == 0.25)
+        assert one.values.tolist() == [0.25]
+        plane.submit(resolve(StateRequest(op=Op.SET_WEIGHTS, projection="ab",
+                                          values=np.array([0.5])), catalogue))
+        plane.submit(resolve(StateRequest(op=Op.WEIGHTS, projection="ab"), catalogue))
+        plane.apply(31)
+        assert np.all(done[3][1]().values == 0.5)
+    finally:
+        sim.end()

@@ -111,6 +111,21 @@ class ProjectionEntry(ProjectionRecord):
             self._slots = (current, out)
         return self._slots[1]
 
+    @property
+    def scales(self) -> bool:
+        """Whether the weight table holds what this projection's last spikes delivered, not
+        its weights: a Tsodyks-Markram or stochastic synapse writes its scaled weight there at
+        each spike, a reward connection delivers nothing (kernels ``Connection.read_weights``
+        reads such weights from the connection's own array, and so does a live read)."""
+        return any(h.plastic is not None and not h.learns for h in self.handles)
+
+    def base_weights(self) -> _F64:
+        """The weights of a projection that :attr:`scales`, in its own order (a copy)."""
+        out = np.empty(len(self))
+        for handle, where in zip(self.handles, self.where, strict=True):
+            out[where] = handle.read_weights()
+        return out
+
     def indices32(self) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
         """``pre`` and ``post`` as the wire's uint32 (made once)."""
         if self._indices32 is None:
@@ -371,6 +386,9 @@ def weight_reader(request: StateRequest, catalogue: Catalogue, entry: Projection
     the live table (``np.take`` releases the GIL, so the tick thread runs on) and checks the
     projection's write count afterwards; a write that comes while a gather is pending first
     copies the table for it (:func:`_before_write`), so the read is still the state at its tick.
+    A projection that :attr:`~ProjectionEntry.scales` its weights per spike (Tsodyks-Markram,
+    the stochastic synapses) leaves in the table what it last delivered: its read copies the
+    connections' own weights on the tick thread instead.
     """
     slots = entry.slots()
     pre32, post32 = entry.indices32()
@@ -386,6 +404,10 @@ def weight_reader(request: StateRequest, catalogue: Catalogue, entry: Projection
                    values=values * sign if sign < 0 else values)
 
     def read(tick: int) -> Finish:
+        if entry.scales:  # the table is not where its weights are: copied here, at once
+            base = entry.base_weights()
+            taken = base if positions is None else base[positions]
+            return lambda: reply(tick, taken)
         table = catalogue.net.weight_table()
         if slots.size <= 4096:  # small: gathered here, at once
             taken = table[slots]
