@@ -49,10 +49,11 @@ __all__ = ["Plan", "plan"]
 
 _MAX_RATE_FIXED = 0xFFFF_FFFF
 _HOST_BUDGET = 256  #: spinnman's UDP_MESSAGE_MAX_SIZE: 126 KEY_16 or 62 KEY_32 events with D
-#: Packets encoded at a time: a large message is encoded as it is sent, in whole packets, so
-#: the sender can step aside for an engine's ticks between the pieces (the same packets as
-#: encoding it at once: every piece but the last is a whole number of full packets)
-_PACKETS_PER_PIECE = 64
+#: Packets encoded and sent at a time: a large message is encoded as it is sent, so the sender
+#: steps aside for an engine's ticks between pieces (a 512k-id frame is 4129 datagrams, ~25 ms
+#: of encoding and sends: in one go it held the interpreter across ticks). The same packets as
+#: encoding it at once: every piece but the last is a whole number of full packets.
+PACKETS_PER_PIECE = 64
 
 Encode = Callable[[slice], list[bytes]]
 """The packets of the accepted ids ``part``."""
@@ -67,11 +68,12 @@ class Plan:
     encode: Encode
     per_packet: int  #: events in a full packet
 
-    def datagrams(self) -> Iterator[bytes]:
-        t, piece = self.target, self.per_packet * _PACKETS_PER_PIECE
+    def pieces(self) -> Iterator[list[bytes]]:
+        """The datagrams, :data:`PACKETS_PER_PIECE` at a time, each piece encoded when asked."""
+        t, piece = self.target, self.per_packet * PACKETS_PER_PIECE
         for lo in range(0, self.events, piece):
-            for packet in self.encode(slice(lo, lo + piece)):
-                yield injection_datagram(t.x, t.y, t.p, packet)
+            yield [injection_datagram(t.x, t.y, t.p, packet)
+                   for packet in self.encode(slice(lo, lo + piece))]
 
 
 def plan(session: Session | None, message: Inject | SetRates) -> Plan:

@@ -107,9 +107,6 @@ BOARD_SILENT = "board_silent"
 REFUSED = "refused"
 #: Refusals read per input message (the rest at the next one or at ``statistics()``).
 _REFUSALS_PER_MESSAGE = 64
-#: Datagrams of one input message sent between looks at the tick gate (a 512k-id frame is
-#: 4129 datagrams, ~20 ms of sends: in one go it held the interpreter across ticks)
-_SENDS_PER_GATE = 64
 _TOTALS_EVENTS = frozenset({"paused", "closing"})
 #: A failed task waits this long before its restart, doubling per failure up to ``_MAX_BACKOFF_S``.
 _BACKOFF_S, _MAX_BACKOFF_S = 0.01, 1.0
@@ -471,18 +468,19 @@ class Bridge:
         self._count_refusals(current, _REFUSALS_PER_MESSAGE)
         board = (host, self.config.board_port)
         sent = 0
-        for i, datagram in enumerate(accepted.datagrams()):
-            if i and not i % _SENDS_PER_GATE:  # a large frame steps aside for the ticks too
+        for n, piece in enumerate(accepted.pieces()):
+            if n:  # a large message steps aside for an engine's ticks between its pieces
                 GATE.wait_open()
-            error = current.sender.send(datagram, board)
-            if error is None:
-                sent += 1
-                continue
-            _, events = datagram_events(datagram)
-            counters.drop("would_block" if isinstance(error, BlockingIOError) else "send_error",
-                          events)
-            counters.forwarded_events -= events
-            current.refused[host] = current.refused.get(host, 0) + events
+            for datagram in piece:
+                error = current.sender.send(datagram, board)
+                if error is None:
+                    sent += 1
+                    continue
+                _, events = datagram_events(datagram)
+                counters.drop("would_block" if isinstance(error, BlockingIOError)
+                              else "send_error", events)
+                counters.forwarded_events -= events
+                current.refused[host] = current.refused.get(host, 0) + events
         current.injected[host] = current.injected.get(host, 0) + sent
         counters.packets += sent
         counters.forwarded_events += accepted.events
