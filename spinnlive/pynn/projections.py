@@ -35,13 +35,10 @@ from . import simulator
 from .connectors import wire
 from .populations import locate
 from .standardmodels.synapses import (
+    KERNEL_TYPES,
     SUPPORTED,
-    MultiQuantalSynapse,
     Neuromodulation,
-    SimpleStochasticSynapse,
     StaticSynapse,
-    STDPMechanism,
-    StochasticTsodyksMarkramSynapse,
     TsodyksMarkramSynapse,
     homogeneous,
 )
@@ -118,10 +115,7 @@ class Projection(common.Projection):
                  connector: Any, synapse_type: Any = None, source: str | None = None,
                  receptor_type: str | None = None, space: Space = Space(),  # noqa: B008
                  label: str | None = None) -> None:
-        if synapse_type is not None and not isinstance(
-                synapse_type, (StaticSynapse, STDPMechanism, TsodyksMarkramSynapse,
-                               SimpleStochasticSynapse, MultiQuantalSynapse,
-                               StochasticTsodyksMarkramSynapse, Neuromodulation)):
+        if synapse_type is not None and not isinstance(synapse_type, KERNEL_TYPES):
             raise ConfigurationError(
                 f"synapse type {type(synapse_type).__name__} is not supported by spinnlive "
                 f"(no kernel); supported: {SUPPORTED}")
@@ -438,7 +432,7 @@ class Projection(common.Projection):
 
     def _push_synapses(self) -> None:
         engine = simulator.state.engine
-        per_connection = self._rule is not None and len(self._value_names()) > 2
+        per_connection = self._rule is not None and hasattr(self.synapse_type, "PER_CONNECTION")
         for key, where in self._keys:
             engine.set_synapses(key, weights=np.abs(self._values["weight"][where]),
                                 delays=self._values["delay"][where])

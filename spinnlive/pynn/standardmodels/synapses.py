@@ -117,7 +117,7 @@ class StaticSynapse(_MinimumDelay, synapses.StaticSynapse):
     parameter_checks = {"weight": check_weights, "delay": check_delays}
 
 
-class _PerConnectionRule(_MinimumDelay):
+class PerConnectionRule(_MinimumDelay):
     """A synapse type whose parameters besides weight and delay all go, one value per
     connection (as NEST keeps them), to the kernel rule named ``RULE``: PyNN's names, but
     ``tau_facil`` is the rules' ``tau_fac``. A rule that takes the target's synaptic time
@@ -142,21 +142,21 @@ class _PerConnectionRule(_MinimumDelay):
         return getattr(_rules(), self.RULE)(**fields)
 
 
-class TsodyksMarkramSynapse(_PerConnectionRule, synapses.TsodyksMarkramSynapse):
+class TsodyksMarkramSynapse(PerConnectionRule, synapses.TsodyksMarkramSynapse):
     """PyNN's TsodyksMarkramSynapse as pyNN.nest runs it: NEST ``tsodyks_synapse`` with
     ``tau_psc`` each target's ``tau_syn_E``/``tau_syn_I`` for the projection's receptor."""
 
     RULE, RULE_NAMES, TAKES_TAU_PSC = "Tsodyks", ("U", "tau_rec", "tau_facil"), True
 
 
-class SimpleStochasticSynapse(_PerConnectionRule, synapses.SimpleStochasticSynapse):
+class SimpleStochasticSynapse(PerConnectionRule, synapses.SimpleStochasticSynapse):
     """PyNN's SimpleStochasticSynapse as pyNN.nest runs it: NEST ``bernoulli_synapse``, each
     spike crossing each connection with probability ``p``."""
 
     RULE, RULE_NAMES = "Bernoulli", ("p",)
 
 
-class MultiQuantalSynapse(_PerConnectionRule, synapses.MultiQuantalSynapse):
+class MultiQuantalSynapse(PerConnectionRule, synapses.MultiQuantalSynapse):
     """PyNN's MultiQuantalSynapse as NEST's ``quantal_stp_synapse`` (kernels ``Quantal``): ``n``
     release sites per connection, each releasing ``weight`` with the Tsodyks-Markram u. Its
     state starts as the model defines it (u = U, all sites available), where pyNN.nest leaves
@@ -165,7 +165,7 @@ class MultiQuantalSynapse(_PerConnectionRule, synapses.MultiQuantalSynapse):
     RULE, RULE_NAMES = "Quantal", ("U", "n", "tau_rec", "tau_facil")
 
 
-class StochasticTsodyksMarkramSynapse(_PerConnectionRule,
+class StochasticTsodyksMarkramSynapse(PerConnectionRule,
                                       synapses.StochasticTsodyksMarkramSynapse):
     """PyNN's StochasticTsodyksMarkramSynapse as pyNN.nest's ``stochastic_stp_synapse``
     extension defines it (kernels ``StochasticTsodyks``)."""
@@ -406,3 +406,8 @@ def _unsupported(name: str, base: type) -> type:
 
 
 ElectricalSynapse = _unsupported("ElectricalSynapse", synapses.ElectricalSynapse)
+
+
+#: every synapse type the engine has a kernel for (the projection refuses any other, naming
+#: :data:`SUPPORTED`)
+KERNEL_TYPES = (StaticSynapse, STDPMechanism, PerConnectionRule, Neuromodulation)
