@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bridge_helpers import announce, quick_config, write_bridge_database
-from waiting import until
+from waiting import loop_turns, until
 
 from spinnlive.bridge import Bridge
 from spinnlive.client import connect
@@ -45,8 +45,7 @@ async def test_without_ready_the_bridge_confirms_at_the_deadline_and_counts_it(t
         await until(lambda: bridge.describe()["awaiting_ready"], "the held confirmation", 10)
         await clock.wait_for_sleepers()
         clock.advance(29.9)  # the stats period and the tag timers fire; the hold does not
-        for _ in range(50):  # loop turns enough for a woken hold to have counted its timeout
-            await asyncio.sleep(0)
+        await loop_turns()  # enough for a woken hold to have counted its timeout
         assert bridge.describe()["hold"]["timeouts"] == 0 and bridge.describe()["awaiting_ready"]
         assert not confirmed.done()
         clock.advance(0.2)

@@ -17,6 +17,7 @@ from bridge_helpers import (
     write_bridge_database,
 )
 from closed_loop_helpers import free_port
+from waiting import loop_turns
 
 from spinnlive.bridge import Bridge
 from spinnlive.client import SyncClient, connect
@@ -201,7 +202,7 @@ async def test_every_client_deadline_runs_on_the_injected_clock():
     opening = asyncio.ensure_future(silent.open())
     await parked()
     clock.advance(9.9)
-    await asyncio.sleep(0.05)
+    await loop_turns()
     assert not opening.done()  # 9.9 of 10 virtual seconds: still asking
     clock.advance(0.2)
     with pytest.raises(TransportError, match="within 10 s"):
@@ -217,7 +218,7 @@ async def test_every_client_deadline_runs_on_the_injected_clock():
         receiving = asyncio.ensure_future(sub.receive(3.0))
         await parked()
         clock.advance(2.5)
-        await asyncio.sleep(0.05)
+        await loop_turns()
         assert not receiving.done()
         clock.advance(0.5)
         assert await receiving is None  # nothing came within 3 virtual seconds

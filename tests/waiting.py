@@ -34,6 +34,14 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 20.0
         time.sleep(POLL_S)
 
 
+async def loop_turns(turns: int = 50) -> None:
+    """Let the event loop run ``turns`` times: what a virtual clock's advance woke has done
+    what it would, so a test may assert that something has *not* happened yet (no wall-clock
+    sleep, which a loaded machine may outlast or a fast one waste)."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+
+
 async def until(condition: Callable[[], object | Awaitable[object]], what: str,
                 timeout: float = 20.0) -> None:
     """The same in a coroutine; ``condition`` may be a coroutine function (e.g. a describe)."""
