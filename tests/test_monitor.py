@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 import pytest
+import waiting
 import zmq
 import zmq.asyncio
 from bridge_helpers import (
@@ -48,19 +50,9 @@ from spinnlive.monitor.frames import decode_frame
 TICKS = 3000
 
 
-async def until(predicate: Any, what: str, timeout: float = 60.0, every: float = 0.05) -> Any:
-    """Poll an async or plain predicate until it gives a truthy value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(every)
+#: the page's waits: a niced monitor and a browser on a loaded machine take their time, and
+#: each look at the page is a DevTools round trip
+until = functools.partial(waiting.until, timeout=60.0, poll_s=0.05)
 
 
 class StatsWatcher:
@@ -116,17 +108,13 @@ def _wait_live(url: str, timeout: float = 120.0) -> None:
     """Until the monitor's subscription is live at the bridge (its first sync answer): a
     network started later is seen whole, however slowly a loaded machine runs the niced
     monitor."""
-    import time
     import urllib.request
 
-    deadline = time.monotonic() + timeout
-    while True:
+    def live() -> bool:
         with urllib.request.urlopen(url + "state.json", timeout=timeout) as reply:
-            if json.loads(reply.read())["monitor"]["live"]:
-                return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the monitor at {url} never went live at its bridge")
-        time.sleep(0.05)
+            return bool(json.loads(reply.read())["monitor"]["live"])
+
+    waiting.wait_until(live, f"the monitor at {url} to go live at its bridge", timeout)
 
 
 async def test_a_page_that_falls_behind_loses_frames_never_the_bridge_stream(

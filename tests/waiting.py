@@ -43,16 +43,18 @@ async def loop_turns(turns: int = 50) -> None:
 
 
 async def until(condition: Callable[[], object | Awaitable[object]], what: str,
-                timeout: float = 20.0) -> None:
-    """The same in a coroutine; ``condition`` may be a coroutine function (e.g. a describe)."""
-    async def holds() -> bool:
-        value = condition()
-        return bool(await value if inspect.isawaitable(value) else value)
+                timeout: float = 20.0, poll_s: float = POLL_S) -> Any:
+    """The same in a coroutine, returning the truthy value; ``condition`` may be a coroutine
+    function (e.g. a describe; ``poll_s`` spaces out one that costs a round trip)."""
+    async def value() -> object:
+        got = condition()
+        return await got if inspect.isawaitable(got) else got
 
     try:
         async with asyncio.timeout(timeout):
-            while not await holds():
-                await asyncio.sleep(POLL_S)
+            while not (got := await value()):
+                await asyncio.sleep(poll_s)
+            return got
     except TimeoutError:
         raise AssertionError(f"timed out after {timeout:g} s waiting for {what}") from None
 
