@@ -8,11 +8,11 @@ import logging
 import subprocess
 import sys
 import threading
-import time
 from typing import Any
 
 import numpy as np
 import pytest
+from waiting import wait_until
 
 import spinnlive.pynn as sim
 from spinnlive.clock import VirtualThreadClock
@@ -191,10 +191,10 @@ def test_run_forever_until_request_stop_from_another_thread(realtime: bool) -> N
     def stop_once_ticking() -> None:
         # A stop requested before the first tick ends the step at tick 0 (by design), so wait
         # for the loop to tick, however long mapping and the first compile take on this machine.
-        deadline = time.monotonic() + 120
-        while engine.tick < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        sim.external_devices.request_stop()
+        try:
+            wait_until(lambda: engine.tick >= 5, "the loop's first ticks", 120)
+        finally:  # stopped either way: a run that never ticks fails, it does not hang
+            sim.external_devices.request_stop()
 
     stopper = threading.Thread(target=stop_once_ticking)
     stopper.start()
