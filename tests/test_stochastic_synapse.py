@@ -18,10 +18,11 @@ N_SPIKES = 2000
 P = np.array([[0.0, 0.3, 0.3, 1.0]])
 
 
-def transmissions(sim: Any, seed: int = 7, second_p: float | None = None) -> np.ndarray:
+def transmissions(sim: Any, seed: int = 7, second_p: float | None = None,
+                  **setup_kw: Any) -> np.ndarray:
     """``(steps, 4)``: 1 where each target fired in that step (once per transmitted spike).
     ``second_p``: every connection's p set to it for a second run of the same length."""
-    setup(sim, 1.0, seed=seed)
+    setup(sim, 1.0, seed=seed, **setup_kw)
     runs = 1 if second_p is None else 2
     source = sim.Population(1, sim.SpikeSourceArray(  # (pyNN.nest refuses a spike at 1.0)
         spike_times=np.arange(2.0, 5.0 * N_SPIKES * runs, 5.0)))
@@ -65,6 +66,8 @@ def test_each_spike_crosses_with_its_connections_probability_independently() -> 
     _check(jumps)
     np.testing.assert_array_equal(transmissions(ours), jumps)  # the same seed: the same draws
     assert not np.array_equal(transmissions(ours, seed=8), jumps)
+    # the draws are a hash of (seed, synapse, spike time), not a stream: threads change nothing
+    np.testing.assert_array_equal(transmissions(ours, threads=2), jumps)
 
 
 def test_p_set_between_runs_applies_from_the_next_run() -> None:
