@@ -207,14 +207,16 @@ class PlasticState:
         self.syn_s[:, column] = self.initial[column]
 
     def retune(self, rule: Rule) -> None:
-        """New parameters of the same kind of rule (``Projection.set`` between runs), written
-        into the arrays the kernel holds; traces and resources go on from where they are."""
-        if rule.KIND != self.rule.KIND:
-            raise ConfigurationError(f"a {type(self.rule).__name__} connection cannot become "
-                                     f"{type(rule).__name__}")
+        """New per-synapse parameters of the same rule (``Projection.set`` between runs),
+        written into ``syn_s``, the array the kernel holds; traces and resources go on from
+        where they are. The shared params row is copied into the kernel's tuple when the
+        network is built, so it may not change here."""
+        if rule.KIND != self.rule.KIND or not np.array_equal(rule.vector(), self.params):
+            raise ConfigurationError(
+                f"a {type(self.rule).__name__} connection takes new per-synapse parameters "
+                f"between runs, not {type(rule).__name__} with other shared ones")
         rule.check()
         self.rule = rule
-        self.params[:] = rule.vector()
         per_synapse = rule.per_synapse(self.n_syn)
         if per_synapse.shape[1]:
             self.syn_s[:, rule.SYNAPSE_STATE:] = per_synapse
